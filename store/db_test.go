@@ -1,0 +1,154 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	t.Run("unsupported scheme", func(t *testing.T) {
+		_, err := store.Open(ctx, "mysql://root:secret@localhost/db")
+		if err == nil || !strings.Contains(err.Error(), `"mysql"`) || strings.Contains(err.Error(), "secret") {
+			t.Fatalf("got %v, want an error naming the scheme and not the password", err)
+		}
+	})
+	t.Run("sqlite creates the directory", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "a", "b", "store.db")
+		db, err := store.Open(ctx, "sqlite:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if got := db.Engine(); got != store.SQLite {
+			t.Errorf("Engine() = %q, want %q", got, store.SQLite)
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("unreachable postgres", func(t *testing.T) {
+		_, err := store.Open(ctx, "postgres://postgres@127.0.0.1:1/none?sslmode=disable")
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("got %v, want ErrUnavailable", err)
+		}
+	})
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			db := storetest.Open(t, engine)
+			if got := db.Engine(); got != engine {
+				t.Errorf("Engine() = %q, want %q", got, engine)
+			}
+			if err := db.Ping(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	ctx := context.Background()
+	for _, engine := range storetest.Engines {
+		t.Run(engine+"/twice is a no-op", func(t *testing.T) {
+			db := storetest.Open(t, engine)
+			storetest.MustImport(t, db, storetest.NewResource("acme", 1))
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			assertVersions(t, db, []int{1})
+			if n, err := db.CountResources(ctx, ""); err != nil || n != 1 {
+				t.Errorf("CountResources = %d, %v; want 1, nil", n, err)
+			}
+		})
+		t.Run(engine+"/concurrently", func(t *testing.T) {
+			url := storetest.URL(t, engine)
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			dbs := make([]*store.DB, len(errs))
+			for i := range dbs {
+				db, err := store.Open(ctx, url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				dbs[i] = db
+			}
+			for i, db := range dbs {
+				wg.Go(func() { errs[i] = db.Migrate(ctx) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			assertVersions(t, dbs[0], []int{1})
+		})
+	}
+}
+
+func assertVersions(t *testing.T, db *store.DB, want []int) {
+	t.Helper()
+	got, err := db.AppliedVersions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("applied versions = %v, want %v", got, want)
+	}
+}
+
+func TestStatementTimeout(t *testing.T) {
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			db := storetest.Open(t, engine, store.WithStatementTimeout(200*time.Millisecond))
+			tests := []struct {
+				name           string
+				clientDeadline bool
+			}{
+				{"context deadline", true},
+				{"server statement_timeout", false},
+			}
+			for _, tt := range tests {
+				if !tt.clientDeadline && engine != store.Postgres {
+					continue // only PostgreSQL has a server to time out
+				}
+				t.Run(tt.name, func(t *testing.T) {
+					start := time.Now()
+					err := db.SlowQuery(context.Background(), tt.clientDeadline)
+					if !errors.Is(err, store.ErrUnavailable) {
+						t.Fatalf("got %v, want ErrUnavailable", err)
+					}
+					if d := time.Since(start); d > 5*time.Second {
+						t.Errorf("took %v, want about the 200ms timeout", d)
+					}
+				})
+			}
+			t.Run("caller cancels", func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(100*time.Millisecond, cancel)
+				err := db.SlowQuery(ctx, true)
+				if !errors.Is(err, context.Canceled) || errors.Is(err, store.ErrUnavailable) {
+					t.Fatalf("got %v, want context.Canceled and not ErrUnavailable", err)
+				}
+			})
+			t.Run("store method", func(t *testing.T) {
+				db := storetest.Open(t, engine, store.WithStatementTimeout(time.Nanosecond))
+				_, err := db.ListResources(context.Background(), store.ResourceFilter{AccountID: "acme", Page: 1, PageSize: 20})
+				if !errors.Is(err, store.ErrUnavailable) {
+					t.Fatalf("got %v, want ErrUnavailable", err)
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,316 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/store/storetest"
+)
+
+// listFixture is one account's resources, named by their n: resource n was
+// created at storetest.BaseTime plus n seconds.
+var listFixture = []struct {
+	n    int
+	dir  string
+	tags []string
+}{
+	{1, "/docs", []string{"alpha", "beta"}},
+	{2, "/docs/sub", []string{"alpha"}},
+	{3, "/Docs", []string{"Alpha"}},
+	{4, "/100%", nil},
+	{5, "/a_b", nil},
+	{6, "/axb", nil},
+	{7, `/back\slash`, nil},
+	{8, "/star*", nil},
+	{9, "/starry", nil},
+	{10, "/ünïcode", nil},
+	{11, "/ÜNÏCODE", nil},
+	{12, "/¿q", nil}, // "¿" ends in the byte 0xbf
+	{13, "/À", nil},  // the first character after "¿" in byte order
+	{14, "/docs", []string{"beta", "gamma"}},
+}
+
+// seedList stores listFixture in account "acme" and, under the same paths
+// and tags, in account "other". It returns acme's ids by n.
+func seedList(t *testing.T, db *store.DB) map[int]string {
+	ids := map[int]string{}
+	var rs []store.Resource
+	for _, f := range listFixture {
+		acme := storetest.NewResource("acme", f.n, storetest.In(f.dir), storetest.Tagged(f.tags...))
+		other := storetest.NewResource("other", f.n, storetest.In(f.dir), storetest.Tagged(f.tags...))
+		ids[f.n] = acme.ID
+		rs = append(rs, acme, other)
+	}
+	storetest.MustImport(t, db, rs...)
+	return ids
+}
+
+func at(n int) *time.Time {
+	t := storetest.BaseTime.Add(time.Duration(n) * time.Second)
+	return &t
+}
+
+func TestListResourcesFilters(t *testing.T) {
+	half := func(n int) *time.Time { t := at(n).Add(500 * time.Nanosecond); return &t }
+	all := []int{14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}
+	tests := []struct {
+		name   string
+		filter store.ResourceFilter // AccountID, Page and PageSize filled in
+		want   []int                // resources by n, in order
+	}{
+		{"no filter", store.ResourceFilter{}, all},
+		{"ascending", store.ResourceFilter{Ascending: true}, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}},
+		{"one tag", store.ResourceFilter{Tags: []string{"alpha"}}, []int{2, 1}},
+		{"all tags", store.ResourceFilter{Tags: []string{"alpha", "beta"}}, []int{1}},
+		{"tags case-sensitive", store.ResourceFilter{Tags: []string{"Alpha"}}, []int{3}},
+		{"missing tag", store.ResourceFilter{Tags: []string{"alpha", "nope"}}, nil},
+		{"repeated tag", store.ResourceFilter{Tags: []string{"beta", "beta"}}, []int{14, 1}},
+		{"tag with NUL", store.ResourceFilter{Tags: []string{"a\x00"}}, nil},
+		{"prefix", store.ResourceFilter{DirectoryPrefix: "/docs"}, []int{14, 2, 1}},
+		{"prefix is a string prefix", store.ResourceFilter{DirectoryPrefix: "/doc"}, []int{14, 2, 1}},
+		{"prefix case-sensitive", store.ResourceFilter{DirectoryPrefix: "/Docs"}, []int{3}},
+		{"prefix root", store.ResourceFilter{DirectoryPrefix: "/"}, all},
+		{"prefix %", store.ResourceFilter{DirectoryPrefix: "/100%"}, []int{4}},
+		{"prefix % alone", store.ResourceFilter{DirectoryPrefix: "%"}, nil},
+		{"prefix _", store.ResourceFilter{DirectoryPrefix: "/a_"}, []int{5}},
+		{"prefix backslash", store.ResourceFilter{DirectoryPrefix: `/back\`}, []int{7}},
+		{"prefix *", store.ResourceFilter{DirectoryPrefix: "/star*"}, []int{8}},
+		{"prefix unicode", store.ResourceFilter{DirectoryPrefix: "/ü"}, []int{10}},
+		{"prefix unicode case", store.ResourceFilter{DirectoryPrefix: "/Ü"}, []int{11}},
+		{"prefix ending in 0xbf", store.ResourceFilter{DirectoryPrefix: "/¿"}, []int{12}},
+		{"prefix invalid UTF-8", store.ResourceFilter{DirectoryPrefix: "/\xc3"}, nil},
+		{"created after is strict", store.ResourceFilter{CreatedAfter: at(12)}, []int{14, 13}},
+		{"created before is strict", store.ResourceFilter{CreatedBefore: at(3)}, []int{2, 1}},
+		{"created between", store.ResourceFilter{CreatedAfter: at(1), CreatedBefore: at(4)}, []int{3, 2}},
+		{"created after, sub-microsecond", store.ResourceFilter{CreatedAfter: half(12)}, []int{14, 13}},
+		{"created before, sub-microsecond", store.ResourceFilter{CreatedBefore: half(2)}, []int{2, 1}},
+		{"after equals before", store.ResourceFilter{CreatedAfter: at(3), CreatedBefore: at(3)}, nil},
+		{"after later than before", store.ResourceFilter{CreatedAfter: at(5), CreatedBefore: at(3)}, nil},
+		{"combined", store.ResourceFilter{Tags: []string{"alpha"}, DirectoryPrefix: "/docs", CreatedAfter: at(1)}, []int{2}},
+		{"combined ascending", store.ResourceFilter{Tags: []string{"beta"}, DirectoryPrefix: "/docs", Ascending: true}, []int{1, 14}},
+	}
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			db := storetest.Open(t, engine)
+			ids := seedList(t, db)
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					f := tt.filter
+					f.AccountID, f.Page, f.PageSize = "acme", 1, store.MaxPageSize
+					page, err := db.ListResources(context.Background(), f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := make([]string, len(tt.want))
+					for i, n := range tt.want {
+						want[i] = ids[n]
+					}
+					if got := itemIDs(page); !slices.Equal(got, want) {
+						t.Errorf("items = %v, want %v", names(page), tt.want)
+					}
+					if page.Total != int64(len(tt.want)) {
+						t.Errorf("total = %d, want %d", page.Total, len(tt.want))
+					}
+				})
+			}
+		})
+	}
+}
+
+func itemIDs(p store.ResourcePage) []string {
+	ids := make([]string, len(p.Items))
+	for i, r := range p.Items {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// names shows items by the n in their names, for failure messages.
+func names(p store.ResourcePage) []string {
+	var s []string
+	for _, r := range p.Items {
+		s = append(s, strings.TrimSuffix(strings.TrimPrefix(r.Name, "file-"), ".txt"))
+	}
+	return s
+}
+
+func TestListResourcesTenants(t *testing.T) {
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			db := storetest.Open(t, engine)
+			seedList(t, db)
+			storetest.MustImport(t, db, storetest.NewResource("other", 99, storetest.Tagged("alpha")))
+			tests := []struct {
+				account   string
+				tags      []string
+				wantTotal int64
+			}{
+				{"acme", nil, 14},
+				{"other", nil, 15},
+				{"acme", []string{"alpha"}, 2},
+				{"other", []string{"alpha"}, 3},
+				{"nobody", nil, 0},
+				{"ACME", nil, 0},
+			}
+			for _, tt := range tests {
+				t.Run(fmt.Sprint(tt.account, tt.tags), func(t *testing.T) {
+					page, err := db.ListResources(context.Background(), store.ResourceFilter{
+						AccountID: tt.account, Tags: tt.tags, Page: 1, PageSize: 100})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if page.Total != tt.wantTotal || int64(len(page.Items)) != tt.wantTotal {
+						t.Errorf("total %d, %d items; want %d", page.Total, len(page.Items), tt.wantTotal)
+					}
+					if page.Items == nil {
+						t.Error("items are nil, want an empty slice")
+					}
+					for _, r := range page.Items {
+						if r.AccountID != tt.account {
+							t.Errorf("item %s belongs to %q", r.ID, r.AccountID)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestListResourcesPagination(t *testing.T) {
+	const count = 23
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			db := storetest.Open(t, engine)
+			// Three resources per created_at, so ties are broken by id.
+			var rs []store.Resource
+			for i := range count {
+				rs = append(rs, storetest.NewResource("acme", i, storetest.CreatedAt(*at(i / 3))))
+			}
+			storetest.MustImport(t, db, rs...)
+			slices.SortFunc(rs, func(a, b store.Resource) int {
+				return cmpOr(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+			})
+			asc := make([]string, count)
+			for i, r := range rs {
+				asc[i] = r.ID
+			}
+			desc := slices.Clone(asc)
+			slices.Reverse(desc)
+
+			for _, ascending := range []bool{true, false} {
+				want := desc
+				if ascending {
+					want = asc
+				}
+				for _, size := range []int64{1, 4, 7, 23, 100} {
+					t.Run(fmt.Sprintf("ascending=%v/size=%d", ascending, size), func(t *testing.T) {
+						f := store.ResourceFilter{AccountID: "acme", Ascending: ascending, PageSize: size}
+						var got []string
+						pages := (int64(count) + size - 1) / size
+						for f.Page = 1; f.Page <= pages+1; f.Page++ {
+							page := mustList(t, db, f)
+							if page.Total != count {
+								t.Errorf("page %d: total = %d, want %d", f.Page, page.Total, count)
+							}
+							got = append(got, itemIDs(page)...)
+						}
+						if !slices.Equal(got, want) {
+							t.Errorf("pages joined = %v\nwant %v", got, want)
+						}
+					})
+				}
+			}
+			for _, f := range []store.ResourceFilter{
+				{Page: 4, PageSize: 10},
+				{Page: math.MaxInt64, PageSize: 1},
+				{Page: math.MaxInt64, PageSize: 100},
+				{Page: math.MaxInt64 / 100, PageSize: 100},
+			} {
+				t.Run(fmt.Sprintf("past the end/page=%d/size=%d", f.Page, f.PageSize), func(t *testing.T) {
+					f.AccountID = "acme"
+					page := mustList(t, db, f)
+					if page.Items == nil || len(page.Items) != 0 || page.Total != count {
+						t.Errorf("got %d items (nil: %v), total %d; want [] and %d",
+							len(page.Items), page.Items == nil, page.Total, count)
+					}
+				})
+			}
+		})
+	}
+}
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+func mustList(t *testing.T, db *store.DB, f store.ResourceFilter) store.ResourcePage {
+	t.Helper()
+	page, err := db.ListResources(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page
+}
+
+func TestListResourcesItems(t *testing.T) {
+	s := func(v string) *string { return &v }
+	full := storetest.NewResource("acme", 1, storetest.Tagged("zeta", "Beta", "alpha", "ä"), func(r *store.Resource) {
+		r.OriginalURI = s("https://example.com/a.txt")
+		r.ExternalID = s("ext-1")
+		r.ExternalStorageType = s("gcs")
+		r.CreatedBy = s("user-1")
+		r.Metadata = []byte(`{"k":"v","n":[1,2]}`)
+		r.SizeBytes = 1 << 40
+		r.CreatedAt = time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.UTC)
+		r.UpdatedAt = r.CreatedAt.Add(time.Hour)
+	})
+	bare := storetest.NewResource("acme", 2)
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			db := storetest.Open(t, engine)
+			storetest.MustImport(t, db, full, bare)
+			page := mustList(t, db, store.ResourceFilter{AccountID: "acme", Ascending: true, Page: 1, PageSize: 10})
+			wantFull := full
+			wantFull.Tags = []string{"Beta", "alpha", "zeta", "ä"}  // byte order
+			for i, want := range []store.Resource{bare, wantFull} { // bare is older
+				if i >= len(page.Items) {
+					t.Fatalf("got %d items, want 2", len(page.Items))
+				}
+				if got := page.Items[i]; !reflect.DeepEqual(got, want) {
+					t.Errorf("item %d:\n got %+v\nwant %+v", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestListResourcesInvalidFilter(t *testing.T) {
+	tests := []struct {
+		filter    store.ResourceFilter
+		wantField string
+	}{
+		{store.ResourceFilter{Page: 1, PageSize: 1}, "account_id"},
+		{store.ResourceFilter{AccountID: "a", Page: 0, PageSize: 1}, "page"},
+		{store.ResourceFilter{AccountID: "a", Page: 1, PageSize: 0}, "page_size"},
+		{store.ResourceFilter{AccountID: "a", Page: 1, PageSize: 101}, "page_size"},
+	}
+	db := storetest.Open(t, store.SQLite)
+	for _, tt := range tests {
+		_, err := db.ListResources(context.Background(), tt.filter)
+		var verr *store.ValidationError
+		if !errors.As(err, &verr) || verr.Field != tt.wantField || !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("ListResources(%+v) = %v, want a ValidationError for %s", tt.filter, err, tt.wantField)
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// Migrations are append-only: never edit a file once released; add the next
+// number instead. Each engine has its own folder with the same numbers.
+//
+//go:embed migrations
+var migrationFiles embed.FS
+
+// migrationLockKey is the PostgreSQL advisory lock that serialises servers
+// migrating the same database. Any fixed number works; this one is
+// "resource" in ASCII.
+const migrationLockKey = 0x7265736f75726365
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// Migrate applies, in order, every embedded migration the database has not
+// recorded in schema_migrations, each in its own transaction. Several
+// servers may call it at once. It runs under ctx alone, without the
+// statement timeout, since a migration may rewrite a large table.
+func (db *DB) Migrate(ctx context.Context) error {
+	ms, err := migrations(db.engine)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	for _, m := range ms {
+		if err := db.apply(ctx, m); err != nil {
+			return fmt.Errorf("store: migrate %s: %w", m.name, translate(ctx, err))
+		}
+	}
+	return nil
+}
+
+func (db *DB) apply(ctx context.Context, m migration) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if db.engine == Postgres {
+		// The lock is held until this transaction ends, so a second server
+		// waits here and then finds the version recorded. (SQLite's BEGIN
+		// IMMEDIATE already serialises writers.)
+		if _, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLockKey)); err != nil {
+			return err
+		}
+	}
+	// schema_migrations is the one table without account_id: it describes
+	// the database, not a tenant's data.
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY,
+		name    text NOT NULL
+	)`); err != nil {
+		return err
+	}
+	var applied bool
+	err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`,
+		m.version).Scan(&applied)
+	if err != nil || applied {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`,
+		m.version, m.name); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// migrations returns the engine's migrations ordered by version, checking
+// that versions run 1, 2, 3… without gaps or repeats.
+func migrations(engine string) ([]migration, error) {
+	dir := path.Join("migrations", engine)
+	entries, err := fs.ReadDir(migrationFiles, dir) // sorted by name
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		prefix, _, _ := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(prefix)
+		if err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", e.Name())
+		}
+		if v != len(ms)+1 {
+			return nil, fmt.Errorf("migration %s: want version %d", e.Name(), len(ms)+1)
+		}
+		b, err := fs.ReadFile(migrationFiles, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	return ms, nil
+}

@@ -1,0 +1,51 @@
+// Package store keeps resources in PostgreSQL (production) or SQLite (the
+// embedded default). It knows nothing of HTTP: callers pass store types and
+// get store errors back.
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Resource is one stored file's catalogue entry. Its JSON form is the API's
+// own representation, used by import and export.
+type Resource struct {
+	ID                  string          `json:"id"`
+	AccountID           string          `json:"account_id"`
+	Name                string          `json:"name"`
+	DirectoryPath       string          `json:"directory_path"`
+	MimeType            string          `json:"mime_type"`
+	SHA256              string          `json:"sha256"`
+	OriginalURI         *string         `json:"original_uri,omitempty"`
+	ExternalID          *string         `json:"external_id,omitempty"`
+	ExternalStorageType *string         `json:"external_storage_type,omitempty"`
+	StorageBucket       string          `json:"storage_bucket"`
+	StorageKey          string          `json:"storage_key"`
+	SizeBytes           int64           `json:"size_bytes"`
+	Tags                []string        `json:"tags"`
+	Metadata            json.RawMessage `json:"metadata,omitempty"`
+	CreatedBy           *string         `json:"created_by,omitempty"`
+	CreatedAt           time.Time       `json:"created_at"`
+	UpdatedAt           time.Time       `json:"updated_at"`
+}
+
+// ResourceFilter selects one page of an account's resources. AccountID is
+// required; every other field narrows the result when set.
+type ResourceFilter struct {
+	AccountID       string
+	Tags            []string // all must be present (already split, trimmed, deduplicated)
+	DirectoryPrefix string   // literal prefix of directory_path
+	CreatedAfter    *time.Time
+	CreatedBefore   *time.Time
+	Ascending       bool // created_at, then id; descending when false
+	Page            int64
+	PageSize        int64
+}
+
+// ResourcePage is one page of a list and the number of resources matching
+// the filter across all pages.
+type ResourcePage struct {
+	Items []Resource
+	Total int64
+}

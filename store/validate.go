@@ -1,0 +1,320 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Limits from the API contract.
+const (
+	MaxDirectoryPathBytes = 1024
+	MaxNameBytes          = 255
+	MaxTagBytes           = 64
+	MaxTags               = 50
+	MaxMetadataBytes      = 64 << 10 // compact JSON
+	MaxPageSize           = 100
+)
+
+// ExternalStorageTypes are the values external_storage_type may take.
+var ExternalStorageTypes = []string{"s3", "gcs", "azure_blob"}
+
+// ValidateDirectoryPath reports whether p is an absolute, clean directory
+// path: it starts with "/", has no empty, "." or ".." segments, no trailing
+// "/" (except the root itself) and no control characters.
+func ValidateDirectoryPath(p string) error {
+	const field = "directory_path"
+	if err := checkText(field, p, MaxDirectoryPathBytes); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(p, "/") {
+		return invalid(field, `must start with "/"`)
+	}
+	if p == "/" {
+		return nil
+	}
+	if strings.HasSuffix(p, "/") {
+		return invalid(field, `must not end with "/"`)
+	}
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		switch seg {
+		case "":
+			return invalid(field, "must not contain empty segments")
+		case ".", "..":
+			return invalid(field, `must not contain "." or ".." segments`)
+		}
+	}
+	return nil
+}
+
+// ValidateName reports whether n is a usable resource name: 1 to 255 bytes,
+// no "/" and no control characters.
+func ValidateName(n string) error {
+	if err := checkText("name", n, MaxNameBytes); err != nil {
+		return err
+	}
+	if strings.Contains(n, "/") {
+		return invalid("name", `must not contain "/"`)
+	}
+	return nil
+}
+
+// checkText checks what every path-like string shares: present, valid
+// UTF-8, no longer than max bytes, no control characters.
+func checkText(field, s string, max int) error {
+	switch {
+	case s == "":
+		return invalid(field, "is required")
+	case len(s) > max:
+		return invalid(field, "must be at most %d bytes", max)
+	case !utf8.ValidString(s):
+		return invalid(field, "must be valid UTF-8")
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return invalid(field, "must not contain control characters")
+	}
+	return nil
+}
+
+// NormalizeTags trims each tag, drops duplicates and sorts the result in
+// byte order. It fails on an empty or over-long tag, a tag containing ","
+// or a control character, or more than MaxTags distinct tags. The result is
+// never nil.
+func NormalizeTags(tags []string) ([]string, error) {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		t = strings.TrimSpace(t)
+		if err := validateTag(t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > MaxTags {
+		return nil, invalid("tags", "must have at most %d tags", MaxTags)
+	}
+	return out, nil
+}
+
+func validateTag(t string) error {
+	switch {
+	case t == "":
+		return invalid("tags", "a tag must not be empty")
+	case len(t) > MaxTagBytes:
+		return invalid("tags", "tag %q is longer than %d bytes", t, MaxTagBytes)
+	case !utf8.ValidString(t):
+		return invalid("tags", "tag %q is not valid UTF-8", t)
+	case strings.Contains(t, ","):
+		// A tag with a comma could never be matched by the list filter.
+		return invalid("tags", "tag %q must not contain \",\"", t)
+	case strings.ContainsFunc(t, unicode.IsControl):
+		return invalid("tags", "tag %q must not contain control characters", t)
+	}
+	return nil
+}
+
+// ParseTagFilter reads the list query's tags parameter: split on ",", trim,
+// drop empty pieces and duplicates. It never fails: a tag no resource could
+// carry simply matches nothing.
+func ParseTagFilter(s string) []string {
+	var tags []string
+	for t := range strings.SplitSeq(s, ",") {
+		if t = strings.TrimSpace(t); t != "" && !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	return tags
+}
+
+// ValidateMetadata checks that m is a JSON object of at most
+// MaxMetadataBytes once compacted, and returns it compacted. An empty m or
+// JSON null means no metadata and returns nil.
+func ValidateMetadata(m json.RawMessage) (json.RawMessage, error) {
+	const field = "metadata"
+	if len(bytes.TrimSpace(m)) == 0 {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, m); err != nil {
+		return nil, invalid(field, "must be valid JSON")
+	}
+	c := buf.Bytes()
+	switch {
+	case string(c) == "null":
+		return nil, nil
+	case c[0] != '{':
+		return nil, invalid(field, "must be a JSON object")
+	case len(c) > MaxMetadataBytes:
+		return nil, invalid(field, "must be at most %d bytes of compact JSON", MaxMetadataBytes)
+	}
+	if err := checkEscapes(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkEscapes rejects \u escapes that PostgreSQL's jsonb cannot store (NUL
+// and unpaired surrogates) but encoding/json lets through. c is valid JSON,
+// so a backslash only occurs inside a string and "\u" has four hex digits.
+func checkEscapes(c []byte) error {
+	for i := 0; i < len(c); i++ {
+		if c[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if c[i] != 'u' {
+			continue
+		}
+		r := hex4(c[i+1:])
+		i += 4
+		switch {
+		case r == 0:
+			return invalid("metadata", `must not contain \u0000`)
+		case !utf16.IsSurrogate(r):
+		case r < 0xdc00 && bytes.HasPrefix(c[i+1:], []byte(`\u`)) && isLowSurrogate(hex4(c[i+3:])):
+			i += 6
+		default:
+			return invalid("metadata", "must not contain unpaired UTF-16 surrogates")
+		}
+	}
+	return nil
+}
+
+func hex4(b []byte) rune {
+	v, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	if err != nil {
+		return -1
+	}
+	return rune(v)
+}
+
+func isLowSurrogate(r rune) bool { return 0xdc00 <= r && r < 0xe000 }
+
+// Validate checks every field of r against the API contract. Tags must
+// already be normalized (trimmed, valid, no duplicates), in any order.
+func (r *Resource) Validate() error {
+	_, err := r.validate()
+	return err
+}
+
+// validate is Validate, also returning the metadata compacted.
+func (r *Resource) validate() (json.RawMessage, error) {
+	if u, err := uuid.Parse(r.ID); err != nil || u.String() != r.ID {
+		return nil, invalid("id", "must be a UUID in lowercase canonical form")
+	}
+	for _, f := range []struct{ name, value string }{
+		{"account_id", r.AccountID},
+		{"mime_type", r.MimeType},
+		{"storage_bucket", r.StorageBucket},
+		{"storage_key", r.StorageKey},
+	} {
+		if err := checkStored(f.name, f.value, true); err != nil {
+			return nil, err
+		}
+	}
+	if err := cmp.Or(ValidateName(r.Name), ValidateDirectoryPath(r.DirectoryPath)); err != nil {
+		return nil, err
+	}
+	if !isSHA256(r.SHA256) {
+		return nil, invalid("sha256", "must be 64 lowercase hexadecimal digits")
+	}
+	if r.SizeBytes < 0 {
+		return nil, invalid("size_bytes", "must not be negative")
+	}
+	err := cmp.Or(r.validateOptional(), validateTagSet(r.Tags),
+		checkTime("created_at", r.CreatedAt), checkTime("updated_at", r.UpdatedAt))
+	if err != nil {
+		return nil, err
+	}
+	return ValidateMetadata(r.Metadata)
+}
+
+func (r *Resource) validateOptional() error {
+	for _, f := range []struct {
+		name  string
+		value *string
+	}{
+		{"original_uri", r.OriginalURI},
+		{"external_id", r.ExternalID},
+		{"created_by", r.CreatedBy},
+	} {
+		if f.value != nil {
+			if err := checkStored(f.name, *f.value, false); err != nil {
+				return err
+			}
+		}
+	}
+	if t := r.ExternalStorageType; t != nil && !slices.Contains(ExternalStorageTypes, *t) {
+		return invalid("external_storage_type", "must be one of %s", strings.Join(ExternalStorageTypes, ", "))
+	}
+	return nil
+}
+
+// checkStored checks what any stored text needs: valid UTF-8 and no NUL,
+// which PostgreSQL's text type cannot hold.
+func checkStored(field, s string, required bool) error {
+	switch {
+	case required && s == "":
+		return invalid(field, "is required")
+	case !utf8.ValidString(s):
+		return invalid(field, "must be valid UTF-8")
+	case strings.ContainsRune(s, 0):
+		return invalid(field, "must not contain NUL characters")
+	}
+	return nil
+}
+
+func validateTagSet(tags []string) error {
+	if len(tags) > MaxTags {
+		return invalid("tags", "must have at most %d tags", MaxTags)
+	}
+	for _, t := range tags {
+		if t != strings.TrimSpace(t) {
+			return invalid("tags", "tag %q must not start or end with spaces", t)
+		}
+		if err := validateTag(t); err != nil {
+			return err
+		}
+	}
+	sorted := slices.Clone(tags)
+	slices.Sort(sorted)
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] == sorted[i-1] {
+			return invalid("tags", "tag %q appears twice", sorted[i])
+		}
+	}
+	return nil
+}
+
+// checkTime requires a timestamp JSON can carry: RFC 3339 has four-digit
+// years only.
+func checkTime(field string, t time.Time) error {
+	switch {
+	case t.IsZero():
+		return invalid(field, "is required")
+	case t.UTC().Year() < 1 || t.UTC().Year() > 9999:
+		return invalid(field, "must be between the years 0001 and 9999")
+	}
+	return nil
+}
+
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,203 @@
+package store_test
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/store/storetest"
+)
+
+// checkValidation fails unless err is nil when wantReason is "", or a
+// *ValidationError for field whose reason contains wantReason.
+func checkValidation(t *testing.T, err error, field, wantReason string) {
+	t.Helper()
+	if wantReason == "" {
+		if err != nil {
+			t.Errorf("got %v, want nil", err)
+		}
+		return
+	}
+	var verr *store.ValidationError
+	if !errors.As(err, &verr) || !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("got %v, want a ValidationError", err)
+	}
+	if verr.Field != field || !strings.Contains(verr.Reason, wantReason) {
+		t.Errorf("got %q, want field %s and a reason containing %q", err, field, wantReason)
+	}
+}
+
+func TestValidationErrorMessage(t *testing.T) {
+	err := store.ValidateDirectoryPath("docs")
+	if got, want := err.Error(), `directory_path: must start with "/"`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestValidateDirectoryPath(t *testing.T) {
+	tests := []struct{ path, wantReason string }{
+		{"/", ""},
+		{"/docs", ""},
+		{"/docs/2024/ünïcode %_*\\", ""},
+		{"/" + strings.Repeat("a", 1023), ""},
+		{"/" + strings.Repeat("a", 1024), "at most 1024 bytes"},
+		{"", "is required"},
+		{"docs", `must start with "/"`},
+		{"/docs/", `must not end with "/"`},
+		{"//docs", "empty segments"},
+		{"/docs//a", "empty segments"},
+		{"/docs/./a", `"." or ".."`},
+		{"/docs/..", `"." or ".."`},
+		{"/docs/.hidden", ""},
+		{"/do\ncs", "control characters"},
+		{"/do\u0085cs", "control characters"},
+		{"/do\xffcs", "valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			checkValidation(t, store.ValidateDirectoryPath(tt.path), "directory_path", tt.wantReason)
+		})
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	tests := []struct{ name, wantReason string }{
+		{"a.txt", ""},
+		{"..", ""},
+		{strings.Repeat("é", 127), ""}, // 254 bytes
+		{strings.Repeat("é", 128), "at most 255 bytes"},
+		{"", "is required"},
+		{"a/b", `must not contain "/"`},
+		{"a\tb", "control characters"},
+		{"a\x00b", "control characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkValidation(t, store.ValidateName(tt.name), "name", tt.wantReason)
+		})
+	}
+}
+
+func TestNormalizeTags(t *testing.T) {
+	many := make([]string, 51)
+	for i := range many {
+		many[i] = string(rune('A' + i))
+	}
+	tests := []struct {
+		name       string
+		tags       []string
+		want       []string
+		wantReason string
+	}{
+		{"nil", nil, []string{}, ""},
+		{"sorted by bytes, deduplicated, trimmed", []string{" b", "a ", "B", "b", "ä"}, []string{"B", "a", "b", "ä"}, ""},
+		{"fifty after dedupe", append(slices.Clone(many[:50]), many[:50]...), many[:50], ""},
+		{"fifty-one", many, nil, "at most 50 tags"},
+		{"empty", []string{"a", "  "}, nil, "must not be empty"},
+		{"64 bytes", []string{strings.Repeat("x", 64)}, []string{strings.Repeat("x", 64)}, ""},
+		{"65 bytes", []string{strings.Repeat("x", 65)}, nil, "longer than 64 bytes"},
+		{"comma", []string{"a,b"}, nil, `must not contain ","`},
+		{"control", []string{"a\x7fb"}, nil, "control characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := store.NormalizeTags(tt.tags)
+			checkValidation(t, err, "tags", tt.wantReason)
+			if tt.wantReason == "" && (got == nil || !slices.Equal(got, tt.want)) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseTagFilter(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{" , ,", nil},
+		{"a", []string{"a"}},
+		{" a , b,a,, c ", []string{"a", "b", "c"}},
+		{"B,b", []string{"B", "b"}},
+		{strings.Repeat("x", 100), []string{strings.Repeat("x", 100)}}, // not validated
+	}
+	for _, tt := range tests {
+		if got := store.ParseTagFilter(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("ParseTagFilter(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestValidateMetadata(t *testing.T) {
+	big := `{"k":"` + strings.Repeat("x", 64<<10-8) + `"}`
+	tests := []struct {
+		in, want, wantReason string
+	}{
+		{"", "", ""},
+		{"null", "", ""},
+		{` { "b" : 1, "a" : [ 1, 2 ] } `, `{"b":1,"a":[1,2]}`, ""},
+		{`{"e":"\u00e9\ud83d\ude00"}`, `{"e":"\u00e9\ud83d\ude00"}`, ""},
+		{big, big, ""},
+		{big[:len(big)-2] + `x"}`, "", "at most 65536 bytes"},
+		{`[1]`, "", "must be a JSON object"},
+		{`"s"`, "", "must be a JSON object"},
+		{`{"a":}`, "", "valid JSON"},
+		{`{"a":"\u0000"}`, "", `\u0000`},
+		{`{"a":"\\u0000"}`, `{"a":"\\u0000"}`, ""},
+		{`{"a":"\ud83d"}`, "", "surrogates"},
+		{`{"a":"\ude00"}`, "", "surrogates"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in[:min(len(tt.in), 30)], func(t *testing.T) {
+			got, err := store.ValidateMetadata(json.RawMessage(tt.in))
+			checkValidation(t, err, "metadata", tt.wantReason)
+			if string(got) != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResourceValidate(t *testing.T) {
+	s := func(v string) *string { return &v }
+	tests := []struct {
+		name       string
+		edit       func(*store.Resource)
+		field      string
+		wantReason string
+	}{
+		{"valid", func(*store.Resource) {}, "", ""},
+		{"id not a UUID", func(r *store.Resource) { r.ID = "42" }, "id", "UUID"},
+		{"id upper case", func(r *store.Resource) { r.ID = strings.ToUpper(r.ID) }, "id", "lowercase"},
+		{"no account", func(r *store.Resource) { r.AccountID = "" }, "account_id", "is required"},
+		{"no name", func(r *store.Resource) { r.Name = "" }, "name", "is required"},
+		{"bad path", func(r *store.Resource) { r.DirectoryPath = "/a/" }, "directory_path", "end with"},
+		{"no mime type", func(r *store.Resource) { r.MimeType = "" }, "mime_type", "is required"},
+		{"sha256 upper case", func(r *store.Resource) { r.SHA256 = strings.ToUpper(r.SHA256) }, "sha256", "lowercase"},
+		{"sha256 short", func(r *store.Resource) { r.SHA256 = "abc" }, "sha256", "64"},
+		{"no bucket", func(r *store.Resource) { r.StorageBucket = "" }, "storage_bucket", "is required"},
+		{"no key", func(r *store.Resource) { r.StorageKey = "" }, "storage_key", "is required"},
+		{"negative size", func(r *store.Resource) { r.SizeBytes = -1 }, "size_bytes", "negative"},
+		{"storage type", func(r *store.Resource) { r.ExternalStorageType = s("ftp") }, "external_storage_type", "s3, gcs, azure_blob"},
+		{"storage type ok", func(r *store.Resource) { r.ExternalStorageType = s("azure_blob") }, "", ""},
+		{"NUL in created_by", func(r *store.Resource) { r.CreatedBy = s("a\x00") }, "created_by", "NUL"},
+		{"untrimmed tag", func(r *store.Resource) { r.Tags = []string{" a"} }, "tags", "spaces"},
+		{"duplicate tag", func(r *store.Resource) { r.Tags = []string{"b", "a", "b"} }, "tags", "twice"},
+		{"unsorted tags", func(r *store.Resource) { r.Tags = []string{"b", "a"} }, "", ""},
+		{"metadata array", func(r *store.Resource) { r.Metadata = []byte(`[]`) }, "metadata", "object"},
+		{"no created_at", func(r *store.Resource) { r.CreatedAt = time.Time{} }, "created_at", "is required"},
+		{"updated_at year 10000", func(r *store.Resource) { r.UpdatedAt = r.UpdatedAt.AddDate(8000, 0, 0) }, "updated_at", "9999"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := storetest.NewResource("acme", 1)
+			tt.edit(&r)
+			checkValidation(t, r.Validate(), tt.field, tt.wantReason)
+		})
+	}
+}
