@@ -1,0 +1,221 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/gen"
+	"github.com/re-factor/resources/server"
+	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+const testSecret = "server-test-secret-0123456789abcdef"
+
+// env is one running server: the echo instance main builds, on a real
+// database, behind real HTTP.
+type env struct {
+	t   *testing.T
+	db  *store.DB
+	url string
+}
+
+func newEnv(t *testing.T, engine string) *env {
+	t.Helper()
+	db := storetest.Open(t, engine)
+	v, err := auth.New(context.Background(), auth.Config{Secret: []byte(testSecret)})
+	if err != nil {
+		t.Fatalf("auth.New: %v", err)
+	}
+	t.Cleanup(func() { v.Close() })
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	h, err := server.New(server.Config{DB: db, Verifier: v, Logger: logger})
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &env{t: t, db: db, url: srv.URL}
+}
+
+// forEngine runs f as a subtest on each database engine.
+func forEngine(t *testing.T, f func(t *testing.T, e *env)) {
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) { f(t, newEnv(t, engine)) })
+	}
+}
+
+func mustToken(t testing.TB, account, scope string) string {
+	t.Helper()
+	tok, err := auth.Sign([]byte(testSecret), auth.Token{Account: account, Subject: "tester", Scope: scope, TTL: time.Hour})
+	if err != nil {
+		t.Fatalf("sign token: %v", err)
+	}
+	return tok
+}
+
+func readToken(t testing.TB, account string) string {
+	return mustToken(t, account, "resources:read")
+}
+
+// response is what a test looks at, already checked against the specs.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// errorMessage returns the {"error"} message, failing unless the body is
+// exactly that shape.
+func (r response) errorMessage(t testing.TB) string {
+	t.Helper()
+	var body map[string]any
+	r.json(t, &body)
+	msg, ok := body["error"].(string)
+	if !ok || len(body) != 1 || msg == "" {
+		t.Fatalf("error body = %s, want {\"error\": \"...\"}", r.body)
+	}
+	return msg
+}
+
+// get sends a GET with the bearer token (none when empty) and validates the
+// response against openapi.yaml and, where it declares the status, the
+// vendor's published file.
+func (e *env) get(path, token string) response {
+	e.t.Helper()
+	return e.do(http.MethodGet, path, token, nil)
+}
+
+func (e *env) do(method, path, token string, header http.Header) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, nil)
+	if err != nil {
+		e.t.Fatalf("new request %s %s: %v", method, path, err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("read body of %s %s: %v", method, path, err)
+	}
+	r := response{status: resp.StatusCode, header: resp.Header, body: body}
+	checkCommon(e.t, method+" "+path, r)
+	validateAgainst(e.t, ourSpec, req, r, true)
+	validateAgainst(e.t, publishedSpec, req, r, false)
+	return r
+}
+
+// checkCommon holds for every response: JSON errors and a request id.
+func checkCommon(t testing.TB, what string, r response) {
+	t.Helper()
+	if r.header.Get("X-Request-Id") == "" {
+		t.Errorf("%s: no X-Request-Id header", what)
+	}
+	if r.status >= 400 {
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("%s: error Content-Type = %q, want JSON", what, ct)
+		}
+		r.errorMessage(t)
+	}
+	for _, leak := range []string{"sql", "pq:", "SQLITE", "goroutine", "Schema:", "panic"} {
+		if strings.Contains(string(r.body), leak) && r.status >= 400 {
+			t.Errorf("%s: error body leaks %q: %s", what, leak, r.body)
+		}
+	}
+}
+
+type spec struct {
+	name   string
+	doc    *openapi3.T
+	router routers.Router
+}
+
+var ourSpec, publishedSpec = loadSpecs()
+
+func loadSpecs() (*spec, *spec) {
+	ours, err := gen.GetSpec()
+	if err != nil {
+		panic(err)
+	}
+	published, err := openapi3.NewLoader().LoadFromFile("testdata/list-resources.published.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return newSpec("openapi.yaml", ours), newSpec("published", published)
+}
+
+func newSpec(name string, doc *openapi3.T) *spec {
+	doc.Servers = nil
+	r, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		panic(err)
+	}
+	return &spec{name: name, doc: doc, router: r}
+}
+
+// validateAgainst checks the response with kin-openapi. A route or status
+// the spec does not declare is an error only when must is set.
+func validateAgainst(t testing.TB, s *spec, req *http.Request, r response, must bool) {
+	t.Helper()
+	route, params, err := s.router.FindRoute(req)
+	if err != nil {
+		if must && r.status != http.StatusNotFound && r.status != http.StatusMethodNotAllowed {
+			t.Errorf("%s: %s %s is not in the spec: %v", s.name, req.Method, req.URL.Path, err)
+		}
+		return
+	}
+	if route.Operation.Responses.Status(r.status) == nil {
+		if must && r.status < 500 && r.status != http.StatusMethodNotAllowed {
+			t.Errorf("%s: %s %s answered %d, which the spec does not declare", s.name, req.Method, req.URL.Path, r.status)
+		}
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		},
+		Status:  r.status,
+		Header:  r.header,
+		Body:    io.NopCloser(strings.NewReader(string(r.body))),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s: response to %s %s (%d) breaks the spec: %v\nbody: %.500s", s.name, req.Method, req.URL.String(), r.status, err, r.body)
+	}
+}

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+	oapimiddleware "github.com/oapi-codegen/echo-middleware"
+
+	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/gen"
+	"github.com/re-factor/resources/store"
+)
+
+// Config holds what the HTTP layer depends on.
+type Config struct {
+	DB       *store.DB
+	Verifier *auth.Verifier
+	Logger   *slog.Logger
+}
+
+// New builds the echo instance that main serves and tests drive: embedded
+// spec → request validator (authentication included) → strict handlers, with
+// one error handler rendering every failure as {"error": "..."}.
+func New(cfg Config) (*echo.Echo, error) {
+	if cfg.DB == nil || cfg.Verifier == nil {
+		return nil, errors.New("server: Config needs DB and Verifier")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	spec, err := gen.GetSpec()
+	if err != nil {
+		return nil, fmt.Errorf("server: load embedded spec: %w", err)
+	}
+	s := &Server{db: cfg.DB, verifier: cfg.Verifier, log: cfg.Logger}
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	e.Pre(keepPlusInTimestamps)
+	e.Use(requestID, s.accessLog, recoverPanic, securityHeaders)
+	e.Use(oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
+		DoNotValidateServers: true,
+		// With MultiError each failure stays a RequestError naming its
+		// parameter; without it the middleware flattens schema errors and
+		// loses the name.
+		Options: openapi3filter.Options{
+			AuthenticationFunc: s.authenticate,
+			MultiError:         true,
+		},
+		MultiErrorHandler: firstValidationError,
+	}))
+	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
+	return e, nil
+}
+
+// authenticate is the validator's AuthenticationFunc: it verifies the bearer
+// token, checks the scope the method needs and hands the principal to the
+// handler through the request's context.
+func (s *Server) authenticate(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
+	req := in.RequestValidationInput.Request
+	p, err := s.verifier.Verify(ctx, req.Header.Get("Authorization"))
+	if err == nil {
+		err = requireScope(p, req.Method)
+	}
+	if err != nil {
+		return &echo.HTTPError{Code: statusOf(err), Message: err.Error(), Internal: err}
+	}
+	c := oapimiddleware.GetEchoContext(ctx)
+	c.SetRequest(c.Request().WithContext(withPrincipal(c.Request().Context(), p)))
+	return nil
+}
+
+// firstValidationError picks the error to report: an authentication failure
+// first (a stranger learns nothing about parameters), else the first
+// invalid parameter or body.
+func firstValidationError(me openapi3.MultiError) *echo.HTTPError {
+	for _, err := range me {
+		var sre *openapi3filter.SecurityRequirementsError
+		if !errors.As(err, &sre) {
+			continue
+		}
+		for _, cause := range sre.Errors {
+			var he *echo.HTTPError
+			if errors.As(cause, &he) {
+				return he
+			}
+		}
+		return &echo.HTTPError{Code: http.StatusUnauthorized, Message: "authentication failed", Internal: err}
+	}
+	return &echo.HTTPError{Code: http.StatusBadRequest, Message: "invalid request", Internal: me[0]}
+}
+
+// requireScope maps the contract's rule: reads need resources:read, every
+// other method resources:write.
+func requireScope(p auth.Principal, method string) error {
+	scope := "resources:write"
+	if method == http.MethodGet || method == http.MethodHead {
+		scope = "resources:read"
+	}
+	if !p.HasScope(scope) {
+		return fmt.Errorf("%w: token lacks the %s scope", auth.ErrForbidden, scope)
+	}
+	return nil
+}
