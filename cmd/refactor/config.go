@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// config is everything the binary reads from its environment. settings below
+// is the one place each variable is named, defaulted and described; the
+// README's configuration table is generated from it (`refactor config`).
+type config struct {
+	ListenAddr       string
+	DatabaseURL      string
+	StatementTimeout time.Duration
+	JWTSecret        string
+	JWTJWKSURL       string
+	JWTIssuer        string
+	JWTAudience      string
+	JWTAccountClaim  string
+}
+
+type setting struct {
+	name, def, help string
+	set             func(c *config, v string) error
+}
+
+var settings = []setting{
+	{"LISTEN_ADDR", "127.0.0.1:8080", "Address the HTTP server listens on.",
+		func(c *config, v string) error { c.ListenAddr = v; return nil }},
+	{"DATABASE_URL", "sqlite:data/refactor.db", "`postgres://…` or `postgresql://…` selects PostgreSQL; `sqlite:PATH` selects the embedded SQLite.",
+		func(c *config, v string) error { c.DatabaseURL = v; return nil }},
+	{"DB_STATEMENT_TIMEOUT", "5s", "Longest any one database statement may run (Go duration).",
+		func(c *config, v string) (err error) { c.StatementTimeout, err = positiveDuration(v); return err }},
+	{"JWT_SECRET", "", "HMAC secret verifying HS256/HS384/HS512 tokens (and signing `refactor token`).",
+		func(c *config, v string) error { c.JWTSecret = v; return nil }},
+	{"JWT_JWKS_URL", "", "JWKS URL for RS/PS/ES/EdDSA keys; fetched at start, cached and refreshed.",
+		func(c *config, v string) error { c.JWTJWKSURL = v; return nil }},
+	{"JWT_ISSUER", "", "When set, tokens must carry this `iss`.",
+		func(c *config, v string) error { c.JWTIssuer = v; return nil }},
+	{"JWT_AUDIENCE", "", "When set, tokens must carry this `aud`.",
+		func(c *config, v string) error { c.JWTAudience = v; return nil }},
+	{"JWT_ACCOUNT_CLAIM", "account_id", "Claim naming the token's account (the tenant).",
+		func(c *config, v string) error { c.JWTAccountClaim = v; return nil }},
+}
+
+// loadConfig reads every setting from getenv, falling back to its default.
+func loadConfig(getenv func(string) string) (config, error) {
+	var c config
+	for _, s := range settings {
+		v := getenv(s.name)
+		if v == "" {
+			v = s.def
+		}
+		if err := s.set(&c, v); err != nil {
+			return config{}, fmt.Errorf("%s=%q: %w", s.name, v, err)
+		}
+	}
+	return c, nil
+}
+
+func positiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("must be positive")
+	}
+	return d, nil
+}
+
+// configTable renders settings as the README's Markdown table.
+func configTable() string {
+	var b strings.Builder
+	b.WriteString("| variable | default | meaning |\n|---|---|---|\n")
+	for _, s := range settings {
+		def := "(unset)"
+		if s.def != "" {
+			def = "`" + s.def + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.name, def, s.help)
+	}
+	return b.String()
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/store"
+)
+
+// devSecretPath keeps the development secret across restarts, so tokens
+// printed yesterday still work today.
+const devSecretPath = "data/jwt-secret"
+
+const (
+	demoAccount = "demo"
+	demoScope   = "resources:read resources:write"
+)
+
+//go:embed demo.jsonl
+var demoData []byte
+
+// devSecret returns the secret stored at path, creating a random one first
+// when there is none.
+func devSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b)), nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read development secret: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	secret := hex.EncodeToString(raw)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", fmt.Errorf("create development secret: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("create development secret: %w", err)
+	}
+	return secret, nil
+}
+
+// loadDemoIfEmpty imports the bundled demo resources into a database that
+// holds none, so a fresh `make run` has something to list.
+func loadDemoIfEmpty(ctx context.Context, db *store.DB, logger *slog.Logger) error {
+	n, err := db.CountResources(ctx, "")
+	if err != nil || n > 0 {
+		return err
+	}
+	loaded, err := db.ImportResources(ctx, decodeLines(bytes.NewReader(demoData)))
+	if err != nil {
+		return fmt.Errorf("load demo data: %w", err)
+	}
+	logger.Info("loaded demo data", "resources", loaded, "account", demoAccount)
+	return nil
+}
+
+// printDevCurl prints a command a newcomer can paste to see the demo data.
+func printDevCurl(w io.Writer, secret, addr string) error {
+	token, err := auth.Sign([]byte(secret), auth.Token{Account: demoAccount, Subject: "dev", Scope: demoScope, TTL: 24 * time.Hour})
+	if err != nil {
+		return err
+	}
+	base := "http://" + strings.Replace(addr, "[::]", "127.0.0.1", 1)
+	_, err = fmt.Fprintf(w, `
+re-factor resources API on %s (account %q, token valid 24h). Try:
+
+  curl -s -H 'Authorization: Bearer %s' '%s/v1/resources?page_size=5'
+
+`, base, demoAccount, token, base)
+	return err
+}

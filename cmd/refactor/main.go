@@ -1,0 +1,77 @@
+// Command refactor is the resources API server and its data tools:
+// serve, migrate, import, export, token and config.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: refactor <command> [flags]
+
+commands:
+  serve    run the HTTP server (migrates the database first)
+  migrate  apply database migrations to DATABASE_URL
+  import   load JSON Lines resources (--file F, - for stdin), all or nothing
+  export   write resources as JSON Lines to stdout (--account A)
+  token    print an HS256 token signed with JWT_SECRET (--account A)
+  config   print the configuration reference as a Markdown table
+  healthcheck  exit 0 when the server on LISTEN_ADDR answers /healthz
+
+Configuration comes from the environment; "refactor config" lists it.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if errors.Is(err, errUsage) {
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "refactor:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// run executes one command; tests call it as main does.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, args, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, cfg)
+	case "import":
+		return importCmd(ctx, cfg, args, stdin, stderr)
+	case "export":
+		return exportCmd(ctx, cfg, args, stdout)
+	case "token":
+		return tokenCmd(cfg, args, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg)
+	case "config":
+		_, err := io.WriteString(stdout, configTable())
+		return err
+	case "help", "-h", "--help":
+		_, err := io.WriteString(stdout, usage)
+		return err
+	}
+	fmt.Fprintf(stderr, "refactor: unknown command %q\n\n%s", cmd, usage)
+	return errUsage
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/server"
+	"github.com/re-factor/resources/store"
+)
+
+// shutdownGrace is how long in-flight requests get to finish after SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dev := fs.Bool("dev", false, "development mode: keep a secret in data/ when JWT_SECRET is unset, load demo data into an empty database, print a ready-to-paste curl")
+	fs.StringVar(&cfg.ListenAddr, "listen", cfg.ListenAddr, "address to listen on (LISTEN_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	if *dev && cfg.JWTSecret == "" && cfg.JWTJWKSURL == "" {
+		secret, err := devSecret(devSecretPath)
+		if err != nil {
+			return err
+		}
+		cfg.JWTSecret = secret
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *dev {
+		if err := loadDemoIfEmpty(ctx, db, logger); err != nil {
+			return err
+		}
+	}
+	verifier, err := auth.New(ctx, authConfig(cfg))
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+	handler, err := server.New(server.Config{DB: db, Verifier: verifier, Logger: logger})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "database", db.Engine())
+	if *dev {
+		if err := printDevCurl(stdout, cfg.JWTSecret, ln.Addr().String()); err != nil {
+			return err
+		}
+	}
+	return serveUntilDone(ctx, newHTTPServer(handler), ln, logger)
+}
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// serveUntilDone serves until ctx ends (SIGINT/SIGTERM), then lets in-flight
+// requests finish within shutdownGrace.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// openDB opens DATABASE_URL and brings its schema up to date.
+func openDB(ctx context.Context, cfg config) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, store.WithStatementTimeout(cfg.StatementTimeout))
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func migrate(ctx context.Context, cfg config) error {
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+func authConfig(cfg config) auth.Config {
+	c := auth.Config{
+		JWKSURL:      cfg.JWTJWKSURL,
+		Issuer:       cfg.JWTIssuer,
+		Audience:     cfg.JWTAudience,
+		AccountClaim: cfg.JWTAccountClaim,
+	}
+	if cfg.JWTSecret != "" {
+		c.Secret = []byte(cfg.JWTSecret)
+	}
+	return c
+}
