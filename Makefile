@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/refactor
 PKGS    := ./...
 
-.PHONY: all build run test generate check-generate lint vet fmt-check staticcheck check clean
+.PHONY: all build run test tools generate check-generate lint vet fmt-check staticcheck check clean
 
 all: build
 
@@ -14,9 +14,14 @@ build:
 run: build
 	./$(BIN) serve --dev
 
-## test: the whole test suite (SQLite and PostgreSQL; see README for the database)
-test:
+## test: the whole test suite (SQLite and PostgreSQL, file:// and S3 storage; see README)
+test: tools
 	$(GO) test -race -count=1 $(PKGS)
+
+## tools: build the S3 server the storage tests run against (SeaweedFS from the Go
+## module proxy, cached outside the repo; about 6 minutes the first time, then instant)
+tools:
+	$(GO) run ./blobstore/blobtest/cmd/buildweed
 
 ## generate: rebuild gen/ from openapi.yaml
 generate:

@@ -1,0 +1,123 @@
+package blobstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/re-factor/resources/blobstore"
+	"github.com/re-factor/resources/blobstore/blobtest"
+)
+
+// roundTrip stores a little content through st and reads it back.
+func roundTrip(t *testing.T, st *blobstore.Store) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	key := blobstore.Key("acct-1", "round-trip")
+	put(t, st, key, []byte("hello"))
+	if got := get(t, st, key); string(got) != "hello" {
+		t.Fatalf("read back %q, want hello", got)
+	}
+}
+
+func TestOpenFileRelative(t *testing.T) {
+	t.Chdir(t.TempDir())
+	st, err := blobstore.Open(context.Background(), "file://data/blobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.Bucket() != "blobs" {
+		t.Errorf("Bucket() = %q, want blobs", st.Bucket())
+	}
+	roundTrip(t, st)
+	want := filepath.Join("data", "blobs", "accounts", "acct-1", "resources", "round-trip")
+	if b, err := os.ReadFile(want); err != nil || string(b) != "hello" {
+		t.Errorf("read %s: %q, %v; want hello", want, b, err)
+	}
+}
+
+func TestOpenMem(t *testing.T) {
+	st, err := blobstore.Open(context.Background(), "mem://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.Bucket() != "mem" {
+		t.Errorf("Bucket() = %q, want mem", st.Bucket())
+	}
+	roundTrip(t, st)
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, u := range []string{"nosuch://bucket", "file://", "file:///dev/null/blobs", "s3://b?nosuchparam=1", "::"} {
+		if st, err := blobstore.Open(context.Background(), u); err == nil {
+			st.Close()
+			t.Errorf("Open(%q) succeeded", u)
+		}
+	}
+}
+
+// TestOpenS3 opens the test server's buckets by URL, credentials from the
+// environment, as BLOB_URL does.
+func TestOpenS3(t *testing.T) {
+	raw := blobtest.S3URL(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", blobtest.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", blobtest.SecretKey)
+	ctx := context.Background()
+	st, err := blobstore.Open(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, _ := url.Parse(raw)
+	if st.Bucket() != u.Host {
+		t.Errorf("Bucket() = %q, want %q", st.Bucket(), u.Host)
+	}
+	roundTrip(t, st)
+
+	u.Host = "blobtest-no-such-bucket"
+	missing, err := blobstore.Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer missing.Close()
+	if err := missing.Ping(ctx); !errors.Is(err, blobstore.ErrUnavailable) {
+		t.Errorf("Ping of a missing bucket: err = %v, want ErrUnavailable", err)
+	}
+	key := blobstore.Key("acct-1", "nowhere")
+	if _, err := missing.Put(ctx, key, bytes.NewReader([]byte("x")), 10, ""); !errors.Is(err, blobstore.ErrUnavailable) {
+		t.Errorf("Put into a missing bucket: err = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestPutStorageFails injects a storage failure: the directory that would hold
+// the object is a file.
+func TestPutStorageFails(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st, err := blobstore.Open(context.Background(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := os.WriteFile(filepath.Join(dir, "accounts"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key := blobstore.Key("acct-1", "blocked")
+	_, err = st.Put(context.Background(), key, bytes.NewReader(content(6, 1000)), 10_000, "")
+	if !errors.Is(err, blobstore.ErrUnavailable) {
+		t.Fatalf("Put: err = %v, want ErrUnavailable", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 || entries[0].Name() != "accounts" || entries[0].IsDir() {
+		t.Errorf("after the failed Put the directory holds %v (%v), want only the file accounts", entries, err)
+	}
+}
