@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -196,9 +197,18 @@ type ListResourcesParamsSort string
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetDocs API reference page
+	// (GET /docs)
+	GetDocs(ctx echo.Context) error
 	// Healthz Liveness probe
 	// (GET /healthz)
 	Healthz(ctx echo.Context) error
+	// GetOpenAPIJSON This specification, as JSON
+	// (GET /openapi.json)
+	GetOpenAPIJSON(ctx echo.Context) error
+	// GetOpenAPIYAML This specification, as YAML
+	// (GET /openapi.yaml)
+	GetOpenAPIYAML(ctx echo.Context) error
 	// Readyz Readiness probe
 	// (GET /readyz)
 	Readyz(ctx echo.Context) error
@@ -212,12 +222,39 @@ type ServerInterfaceWrapper struct {
 	Handler ServerInterface
 }
 
+// GetDocs converts echo context to params.
+func (w *ServerInterfaceWrapper) GetDocs(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetDocs(ctx)
+	return err
+}
+
 // Healthz converts echo context to params.
 func (w *ServerInterfaceWrapper) Healthz(ctx echo.Context) error {
 	var err error
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Healthz(ctx)
+	return err
+}
+
+// GetOpenAPIJSON converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOpenAPIJSON(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOpenAPIJSON(ctx)
+	return err
+}
+
+// GetOpenAPIYAML converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOpenAPIYAML(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOpenAPIYAML(ctx)
 	return err
 }
 
@@ -340,6 +377,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/resources", wrapper.ListResources, options.OperationMiddlewares["listResources"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
+	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
+	router.GET(options.BaseURL+"/openapi.json", wrapper.GetOpenAPIJSON, options.OperationMiddlewares["getOpenAPIJSON"]...)
+	router.GET(options.BaseURL+"/docs", wrapper.GetDocs, options.OperationMiddlewares["getDocs"]...)
 
 }
 
@@ -361,6 +401,33 @@ type UnauthorizedErrorJSONResponse struct {
 	Error *string `json:"error,omitempty"`
 }
 
+type GetDocsRequestObject struct {
+}
+
+type GetDocsResponseObject interface {
+	VisitGetDocsResponse(w http.ResponseWriter) error
+}
+
+type GetDocs200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
 type HealthzRequestObject struct {
 }
 
@@ -379,6 +446,54 @@ func (response Healthz200JSONResponse) VisitHealthzResponse(w http.ResponseWrite
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIJSONRequestObject struct {
+}
+
+type GetOpenAPIJSONResponseObject interface {
+	VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error
+}
+
+type GetOpenAPIJSON200JSONResponse map[string]interface{}
+
+func (response GetOpenAPIJSON200JSONResponse) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOpenAPIYAMLRequestObject struct {
+}
+
+type GetOpenAPIYAMLResponseObject interface {
+	VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error
+}
+
+type GetOpenAPIYAML200ApplicationyamlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetOpenAPIYAML200ApplicationyamlResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/yaml")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
 	return err
 }
 
@@ -510,9 +625,18 @@ func (response ListResources500JSONResponse) VisitListResourcesResponse(w http.R
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// GetDocs API reference page
+	// (GET /docs)
+	GetDocs(ctx context.Context, request GetDocsRequestObject) (GetDocsResponseObject, error)
 	// Healthz Liveness probe
 	// (GET /healthz)
 	Healthz(ctx context.Context, request HealthzRequestObject) (HealthzResponseObject, error)
+	// GetOpenAPIJSON This specification, as JSON
+	// (GET /openapi.json)
+	GetOpenAPIJSON(ctx context.Context, request GetOpenAPIJSONRequestObject) (GetOpenAPIJSONResponseObject, error)
+	// GetOpenAPIYAML This specification, as YAML
+	// (GET /openapi.yaml)
+	GetOpenAPIYAML(ctx context.Context, request GetOpenAPIYAMLRequestObject) (GetOpenAPIYAMLResponseObject, error)
 	// Readyz Readiness probe
 	// (GET /readyz)
 	Readyz(ctx context.Context, request ReadyzRequestObject) (ReadyzResponseObject, error)
@@ -533,6 +657,29 @@ type strictHandler struct {
 	middlewares []StrictMiddlewareFunc
 }
 
+// GetDocs operation middleware
+func (sh *strictHandler) GetDocs(ctx echo.Context) error {
+	var request GetDocsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDocs(ctx.Request().Context(), request.(GetDocsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDocs")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetDocsResponseObject); ok {
+		return validResponse.VisitGetDocsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Healthz operation middleware
 func (sh *strictHandler) Healthz(ctx echo.Context) error {
 	var request HealthzRequestObject
@@ -550,6 +697,52 @@ func (sh *strictHandler) Healthz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(HealthzResponseObject); ok {
 		return validResponse.VisitHealthzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOpenAPIJSON operation middleware
+func (sh *strictHandler) GetOpenAPIJSON(ctx echo.Context) error {
+	var request GetOpenAPIJSONRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOpenAPIJSON(ctx.Request().Context(), request.(GetOpenAPIJSONRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOpenAPIJSON")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOpenAPIJSONResponseObject); ok {
+		return validResponse.VisitGetOpenAPIJSONResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOpenAPIYAML operation middleware
+func (sh *strictHandler) GetOpenAPIYAML(ctx echo.Context) error {
+	var request GetOpenAPIYAMLRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOpenAPIYAML(ctx.Request().Context(), request.(GetOpenAPIYAMLRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOpenAPIYAML")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOpenAPIYAMLResponseObject); ok {
+		return validResponse.VisitGetOpenAPIYAMLResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -609,44 +802,48 @@ func (sh *strictHandler) ListResources(ctx echo.Context, params ListResourcesPar
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"xFltb9tGEv4rg70rGqe0LNtNcKfiPritc3V7jQPbQYAzDXNFDqVtyFlmdylZDvzfD7NLUm+0rbTF9YvA",
-	"l92ZeZ6dV+qzSHVZaUJyVow+C4O20mTR33wvswv8VKN1p8Zow49STQ7J8aWsqkKl0ilNB79ZTfzMplMs",
-	"JV/93WAuRuJvB0v5B+GtPQjSHh4eIpGhTY2qWIgYsUJoNIqHSLzRZqyyDOnL1VdGV2icCkCw3e8WFYqR",
-	"sM4omgg2oHmix79h6vps6oxgi35CWbjp+S9/GhVBYJ/e819Y4Rk5NCSLv5KB1ga4RDNDA83xRYLvVYrv",
-	"Sc6kKuS4wP+TnzSKYUUz2/OeZO2m2qh7zP5Kwlbt8DsaQCyus+sRdeuSPkylgzmSg7nRNIlAEcy1ySxI",
-	"qNBYTZBKApk60CSiHmMNfqqVwUyMrhslN1sIInF6F4740mkjJ3jl328aw09B54DNYrBhNVRGz1SGRkQC",
-	"qS5ZlT0WkZikVkRC3tcGb8eFHq+obi1sQ2qbEeukq23/CayCatb1obpAq2uT4rZwmaa6Jnersm2YZz8y",
-	"SDdFaFaB41PQc7LgpsqCacX2oEkNSofZrXQ9/KkSrZNlBfMpktfQioK5tNDsFZHItSlZgsikw32nyid1",
-	"jRdPgagtGphPdSt+TW8n9rqVGwmqi0LcsFMrg6nTZnFbyXBC6zreSTcFp73Abi1wvElFiib9mlYAtI7U",
-	"ewytS4LKkJzKFRrItVkTGoHKoYlqzgFPoemUNV576xonl7Q4z8Xo+plc1BMhD1HnnF7Nw020Y8hsGv4Q",
-	"iT4O3pP6VONTDKw6S12rrI/mEp3MpPNJTmaZYuGyeLcSEM7UuGn6SbcSWgEgrdWp8l40V3z4/a7URGBL",
-	"fiTu9id6v7GLE+/gQs5/RWvlxEMvVbk8jnUrfj379RRcw+Jz/kSy7BHxVpY77dZGTRQ7SG3UtpTz5i28",
-	"vzjblPYlbmin8ujV6235lz+dHL16DVNpp5vioS1hPUZbdY+344ULaW1DpLrfAs4FJCxfcRxF7vW3S+mK",
-	"HE7QV/g2VsZ1+hF7UloTDRDec14zuKHPep/HXs9sxX/EnhT2Cy68u0vjVM4Vri03KuTO9tYurMOyT7yT",
-	"kx5a/qOs87TIiX3SowfwYaoKbOxntRIsVtJIh+D4pKNQEHKFRQYGK4OWk4aX8ptWhBlw3AxEJJTDsq+a",
-	"dWZLY+SC7+sq+90lpJDWQSNgxzqyUU59Clkpj01UbVWD1ajtvHrLYdaPeM1d12rlGurtUs6ugmltlFtc",
-	"cj5uxhOUBs1JHWrT2N+9aRH//OFKNI0XSwpvl+inzlWhdVOU622iT96dga0wVXnTMHpXNLjPnqhN43Qw",
-	"lhYz0AShTECGuSKfNu0gpphOZ2gWkBzMDhMwunYIhJhZSE6aBtHLHkGAAnE9HB6nP3+48heYDOBqiuD0",
-	"R6SvbdeOKBsTn7xDkuRGgF7JpxrNIgK/xIKitKgzzCLQVCz8ErCINvQyjaSvbUyt+9gBJN31yKDMEo5d",
-	"NhczDz6o+ffp1Qoy31Hyup8vz99C8jkOPWYsRhCLgKYMeT4gisVDMoh9p6pcwQexpJQpv8AcDZJP0DM0",
-	"NhzG4WA4GPoUXSHJSomROB4cDoYiEuyL3hkOpr6PvOfrSV+qOhoOYe7jmbmrjE7RWp+eeJigCZgweFqO",
-	"Vi6N/mjOMjFqWtR7Ea2Px0fD4WMTTLfuoJsYV51YjK5vImHrspRm4VPSDInNqYweM/a7fe4YKODn6sy7",
-	"D/hUFs8hbNIC5x32TpBk52hsBK+Gx6DdFM1cWdwGeRGE/zGMkXg1PH5+w2OD41McsX1qB5JmhwedHz9K",
-	"FdcAu9rjf71s620EhHO0DnJlOJ1SwVoTq437l7RpMoA3qnBobEypLseKMNSOk7c/DuA9fSQ9pxCOwMWi",
-	"RF4L0iCoCXEpCRGwTj9bdNHZzY7d7vSt6cY3Ca9/aTGMF6GcvUh1Wcr9tkplUCjr9kIamcmiDvW4KhTP",
-	"izElUfId2EqyCGl0TRmgTKdQKUzRW+yMKkvMQPKrsnKL8M7yg5iyOgzUaCEzuqowG8DJsiKV0qVTtMEp",
-	"lYNUGqPQwsuXsihevmx6k5gm7P4NALyTqYsglRb3LR+uU7NG0h4XZCQg3RioLBSYu4ifODmJKQ+8+FYM",
-	"baBZMWH+NNpaNgqNQbQy+2/VxF0YX848nIWgMpirOyagUA6NLDZRxBTkNysZfrJeVZMRJF8lESS3/BPH",
-	"/PsyCeT7fOvjN6Z0Ko1M2SDr+GUzFZQWixln8lN/UiVKssxNoOVxOlaM8Jb9QWraQVPm/Nx3SK7rW16c",
-	"XZ7DP14PD/dGcPHmBzg+Pv5nTD5+JNxrQniR/DcB7vsIdJ5bdHsRsPbUwYtk2TOEYtm4dbI3gFNKdYYx",
-	"Jd8k3KuFvdzhQfLV0ffJdyywJvSrMuBVL+ZTlU6bUM0w1ZmfWmtDNiZFTnPDx9GxB37sl5mX9k3yOJWd",
-	"fYx9jcfderGdyR1jrn2v/WXsPkFluqTSh1myhiXxbQdp12ruXof7xGdTTjfMlU8Vz7MUtv4JNF1q40Cb",
-	"rJmQV6D53nwAV5x31Cool/gENzbcXcF4EVOisqQbLnhoDHGhNEVgw2eOoIIp104WPjArOUHuk2YcmAYr",
-	"lGwJ2I+qArmcJR7lgsvKGgMZ5rIuPAVo05VvatLf+Yc3O3DyjocjqstxQ0oleYANcHKjSzjkXFX5D3g8",
-	"NjA+JJ5jmghI/MwyguubZDkccZ2FxMN/IgxYaj+oQx4cSJUM6XB75NyG8TYg0Dl4c6BCDwUjOASn4XA4",
-	"HDxhxC1PHP2WHA0jUcq7xpTh8BnDbvo7o9/5ebkbB7uLpz4+dR8ye8ZFT/VWg/NDbQySC8cbnKB3wF9y",
-	"NNqV+F453iF65lUfJtRJWuYxX9Hbj4ShQFnR5w/r06lnq1UXtX62RHGzw+f50Kh+u0tnu/kPmN93+Py+",
-	"7X8i/M4dWuON/7x8R72Doev/E/k+emW6sA5kUSzZD6ysdNrrw/T1zcPNw/8CAAD//w==",
+	"xFltc9s2Ev4rO7jrNEkZWY6bzJ0698FtncZtEmdsZzJ3kceEiKWIhgQYAJQsd/zfbxYAqTdaVq6Z6xeN",
+	"SIL78mBfngX/YJmuaq1QOctGfzCDttbKor/4kYtz/NygdSfGaEO3Mq0cKkd/eV2XMuNOanXwu9WK7tms",
+	"wIrTv78bzNmI/e1gKf8gPLUHQdrd3V3CBNrMyJqEsBEphKiR3SXspTYTKQSqL1dfG12jcTI4gu37blEj",
+	"GzHrjFRTRgbEO3ryO2auz6bOCLLoFfLSFWe/fTUogsA+vWe/kcJT5dAoXv6VCLQ2wAWaGRqI25cwupYZ",
+	"vld8xmXJJyX+n+IkKoYVzWTPe8UbV2gjb1H8lYCt2uHfiA6RuM6ue9StS/pQcAdzVA7mRqtpAlLBXBth",
+	"gUONxmoFGVfAMwdasaTHWIOfG2lQsNHHqORqy4OEndyELb5w2vApXvrnm8bQXdA5YFwMNqyG2uiZFGhY",
+	"wlA1FamyRyxh08yyhPHbxuD1pNSTFdWthW1KbSNiHXeN7d+BVafiuj6vztHqxmS4LZxnmW6Uu5Zi283T",
+	"n8lJVyDEVeBoF/RcWXCFtGBasT3eZAa5Q3HNXQ9+skLreFXDvEDlNbSiYM4txHdZwnJtKpLABHf41Mlq",
+	"p67JYpcTjUUD80K34tf0dmI/tnITppqyZFcU1NJg5rRZXNc87NC6jnfcFeC0F9itBco3LpVU035NKw60",
+	"gdS7DW1IghSonMwlGsi1WROagMwhZjXVgF3edMpi1F67GORcLc5yNvr4QC3qyZC7pAtOr+buKtkzZTYN",
+	"v0tYHwbvlfzc4C4EVoOlaaTog7lCxwV3vshxISQJ5+W7lYRwpsFN04+7ldAKAG6tzqSPormkze8PpZiB",
+	"LfgJu3k61U+jXVR4B+d8/gat5VPveiWr5XasW/Hm9M0JuIjiQ/GkeNUj4i2v9npbGzmVFCCNkdtSzuJT",
+	"eH9+uintS8LQFvzZ8xfb8i9eHT97/gIKbotN8dC2sB6jrbzF68nChbK2IVLebjlODSQsXwkcqdyL75fS",
+	"pXI4Rd/h21yZNNkn7ClpMRsgPKe6ZnBDn/Uxj72R2Yr/hD0l7Ddc+HDnxsmcOlzbbmSone2lXViHVZ94",
+	"x6c9sLyW1nlY+NTujOgBfChkidF+UsvBYs0NdwiOdjoJDSGXWAowWBu0VDS8lN+1VCiA8mbAEiYdVn3d",
+	"rDObG8MXdN3U4n9uISW3DqKAPfvIRjv1JWSlPcas2uoGq1nbRfVWwKxv8Vq4rvXKNa+3WzmFCmaNkW5x",
+	"QfU4jifIDZrjJvSmib962Xr864dLFokXSQpPl94XztWBukmV622gj9+dgq0xk3kkjD4UDT6lSNQmBh1M",
+	"uEUBWkFoEyAwl8qXTTsYq7E6maFZQHowO0zB6MYhKERhIT2OBNHLHkFwBcbNcHiU/frh0v/BdACXBYLT",
+	"n1B9azs6Iu1Y0c47VFy5EaBX8rlBs0jAL7EgVVY2AkUCWpULvwQsog1cJkr61o5VGz52AGn3f2SQi5Ry",
+	"l8xF4Z0Pan45uVzxzDNKWvfrxdlbSP8YB445ZiMYs+BNFep88GjM7tLB2DNV6UraiCWkBPk55mhQ+QI9",
+	"Q2PDZhwOhoOhL9E1Kl5LNmJHg8PBkCWMYtEHw4HQmf8z7atTxwpeXb55DaaVDwaVQErr3OgK0oMoekDt",
+	"KYXJAjhMGiVKFJDpegE6H6tzFDr7AaSDUnNhQWlXEM/xIrQr0EChrbPBQ2qvfntPBRuxX9D9rD0fXhux",
+	"nw2HG0OKwxt3ULiqXJ9ONrO2d15cyRM2+niVMNtUFTeLGNBL72vqvNSXiZioADORAJJwUHhGfnsvmM+G",
+	"Q5j7ykhRWBudobW+0NNYpqZgwghvB1sovIqi+1Ho41/duoNu9t7l5ms5Q0Xm1EZP7ndxdbfv9ZNyzxJ5",
+	"EDprKhrCMq1maDyJ1j7kk0DItC5jZglNUQGUP/Dv4zevB32BcFajOn53SgIejofdQ+suPvfgnPoAlpfU",
+	"29aKYAI8pPqDwC54COB7ge0wXegGuEEPmaQRl9qDh9X/4aGb2nD0gNWEyqd0u3Al3L8M19bar5du92AX",
+	"TevHjhBYPJR2sesTraDmA1zZORqbwPPhUahBc2lxG57zIPzPJV7Cng+PHn7hvnOhXYCd++1/OHNnhwdd",
+	"m7oXKqJ4dnWE/3Y5tdsEFM7ROsilIbakStKaWm3cv7jN0gG8lKVDY8cq09VEKgzU8PjtzwN4rz4pPVeh",
+	"2wJxwQpprQ9hOVXEFPvKP1l03tlNfat900+eG0eOXv/SYmpHnq0+ynRV8actCRVQSuseB5Yw42UT6HZd",
+	"SgdajVWapD+ArTmJ4EY3SgDyrIBaYobeYmdkVaEATo+q2i3CM0s3xko0IUXQgjC6rlEM4HhJOCvusgJt",
+	"CErpIOPGSLTw5AkvyydP4ugxVlOqydEBvOGZSyDjFp9a2lwnZ1HSY+LbqEDpaKC0UGLuErrj+HSs8oCL",
+	"z1yMXVYSYH43Wqo6Crw/2ZHNyT6IL480iGRAbTCXNwRAKR0aXm56MVZBflxJ7qfrpDkdQfpNmkB6TT/j",
+	"Mf0+SQP4nk75/B2rrOCGZ2SQdfQwDv2VxXJGRO3E71SFXBEHgQDL/XCsGOEt+5PQtOdIPKf7fgBy3Vjy",
+	"6PTiDP7xYnj4eATnL3+Co6Ojf46Vzx8Ot1ohPEr/kwKNdQp0nlt0jxMg7ZmDR+lyJAhcOIZ1+ngAJyrT",
+	"Ascq/S6lUSy8SwMcpN88+zH9gQQ2Cv0qAbTq0byQWRFTVWCmhT+UaoyyYyWV0zTPUXY8Bn+qx4WX9l16",
+	"P5SdfeT7Go77jVp7gzvBXPtR+svQ3QFltoTSp1m65kvqpwqiLlFz9zhcp76aUrkhrHypeBil8OpXgOlC",
+	"GwfaiHgAtuKaH70HcEl1R6465VJf4CaGhieYLMYqlSLtzg48rfN54VuzDaeYQQVBrh0vfWISU6YxaEaJ",
+	"abBGTpaA/SRr4MujgnuxoLayhoDAnDelhwBttnJkzv2Vv3m1Bybv+BRBNdUkglLzqVSRafiB5JBqVe3P",
+	"57l13j9UAgzGDEj9kcQIPl6ly7MP6rOQevd3pEEcH3qcOkxYJZWsyKXD7ROlbTfeBg90Dt4cqNG7ggkc",
+	"Esk+HA4HO4y4tvL2HkueDRNW8ZtoynD4gGFXf5KIr39f6E57uj+7zpa77xQ9p0Ee6i2C81NjDJHnehkE",
+	"ved3S4xG+wLfK8cHRA+R92miOknLOuY7evsNIDQoy/riYf3wyaPVqkvaOFt6cbXnVJOw7/dhtpsfuP17",
+	"hw+/t/2h0b+5BzXe+KTtGfUehq5/BvY8emXktQ54WS7RD6isMO31s7KPV3dXd/8NAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

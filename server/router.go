@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -22,6 +23,14 @@ type Config struct {
 	DB       *store.DB
 	Verifier *auth.Verifier
 	Logger   *slog.Logger
+	// Metrics, when set, counts every request; with ServeMetrics it is
+	// also served at GET /metrics (main serves it on METRICS_ADDR instead
+	// when that is set).
+	Metrics      *Metrics
+	ServeMetrics bool
+	// CORSAllowedOrigins lists the browser origins allowed to call the
+	// API ("*" for any); empty turns CORS off.
+	CORSAllowedOrigins []string
 }
 
 // New builds the echo instance that main serves and tests drive: embedded
@@ -38,6 +47,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
 	}
+	if _, err := servedSpec(); err != nil {
+		return nil, fmt.Errorf("server: prepare served spec: %w", err)
+	}
 	s := &Server{db: cfg.DB, verifier: cfg.Verifier, log: cfg.Logger}
 
 	e := echo.New()
@@ -45,9 +57,16 @@ func New(cfg Config) (*echo.Echo, error) {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(keepPlusInTimestamps)
+	if cfg.Metrics != nil {
+		e.Use(cfg.Metrics.middleware)
+	}
 	e.Use(requestID, s.accessLog, recoverPanic, securityHeaders)
+	if len(cfg.CORSAllowedOrigins) > 0 {
+		e.Use(cors(cfg.CORSAllowedOrigins))
+	}
 	e.Use(oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
 		DoNotValidateServers: true,
+		Skipper:              outsideSpec,
 		// With MultiError each failure stays a RequestError naming its
 		// parameter; without it the middleware flattens schema errors and
 		// loses the name.
@@ -58,7 +77,23 @@ func New(cfg Config) (*echo.Echo, error) {
 		MultiErrorHandler: firstValidationError,
 	}))
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
+	registerDocsAssets(e)
+	if cfg.Metrics != nil && cfg.ServeMetrics {
+		e.GET(metricsPath, echo.WrapHandler(cfg.Metrics.Handler()))
+	}
 	return e, nil
+}
+
+// metricsPath is where Prometheus scrapes when metrics share the API's
+// listener.
+const metricsPath = "/metrics"
+
+// outsideSpec picks the routes the request validator must let through
+// because openapi.yaml does not describe them: operational endpoints and
+// the reference page's assets.
+func outsideSpec(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return p == metricsPath || strings.HasPrefix(p, docsAssetPrefix)
 }
 
 // authenticate is the validator's AuthenticationFunc: it verifies the bearer

@@ -1,0 +1,43 @@
+package server
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/re-factor/resources/gen"
+)
+
+// docsFS is the reference page and the Redoc bundle it runs, taken from the
+// redoc package on npm (docs/update.sh), so /docs works offline.
+//
+//go:embed docs/index.html docs/redoc.standalone.js docs/redoc.standalone.js.LICENSE.txt
+var docsFS embed.FS
+
+// docsAssetPrefix is where the page's script is served. It is not in the
+// spec, so the request validator skips it (see outsideSpec).
+const docsAssetPrefix = "/docs/"
+
+// GetDocs serves GET /docs, the API reference page.
+func (s *Server) GetDocs(context.Context, gen.GetDocsRequestObject) (gen.GetDocsResponseObject, error) {
+	page, err := docsFS.ReadFile("docs/index.html")
+	if err != nil {
+		return nil, err
+	}
+	return staticBody{contentType: "text/html; charset=utf-8", body: page}, nil
+}
+
+// registerDocsAssets serves the page's script and its licence.
+func registerDocsAssets(e *echo.Echo) {
+	sub, err := fs.Sub(docsFS, "docs")
+	if err != nil {
+		panic(err) // the embedded directory is fixed at build time
+	}
+	files := http.StripPrefix(docsAssetPrefix, http.FileServer(http.FS(sub)))
+	for _, name := range []string{"redoc.standalone.js", "redoc.standalone.js.LICENSE.txt"} {
+		e.GET(docsAssetPrefix+name, echo.WrapHandler(files))
+	}
+}
