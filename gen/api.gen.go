@@ -130,8 +130,52 @@ type Resource struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// ResourceCreate defines model for ResourceCreate.
+type ResourceCreate struct {
+	// Content The bytes as a data URL, `data:<type/subtype>[;params];base64,<BASE64>`.
+	// The MIME type becomes `mime_type`. Exactly one of `content` and `uri`.
+	Content *string `json:"content,omitempty"`
+
+	// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
+	// segments; no trailing `/` except the root `/`; at most 1024 bytes.
+	DirectoryPath string `json:"directory_path"`
+
+	// Metadata Any JSON object, at most 64 KiB serialized
+	Metadata *json.RawMessage `json:"metadata,omitempty"`
+
+	// Name File name, 1 to 255 bytes, no `/` and no control characters
+	Name string `json:"name"`
+
+	// Tags Tags, trimmed, 1 to 64 bytes, no `,` and no control characters; at most
+	// 50; duplicates dropped.
+	Tags *[]string `json:"tags,omitempty"`
+
+	// Uri An `http` or `https` URL the server fetches the bytes from (at most 3
+	// redirects; private and loopback addresses are refused). Kept as
+	// `original_uri`. Exactly one of `content` and `uri`.
+	Uri *string `json:"uri,omitempty"`
+}
+
+// ResourceUpdate defines model for ResourceUpdate.
+type ResourceUpdate struct {
+	// DirectoryPath New directory (same rules as on create)
+	DirectoryPath *string `json:"directory_path,omitempty"`
+
+	// Metadata Replaces the metadata whole
+	Metadata *json.RawMessage `json:"metadata,omitempty"`
+
+	// Name New file name (same rules as on create)
+	Name *string `json:"name,omitempty"`
+}
+
+// ResourceId defines model for ResourceId.
+type ResourceId = openapi_types.UUID
+
 // BadRequestError defines model for BadRequestError.
 type BadRequestError = Error
+
+// ConflictError defines model for ConflictError.
+type ConflictError = Error
 
 // ForbiddenError defines model for ForbiddenError.
 type ForbiddenError struct {
@@ -146,12 +190,30 @@ type InternalError struct {
 	Error *string `json:"error,omitempty"`
 }
 
+// NotFoundError defines model for NotFoundError.
+type NotFoundError = Error
+
+// PayloadTooLargeError defines model for PayloadTooLargeError.
+type PayloadTooLargeError = Error
+
 // ServiceUnavailableError defines model for ServiceUnavailableError.
 type ServiceUnavailableError = Error
 
 // UnauthorizedError defines model for UnauthorizedError.
 type UnauthorizedError struct {
 	Error *string `json:"error,omitempty"`
+}
+
+// UnsupportedMediaTypeError defines model for UnsupportedMediaTypeError.
+type UnsupportedMediaTypeError = Error
+
+// GetResourceContentParams defines parameters for GetResourceContent.
+type GetResourceContentParams struct {
+	// Range A byte range, such as `bytes=0-1023` (RFC 9110)
+	Range *string `json:"Range,omitempty"`
+
+	// IfNoneMatch An ETag from an earlier download; a match answers 304
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
 }
 
 // ListResourcesParams defines parameters for ListResources.
@@ -195,6 +257,12 @@ type ListResourcesParams struct {
 // ListResourcesParamsSort defines parameters for ListResources.
 type ListResourcesParamsSort string
 
+// UpdateResourceJSONRequestBody defines body for UpdateResource for application/json ContentType.
+type UpdateResourceJSONRequestBody = ResourceUpdate
+
+// CreateResourceJSONRequestBody defines body for CreateResource for application/json ContentType.
+type CreateResourceJSONRequestBody = ResourceCreate
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// GetDocs API reference page
@@ -212,9 +280,24 @@ type ServerInterface interface {
 	// Readyz Readiness probe
 	// (GET /readyz)
 	Readyz(ctx echo.Context) error
+	// DeleteResource Delete a resource, its tags and its bytes
+	// (DELETE /v1/resource/{id})
+	DeleteResource(ctx echo.Context, id ResourceId) error
+	// GetResource Get a resource
+	// (GET /v1/resource/{id})
+	GetResource(ctx echo.Context, id ResourceId) error
+	// UpdateResource Update a resource
+	// (PUT /v1/resource/{id})
+	UpdateResource(ctx echo.Context, id ResourceId) error
+	// GetResourceContent Download a resource's bytes
+	// (GET /v1/resource/{id}/content)
+	GetResourceContent(ctx echo.Context, id ResourceId, params GetResourceContentParams) error
 	// ListResources List all resources
 	// (GET /v1/resources)
 	ListResources(ctx echo.Context, params ListResourcesParams) error
+	// CreateResource Create a resource
+	// (POST /v1/resources)
+	CreateResource(ctx echo.Context) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -264,6 +347,105 @@ func (w *ServerInterfaceWrapper) Readyz(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Readyz(ctx)
+	return err
+}
+
+// DeleteResource converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteResource(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ResourceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteResource(ctx, id)
+	return err
+}
+
+// GetResource converts echo context to params.
+func (w *ServerInterfaceWrapper) GetResource(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ResourceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetResource(ctx, id)
+	return err
+}
+
+// UpdateResource converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateResource(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ResourceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateResource(ctx, id)
+	return err
+}
+
+// GetResourceContent converts echo context to params.
+func (w *ServerInterfaceWrapper) GetResourceContent(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ResourceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetResourceContentParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Range" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Range")]; found {
+		var Range string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Range, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Range", valueList[0], &Range, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Range: %s", err))
+		}
+
+		params.Range = &Range
+	}
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetResourceContent(ctx, id, params)
 	return err
 }
 
@@ -327,6 +509,15 @@ func (w *ServerInterfaceWrapper) ListResources(ctx echo.Context) error {
 	return err
 }
 
+// CreateResource converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateResource(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateResource(ctx)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -375,6 +566,11 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	}
 
 	router.GET(options.BaseURL+"/v1/resources", wrapper.ListResources, options.OperationMiddlewares["listResources"]...)
+	router.POST(options.BaseURL+"/v1/resources", wrapper.CreateResource, options.OperationMiddlewares["createResource"]...)
+	router.DELETE(options.BaseURL+"/v1/resource/:id", wrapper.DeleteResource, options.OperationMiddlewares["deleteResource"]...)
+	router.GET(options.BaseURL+"/v1/resource/:id", wrapper.GetResource, options.OperationMiddlewares["getResource"]...)
+	router.PUT(options.BaseURL+"/v1/resource/:id", wrapper.UpdateResource, options.OperationMiddlewares["updateResource"]...)
+	router.GET(options.BaseURL+"/v1/resource/:id/content", wrapper.GetResourceContent, options.OperationMiddlewares["getResourceContent"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
@@ -384,6 +580,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 }
 
 type BadRequestErrorJSONResponse Error
+
+type ConflictErrorJSONResponse Error
 
 type ForbiddenErrorJSONResponse struct {
 	Error *string `json:"error,omitempty"`
@@ -395,11 +593,17 @@ type InternalErrorJSONResponse struct {
 	Error *string `json:"error,omitempty"`
 }
 
+type NotFoundErrorJSONResponse Error
+
+type PayloadTooLargeErrorJSONResponse Error
+
 type ServiceUnavailableErrorJSONResponse Error
 
 type UnauthorizedErrorJSONResponse struct {
 	Error *string `json:"error,omitempty"`
 }
+
+type UnsupportedMediaTypeErrorJSONResponse Error
 
 type GetDocsRequestObject struct {
 }
@@ -534,6 +738,468 @@ func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter)
 	return err
 }
 
+type DeleteResourceRequestObject struct {
+	Id ResourceId `json:"id"`
+}
+
+type DeleteResourceResponseObject interface {
+	VisitDeleteResourceResponse(w http.ResponseWriter) error
+}
+
+type DeleteResource204Response struct {
+}
+
+func (response DeleteResource204Response) VisitDeleteResourceResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteResource400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response DeleteResource400JSONResponse) VisitDeleteResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteResource401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response DeleteResource401JSONResponse) VisitDeleteResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteResource403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response DeleteResource403JSONResponse) VisitDeleteResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteResource404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response DeleteResource404JSONResponse) VisitDeleteResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteResource500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteResource500JSONResponse) VisitDeleteResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResourceRequestObject struct {
+	Id ResourceId `json:"id"`
+}
+
+type GetResourceResponseObject interface {
+	VisitGetResourceResponse(w http.ResponseWriter) error
+}
+
+type GetResource200JSONResponse Resource
+
+func (response GetResource200JSONResponse) VisitGetResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResource400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response GetResource400JSONResponse) VisitGetResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResource401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response GetResource401JSONResponse) VisitGetResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResource403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response GetResource403JSONResponse) VisitGetResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResource404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response GetResource404JSONResponse) VisitGetResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResource500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetResource500JSONResponse) VisitGetResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateResourceRequestObject struct {
+	Id   ResourceId `json:"id"`
+	Body *UpdateResourceJSONRequestBody
+}
+
+type UpdateResourceResponseObject interface {
+	VisitUpdateResourceResponse(w http.ResponseWriter) error
+}
+
+type UpdateResource200JSONResponse Resource
+
+func (response UpdateResource200JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateResource400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response UpdateResource400JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateResource401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response UpdateResource401JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateResource403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response UpdateResource403JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateResource404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response UpdateResource404JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateResource409JSONResponse struct{ ConflictErrorJSONResponse }
+
+func (response UpdateResource409JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateResource413JSONResponse struct {
+	PayloadTooLargeErrorJSONResponse
+}
+
+func (response UpdateResource413JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateResource415JSONResponse struct {
+	UnsupportedMediaTypeErrorJSONResponse
+}
+
+func (response UpdateResource415JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateResource500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateResource500JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResourceContentRequestObject struct {
+	Id     ResourceId `json:"id"`
+	Params GetResourceContentParams
+}
+
+type GetResourceContentResponseObject interface {
+	VisitGetResourceContentResponse(w http.ResponseWriter) error
+}
+
+type GetResourceContent200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetResourceContent200AsteriskResponse struct {
+	Body          io.Reader
+	Headers       GetResourceContent200ResponseHeaders
+	ContentType   string
+	ContentLength int64
+}
+
+func (response GetResourceContent200AsteriskResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", response.ContentType)
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetResourceContent206AsteriskResponse struct {
+	Body          io.Reader
+	ContentType   string
+	ContentLength int64
+}
+
+func (response GetResourceContent206AsteriskResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", response.ContentType)
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetResourceContent304Response struct {
+}
+
+func (response GetResourceContent304Response) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+	w.WriteHeader(304)
+	return nil
+}
+
+type GetResourceContent400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response GetResourceContent400JSONResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResourceContent401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response GetResourceContent401JSONResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResourceContent403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response GetResourceContent403JSONResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResourceContent404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response GetResourceContent404JSONResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResourceContent416Response struct {
+}
+
+func (response GetResourceContent416Response) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+	w.WriteHeader(416)
+	return nil
+}
+
+type GetResourceContent500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetResourceContent500JSONResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListResourcesRequestObject struct {
 	Params ListResourcesParams
 }
@@ -623,6 +1289,130 @@ func (response ListResources500JSONResponse) VisitListResourcesResponse(w http.R
 	return err
 }
 
+type CreateResourceRequestObject struct {
+	Body *CreateResourceJSONRequestBody
+}
+
+type CreateResourceResponseObject interface {
+	VisitCreateResourceResponse(w http.ResponseWriter) error
+}
+
+type CreateResource200JSONResponse Resource
+
+func (response CreateResource200JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateResource400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response CreateResource400JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateResource401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response CreateResource401JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateResource403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response CreateResource403JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateResource409JSONResponse struct{ ConflictErrorJSONResponse }
+
+func (response CreateResource409JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateResource413JSONResponse struct {
+	PayloadTooLargeErrorJSONResponse
+}
+
+func (response CreateResource413JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateResource415JSONResponse struct {
+	UnsupportedMediaTypeErrorJSONResponse
+}
+
+func (response CreateResource415JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateResource500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateResource500JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetDocs API reference page
@@ -640,9 +1430,24 @@ type StrictServerInterface interface {
 	// Readyz Readiness probe
 	// (GET /readyz)
 	Readyz(ctx context.Context, request ReadyzRequestObject) (ReadyzResponseObject, error)
+	// DeleteResource Delete a resource, its tags and its bytes
+	// (DELETE /v1/resource/{id})
+	DeleteResource(ctx context.Context, request DeleteResourceRequestObject) (DeleteResourceResponseObject, error)
+	// GetResource Get a resource
+	// (GET /v1/resource/{id})
+	GetResource(ctx context.Context, request GetResourceRequestObject) (GetResourceResponseObject, error)
+	// UpdateResource Update a resource
+	// (PUT /v1/resource/{id})
+	UpdateResource(ctx context.Context, request UpdateResourceRequestObject) (UpdateResourceResponseObject, error)
+	// GetResourceContent Download a resource's bytes
+	// (GET /v1/resource/{id}/content)
+	GetResourceContent(ctx context.Context, request GetResourceContentRequestObject) (GetResourceContentResponseObject, error)
 	// ListResources List all resources
 	// (GET /v1/resources)
 	ListResources(ctx context.Context, request ListResourcesRequestObject) (ListResourcesResponseObject, error)
+	// CreateResource Create a resource
+	// (POST /v1/resources)
+	CreateResource(ctx context.Context, request CreateResourceRequestObject) (CreateResourceResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -772,6 +1577,130 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 	return nil
 }
 
+// DeleteResource operation middleware
+func (sh *strictHandler) DeleteResource(ctx echo.Context, id ResourceId) error {
+	var request DeleteResourceRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteResource(ctx.Request().Context(), request.(DeleteResourceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteResource")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteResourceResponseObject); ok {
+		return validResponse.VisitDeleteResourceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetResource operation middleware
+func (sh *strictHandler) GetResource(ctx echo.Context, id ResourceId) error {
+	var request GetResourceRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetResource(ctx.Request().Context(), request.(GetResourceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetResource")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetResourceResponseObject); ok {
+		return validResponse.VisitGetResourceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateResource operation middleware
+func (sh *strictHandler) UpdateResource(ctx echo.Context, id ResourceId) error {
+	var request UpdateResourceRequestObject
+
+	request.Id = id
+
+	var body UpdateResourceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateResource(ctx.Request().Context(), request.(UpdateResourceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateResource")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateResourceResponseObject); ok {
+		return validResponse.VisitUpdateResourceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetResourceContent operation middleware
+func (sh *strictHandler) GetResourceContent(ctx echo.Context, id ResourceId, params GetResourceContentParams) error {
+	var request GetResourceContentRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetResourceContent(ctx.Request().Context(), request.(GetResourceContentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetResourceContent")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetResourceContentResponseObject); ok {
+		return validResponse.VisitGetResourceContentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListResources operation middleware
 func (sh *strictHandler) ListResources(ctx echo.Context, params ListResourcesParams) error {
 	var request ListResourcesRequestObject
@@ -797,53 +1726,123 @@ func (sh *strictHandler) ListResources(ctx echo.Context, params ListResourcesPar
 	return nil
 }
 
+// CreateResource operation middleware
+func (sh *strictHandler) CreateResource(ctx echo.Context) error {
+	var request CreateResourceRequestObject
+
+	var body CreateResourceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateResource(ctx.Request().Context(), request.(CreateResourceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateResource")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateResourceResponseObject); ok {
+		return validResponse.VisitCreateResourceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"xFltc9s2Ev4rO7jrNEkZWY6bzJ0698FtncZtEmdsZzJ3kceEiKWIhgQYAJQsd/zfbxYAqTdaVq6Z6xeN",
-	"SIL78mBfngX/YJmuaq1QOctGfzCDttbKor/4kYtz/NygdSfGaEO3Mq0cKkd/eV2XMuNOanXwu9WK7tms",
-	"wIrTv78bzNmI/e1gKf8gPLUHQdrd3V3CBNrMyJqEsBEphKiR3SXspTYTKQSqL1dfG12jcTI4gu37blEj",
-	"GzHrjFRTRgbEO3ryO2auz6bOCLLoFfLSFWe/fTUogsA+vWe/kcJT5dAoXv6VCLQ2wAWaGRqI25cwupYZ",
-	"vld8xmXJJyX+n+IkKoYVzWTPe8UbV2gjb1H8lYCt2uHfiA6RuM6ue9StS/pQcAdzVA7mRqtpAlLBXBth",
-	"gUONxmoFGVfAMwdasaTHWIOfG2lQsNHHqORqy4OEndyELb5w2vApXvrnm8bQXdA5YFwMNqyG2uiZFGhY",
-	"wlA1FamyRyxh08yyhPHbxuD1pNSTFdWthW1KbSNiHXeN7d+BVafiuj6vztHqxmS4LZxnmW6Uu5Zi283T",
-	"n8lJVyDEVeBoF/RcWXCFtGBasT3eZAa5Q3HNXQ9+skLreFXDvEDlNbSiYM4txHdZwnJtKpLABHf41Mlq",
-	"p67JYpcTjUUD80K34tf0dmI/tnITppqyZFcU1NJg5rRZXNc87NC6jnfcFeC0F9itBco3LpVU035NKw60",
-	"gdS7DW1IghSonMwlGsi1WROagMwhZjXVgF3edMpi1F67GORcLc5yNvr4QC3qyZC7pAtOr+buKtkzZTYN",
-	"v0tYHwbvlfzc4C4EVoOlaaTog7lCxwV3vshxISQJ5+W7lYRwpsFN04+7ldAKAG6tzqSPormkze8PpZiB",
-	"LfgJu3k61U+jXVR4B+d8/gat5VPveiWr5XasW/Hm9M0JuIjiQ/GkeNUj4i2v9npbGzmVFCCNkdtSzuJT",
-	"eH9+uintS8LQFvzZ8xfb8i9eHT97/gIKbotN8dC2sB6jrbzF68nChbK2IVLebjlODSQsXwkcqdyL75fS",
-	"pXI4Rd/h21yZNNkn7ClpMRsgPKe6ZnBDn/Uxj72R2Yr/hD0l7Ddc+HDnxsmcOlzbbmSone2lXViHVZ94",
-	"x6c9sLyW1nlY+NTujOgBfChkidF+UsvBYs0NdwiOdjoJDSGXWAowWBu0VDS8lN+1VCiA8mbAEiYdVn3d",
-	"rDObG8MXdN3U4n9uISW3DqKAPfvIRjv1JWSlPcas2uoGq1nbRfVWwKxv8Vq4rvXKNa+3WzmFCmaNkW5x",
-	"QfU4jifIDZrjJvSmib962Xr864dLFokXSQpPl94XztWBukmV622gj9+dgq0xk3kkjD4UDT6lSNQmBh1M",
-	"uEUBWkFoEyAwl8qXTTsYq7E6maFZQHowO0zB6MYhKERhIT2OBNHLHkFwBcbNcHiU/frh0v/BdACXBYLT",
-	"n1B9azs6Iu1Y0c47VFy5EaBX8rlBs0jAL7EgVVY2AkUCWpULvwQsog1cJkr61o5VGz52AGn3f2SQi5Ry",
-	"l8xF4Z0Pan45uVzxzDNKWvfrxdlbSP8YB445ZiMYs+BNFep88GjM7tLB2DNV6UraiCWkBPk55mhQ+QI9",
-	"Q2PDZhwOhoOhL9E1Kl5LNmJHg8PBkCWMYtEHw4HQmf8z7atTxwpeXb55DaaVDwaVQErr3OgK0oMoekDt",
-	"KYXJAjhMGiVKFJDpegE6H6tzFDr7AaSDUnNhQWlXEM/xIrQr0EChrbPBQ2qvfntPBRuxX9D9rD0fXhux",
-	"nw2HG0OKwxt3ULiqXJ9ONrO2d15cyRM2+niVMNtUFTeLGNBL72vqvNSXiZioADORAJJwUHhGfnsvmM+G",
-	"Q5j7ykhRWBudobW+0NNYpqZgwghvB1sovIqi+1Ho41/duoNu9t7l5ms5Q0Xm1EZP7ndxdbfv9ZNyzxJ5",
-	"EDprKhrCMq1maDyJ1j7kk0DItC5jZglNUQGUP/Dv4zevB32BcFajOn53SgIejofdQ+suPvfgnPoAlpfU",
-	"29aKYAI8pPqDwC54COB7ge0wXegGuEEPmaQRl9qDh9X/4aGb2nD0gNWEyqd0u3Al3L8M19bar5du92AX",
-	"TevHjhBYPJR2sesTraDmA1zZORqbwPPhUahBc2lxG57zIPzPJV7Cng+PHn7hvnOhXYCd++1/OHNnhwdd",
-	"m7oXKqJ4dnWE/3Y5tdsEFM7ROsilIbakStKaWm3cv7jN0gG8lKVDY8cq09VEKgzU8PjtzwN4rz4pPVeh",
-	"2wJxwQpprQ9hOVXEFPvKP1l03tlNfat900+eG0eOXv/SYmpHnq0+ynRV8actCRVQSuseB5Yw42UT6HZd",
-	"SgdajVWapD+ArTmJ4EY3SgDyrIBaYobeYmdkVaEATo+q2i3CM0s3xko0IUXQgjC6rlEM4HhJOCvusgJt",
-	"CErpIOPGSLTw5AkvyydP4ugxVlOqydEBvOGZSyDjFp9a2lwnZ1HSY+LbqEDpaKC0UGLuErrj+HSs8oCL",
-	"z1yMXVYSYH43Wqo6Crw/2ZHNyT6IL480iGRAbTCXNwRAKR0aXm56MVZBflxJ7qfrpDkdQfpNmkB6TT/j",
-	"Mf0+SQP4nk75/B2rrOCGZ2SQdfQwDv2VxXJGRO3E71SFXBEHgQDL/XCsGOEt+5PQtOdIPKf7fgBy3Vjy",
-	"6PTiDP7xYnj4eATnL3+Co6Ojf46Vzx8Ot1ohPEr/kwKNdQp0nlt0jxMg7ZmDR+lyJAhcOIZ1+ngAJyrT",
-	"Ascq/S6lUSy8SwMcpN88+zH9gQQ2Cv0qAbTq0byQWRFTVWCmhT+UaoyyYyWV0zTPUXY8Bn+qx4WX9l16",
-	"P5SdfeT7Go77jVp7gzvBXPtR+svQ3QFltoTSp1m65kvqpwqiLlFz9zhcp76aUrkhrHypeBil8OpXgOlC",
-	"GwfaiHgAtuKaH70HcEl1R6465VJf4CaGhieYLMYqlSLtzg48rfN54VuzDaeYQQVBrh0vfWISU6YxaEaJ",
-	"abBGTpaA/SRr4MujgnuxoLayhoDAnDelhwBttnJkzv2Vv3m1Bybv+BRBNdUkglLzqVSRafiB5JBqVe3P",
-	"57l13j9UAgzGDEj9kcQIPl6ly7MP6rOQevd3pEEcH3qcOkxYJZWsyKXD7ROlbTfeBg90Dt4cqNG7ggkc",
-	"Esk+HA4HO4y4tvL2HkueDRNW8ZtoynD4gGFXf5KIr39f6E57uj+7zpa77xQ9p0Ee6i2C81NjDJHnehkE",
-	"ved3S4xG+wLfK8cHRA+R92miOknLOuY7evsNIDQoy/riYf3wyaPVqkvaOFt6cbXnVJOw7/dhtpsfuP17",
-	"hw+/t/2h0b+5BzXe+KTtGfUehq5/BvY8emXktQ54WS7RD6isMO31s7KPV3dXd/8NAAD//w==",
+	"7Dr9c9PIkv9Kl+5ebcIpjp2vOky9HwKE3SwQqCQU9w6norHUtmeRZsTMKMZQ+d+vukeSZVu2w4PH1tXb",
+	"XxLb0vTX9Hf31yDWWa4VKmeD/tcgF0Zk6NDwt0u0ujAxnif0LUEbG5k7qVXQD64nCKZ8/osFmQRhIOlB",
+	"LtwkCAMlMgz6Af9u8FMhDSZB35kCw8DGE8wEwRxpkwkX9IOi4DfdLKdT1hmpxsH9/T0dtrlWFpmipyK5",
+	"xE8FWndmjDb0U6yVQ+Xoo8jzVMaCKNz/wxKZXxu4/tPgKOgH/7E/Z3nfP7X7HhrjW2TzqUigxBjch8Ez",
+	"rUapjH8W9godoX6hzVAmCapvx50bnaNx0ssQq/PLwq7Fr4d/ICFdJagmgij6DUXqJm9e/jA5eIBteN+8",
+	"JITnyqFRIv0zJVDRAFdo7tBAeXdhcKHdC12o5CepxoV2wPgI91sxS7VIrrV+JcwYfxIJJVa41hoYL5FC",
+	"YpExvlPiTshUDNOfRU2JGBqYiZ53ShRuoo38gsmfqTdNOjxdtshzbRwmrzGR4nqW/yxJNVAD4wZCzmyU",
+	"Zwl0TcwaGSzCfD8RDqaoHEyNVuMQpIKpNokFATkaqxXEQoGIHWjV4uibQeJDieRmRaxhcPbZm9+V00aM",
+	"kQlfjU2zHEGPAMuXwfq3ITf6TiZogjBAVWSEyh4GYTCObRAG4kth8HaY6mEDdUVh5e5WJWKdcIVtV4sm",
+	"U+V7bVxVgXYVuIhjXSh3K1tC8PlzYtJNEMq3wNEt6Kmy4CbS1vE5aOEmNigcJrfCtchPZmidyHKYTlAx",
+	"hgoUTIWF8mwQzuN3IhzuOZltxDWcbWKisGhgOtEV+AW8NdgPFdwwUEWaBjek3tJg7LSZ3XLysYLjrXAT",
+	"cJoB1u8CGZmQSqpxO6YGA5UitV5DpZIgE1ROjiQaGGmzADQEOYLSlMkxbeKmRlZq7a0rlVyo2ZtR0P+w",
+	"xexbLOQ+rJWT0dzfhA80mWXC78OgTQbvlPxU4CYJNJWlPdkLgwydSIRjzyaSRBJwkb5tGITPHxdxn9Zv",
+	"QgUAhLU6lqxFU0mX365KpQVWwg+Dz3tjvVfSRd62cymmr9Fa4YNbJrP5dSxS8fr89Rm4Uorb9Mknx8sg",
+	"LkT2oNPayLEkBSmMXIXypnwK7y7Pl6F9ixraiTg4PlmFf/Xb6cHxCUyEnSyDhyputRBt5Re8Hc6cd2tL",
+	"IOWXFcYpgPjXG4ojlTs5mkOXyuEYOfuqbGVYxB+xxaWV1gD+Ofk1g0v4LOs8tmpmBf4jtriwlzhjdRfG",
+	"yRFFuCrcSO87q692Zh1mbeCdGLeI5ZW0jsUixnajRnfg/USmWNJPaAVYpFrOITi66dAHhJHENAGDuUFL",
+	"ToOh/KGlwgTIbjpUxDnM2qJZTbYwRszoe5En/3QISYV1UAJ4YBxZCqfsQhrhsbSqlWjQtNpaq1cUZvGK",
+	"F9R1IVYucL0plD/jM+s92UikFsOlaN/I+1arbaYGBGVU7OPeXb4KIaKP/UHR7R7GRMu+LYb0n3/BD0+4",
+	"oLc3T4bC4slR6F98enp1dnLkX4k6A0XQ5/5riLHO0EJUyy3qwNlnEbt0BlqxpUYlpREIlUBUGElw2lR7",
+	"W2x+XsfjiU6T5WDcB+uEcdbrfLQfPQGlAbPczUKIOhFoA1GnEw2UxXFGKs0vOCNkSrCi/Qjwc4y582C1",
+	"dh6KcJBp66DXPTjykvX0Z+LzK1RjopQekfKo+ocfF7LUDH6/enMBXm/CmpyTI3gpn4JFI0XKpcKyim2N",
+	"Ue2x5QX5B3oUQo9SoYPjY892SPIiMdFFKs0u3OgU4okwIuZO0IJUDo6Ptwql3Z1di7ENwRmZZZiUZJwc",
+	"NakIN1BRX9lAHXefQFL4sggtJEbnOSb+/tZ7r0x8PvcPj7stvqwtlJ4qiCbO5V7N6JONyOy8V/f1/whd",
+	"PEHvSb2FjozOYKe60cOBMuiNwD6B3Mg7csrEZqp1PhTxRxBJYtBaMm5Dqj8qLCa7HXhJaivsQEXNiP8N",
+	"xjhPuIzc6k/bvecmF/eOPeE3urht/uACp40cfcdSTmSK1Hs+qiLZr+7+NFO9xDwVcXnBdX45nehG+vSd",
+	"tkksjyr7fCjL2+2wpSsRBhbjwkg3u6JqoeypojBoTgt/G0P+9qLSnN/fXwdlW4Ag+adzxskmfItBqpFu",
+	"saC352BzjOWo7GFwomRwj/IkbcqUCCg6JcSqL2IgwZFUfEHklgfq7A7NDKL9u14ERhcOQSEmFqLTsqfC",
+	"sPvgWQEf5X5/f12FOKAI5/RHVL/YuliWdqDoUh0qoVwfkJF8KtDMQuBXLEgVp0VC7kqrdMavgEXWBuEq",
+	"SL9YsnFvE7YDUf25b1AkEWWWRC4mzLxH8+vZdYMz7nfQexwUoq8D3wEZBH0YBJ6bzGuR52gQ3FfxVrqU",
+	"LmIuUhL5JY7QoOLy4Q6N9ZfR63Q7XS4gclQil0E/OOz0Ot0g5KY9K8N+omP+MG7Lok8V/Hb9+hX5KA8f",
+	"DKoEKelkrxftl6A7pPwRDGcgYFioJMUEYp3PQI8G6hITHT8B6SDVIrGgtJtQsGYQ2k3QwERbV0ZkMk++",
+	"3vMk6Ae/onuuuVuzMBc46HaX8ieHn93+xGXpYsOsZcCw2mlu2EnQ/3ATBrbIMmFmpULPuc/JrsnqqWxW",
+	"XszkRAjC/oT7RV/WCvOg24Up5+2khbnRMVrLZQiaO5KH8XMH21mRwm8l6HYptHUH6vf26679JjZfyTtU",
+	"RE5u9HA9i83bXssn2R77tETHBeVoFN3vkNuPTrPKh75doHVaWlaiSSuA7Af+cfr6VadNEd7kqE7fnhOA",
+	"7fqwuY+6KR5sbe1ukeU1VV4LTjAkx16SvVmwM+EVeK1ga5nOdFGmD4Ky6JCTERYrfxC2mbRgNiT3Kd0m",
+	"uZLcv02uFbV/qlxLstvlStKZbTPJsl6lQE+BCYSyUzQ2hOPuofdPU2lxVXSXHvj3GWUYHHcPtx9YN2bZ",
+	"JLBLVo3tVn3X269C2P5Xmdx7OaXoc71Fnp/z75fzbtUS70ctFR8f4SHI0UNkszzz5XO97edWJz988gHC",
+	"XRq18rGj7ccWJ4B8kw9gb3GoyfdX35gXFYhmA8/ZsiGkEv5SNSlW7zKslHzFwtffV/eHjZ9qHGvHuX/d",
+	"/ubb/xVd4+rXXHFzY2PNZGD+yn5jo+P+JgzywrVNS4yTIi27c32f+ZJD5O4hOQ9uHlJtrsbYgaiqijjT",
+	"Nb5eSgaKa6QORKStvjQt9QpioSi6D7GEkcAEDXbgtea8RyunQQDlpD5DrzJ2kbL/hoJqZWlBwFH3sU/u",
+	"y9anr8AV5+mZvsO2FNKXrQsmwPr1VCezH679ZY18v1htl3f3l+39q2zvqPt4+6nFZR461XsAia27Fnz4",
+	"+CGSWTf1/xEOwytb02e0xvP9ho6N24clBkVm6+FFbVjV5EEaiJ55IHvEQhTOv/uGRBQOlFAQnV2LcbTQ",
+	"2vUd+ND3qqpDz6XNteVUMQIlsvLlgRpJ8iFXXmgWokvyFxHsHHRPQjjqnex6OOejvQutcO+1cPEkgp3D",
+	"7tHumvKxbtDXs6olF7pU8vr82RDeEGwRTyjJjFgef+/u9boHhxHsXL54Bo97ve5utQU3QeH3DMo9OKY7",
+	"CDdUomFLsU3S82WxUIDCpBINJHqqSAOfgICM+K0SVDjsHq3DvyCgjXTcbPVLj/YfLbqius84lIo0Mdxe",
+	"ZtcDjSAsafVLJ9di3F7ofCo0FYxee6phYQVhQ31/HwYH3ZN/EQdl5MDE68ciWfdhcNiW/15oB5lO5Ehi",
+	"Ajv0Pl8zXyVaWLip3X8HX91rmTKzvXAPwAon7UhW2wffn1OX5tNwk79szqK/I8Vacr/rO2uvpC3HsXVT",
+	"sSbPhqBwitbBSBrroFApFXGR1cb9Xdg46sALmRLygYp1NpQKvac+vXjegXfqo9JT5RubMCeUuwVyrMi9",
+	"t7lKouiypnuLl/T45xTDcOarlJ1YZ5nYq6bRCaTSul2fs92JtPBz9zyVDrQaqCiMnoDNueEuDKkJoIgn",
+	"kEuMkSku50fs9nkO6J9xPTRQLWMhOJ1Pnisb4xpfUiJqjEQLjx6JNH30qLTfgRrLO1QlA/hZxC6EWFjc",
+	"s6QZTt6VkHY78J4gKV0SKC2kOHI8zXJizOGL5MKZXDViZP/MtzF3zzwx+6bo0Cbx+dyEcmdK1EfyMwkg",
+	"lQ6NSJe5GCgPv3yTZ0mL85moD9HfKLrf0p/BgP4+8sm872NzO2Sg6jkdWEcPy+2fzGJ6h7YDZ3xTGQpl",
+	"STZeLOvF0SCCKftO0VQLZWJEv/MmhKv3E3bOr97Af590e7t9oDB+eHj4eKDYfgR80QphJ/pfngAKBXo0",
+	"suh2QyDssYOdaL4b4McOpVpHux04U7FOcKCi/4pAVmd5qBP97eBp9IQAFgr5rQTorZ3pRMaT0lQTjLXP",
+	"mgqj7EBJXxaxdez6Uou8mKWT60VZ00e8B6279xt3Lh4s3CGONO/UfJt0N4gynouSzSxa4CXiAY6vIxlz",
+	"/dh/j9ibkrshWbGr2C4lf/QHiOlKGwfaJOUmXIM1rqI7cE1+RzaZchE7uKHRH1HBcDZQkUyieomIO+hs",
+	"F9zptH6d0aMgkWsnUjbMXIyrGnigDOYoiBKwH2XeiHnrZUFhZUECCY5EkbII0MaN3VnB3/jHmwfI5K2g",
+	"kF5kw1IouRhLVTZuOcntka/KeVFXWL+xgSoBg6UFRDzd78OHm2i+BEVBGiJmf4MZlJOaFqZ6PEaVGbHU",
+	"W10tW2XjwnOgR8DkQI7MSrVZ0et2OxuIuLXyyxpKDro84S1J6Xa3EHbznQ2Exbl8vThRf3hYg2F1lYJF",
+	"vZLgPCuMQeX89XolaF3km8uo/1DBt8JhhWgpJdhMVA1p7sc4oldFqg9QNmjTh8UtNJZWhS6s9GzOxc0D",
+	"Bx3/j9L8707BebFRpOlc+nzz2q5Z3FxYr/G52cIanPej5RJMSM7Ob+UknIZSQlct6/CQujAyKvO6+RIN",
+	"u5Kp3vWNiVg4kepx4TFnnK/WUDiKk28OmztyIUS+OOVP9fpgFDZ3QCkjxDSxYSNazSJfBVb7CZEthpHv",
+	"a/DPVSy1HSh7Fhz5UpnJcoQ6n+zR8den/3P77M3F9dnF9e3Tf1yfXUWwc9Q7hCHOtEp2mwnxQFUtVeHm",
+	"UWY5B/QtFvJhdTSa71CAGKij7uO2CsKvQP6kRmu5b/lXo/WfL97/HVumXm0WW6aLI9TFBakPN/c39/8X",
+	"AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,38 +1,9 @@
 package server_test
 
 import (
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"testing"
-
-	"github.com/re-factor/resources/auth"
-	"github.com/re-factor/resources/server"
-	"github.com/re-factor/resources/store/storetest"
 )
-
-// newEnvWith is newEnv with a say in the server's Config, for the features
-// that are off by default (metrics, CORS).
-func newEnvWith(t *testing.T, engine string, configure func(*server.Config)) *env {
-	t.Helper()
-	db := storetest.Open(t, engine)
-	v, err := auth.New(context.Background(), auth.Config{Secret: []byte(testSecret)})
-	if err != nil {
-		t.Fatalf("auth.New: %v", err)
-	}
-	t.Cleanup(func() { v.Close() })
-	cfg := server.Config{DB: db, Verifier: v, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	configure(&cfg)
-	h, err := server.New(cfg)
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, url: srv.URL}
-}
 
 // getRaw is get for what the spec cannot check: routes outside it (metrics,
 // the reference page's assets) and bodies that are not JSON.

@@ -13,7 +13,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/urlfetch"
 )
 
 // statuses maps our sentinel errors to HTTP statuses; it is the only such table.
@@ -27,7 +29,18 @@ var statuses = []struct {
 	{store.ErrNotFound, http.StatusNotFound},
 	{store.ErrConflict, http.StatusConflict},
 	{store.ErrUnavailable, http.StatusServiceUnavailable},
+	{blobstore.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{blobstore.ErrUnavailable, http.StatusServiceUnavailable},
+	{errBadContent, http.StatusBadRequest},
+	{urlfetch.ErrBadURL, http.StatusBadRequest},
+	{urlfetch.ErrRefused, http.StatusBadRequest},
+	{urlfetch.ErrFetch, http.StatusBadRequest},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable},
+}
+
+// badRequest is a client mistake the handler itself found (400).
+func badRequest(msg string) error {
+	return &echo.HTTPError{Code: http.StatusBadRequest, Message: msg}
 }
 
 // statusOf returns the status for err, 500 when it is none of ours.
@@ -88,13 +101,24 @@ func messageOf(err error, status int) string {
 			return he.Internal.Error()
 		}
 		if m, ok := he.Message.(string); ok && m != "" {
-			return m
+			return rewordBindError(m)
 		}
 	}
 	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
 		return strings.ToLower(http.StatusText(status))
 	}
 	return err.Error()
+}
+
+// rewordBindError rewrites the generated binder's message about a parameter
+// it could not read, which quotes Go types, in our words.
+func rewordBindError(msg string) string {
+	rest, ok := strings.CutPrefix(msg, "Invalid format for parameter ")
+	if !ok {
+		return msg
+	}
+	name, _, _ := strings.Cut(rest, ":")
+	return fmt.Sprintf("parameter %q is not in the format the API declares (the id must be a UUID)", name)
 }
 
 // describeRequestError turns a kin-openapi validation failure into one line
@@ -106,6 +130,8 @@ func describeRequestError(re *openapi3filter.RequestError) string {
 	switch {
 	case errors.As(re.Err, &se):
 		reason = describeSchemaError(se)
+	case errors.As(re.Err, &pe) && re.RequestBody != nil:
+		return "request body is not valid JSON"
 	case errors.As(re.Err, &pe):
 		reason = describeParseError(pe)
 	case re.Err != nil:
@@ -132,8 +158,31 @@ func describeParseError(pe *openapi3filter.ParseError) string {
 	return "cannot be parsed"
 }
 
-// describeSchemaError says which rule of the schema a value broke.
+// describeSchemaError says which rule a value broke, and where in a body.
 func describeSchemaError(se *openapi3.SchemaError) string {
+	se = leafSchemaError(se)
+	reason := describeRule(se)
+	if path := se.JSONPointer(); len(path) > 0 {
+		return strings.Join(path, ".") + ": " + reason
+	}
+	return reason
+}
+
+// leafSchemaError returns the failure itself: the JSON Schema 2020-12
+// validator nests the keyword that failed under wrappers for the schema and
+// its $refs.
+func leafSchemaError(se *openapi3.SchemaError) *openapi3.SchemaError {
+	for {
+		var causes openapi3.MultiError
+		var next *openapi3.SchemaError
+		if !errors.As(se.Origin, &causes) || len(causes) == 0 || !errors.As(causes[0], &next) {
+			return se
+		}
+		se = next
+	}
+}
+
+func describeRule(se *openapi3.SchemaError) string {
 	s := se.Schema
 	switch {
 	case s == nil:
@@ -141,6 +190,12 @@ func describeSchemaError(se *openapi3.SchemaError) string {
 		return fmt.Sprintf("must be at least %v", *s.Min)
 	case se.SchemaField == "maximum" && s.Max != nil:
 		return fmt.Sprintf("must be at most %v", *s.Max)
+	case se.SchemaField == "maxItems" && s.MaxItems != nil:
+		return fmt.Sprintf("must have at most %d items", *s.MaxItems)
+	case se.SchemaField == "minLength":
+		return fmt.Sprintf("must be at least %d characters long", s.MinLength)
+	case se.SchemaField == "maxLength" && s.MaxLength != nil:
+		return fmt.Sprintf("must be at most %d characters long", *s.MaxLength)
 	case se.SchemaField == "enum":
 		return fmt.Sprintf("must be one of %s", enumList(s.Enum))
 	case se.SchemaField == "format" && s.Format == "date-time":
@@ -148,7 +203,11 @@ func describeSchemaError(se *openapi3.SchemaError) string {
 	case se.SchemaField == "type" && s.Type != nil:
 		return "must be of type " + strings.Join(s.Type.Slice(), " or ")
 	}
-	return strings.TrimPrefix(firstLine(se.Reason), "at '': ")
+	reason := firstLine(se.Reason)
+	if _, after, ok := strings.Cut(reason, "': "); ok && strings.HasPrefix(reason, "at '") {
+		reason = after
+	}
+	return reason
 }
 
 func enumList(values []any) string {

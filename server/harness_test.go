@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,27 +19,55 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/blobstore"
+	"github.com/re-factor/resources/blobstore/blobtest"
 	"github.com/re-factor/resources/gen"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
+	"github.com/re-factor/resources/urlfetch"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	storetest.Cleanup()
+	if err := blobtest.Cleanup(); err != nil && code == 0 {
+		code = 1
+	}
+	os.Exit(code)
+}
 
 const testSecret = "server-test-secret-0123456789abcdef"
 
 // env is one running server: the echo instance main builds, on a real
 // database, behind real HTTP.
 type env struct {
-	t   *testing.T
-	db  *store.DB
-	url string
+	t     *testing.T
+	db    *store.DB
+	blobs *blobstore.Store
+	url   string
 }
 
+// newEnv serves on the engine's database with file:// storage.
 func newEnv(t *testing.T, engine string) *env {
 	t.Helper()
+	return newEnvOn(t, engine, "file", nil)
+}
+
+// newEnvWith is newEnv with a say in the server's Config, for what is off
+// or defaulted unless set (limits, metrics, CORS).
+func newEnvWith(t *testing.T, engine string, configure func(*server.Config)) *env {
+	t.Helper()
+	return newEnvOn(t, engine, "file", configure)
+}
+
+// newEnvOn serves on the engine's database and the blob kind's storage;
+// configure, when not nil, adjusts the Config before the server is built.
+func newEnvOn(t *testing.T, engine, blobKind string, configure func(*server.Config)) *env {
+	t.Helper()
+	var cfg server.Config
 	db := storetest.Open(t, engine)
+	blobs := blobtest.Open(t, blobKind)
 	v, err := auth.New(context.Background(), auth.Config{Secret: []byte(testSecret)})
 	if err != nil {
 		t.Fatalf("auth.New: %v", err)
@@ -48,13 +77,28 @@ func newEnv(t *testing.T, engine string) *env {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	h, err := server.New(server.Config{DB: db, Verifier: v, Logger: logger})
+	cfg.DB, cfg.Blobs, cfg.Verifier, cfg.Logger = db, blobs, v, logger
+	cfg.Fetcher = urlfetch.New(urlfetch.Config{AllowPrivate: true})
+	if configure != nil {
+		configure(&cfg)
+	}
+	h, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, url: srv.URL}
+	return &env{t: t, db: db, blobs: blobs, url: srv.URL}
+}
+
+// forBackends runs f as a subtest on every database engine with every
+// storage kind.
+func forBackends(t *testing.T, f func(t *testing.T, e *env)) {
+	for _, engine := range storetest.Engines {
+		for _, kind := range blobtest.Kinds {
+			t.Run(engine+"/"+kind, func(t *testing.T) { f(t, newEnvOn(t, engine, kind, nil)) })
+		}
+	}
 }
 
 // forEngine runs f as a subtest on each database engine.
@@ -114,7 +158,26 @@ func (e *env) get(path, token string) response {
 
 func (e *env) do(method, path, token string, header http.Header) response {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.url+path, nil)
+	return e.doBody(method, path, token, header, nil)
+}
+
+// send sends body as JSON.
+func (e *env) send(method, path, token string, body any) response {
+	e.t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		e.t.Fatalf("encode body: %v", err)
+	}
+	return e.doBody(method, path, token, http.Header{"Content-Type": {"application/json"}}, b)
+}
+
+func (e *env) doBody(method, path, token string, header http.Header, body []byte) response {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.url+path, rd)
 	if err != nil {
 		e.t.Fatalf("new request %s %s: %v", method, path, err)
 	}
@@ -129,11 +192,11 @@ func (e *env) do(method, path, token string, header http.Header) response {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	got, err := io.ReadAll(resp.Body)
 	if err != nil {
 		e.t.Fatalf("read body of %s %s: %v", method, path, err)
 	}
-	r := response{status: resp.StatusCode, header: resp.Header, body: body}
+	r := response{status: resp.StatusCode, header: resp.Header, body: got}
 	checkCommon(e.t, method+" "+path, r)
 	validateAgainst(e.t, ourSpec, req, r, true)
 	validateAgainst(e.t, publishedSpec, req, r, false)

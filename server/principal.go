@@ -17,11 +17,18 @@ func withPrincipal(ctx context.Context, p auth.Principal) context.Context {
 // authenticates every /v1 operation, so this is a wiring bug, answered 500.
 var errNoPrincipal = errors.New("server: handler reached without an authenticated principal")
 
-// accountOf returns the authenticated account, the tenant of every query.
-func accountOf(ctx context.Context) (string, error) {
+// principalOf returns who is calling; its account is the tenant of every
+// query.
+func principalOf(ctx context.Context) (auth.Principal, error) {
 	p, ok := ctx.Value(principalKey{}).(auth.Principal)
 	if !ok || p.AccountID == "" {
-		return "", errNoPrincipal
+		return auth.Principal{}, errNoPrincipal
 	}
-	return p.AccountID, nil
+	return p, nil
+}
+
+// accountOf returns the authenticated account.
+func accountOf(ctx context.Context) (string, error) {
+	p, err := principalOf(ctx)
+	return p.AccountID, err
 }

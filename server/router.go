@@ -1,12 +1,14 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -14,15 +16,24 @@ import (
 	oapimiddleware "github.com/oapi-codegen/echo-middleware"
 
 	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/gen"
 	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/urlfetch"
 )
 
 // Config holds what the HTTP layer depends on.
 type Config struct {
 	DB       *store.DB
+	Blobs    *blobstore.Store
+	Fetcher  *urlfetch.Fetcher
 	Verifier *auth.Verifier
 	Logger   *slog.Logger
+	// MaxContentBytes caps a resource's bytes (413 beyond); request bodies
+	// are capped to match. Default 25 MiB.
+	MaxContentBytes int64
+	// Now is the clock for created_at and updated_at; default time.Now.
+	Now func() time.Time
 	// Metrics, when set, counts every request; with ServeMetrics it is
 	// also served at GET /metrics (main serves it on METRICS_ADDR instead
 	// when that is set).
@@ -33,15 +44,20 @@ type Config struct {
 	CORSAllowedOrigins []string
 }
 
+// DefaultMaxContentBytes is MAX_CONTENT_BYTES when unset: 25 MiB.
+const DefaultMaxContentBytes = 25 << 20
+
 // New builds the echo instance that main serves and tests drive: embedded
 // spec → request validator (authentication included) → strict handlers, with
 // one error handler rendering every failure as {"error": "..."}.
 func New(cfg Config) (*echo.Echo, error) {
-	if cfg.DB == nil || cfg.Verifier == nil {
-		return nil, errors.New("server: Config needs DB and Verifier")
+	if cfg.DB == nil || cfg.Blobs == nil || cfg.Fetcher == nil || cfg.Verifier == nil {
+		return nil, errors.New("server: Config needs DB, Blobs, Fetcher and Verifier")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
+	cfg.MaxContentBytes = cmp.Or(cfg.MaxContentBytes, DefaultMaxContentBytes)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	spec, err := gen.GetSpec()
 	if err != nil {
@@ -50,7 +66,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	if _, err := servedSpec(); err != nil {
 		return nil, fmt.Errorf("server: prepare served spec: %w", err)
 	}
-	s := &Server{db: cfg.DB, verifier: cfg.Verifier, log: cfg.Logger}
+	s := &Server{db: cfg.DB, blobs: cfg.Blobs, fetcher: cfg.Fetcher, verifier: cfg.Verifier,
+		log: cfg.Logger, maxContent: cfg.MaxContentBytes, now: cfg.Now}
 
 	e := echo.New()
 	e.HideBanner = true
@@ -60,7 +77,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.Metrics != nil {
 		e.Use(cfg.Metrics.middleware)
 	}
-	e.Use(requestID, s.accessLog, recoverPanic, securityHeaders)
+	e.Use(requestID, s.accessLog, recoverPanic, securityHeaders, requireJSON, limitBody(maxBodyBytes(cfg.MaxContentBytes)))
 	if len(cfg.CORSAllowedOrigins) > 0 {
 		e.Use(cors(cfg.CORSAllowedOrigins))
 	}
@@ -129,6 +146,10 @@ func firstValidationError(me openapi3.MultiError) *echo.HTTPError {
 			}
 		}
 		return &echo.HTTPError{Code: http.StatusUnauthorized, Message: "authentication failed", Internal: err}
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(me[0], &tooLarge) {
+		return &echo.HTTPError{Code: http.StatusRequestEntityTooLarge, Internal: me[0]}
 	}
 	return &echo.HTTPError{Code: http.StatusBadRequest, Message: "invalid request", Internal: me[0]}
 }

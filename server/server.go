@@ -5,18 +5,25 @@ package server
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/gen"
 	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/urlfetch"
 )
 
 // Server implements the generated strict interface; each operation lives in
 // the file of the resource it serves.
 type Server struct {
-	db       *store.DB
-	verifier *auth.Verifier
-	log      *slog.Logger
+	db         *store.DB
+	blobs      *blobstore.Store
+	fetcher    *urlfetch.Fetcher
+	verifier   *auth.Verifier
+	log        *slog.Logger
+	maxContent int64
+	now        func() time.Time
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)

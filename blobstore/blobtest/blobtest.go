@@ -80,11 +80,18 @@ func openFile(tb testing.TB) *blobstore.Store {
 // exits with the tests' status.
 func Main(m *testing.M) {
 	code := m.Run()
-	if err := stopShared(); err != nil {
-		fmt.Fprintf(os.Stderr, "blobtest: %v\n", err)
-		if code == 0 {
-			code = 1
-		}
+	if err := Cleanup(); err != nil && code == 0 {
+		code = 1
 	}
 	os.Exit(code)
+}
+
+// Cleanup stops the shared S3 server, if one was started, reporting a
+// failure on stderr: for a TestMain that also needs other clean-ups.
+func Cleanup() error {
+	err := stopShared()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "blobtest: %v\n", err)
+	}
+	return err
 }

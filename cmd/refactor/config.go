@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,6 +14,9 @@ type config struct {
 	ListenAddr       string
 	DatabaseURL      string
 	StatementTimeout time.Duration
+	BlobURL          string
+	MaxContentBytes  int64
+	FetchPrivate     bool
 	JWTSecret        string
 	JWTJWKSURL       string
 	JWTIssuer        string
@@ -32,6 +36,12 @@ var settings = []setting{
 		func(c *config, v string) error { c.DatabaseURL = v; return nil }},
 	{"DB_STATEMENT_TIMEOUT", "5s", "Longest any one database statement may run (Go duration).",
 		func(c *config, v string) (err error) { c.StatementTimeout, err = positiveDuration(v); return err }},
+	{"BLOB_URL", "file://data/blobs", "Where resource bytes live: `file://DIR`, `s3://bucket?endpoint=…&region=…`, `gs://bucket`, `azblob://container`.",
+		func(c *config, v string) error { c.BlobURL = v; return nil }},
+	{"MAX_CONTENT_BYTES", "26214400", "Largest resource content accepted (bytes; 413 beyond). Request bodies are capped to match.",
+		func(c *config, v string) (err error) { c.MaxContentBytes, err = positiveInt(v); return err }},
+	{"URI_FETCH_ALLOW_PRIVATE", "false", "Let `uri` creates fetch from loopback, private and link-local addresses (never on the internet).",
+		func(c *config, v string) (err error) { c.FetchPrivate, err = strconv.ParseBool(v); return err }},
 	{"JWT_SECRET", "", "HMAC secret verifying HS256/HS384/HS512 tokens (and signing `refactor token`).",
 		func(c *config, v string) error { c.JWTSecret = v; return nil }},
 	{"JWT_JWKS_URL", "", "JWKS URL for RS/PS/ES/EdDSA keys; fetched at start, cached and refreshed.",
@@ -57,6 +67,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	return c, nil
+}
+
+func positiveInt(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("must be positive")
+	}
+	return n, nil
 }
 
 func positiveDuration(v string) (time.Duration, error) {

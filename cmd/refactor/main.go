@@ -19,6 +19,7 @@ commands:
   migrate  apply database migrations to DATABASE_URL
   import   load JSON Lines resources (--file F, - for stdin), all or nothing
   export   write resources as JSON Lines to stdout (--account A)
+  gc       remove stored bytes no resource references (--grace 1h, --dry-run)
   token    print an HS256 token signed with JWT_SECRET (--account A)
   config   print the configuration reference as a Markdown table
   healthcheck  exit 0 when the server on LISTEN_ADDR answers /healthz
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return importCmd(ctx, cfg, args, stdin, stderr)
 	case "export":
 		return exportCmd(ctx, cfg, args, stdout)
+	case "gc":
+		return gcCmd(ctx, cfg, args, stdout, stderr)
 	case "token":
 		return tokenCmd(cfg, args, stdout)
 	case "healthcheck":

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/urlfetch"
 )
 
 // shutdownGrace is how long in-flight requests get to finish after SIGTERM.
@@ -41,8 +43,13 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer db.Close()
+	blobs, err := blobstore.Open(ctx, cfg.BlobURL)
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
 	if *dev {
-		if err := loadDemoIfEmpty(ctx, db, logger); err != nil {
+		if err := loadDemoIfEmpty(ctx, db, blobs, logger); err != nil {
 			return err
 		}
 	}
@@ -51,7 +58,11 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer verifier.Close()
-	handler, err := server.New(server.Config{DB: db, Verifier: verifier, Logger: logger})
+	handler, err := server.New(server.Config{
+		DB: db, Blobs: blobs, Verifier: verifier, Logger: logger,
+		Fetcher:         urlfetch.New(urlfetch.Config{AllowPrivate: cfg.FetchPrivate}),
+		MaxContentBytes: cfg.MaxContentBytes,
+	})
 	if err != nil {
 		return err
 	}

@@ -32,9 +32,13 @@ var Engines = []string{store.SQLite, store.Postgres}
 // one was started. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
-	stopCluster()
+	Cleanup()
 	os.Exit(code)
 }
+
+// Cleanup stops the throwaway PostgreSQL cluster, if one was started: for a
+// TestMain that also needs other packages' clean-ups.
+func Cleanup() { stopCluster() }
 
 // Open returns a fresh, migrated, empty database of the engine, closed and
 // removed when the test ends.
