@@ -3,7 +3,8 @@ GO      ?= go
 BIN     := bin/refactor
 PKGS    := ./...
 
-.PHONY: all build run test tools generate check-generate lint vet fmt-check staticcheck check clean
+.PHONY: all build run test tools generate check-generate lint vet fmt-check staticcheck check clean \
+	node-deps lint-spec contract
 
 all: build
 
@@ -23,14 +24,18 @@ test: tools
 tools:
 	$(GO) run ./blobstore/blobtest/cmd/buildweed
 
-## generate: rebuild gen/ from openapi.yaml
+## generate: rebuild gen/ (server) and client/ (Go client) from openapi.yaml, and the
+## TypeScript SDK's types once its node_modules exist (make node-deps)
 generate:
-	$(GO) generate ./gen/...
+	$(GO) generate ./gen/... ./client/...
+	@if [ -d sdk/typescript/node_modules ]; then npm run --prefix sdk/typescript --silent generate >/dev/null; \
+	else echo "skipping sdk/typescript/src/schema.ts: run make node-deps first" >&2; fi
 
-## check-generate: fail when gen/ is not what openapi.yaml generates
+## check-generate: fail when generated code is not what openapi.yaml generates
+GENERATED := gen/ client/ sdk/typescript/src/schema.ts
 check-generate: generate
-	@git diff --exit-code --stat -- gen/ || (echo "gen/ is stale: run make generate and commit it" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- gen/)" || (git status --porcelain -- gen/; echo "gen/ has uncommitted files" >&2; exit 1)
+	@git diff --exit-code --stat -- $(GENERATED) || (echo "generated code is stale: run make generate and commit it" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || (git status --porcelain -- $(GENERATED); echo "generated files are uncommitted" >&2; exit 1)
 
 lint: vet fmt-check staticcheck
 
@@ -45,6 +50,21 @@ staticcheck:
 
 ## check: everything CI runs
 check: check-generate lint test
+
+## node-deps: install the pinned Node tools (Prism, Spectral, Redocly) and the SDK's packages
+node-deps:
+	npm ci --prefix e2e --no-audit --no-fund --loglevel=error
+	npm ci --prefix sdk/typescript --no-audit --no-fund --loglevel=error
+
+## lint-spec: Spectral (spectral:oas) and Redocly CLI on openapi.yaml; errors fail
+lint-spec:
+	e2e/node_modules/.bin/spectral lint --fail-severity=error openapi.yaml
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true e2e/node_modules/.bin/redocly lint openapi.yaml
+
+## contract: the e2e suite and the TypeScript SDK test through Prism's validating proxy,
+## against openapi.yaml and the published spec (E2E_UPSTREAM=URL checks a deployment)
+contract:
+	e2e/contract.sh
 
 clean:
 	rm -rf bin

@@ -1,0 +1,134 @@
+package e2e_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/client"
+)
+
+// spec is the document the traffic is checked against (E2E_SPEC).
+var spec *openapi3.T
+
+func loadSpec(path string) error {
+	doc, err := openapi3.NewLoader().LoadFromFile(path)
+	spec = doc
+	return err
+}
+
+// requireDeclared skips the test unless the spec under test declares the
+// operation and, when status is not 0, that status for it: the published
+// file knows only the list and does not declare its 400.
+func requireDeclared(t *testing.T, method, path string, status int) {
+	t.Helper()
+	item := spec.Paths.Value(path)
+	var op *openapi3.Operation
+	if item != nil {
+		op = item.GetOperation(method)
+	}
+	if op == nil {
+		t.Skipf("%s %s is not in the spec under test", method, path)
+	}
+	if status != 0 && op.Responses.Status(status) == nil {
+		t.Skipf("the spec under test does not declare %d for %s %s", status, method, path)
+	}
+}
+
+// newClient returns a client that sends token (none when empty) and, behind
+// Prism, fails t on every violation Prism reports for a response.
+func newClient(t *testing.T, token string) *client.ClientWithResponses {
+	t.Helper()
+	c, err := client.NewClientWithResponses(target.baseURL,
+		client.WithHTTPClient(violationChecker{t: t}),
+		client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// violationChecker is the client's HTTP doer. Prism's proxy lists what
+// breaks the spec in an sl-violations header; those located in the
+// response are our server's fault. Request violations are expected where a
+// test sends a bad request on purpose.
+type violationChecker struct{ t *testing.T }
+
+type violation struct {
+	Location []string `json:"location"`
+	Severity string   `json:"severity"`
+	Code     any      `json:"code"`
+	Message  string   `json:"message"`
+}
+
+func (v violationChecker) Do(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || !target.prism {
+		return resp, err
+	}
+	header := resp.Header.Get("sl-violations")
+	if header == "" {
+		return resp, nil
+	}
+	var vs []violation
+	if err := json.Unmarshal([]byte(header), &vs); err != nil {
+		v.t.Errorf("%s %s: unreadable sl-violations %q: %v", req.Method, req.URL, header, err)
+		return resp, nil
+	}
+	for _, vi := range vs {
+		if len(vi.Location) > 0 && vi.Location[0] == "response" {
+			v.t.Errorf("%s %s: Prism: response %s (%s): %s", req.Method, req.URL, strings.Join(vi.Location, "."), vi.Severity, vi.Message)
+		}
+	}
+	return resp, nil
+}
+
+func mustToken(t *testing.T, account, scope string) string {
+	t.Helper()
+	tok, err := auth.Sign(target.secret, auth.Token{Account: account, Subject: "e2e", Scope: scope, TTL: 10 * time.Minute})
+	if err != nil {
+		t.Fatalf("sign token: %v", err)
+	}
+	return tok
+}
+
+// seeded is one line of testdata/seed.jsonl, the fields the oracle needs.
+type seeded struct {
+	ID            string    `json:"id"`
+	AccountID     string    `json:"account_id"`
+	DirectoryPath string    `json:"directory_path"`
+	Tags          []string  `json:"tags"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+func loadSeed(t *testing.T) []seeded {
+	t.Helper()
+	f, err := os.Open("testdata/seed.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rs []seeded
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var r seeded
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
