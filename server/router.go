@@ -42,6 +42,9 @@ type Config struct {
 	// CORSAllowedOrigins lists the browser origins allowed to call the
 	// API ("*" for any); empty turns CORS off.
 	CORSAllowedOrigins []string
+	// RateLimit, when its RPS is set, limits each account's requests
+	// (429 with Retry-After beyond); off by default.
+	RateLimit RateLimit
 }
 
 // DefaultMaxContentBytes is MAX_CONTENT_BYTES when unset: 25 MiB.
@@ -93,6 +96,9 @@ func New(cfg Config) (*echo.Echo, error) {
 		},
 		MultiErrorHandler: firstValidationError,
 	}))
+	if l := newLimiters(cfg.RateLimit); l != nil {
+		e.Use(limitAccounts(l))
+	}
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	registerDocsAssets(e)
 	if cfg.Metrics != nil && cfg.ServeMetrics {

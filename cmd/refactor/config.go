@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,8 @@ type config struct {
 	JWTIssuer        string
 	JWTAudience      string
 	JWTAccountClaim  string
+	RateLimitRPS     float64
+	RateLimitBurst   int
 }
 
 type setting struct {
@@ -52,6 +55,10 @@ var settings = []setting{
 		func(c *config, v string) error { c.JWTAudience = v; return nil }},
 	{"JWT_ACCOUNT_CLAIM", "account_id", "Claim naming the token's account (the tenant).",
 		func(c *config, v string) error { c.JWTAccountClaim = v; return nil }},
+	{"RATE_LIMIT_RPS", "0", "Requests a second each account may make on average (token bucket, per replica; 429 with `Retry-After` beyond). `0` turns rate limiting off.",
+		func(c *config, v string) (err error) { c.RateLimitRPS, err = nonNegativeFloat(v); return err }},
+	{"RATE_LIMIT_BURST", "20", "Requests an account may make at once before `RATE_LIMIT_RPS` applies.",
+		func(c *config, v string) error { n, err := positiveInt(v); c.RateLimitBurst = int(n); return err }},
 }
 
 // loadConfig reads every setting from getenv, falling back to its default.
@@ -78,6 +85,17 @@ func positiveInt(v string) (int64, error) {
 		return 0, fmt.Errorf("must be positive")
 	}
 	return n, nil
+}
+
+func nonNegativeFloat(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, err
+	}
+	if f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("must be a finite number, zero or more")
+	}
+	return f, nil
 }
 
 func positiveDuration(v string) (time.Duration, error) {

@@ -62,6 +62,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		DB: db, Blobs: blobs, Verifier: verifier, Logger: logger,
 		Fetcher:         urlfetch.New(urlfetch.Config{AllowPrivate: cfg.FetchPrivate}),
 		MaxContentBytes: cfg.MaxContentBytes,
+		RateLimit:       server.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst},
 	})
 	if err != nil {
 		return err
