@@ -140,6 +140,15 @@ func (s *Server) authenticate(ctx context.Context, in *openapi3filter.Authentica
 // first (a stranger learns nothing about parameters), else the first
 // invalid parameter or body.
 func firstValidationError(me openapi3.MultiError) *echo.HTTPError {
+	// An oversized body is refused as it is with a declared length, before
+	// authentication: when it is cut off while streaming, the validator's
+	// other checks fail on the truncated request and must not hide the 413.
+	for _, err := range me {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return &echo.HTTPError{Code: http.StatusRequestEntityTooLarge, Internal: err}
+		}
+	}
 	for _, err := range me {
 		var sre *openapi3filter.SecurityRequirementsError
 		if !errors.As(err, &sre) {
@@ -152,10 +161,6 @@ func firstValidationError(me openapi3.MultiError) *echo.HTTPError {
 			}
 		}
 		return &echo.HTTPError{Code: http.StatusUnauthorized, Message: "authentication failed", Internal: err}
-	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(me[0], &tooLarge) {
-		return &echo.HTTPError{Code: http.StatusRequestEntityTooLarge, Internal: me[0]}
 	}
 	return &echo.HTTPError{Code: http.StatusBadRequest, Message: "invalid request", Internal: me[0]}
 }
