@@ -33,7 +33,7 @@ func (s *Server) GetResourceContent(ctx context.Context, req gen.GetResourceCont
 	body := &blobReader{ctx: ctx, blobs: s.blobs, key: r.StorageKey, size: r.SizeBytes}
 	// Open before any header is written, so a storage failure is still a
 	// proper error response rather than a cut-off body.
-	if _, err := body.Read(nil); err != nil {
+	if _, err := body.Read(nil); err != nil && !errors.Is(err, io.EOF) { // EOF: empty content (S3 says so at once)
 		return nil, err
 	}
 	return contentResponse{ctx: ctx, res: r, params: req.Params, body: body}, nil
