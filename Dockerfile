@@ -1,12 +1,20 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build a static binary, ship it on scratch with CA certificates
-# (for JWKS over https) and a writable data folder for the SQLite default.
+# (for JWKS and uri fetches over https) and a writable /data for the SQLite
+# and file:// blob defaults. Everything the binary serves (spec, /docs page)
+# is embedded in it.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/refactor ./cmd/refactor \
+# VERSION and COMMIT end up in `refactor version` and refactor_build_info:
+#   docker build --build-arg VERSION=$(git describe --tags --always) --build-arg COMMIT=$(git rev-parse HEAD) .
+ARG VERSION=dev
+ARG COMMIT=unknown
+RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+      -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
+      -o /out/refactor ./cmd/refactor \
  && mkdir -p /out/data
 
 FROM scratch
@@ -17,6 +25,7 @@ USER 65532:65532
 WORKDIR /
 ENV LISTEN_ADDR=0.0.0.0:8080
 EXPOSE 8080
-HEALTHCHECK --interval=5s --timeout=3s CMD ["/refactor", "healthcheck"]
+# scratch has no shell or curl: the binary checks its own /healthz.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 CMD ["/refactor", "healthcheck"]
 ENTRYPOINT ["/refactor"]
 CMD ["serve"]

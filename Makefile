@@ -8,8 +8,12 @@ PKGS    := ./...
 
 all: build
 
+# `refactor version` and the refactor_build_info metric report these.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/refactor
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/refactor
 
 ## run: serve on the embedded SQLite default with demo data and a development secret
 run: build

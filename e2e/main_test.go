@@ -29,9 +29,10 @@ import (
 
 // target is the server under test, set up by TestMain.
 var target struct {
-	baseURL string
-	secret  []byte
-	prism   bool
+	baseURL    string
+	metricsURL string // set when TestMain started the server
+	secret     []byte
+	prism      bool
 }
 
 func TestMain(m *testing.M) {
@@ -79,11 +80,18 @@ func startServer() (stop func(), err error) {
 	rand.Read(secret)
 	target.secret = []byte(hex.EncodeToString(secret))
 	target.baseURL = "http://" + addr
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	target.metricsURL = "http://" + metricsAddr + "/metrics"
 	env := append(os.Environ(),
 		"DATABASE_URL=sqlite:"+filepath.Join(dir, "db.sqlite"),
 		"BLOB_URL=file://"+filepath.Join(dir, "blobs"),
 		"JWT_SECRET="+string(target.secret),
 		"LISTEN_ADDR="+addr,
+		"METRICS_ADDR="+metricsAddr,
 	)
 	imp := exec.Command(bin, "import", "--file", "testdata/seed.jsonl")
 	imp.Env = env

@@ -25,6 +25,8 @@ type config struct {
 	JWTAccountClaim  string
 	RateLimitRPS     float64
 	RateLimitBurst   int
+	CORSOrigins      []string
+	MetricsAddr      string
 }
 
 type setting struct {
@@ -59,6 +61,10 @@ var settings = []setting{
 		func(c *config, v string) (err error) { c.RateLimitRPS, err = nonNegativeFloat(v); return err }},
 	{"RATE_LIMIT_BURST", "20", "Requests an account may make at once before `RATE_LIMIT_RPS` applies.",
 		func(c *config, v string) error { n, err := positiveInt(v); c.RateLimitBurst = int(n); return err }},
+	{"CORS_ALLOWED_ORIGINS", "", "Comma-separated browser origins allowed to call the API, such as `https://app.example.com` (`*` for any). Unset turns CORS off.",
+		func(c *config, v string) error { c.CORSOrigins = splitList(v); return nil }},
+	{"METRICS_ADDR", "", "When set, Prometheus metrics are served at `/metrics` on this address only; unset serves them on `LISTEN_ADDR`.",
+		func(c *config, v string) error { c.MetricsAddr = v; return nil }},
 }
 
 // loadConfig reads every setting from getenv, falling back to its default.
@@ -107,6 +113,17 @@ func positiveDuration(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("must be positive")
 	}
 	return d, nil
+}
+
+// splitList splits a comma-separated value, dropping spaces and empty items.
+func splitList(v string) []string {
+	var items []string
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }
 
 // configTable renders settings as the README's Markdown table.

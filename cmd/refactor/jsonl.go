@@ -34,7 +34,10 @@ func importCmd(ctx context.Context, cfg config, args []string, stdin io.Reader, 
 		return err
 	}
 	defer db.Close()
-	n, err := db.ImportResources(ctx, decodeLines(in))
+	counted := &countingReader{r: in}
+	p := startProgress(stderr, "read", inputSize(in), counted.n.Load)
+	n, err := db.ImportResources(ctx, countRows(decodeLines(counted), p))
+	p.finish()
 	if err != nil {
 		return fmt.Errorf("import: nothing loaded: %w", err)
 	}
@@ -81,7 +84,7 @@ func decodeLines(r io.Reader) iter.Seq2[store.Resource, error] {
 	}
 }
 
-func exportCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+func exportCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	account := fs.String("account", "", "only this account's resources (default: all)")
 	if err := fs.Parse(args); err != nil {
@@ -95,7 +98,12 @@ func exportCmd(ctx context.Context, cfg config, args []string, stdout io.Writer)
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	if err := db.ExportResources(ctx, *account, func(r store.Resource) error { return enc.Encode(r) }); err != nil {
+	p := startProgress(stderr, "exported", 0, nil)
+	defer p.finish()
+	if err := db.ExportResources(ctx, *account, func(r store.Resource) error {
+		p.add(1)
+		return enc.Encode(r)
+	}); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	return w.Flush()

@@ -17,12 +17,15 @@ const usage = `usage: refactor <command> [flags]
 commands:
   serve    run the HTTP server (migrates the database first)
   migrate  apply database migrations to DATABASE_URL
-  import   load JSON Lines resources (--file F, - for stdin), all or nothing
-  export   write resources as JSON Lines to stdout (--account A)
+  import   load JSON Lines resources (--file F, - for stdin), all or nothing;
+           shows progress on a terminal
+  export   write resources as JSON Lines to stdout (--account A); shows
+           progress on a terminal
   gc       remove stored bytes no resource references (--grace 1h, --dry-run)
   token    print an HS256 token signed with JWT_SECRET (--account A)
   config   print the configuration reference as a Markdown table
   healthcheck  exit 0 when the server on LISTEN_ADDR answers /healthz
+  version  print the version and commit of this build
 
 Configuration comes from the environment; "refactor config" lists it.
 `
@@ -61,13 +64,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "import":
 		return importCmd(ctx, cfg, args, stdin, stderr)
 	case "export":
-		return exportCmd(ctx, cfg, args, stdout)
+		return exportCmd(ctx, cfg, args, stdout, stderr)
 	case "gc":
 		return gcCmd(ctx, cfg, args, stdout, stderr)
 	case "token":
 		return tokenCmd(cfg, args, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "version":
+		return versionCmd(stdout)
 	case "config":
 		_, err := io.WriteString(stdout, configTable())
 		return err

@@ -58,11 +58,16 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer verifier.Close()
+	metrics := server.NewMetrics(db, buildInfo())
 	handler, err := server.New(server.Config{
 		DB: db, Blobs: blobs, Verifier: verifier, Logger: logger,
 		Fetcher:         urlfetch.New(urlfetch.Config{AllowPrivate: cfg.FetchPrivate}),
 		MaxContentBytes: cfg.MaxContentBytes,
 		RateLimit:       server.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst},
+
+		Metrics:            metrics,
+		ServeMetrics:       cfg.MetricsAddr == "",
+		CORSAllowedOrigins: cfg.CORSOrigins,
 	})
 	if err != nil {
 		return err
@@ -72,13 +77,40 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	logger.Info("serving", "addr", ln.Addr().String(), "database", db.Engine())
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(cfg.MetricsAddr, metrics, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "database", db.Engine(), "version", buildInfo().Version)
 	if *dev {
 		if err := printDevCurl(stdout, cfg.JWTSecret, ln.Addr().String()); err != nil {
 			return err
 		}
 	}
 	return serveUntilDone(ctx, newHTTPServer(handler), ln, logger)
+}
+
+// serveMetrics serves /metrics on its own listener, so that scrapes need
+// not reach the public address. stop closes it.
+func serveMetrics(addr string, m *server.Metrics, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := newHTTPServer(mux)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server stopped", "error", err.Error())
+		}
+	}()
+	logger.Info("serving metrics", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 func newHTTPServer(h http.Handler) *http.Server {
