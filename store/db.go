@@ -26,15 +26,19 @@ type DB struct {
 	engine string
 	// read serves queries. write serves changes; on SQLite it holds a single
 	// connection, because SQLite has one writer at a time and queueing in
-	// Go beats spinning on SQLITE_BUSY. On PostgreSQL both are one pool.
+	// Go beats spinning on SQLITE_BUSY.
+	// On PostgreSQL they are one pool unless WithReadURL gives read its own.
 	read, write     *sql.DB
 	timeout         time.Duration
 	importBatchSize int
+	cursors         cursorCodec
 }
 
 type options struct {
 	statementTimeout time.Duration
 	poolSize         int
+	readURL          string
+	cursorKey        []byte
 }
 
 // An Option configures Open.
@@ -54,6 +58,21 @@ func WithPoolSize(n int) Option {
 	return func(o *options) { o.poolSize = max(n, 1) }
 }
 
+// WithReadURL sends list and get queries to a second PostgreSQL database,
+// typically a streaming replica of the first: reads then scale with
+// replicas, at the price of replication lag (a list may not yet show a
+// resource just written). Empty means the one database serves all.
+func WithReadURL(url string) Option {
+	return func(o *options) { o.readURL = url }
+}
+
+// WithCursorKey sets the key that signs list cursors. Servers sharing a
+// database should share it, so that a cursor from one is good on all. The
+// default is a random key per Open.
+func WithCursorKey(key []byte) Option {
+	return func(o *options) { o.cursorKey = key }
+}
+
 // Open connects to the database at dsn and checks that it answers. Accepted
 // forms are postgres://… or postgresql://… (lib/pq) and sqlite:PATH
 // (modernc.org/sqlite; the file and its directory are created if missing).
@@ -63,6 +82,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	o := options{statementTimeout: 5 * time.Second, poolSize: 10}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if len(o.cursorKey) == 0 {
+		o.cursorKey = newCursorKey()
 	}
 	scheme, rest, _ := strings.Cut(dsn, ":")
 	var db *DB
@@ -79,6 +101,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
+	db.cursors = cursorCodec{key: o.cursorKey}
 	// Connecting may take longer than a statement: ctx alone bounds it.
 	if err := db.ping(ctx, ctx); err != nil {
 		db.Close()
@@ -88,6 +111,22 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 }
 
 func openPostgres(dsn string, o options) (*DB, error) {
+	write, err := openPostgresPool(dsn, o)
+	if err != nil {
+		return nil, err
+	}
+	read := write
+	if o.readURL != "" {
+		if read, err = openPostgresPool(o.readURL, o); err != nil {
+			write.Close()
+			return nil, fmt.Errorf("read URL: %w", err)
+		}
+	}
+	return &DB{engine: Postgres, read: read, write: write,
+		timeout: o.statementTimeout, importBatchSize: importBatchSize}, nil
+}
+
+func openPostgresPool(dsn string, o options) (*sql.DB, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("invalid PostgreSQL URL: %w", err)
@@ -106,8 +145,7 @@ func openPostgres(dsn string, o options) (*DB, error) {
 	pool.SetMaxOpenConns(o.poolSize)
 	pool.SetMaxIdleConns(o.poolSize)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{engine: Postgres, read: pool, write: pool,
-		timeout: o.statementTimeout, importBatchSize: importBatchSize}, nil
+	return pool, nil
 }
 
 func openSQLite(path string, o options) (*DB, error) {

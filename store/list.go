@@ -10,78 +10,167 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/lib/pq"
 )
 
 // ListResources returns one page of the account's resources matching f,
 // ordered by created_at and then id (both ascending or both descending), and
 // the number of matching resources on all pages. A page past the end has no
-// items and the true total. An invalid filter gives a *ValidationError.
+// items and the true total. When f.Cursor is set, the page is the one after
+// the cursor's position, found through the order index at any depth; the
+// page carries NextCursor whenever more rows may follow. An invalid filter or
+// cursor gives a *ValidationError.
 func (db *DB) ListResources(ctx context.Context, f ResourceFilter) (ResourcePage, error) {
-	if err := f.validate(); err != nil {
+	q, err := db.ListQuery(f)
+	if err != nil {
 		return ResourcePage{}, fmt.Errorf("store: list resources: %w", err)
 	}
-	page := ResourcePage{Items: []Resource{}}
-	if !f.satisfiable() {
+	page := ResourcePage{Items: []Resource{}, Page: q.page}
+	if q.SQL == "" {
 		return page, nil
 	}
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
-	w := db.listWhere(f)
-	var err error
-	if offset, ok := pageOffset(f.Page, f.PageSize); !ok {
-		page.Total, err = db.count(tctx, w)
-	} else {
-		page, err = db.listPage(tctx, w, f, offset)
+	if q.countOnly {
+		err = db.read.QueryRowContext(tctx, q.SQL, q.Args...).Scan(&page.Total)
+	} else if page.Items, page.Total, err = db.listPage(tctx, q, f.PageSize); err == nil &&
+		len(page.Items) == 0 && q.offset > 0 {
 		// An empty page carries no total, so ask for it, unless this was
 		// the first page: then there is nothing.
-		if err == nil && len(page.Items) == 0 && offset > 0 {
-			page.Total, err = db.count(tctx, w)
-		}
+		err = db.read.QueryRowContext(tctx, q.countSQL, q.Args[:q.countArgs]...).Scan(&page.Total)
 	}
 	if err != nil {
 		return ResourcePage{}, fmt.Errorf("store: list resources: %w", translate(ctx, err))
 	}
+	if n := int64(len(page.Items)); n == f.PageSize && q.offset+n < page.Total {
+		page.NextCursor = db.cursors.encode(f, page.Page, page.Items[n-1])
+	}
 	return page, nil
 }
 
-// listPage runs the page query, which also counts all matches: one round
-// trip and one snapshot for both.
-func (db *DB) listPage(ctx context.Context, w *where, f ResourceFilter, offset int64) (ResourcePage, error) {
-	dir := "DESC"
-	if f.Ascending {
-		dir = "ASC"
-	}
-	args := slices.Clone(w.args)
-	limit := "$" + strconv.Itoa(len(args)+1)
-	skip := "$" + strconv.Itoa(len(args)+2)
-	args = append(args, f.PageSize, offset)
-	// The inner query picks the page's rows through the order index; the
-	// outer one adds their tags, so tags are read for those rows only.
-	q := `SELECT (SELECT count(*) FROM resources r WHERE ` + w.String() + `), r.*, ` + db.tagsColumn() + `
-		FROM (
-			SELECT ` + resourceColumns + ` FROM resources r
-			WHERE ` + w.String() + `
-			ORDER BY r.created_at ` + dir + `, r.id ` + dir + `
-			LIMIT ` + limit + ` OFFSET ` + skip + `
-		) r
-		ORDER BY r.created_at ` + dir + `, r.id ` + dir
-	rows, err := db.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return ResourcePage{}, err
-	}
-	defer rows.Close()
-	page := ResourcePage{Items: make([]Resource, 0, f.PageSize)}
-	for rows.Next() {
-		r, err := scanResource(rows, &page.Total)
-		if err != nil {
-			return ResourcePage{}, err
-		}
-		page.Items = append(page.Items, r)
-	}
-	return page, rows.Err()
+// ListQuery is the one statement ListResources runs for a filter.
+type ListQuery struct {
+	SQL  string // empty when no row can match, and nothing need run
+	Args []any
+
+	page      int64 // the page number the result is
+	offset    int64 // rows before the page, counting those before a cursor
+	countOnly bool  // SQL returns only the total
+	countSQL  string
+	countArgs int // how many of Args countSQL takes
 }
 
+// ListQuery returns the statement ListResources runs for f, for EXPLAIN and
+// benchmarks that must run the very same SQL. It fails as ListResources does
+// on an invalid filter or cursor.
+func (db *DB) ListQuery(f ResourceFilter) (ListQuery, error) {
+	if err := f.validate(); err != nil {
+		return ListQuery{}, err
+	}
+	q := ListQuery{page: f.Page}
+	if !f.satisfiable() {
+		return q, nil
+	}
+	w := db.listWhere(f)
+	var after *position
+	if f.Cursor != "" {
+		c, err := db.cursors.decode(f)
+		if err != nil {
+			return ListQuery{}, err
+		}
+		after, q.page, q.offset = &c.after, c.page+1, c.page*f.PageSize
+	} else if offset, ok := pageOffset(f.Page, f.PageSize); ok {
+		q.offset = offset
+	} else {
+		// Past the end of any table: only the total is needed.
+		q.SQL, q.Args, q.countOnly = db.countQuery(w, f), w.args, true
+		return q, nil
+	}
+	q.countSQL, q.countArgs = db.countQuery(w, f), len(w.args)
+	q.SQL, q.Args = db.pageQuery(w, f, after, q.offset)
+	return q, nil
+}
+
+// pageQuery returns the page and the total in one statement: one round trip
+// and one snapshot for both. The inner query picks the page's keys through
+// an index without reading the skipped rows themselves (a deferred join);
+// only the page's own rows are then fetched, with their tags.
+func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int64) (string, []any) {
+	w = w.clone()
+	dir, cmp := "DESC", "<"
+	if f.Ascending {
+		dir, cmp = "ASC", ">"
+	}
+	count := db.countQuery(w, f)
+	keys := w.String()
+	if after != nil {
+		// A row comparison the order index serves as a range start: O(page)
+		// at any depth.
+		keys += " AND (r.created_at, r.id) " + cmp + " (" + w.arg(db.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
+		offset = 0
+	}
+	limit, skip := w.arg(f.PageSize), w.arg(offset)
+	order := "k.created_at " + dir + ", k.id " + dir
+	return `SELECT (` + count + `), ` + resourceColumns + `, ` + db.tagsColumn() + `
+		FROM (
+			SELECT r.account_id, r.id, r.created_at FROM resources r
+			WHERE ` + keys + `
+			ORDER BY r.created_at ` + dir + `, r.id ` + dir + `
+			LIMIT ` + limit + ` OFFSET ` + skip + `
+		) k
+		JOIN resources r ON r.account_id = k.account_id AND r.id = k.id
+		ORDER BY ` + order, w.args
+}
+
+// countQuery returns a query for the exact number of resources matching f.
+// It never reads the rows themselves: the unfiltered count is kept per
+// account by triggers (migration 0002), a tags-only count is a join of
+// index-only scans of resource_tags, and any other filter counts entries of
+// the index that serves it.
+func (db *DB) countQuery(w *where, f ResourceFilter) string {
+	account := "$1" // listWhere's first argument
+	others := f.DirectoryPrefix != "" || f.CreatedAfter != nil || f.CreatedBefore != nil
+	switch {
+	case others:
+		return `SELECT count(*) FROM resources r WHERE ` + w.String()
+	case len(w.tagArgs) > 0:
+		return countTagged(w, account)
+	}
+	return `SELECT coalesce((SELECT c.resources FROM account_counts c WHERE c.account_id = ` + account + `), 0)`
+}
+
+// countTagged counts the account's resources carrying every tag of
+// w.tagArgs without touching resources: every tag row belongs to a resource
+// (the foreign key), so the tag index alone answers.
+func countTagged(w *where, account string) string {
+	q := `SELECT count(*) FROM resource_tags g0`
+	for i := 1; i < len(w.tagArgs); i++ {
+		g := "g" + strconv.Itoa(i)
+		q += ` JOIN resource_tags ` + g + ` ON ` + g + `.account_id = g0.account_id AND ` +
+			g + `.resource_id = g0.resource_id AND ` + g + `.tag = ` + w.tagArgs[i]
+	}
+	return q + ` WHERE g0.account_id = ` + account + ` AND g0.tag = ` + w.tagArgs[0]
+}
+
+// listPage runs q and reads the page's resources and the total.
+func (db *DB) listPage(ctx context.Context, q ListQuery, size int64) ([]Resource, int64, error) {
+	rows, err := db.read.QueryContext(ctx, q.SQL, q.Args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	items := make([]Resource, 0, size)
+	var total int64
+	for rows.Next() {
+		r, err := scanResource(rows, &total)
+		if err != nil {
+			return nil, 0, err
+		}
+		items = append(items, r)
+	}
+	return items, total, rows.Err()
+}
+
+// count counts the resources matching w by reading them.
 func (db *DB) count(ctx context.Context, w *where) (int64, error) {
 	var n int64
 	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM resources r WHERE `+w.String(), w.args...).Scan(&n)
@@ -90,8 +179,14 @@ func (db *DB) count(ctx context.Context, w *where) (int64, error) {
 
 // where collects the conditions of a list query and their arguments.
 type where struct {
-	conds []string
-	args  []any
+	conds   []string
+	args    []any
+	tagArgs []string // the placeholder of each tag of the filter
+}
+
+// clone returns a copy that can take more arguments without changing w.
+func (w *where) clone() *where {
+	return &where{conds: slices.Clone(w.conds), args: slices.Clone(w.args), tagArgs: w.tagArgs}
 }
 
 // arg adds an argument and returns its placeholder. modernc.org/sqlite
@@ -132,29 +227,35 @@ func (db *DB) listWhere(f ResourceFilter) *where {
 		w.and("r.created_at < " + w.arg(db.timeArg(ceilMicro(*t))))
 	}
 	if tags := distinct(f.Tags); len(tags) > 0 {
-		w.and("r.id IN (" + db.taggedWithAll(w, account, tags) + ")")
+		for _, t := range tags {
+			w.tagArgs = append(w.tagArgs, w.arg(t))
+		}
+		db.taggedWithAll(w, account)
 	}
 	return w
 }
 
-// taggedWithAll returns a query for the ids of the account's resources that
-// carry every one of tags. Each engine gets the form it plans best.
-func (db *DB) taggedWithAll(w *where, account string, tags []string) string {
+// taggedWithAll adds the condition that the resource carries every tag of
+// w.tagArgs, in the form each engine plans best.
+func (db *DB) taggedWithAll(w *where, account string) {
 	if db.engine == Postgres {
-		// One scan of resource_tags_tag_idx for all the tags, then a count
-		// per resource: faster here than an INTERSECT.
-		return `SELECT g.resource_id FROM resource_tags g
-			WHERE g.account_id = ` + account + ` AND g.tag = ANY(` + w.arg(pq.Array(tags)) + `)
-			GROUP BY g.resource_id HAVING count(*) = ` + w.arg(len(tags))
+		// One semi-join per tag, each a probe of resource_tags' primary key
+		// or a scan of its tag index: the planner picks per tag from its
+		// statistics, walking the order index for a common tag and
+		// starting from the tag's few rows for a rare one.
+		for _, t := range w.tagArgs {
+			w.and(`EXISTS (SELECT FROM resource_tags g WHERE g.account_id = r.account_id
+				AND g.resource_id = r.id AND g.tag = ` + t + `)`)
+		}
+		return
 	}
-	// SQLite would serve that GROUP BY from the primary key, reading every
-	// tag of the account; an INTERSECT merges one index range per tag.
-	parts := make([]string, len(tags))
-	for i, t := range tags {
+	// SQLite plans an INTERSECT as a merge of one index range per tag.
+	parts := make([]string, len(w.tagArgs))
+	for i, t := range w.tagArgs {
 		parts[i] = `SELECT g.resource_id FROM resource_tags g
-			WHERE g.account_id = ` + account + ` AND g.tag = ` + w.arg(t)
+			WHERE g.account_id = ` + account + ` AND g.tag = ` + t
 	}
-	return strings.Join(parts, " INTERSECT ")
+	w.and("r.id IN (" + strings.Join(parts, " INTERSECT ") + ")")
 }
 
 func (f *ResourceFilter) validate() error {

@@ -41,6 +41,9 @@ type ResourceFilter struct {
 	Ascending       bool // created_at, then id; descending when false
 	Page            int64
 	PageSize        int64
+	// Cursor, when set, is a ResourcePage.NextCursor from the same filter and
+	// page size: the page after it is returned, and Page is ignored.
+	Cursor string
 }
 
 // ResourcePage is one page of a list and the number of resources matching
@@ -48,4 +51,10 @@ type ResourceFilter struct {
 type ResourcePage struct {
 	Items []Resource
 	Total int64
+	// Page is the page number of Items: the filter's, or the one after a
+	// cursor's.
+	Page int64
+	// NextCursor leads to the next page in O(page) time at any depth; it is
+	// empty on the last page.
+	NextCursor string
 }

@@ -1,0 +1,159 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/store/storetest"
+)
+
+// TestAccountCounts checks that the per-account count behind the unfiltered
+// total follows every kind of write, not only the store's own methods.
+func TestAccountCounts(t *testing.T) {
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.Open(t, engine)
+			var rs []store.Resource
+			for i := range 5 {
+				rs = append(rs, storetest.NewResource("acme", i, storetest.Tagged("x")))
+			}
+			moved := storetest.NewResource("other", 10)
+			rs = append(rs, moved, storetest.NewResource("other", 11), storetest.NewResource("other", 12))
+			storetest.MustImport(t, db, rs...)
+			steps := []struct {
+				name        string
+				sql         string
+				args        []any
+				acme, other int64
+			}{
+				{"import", "", nil, 5, 3},
+				{"delete", `DELETE FROM resources WHERE account_id = 'acme' AND id = $1`, []any{rs[0].ID}, 4, 3},
+				{"delete none", `DELETE FROM resources WHERE account_id = 'nobody'`, nil, 4, 3},
+				{"update in place", `UPDATE resources SET name = name || '.bak' WHERE account_id = 'acme'`, nil, 4, 3},
+				{"move between accounts", `UPDATE resources SET account_id = 'acme' WHERE id = $1`, []any{moved.ID}, 5, 2},
+				{"delete all", `DELETE FROM resources`, nil, 0, 0},
+			}
+			for _, s := range steps {
+				if s.sql != "" {
+					if err := db.ExecSQL(ctx, s.sql, s.args...); err != nil {
+						t.Fatalf("%s: %v", s.name, err)
+					}
+				}
+				for account, want := range map[string]int64{"acme": s.acme, "other": s.other} {
+					if got := mustList(t, db, store.ResourceFilter{AccountID: account, Page: 1, PageSize: 1}).Total; got != want {
+						t.Errorf("after %s: total of %s = %d, want %d", s.name, account, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestListCursor walks every page with cursors, in both orders and with
+// created_at ties, while new resources arrive, and checks that each original
+// resource comes exactly once, in order.
+func TestListCursor(t *testing.T) {
+	const count = 23
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			db := storetest.Open(t, engine)
+			var rs []store.Resource
+			for i := range count {
+				rs = append(rs, storetest.NewResource("acme", i, storetest.CreatedAt(*at(i/3))))
+			}
+			storetest.MustImport(t, db, rs...)
+			slices.SortFunc(rs, func(a, b store.Resource) int {
+				return cmpOr(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+			})
+			added := 0
+			for _, ascending := range []bool{true, false} {
+				for _, size := range []int64{1, 4, 7, 23} {
+					t.Run(fmt.Sprintf("ascending=%v/size=%d", ascending, size), func(t *testing.T) {
+						f := store.ResourceFilter{AccountID: "acme", Ascending: ascending, Page: 1, PageSize: size}
+						// Only the originals: arrivals may sort anywhere.
+						var got []string
+						for want := int64(1); ; want++ {
+							page := mustList(t, db, f)
+							if page.Page != want {
+								t.Errorf("page number = %d, want %d", page.Page, want)
+							}
+							for _, r := range page.Items {
+								if !strings.HasPrefix(r.Name, "new-") {
+									got = append(got, r.ID)
+								}
+							}
+							// A resource created meanwhile, newest of all; a
+							// few, or an ascending walk would never end.
+							if want <= 3 {
+								added++
+								storetest.MustImport(t, db, storetest.NewResource("acme", 1000+added,
+									func(r *store.Resource) { r.Name = fmt.Sprintf("new-%d", added) }))
+							}
+							if page.NextCursor == "" {
+								break
+							}
+							f.Cursor = page.NextCursor
+						}
+						want := make([]string, len(rs))
+						for i, r := range rs {
+							want[i] = r.ID
+						}
+						if !ascending {
+							slices.Reverse(want)
+						}
+						if !slices.Equal(got, want) {
+							t.Errorf("walk = %v\nwant %v", got, want)
+						}
+					})
+				}
+			}
+		})
+	}
+}
+
+func TestListCursorRejected(t *testing.T) {
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			db := storetest.Open(t, engine)
+			for i := range 5 {
+				storetest.MustImport(t, db, storetest.NewResource("acme", i, storetest.Tagged("x")))
+			}
+			f := store.ResourceFilter{AccountID: "acme", Tags: []string{"x"}, Page: 1, PageSize: 2}
+			cur := mustList(t, db, f).NextCursor
+			if cur == "" {
+				t.Fatal("no next cursor on a full first page")
+			}
+			tampered := []byte(cur)
+			tampered[len(tampered)/2] ^= 1
+			tests := []struct {
+				name string
+				edit func(*store.ResourceFilter)
+			}{
+				{"tampered", func(f *store.ResourceFilter) { f.Cursor = string(tampered) }},
+				{"not base64", func(f *store.ResourceFilter) { f.Cursor = "!!" }},
+				{"other account", func(f *store.ResourceFilter) { f.AccountID = "other" }},
+				{"other tags", func(f *store.ResourceFilter) { f.Tags = nil }},
+				{"other order", func(f *store.ResourceFilter) { f.Ascending = true }},
+				{"other page size", func(f *store.ResourceFilter) { f.PageSize = 3 }},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					g := f
+					g.Cursor = cur
+					tt.edit(&g)
+					_, err := db.ListResources(context.Background(), g)
+					var verr *store.ValidationError
+					if !errors.As(err, &verr) || verr.Field != "cursor" {
+						t.Errorf("ListResources = %v, want a ValidationError for cursor", err)
+					}
+				})
+			}
+		})
+	}
+}
