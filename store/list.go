@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
 )
 
 // ListResources returns one page of the account's resources matching f,

@@ -65,7 +65,7 @@ func TestListCursor(t *testing.T) {
 			db := storetest.Open(t, engine)
 			var rs []store.Resource
 			for i := range count {
-				rs = append(rs, storetest.NewResource("acme", i, storetest.CreatedAt(*at(i/3))))
+				rs = append(rs, storetest.NewResource("acme", i, storetest.CreatedAt(*at(i / 3))))
 			}
 			storetest.MustImport(t, db, rs...)
 			slices.SortFunc(rs, func(a, b store.Resource) int {
