@@ -80,10 +80,13 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.Metrics != nil {
 		e.Use(cfg.Metrics.middleware)
 	}
-	e.Use(requestID, s.accessLog, recoverPanic, securityHeaders, requireJSON, limitBody(maxBodyBytes(cfg.MaxContentBytes)))
+	e.Use(requestID, s.accessLog, recoverPanic, securityHeaders)
+	// CORS before anything that can refuse a request, so a browser can
+	// read every error.
 	if len(cfg.CORSAllowedOrigins) > 0 {
 		e.Use(cors(cfg.CORSAllowedOrigins))
 	}
+	e.Use(requireJSON, limitBody(maxBodyBytes(cfg.MaxContentBytes)))
 	e.Use(oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
 		DoNotValidateServers: true,
 		Skipper:              outsideSpec,
