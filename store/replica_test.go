@@ -1,0 +1,109 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/store/storetest"
+)
+
+// TestReadURL serves reads from a real streaming replica, made on loopback
+// with pg_basebackup from a primary of its own, and checks that lists and
+// gets read the replica while writes go to the primary.
+func TestReadURL(t *testing.T) {
+	t.Parallel()
+	primary, replica := startPrimaryAndReplica(t)
+	ctx := context.Background()
+	db, err := store.Open(ctx, primary.URL("postgres"), store.WithReadURL(replica.URL("postgres")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := storetest.NewResource("acme", 1)
+	storetest.MustImport(t, db, first)
+	waitForTotal(t, db, 1)
+	if _, err := db.GetResource(ctx, "acme", first.ID); err != nil {
+		t.Errorf("GetResource on the replica: %v", err)
+	}
+
+	// With replay paused, a write reaches the primary but not the reads.
+	admin, err := sql.Open("postgres", replica.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(ctx, `SELECT pg_wal_replay_pause()`); err != nil {
+		t.Fatal(err)
+	}
+	storetest.MustImport(t, db, storetest.NewResource("acme", 2))
+	time.Sleep(200 * time.Millisecond)
+	if got := listTotal(t, db); got != 1 {
+		t.Errorf("total with replay paused = %d, want 1: reads are not on the replica", got)
+	}
+	if _, err := admin.ExecContext(ctx, `SELECT pg_wal_replay_resume()`); err != nil {
+		t.Fatal(err)
+	}
+	waitForTotal(t, db, 2)
+}
+
+// startPrimaryAndReplica starts two throwaway clusters, stopped when the
+// test ends. Without the PostgreSQL programs it skips, or fails if CI=true.
+func startPrimaryAndReplica(t *testing.T) (primary, replica *storetest.Cluster) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts two PostgreSQL clusters")
+	}
+	dir, err := os.MkdirTemp("", "storetest-replica-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	// The servers run as the postgres user when we are root.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cannot := t.Skipf
+	if os.Getenv("CI") == "true" {
+		cannot = t.Fatalf
+	}
+	// Durability is not under test: skip the fsyncs.
+	primary, err = storetest.StartCluster(dir+"/primary", "fsync=off", "full_page_writes=off")
+	if err != nil {
+		cannot("primary: %v", err)
+	}
+	t.Cleanup(func() { primary.Stop() })
+	replica, err = storetest.StartReplica(primary, dir+"/replica", "fsync=off")
+	if err != nil {
+		t.Fatalf("replica: %v", err)
+	}
+	t.Cleanup(func() { replica.Stop() })
+	return primary, replica
+}
+
+func listTotal(t *testing.T, db *store.DB) int64 {
+	t.Helper()
+	return mustList(t, db, store.ResourceFilter{AccountID: "acme", Page: 1, PageSize: 10}).Total
+}
+
+// waitForTotal waits for replication to bring the replica's total to want.
+func waitForTotal(t *testing.T, db *store.DB, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := listTotal(t, db)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica total = %d after 10s, want %d", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
