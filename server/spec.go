@@ -79,6 +79,7 @@ func (s *Server) GetOpenAPIJSON(context.Context, gen.GetOpenAPIJSONRequestObject
 type staticBody struct {
 	contentType string
 	body        []byte
+	csp         string // Content-Security-Policy, if any
 }
 
 func (b staticBody) write(w http.ResponseWriter) error {
@@ -86,6 +87,9 @@ func (b staticBody) write(w http.ResponseWriter) error {
 	h.Set("Content-Type", b.contentType)
 	h.Set("Content-Length", strconv.Itoa(len(b.body)))
 	h.Set("Cache-Control", "public, max-age=300")
+	if b.csp != "" {
+		h.Set("Content-Security-Policy", b.csp)
+	}
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(b.body)
 	return err
