@@ -6,23 +6,60 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/client"
 )
 
-// spec is the document the traffic is checked against (E2E_SPEC).
-var spec *openapi3.T
+// spec is the document the traffic is checked against (E2E_SPEC), and
+// router finds its operations.
+var (
+	spec   *openapi3.T
+	router routers.Router
+)
 
 func loadSpec(path string) error {
 	doc, err := openapi3.NewLoader().LoadFromFile(path)
+	if err != nil {
+		return err
+	}
+	doc.Servers = nil // match whatever host serves it
 	spec = doc
+	router, err = gorillamux.NewRouter(doc)
 	return err
+}
+
+// exercised records the operations the suite sent requests to, so that a
+// route added to the spec without an end-to-end test fails the run.
+var exercised sync.Map // "GET /v1/resources" → true
+
+func record(req *http.Request) {
+	if route, _, err := router.FindRoute(req); err == nil {
+		exercised.Store(req.Method+" "+route.Path, true)
+	}
+}
+
+// unexercised lists the spec's operations that no test called.
+func unexercised() []string {
+	var missing []string
+	for path, item := range spec.Paths.Map() {
+		for method := range item.Operations() {
+			if _, ok := exercised.Load(method + " " + path); !ok {
+				missing = append(missing, method+" "+path)
+			}
+		}
+	}
+	slices.Sort(missing)
+	return missing
 }
 
 // requireDeclared skips the test unless the spec under test declares the
@@ -75,6 +112,7 @@ type violation struct {
 }
 
 func (v violationChecker) Do(req *http.Request) (*http.Response, error) {
+	record(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || !target.prism {
 		return resp, err

@@ -17,12 +17,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,7 +45,8 @@ func runMain(m *testing.M) int {
 	target.baseURL = os.Getenv("E2E_BASE_URL")
 	target.secret = []byte(os.Getenv("E2E_JWT_SECRET"))
 	target.prism = os.Getenv("E2E_PRISM") == "true"
-	if err := loadSpec(cmp.Or(os.Getenv("E2E_SPEC"), "../openapi.yaml")); err != nil {
+	specPath := cmp.Or(os.Getenv("E2E_SPEC"), "../openapi.yaml")
+	if err := loadSpec(specPath); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
@@ -55,7 +58,16 @@ func runMain(m *testing.M) int {
 		}
 		defer stop()
 	}
-	return m.Run()
+	code := m.Run()
+	// Only a full run can tell: -run selects a subset on purpose.
+	if f := flag.Lookup("test.run"); code == 0 && f != nil && f.Value.String() == "" {
+		if missing := unexercised(); len(missing) > 0 {
+			fmt.Fprintf(os.Stderr, "e2e: no test calls these operations of %s:\n  %s\n",
+				specPath, strings.Join(missing, "\n  "))
+			code = 1
+		}
+	}
+	return code
 }
 
 // startServer runs the real binary the way an operator would: import the
