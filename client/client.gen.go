@@ -247,6 +247,14 @@ type ListResourcesParams struct {
 
 	// PageSize Number of items per page, 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// Cursor Opaque position from a previous response's `next_cursor`, for
+	// clients that walk every page: returns the page after it in the same
+	// order, as fast at any depth, never repeating or skipping a resource
+	// when others are created meanwhile. Send the same filters, `sort` and
+	// `page_size` as the request that returned it; `page` is then ignored.
+	// A cursor that was altered or made for another query is a 400.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListResourcesParamsSort defines parameters for ListResources.
@@ -1115,6 +1123,18 @@ func NewListResourcesRequest(server string, params *ListResourcesParams) (*http.
 
 		}
 
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if encoded := queryValues.Encode(); encoded != "" {
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
@@ -1870,6 +1890,11 @@ type ListResourcesResponse struct {
 	JSON200 *struct {
 		Items []Resource `json:"items"`
 
+		// NextCursor Present when more resources may follow this page: pass it
+		// as `cursor` (with the same filters, `sort` and
+		// `page_size`) for the next page. Opaque and signed.
+		NextCursor *string `json:"next_cursor,omitempty"`
+
 		// Page Current page number
 		Page int `json:"page"`
 
@@ -1892,6 +1917,11 @@ type ListResourcesResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListResourcesResponse) GetJSON200() *struct {
 	Items []Resource `json:"items"`
+
+	// NextCursor Present when more resources may follow this page: pass it
+	// as `cursor` (with the same filters, `sort` and
+	// `page_size`) for the next page. Opaque and signed.
+	NextCursor *string `json:"next_cursor,omitempty"`
 
 	// Page Current page number
 	Page int `json:"page"`
@@ -2662,6 +2692,11 @@ func ParseListResourcesResponse(rsp *http.Response) (*ListResourcesResponse, err
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
 			Items []Resource `json:"items"`
+
+			// NextCursor Present when more resources may follow this page: pass it
+			// as `cursor` (with the same filters, `sort` and
+			// `page_size`) for the next page. Opaque and signed.
+			NextCursor *string `json:"next_cursor,omitempty"`
 
 			// Page Current page number
 			Page int `json:"page"`

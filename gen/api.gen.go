@@ -252,6 +252,14 @@ type ListResourcesParams struct {
 
 	// PageSize Number of items per page, 1 to 100.
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
+
+	// Cursor Opaque position from a previous response's `next_cursor`, for
+	// clients that walk every page: returns the page after it in the same
+	// order, as fast at any depth, never repeating or skipping a resource
+	// when others are created meanwhile. Send the same filters, `sort` and
+	// `page_size` as the request that returned it; `page` is then ignored.
+	// A cursor that was altered or made for another query is a 400.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListResourcesParamsSort defines parameters for ListResources.
@@ -502,6 +510,13 @@ func (w *ServerInterfaceWrapper) ListResources(ctx echo.Context) error {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "page_size", ctx.QueryParams(), &params.PageSize, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page_size: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
@@ -1211,6 +1226,11 @@ type ListResourcesResponseObject interface {
 type ListResources200JSONResponse struct {
 	Items []Resource `json:"items"`
 
+	// NextCursor Present when more resources may follow this page: pass it
+	// as `cursor` (with the same filters, `sort` and
+	// `page_size`) for the next page. Opaque and signed.
+	NextCursor *string `json:"next_cursor,omitempty"`
+
 	// Page Current page number
 	Page int `json:"page"`
 
@@ -1777,72 +1797,76 @@ func (sh *strictHandler) CreateResource(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Dr9c9PIkv9Kl+5ebcIpjp2vOky9HwKE3SwQqCQU9w6norHUtmeRZsTMKMZQ+d+vukeSZVu2w4PHq6vd",
-	"XxLb0vTX9Hf31yDWWa4VKmeD/tcgF0Zk6NDwt0u0ujAxnif0LUEbG5k7qVXQD64nCKZ8/osFmQRhIOlB",
-	"LtwkCAMlMgz6Af9u8FMhDSZB35kCw8DGE8wEwRxpkwkX9IOi4DfdLKdT1hmpxsH9/T0dtrlWFpmipyK5",
-	"xE8FWndmjDb0U6yVQ+Xoo8jzVMaCKNz/wxKZXxu4/tPgKOgH/7E/Z3nfP7X7HhrjW2TzqUigxBjch8Ez",
-	"rUapjH8W9godoX6hzVAmCapvx50bnaNx0ssQq/PLwq7Fr4d/ICFdJagmgij6DUXqJm9e/jA5eIBteN+8",
-	"JITnyqFRIv13SqCiAa7Q3KGB8u7C4EK7F7pQyU9SjQvtgPER7rdilmqRXGv9Spgx/iQSSqxwrTUwXiKF",
-	"xCJjfKfEnZCpGKY/i5oSMTQwEz3vlCjcRBv5BZN/p9406fB02SLPtXGYvMZEiutZ/rMk1UANjBsIObNR",
-	"niXQNTFrZLAI8/1EOJiicjA1Wo1DkAqm2iQWBORorFYQCwUidqBVi6NvBokPJZKbFbGGwdlnb35XThsx",
-	"RiZ8NTbNcgQ9AixfBuvfhtzoO5mgCcIAVZERKnsYhME4tkEYiC+FwdthqocN1BWFlbtblYh1whW2XS2a",
-	"TJXvtXFVBdpV4CKOdaHcrWwJwefPiUk3QSjfAke3oKfKgptIW8fnoIWb2KBwmNwK1yI/maF1IsthOkHF",
-	"GCpQMBUWyrNBOI/fiXC452S2EddwtomJwqKB6URX4Bfw1mA/VHDDQBVpGtyQekuDsdNmdsvJxwqOt8JN",
-	"wGkGWL8LZGRCKqnG7ZgaDFSK1HoNlUqCTFA5OZJoYKTNAtAQ5AhKUybHtImbGlmptbeuVHKhZm9GQf/D",
-	"FrNvsZD7sFZORnN/Ez7QZJYJvw+DNhm8U/JTgZsk0FSW9mQvDDJ0IhGOPZtIEknARfq2YRA+f1zEfVq/",
-	"CRUAENbqWLIWTSVdfrsqlRZYCT8MPu+N9V5JF3nbzqWYvkZrhQ9umczm17FIxevz12fgSilu0yefHC+D",
-	"uBDZg05rI8eSFKQwchXKm/IpvLs8X4b2LWpoJ+Lg+GQV/tVvpwfHJzARdrIMHqq41UK0lV/wdjhz3q0t",
-	"gZRfVhinAOJfbyiOVO7kaA5dKodj5OyrspVhEX/EFpdWWgP45+TXDC7hs6zz2KqZFfiP2OLCXuKM1V0Y",
-	"J0cU4apwI73vrL7amXWYtYF3YtwillfSOhaLGNuNGt2B9xOZYkk/oRVgkWo5h+DopkMfEEYS0wQM5gYt",
-	"OQ2G8oeWChMgu+lQEecwa4tmNdnCGDGj70We/NMhJBXWQQnggXFkKZyyC2mEx9KqVqJB02prrV5RmMUr",
-	"XlDXhVi5wPWmUP6Mz6z3ZCORWgyXon0j71uttpkaEJRRsY97d/kqhIg+9gdFt3sYEy37thjSf/4FPzzh",
-	"gt7ePBkKiydHoX/x6enV2cmRfyXqDBRBn/uvIcY6QwtRLbeoA2efRezSGWjFlhqVlEYgVAJRYSTBaVPt",
-	"bbH5eR2PJzpNloNxH6wTxlmv89F+9ASUBsxyNwsh6kSgDUSdTjRQFscZqTS/4IyQKcGK9iPAzzHmzoPV",
-	"2nkowkGmrYNe9+DIS9bTn4nPr1CNiVJ6RMqj6h9+XMhSM/j96s0FeL0Ja3JOjuClfAoWjRQplwrLKrY1",
-	"RrXHlhfkH+hRCD1KhQ6Ojz3bIcmLxEQXqTS7cKNTiCfCiJg7QQtSOTg+3iqUdnd2LcY2BGdklmFSknFy",
-	"1KQi3EBFfWUDddx9AknhyyK0kBid55j4+1vvvTLx+dw/PO62+LK2UHqqIJo4l3s1o082IrPzXt3X/yN0",
-	"8QS9J/UWOjI6g53qRg8HyqA3AvsEciPvyCkTm6nW+VDEH0EkiUFrybgNqf6osJjsduAlqa2wAxU1I/43",
-	"GOM84TJyqz9t956bXNw79oTf6OK2+YMLnDZy9B1LOZEpUu/5qIpkv7r700z1EvNUxOUF1/nldKIb6dN3",
-	"2iaxPKrs86Esb7fDlq5EGFiMCyPd7IqqhbKnisKgOS38bQz524tKc35/fx2UbQGC5J/OGSeb8C0GqUa6",
-	"xYLenoPNMZajsofBiZLBPcqTtClTIqDolBCrvoiBBEdS8QWRWx6oszs0M4j273oRGF04BIWYWIhOy54K",
-	"w+6DZwV8lPv9/XUV4oAinNMfUf1i62JZ2oGiS3WohHJ9QEbyqUAzC4FfsSBVnBYJuSut0hm/AhZZG4Sr",
-	"IP1iyca9TdgORPXnvkGRRJRZErmYMPMeza9n1w3OuN9B73FQiL4OfAdkEPRhEHhuMq9FnqNBcF/FW+lS",
-	"uoi5SEnklzhCg4rLhzs01l9Gr9PtdLmAyFGJXAb94LDT63SDkJv2rAz7iY75w7gtiz5V8Nv161fkozx8",
-	"MKgSpKSTvV60X4LukPJHMJyBgGGhkhQTiHU+Az0aqEtMdPwEpINUi8SC0m5CwZpBaDdBAxNtXRmRyTz5",
-	"es+ToB/8iu655m7NwlzgoNtdyp8cfnb7E5eliw2zlgHDaqe5YSdB/8NNGNgiy4SZlQo95z4nuyarp7JZ",
-	"eTGTEyEI+xPuF31ZK8yDbhemnLeTFuZGx2gtlyFo7kgexs8dbGdFCr+VoNul0NYdqN/br7v2m9h8Je9Q",
-	"ETm50cP1LDZvey2fZHvs0xIdF5SjUXS/Q24/Os0qH/p2gdZpaVmJJq0Ash/4x+nrV502RXiTozp9e04A",
-	"tuvD5j7qpniwtbW7RZbXVHktOMGQHHtJ9mbBzoRX4LWCrWU600WZPgjKor1EY50gjFGR4LSxnB9wakVV",
-	"Kot7k2BJ8N8m2JLcHyWikoB2ERGjs23WVZaeFLMpxoBQdorGhnDcPfSuZiotrgrh0gP/PvsKg+Pu4fYD",
-	"6yYmmwR2ybe83UDvevtVNNr/KpN7L6cUfdq2yPNz/v1y3nha4v2opXjjIzzPOHqIbJbHt3yut/3c6hCH",
-	"Tz5AuEtTUz52tP3Y4jCPb/IB7C3OJ/n+6hvzogLR7MU5W/Z2VMJfqn7D6l2GlZKv2Or6++r+sElSjWPt",
-	"ZPav2998+7+ia1z9mituLl+safLPX9lvLGfc34RBXri2wYdxUqRlo63vk1hyiNwIJOfBfUAqs9UYOxBV",
-	"BQ4nrcaXPslAcbnTgYi0NaqjCJ8UigL1EEsYCUzQYAdea05htHIaBFB66ZPtKvkWKftvKKjslRYEHHUf",
-	"+zy97GL6Ylpxyp3pO2zLBn0FumACrF9PdTL74dpflrv3i4VzeXd/2d6/yvaOuo+3n1rcy6FTvQeQ2Lo2",
-	"wYePHyKZdQP8H+EwvLI1fUZrPN9v6Ni4fe5hUGS2nkPUhlUNEaSB6JkHskcsROH8u+8tROFACQXR2bUY",
-	"RwtdWt9MD33bqTr0XNpcW86mI1AiK18eqJEkH3LlhWYhuiR/EcHOQfckhKPeya6Hcz7au9AK914LF08i",
-	"2DnsHu2uqQTrXns9dlpyoUvVK7MOhvCGYIt4QklmxPL4e3ev1z04jGDn8sUzeNzrdXerhbYJCr8yUK60",
-	"Md1BuKGoDFvqZpKer3CFAhQmlWgg0VNFGvgEBGTEb5WgwmH3aB3+BQFtpONmq196tP9o0RXVLcOhVKSJ",
-	"4faKuZ5NBGFJq98fuRbj9prlU6Gp9vPaU839KggbSvX7MDjonvyLOCgjByZePxbJug+Dw7b890I7yHQi",
-	"RxIT2KH3+Zr5KtHCwk3t/hl8da9lYMz2wuW8FU7akawWCb4/py7Np+Emf9mcRX9HirXkftc3yV5JW05W",
-	"6/5gTZ4NQeEUrYORNNZBoVIq4iKrjfu7sHHUgRcyJeQDFetsKBV6T3168bwD79RHpafK9yhhTigX/nKs",
-	"yL23uUqi6LKme4uX9PjnFMNw5quUnVhnmdirBssJpNK6XZ+z3Ym08CP0PJUOtBqoKIyegM25dy4MqQmg",
-	"iCeQS4yRKS5HQez2eaTnn3E9NFAtEx44nQ+RKxvjGl9SImqMRAuPHok0ffSotN+BGss7VCUD+FnELoRY",
-	"WNyzpBlO3pWQdjvwniApXRIoLaQ4cjyYcmLM4YvkwplcNS1k/8y3MXfPPPz6pujQJvH5CIRyZ0rUR/Iz",
-	"CSCVDo1Il7kYKA+/fJPHQoujlqgP0d8out/Sn8GA/j7yybxvSXM7ZKDqkRtYRw/LRZ7MYnqHtgNnfFMZ",
-	"CmVJNl4s68XRIIIp+07RVLthYkS/81KDq1cNds6v3sB/n3R7u32gMH54ePh4oNh+BHzRCmEn+l8e5gkF",
-	"ejSy6HZDIOyxg51oPub3E4RSraPdDpypWCc4UNF/RSCrszyfif528DR6QgALhfxWAvTWznQi40lpqgnG",
-	"2mdNhVF2oKQvi9g6dn2pRV7M0sn1oqzpI96D1jX6jesTDxbuEEea12O+TbobRBnPRclmFi3wEvEsxteR",
-	"jLl+7L9H7E3J3ZCs2FVsl5I/+gPEdKWNA22ScqmtwRpX0R24Jr8jm0y5iB3c0OiPqGA4G6hIJlG9D8TN",
-	"cLYL7nRav5noUZDItRMpG2YuxlUNPFAGcxRECdiPMm/EvPWyoLCyIIEER6JIWQRo48YarOBv/OPNA2Ty",
-	"VlBIL7JhKZRcjKUqG7ec5PbIV+W8cyusX75AlYDB0gIiHtT34cNNNN9noiANEbO/wQzKoUsLUz2eiMqM",
-	"WOqtbomtsnHhOdAjYHIgR2alWpLodbudDUTcWvllDSUHXR7WlqR0u1sIu/nOBsLiiL3egag/PKzBsLoV",
-	"waJeSXCeFcagcv56vRK07uTNZdR/qOBb4bBCtJQSbCaqhjT3YxzRqyLVBygbtOnD4kIZS6tCF1Z6Nufi",
-	"5oGzoP9Haf53p+C8oyjSdC59vnlt1+xgLmzK+NxsYaPN+9FynyUkZ+cXbBJOQymhq/ZueN5cGBmVed18",
-	"H4ZdyVTv+sZELJxI9bjwmDPOV2soHMXJN4fNdbcQIl+c8qd6EzAKm+uclBFimtiwEa1mka8Cq1WDyBbD",
-	"yPc1+OcqltoOlD0LjnypzGQ5DZ1vFtHx16f/c/vszcX12cX17dN/XJ9dRbBz1DuEIc60SnabCfFAVS1V",
-	"4eZRZjkH9C0W8mF1NJqvQ4AYqKPu47YKwm8z/qRGa7k6+Vej9Z8v3v+MLVOvNost08UR6uKu04eb+5v7",
-	"/wsAAP//",
+	"7Dtrc9s4kn+li3dbY+cYWX7WjVL7wUmcHe8kTsp2am4vcpkQ2ZKwIQEGAK0oU/7vV90AKcqiJGeTzdbV",
+	"zhdHEol+od/d+T1KdVFqhcrZaPB7VAojCnRo+NslWl2ZFM8z+pahTY0sndQqGkTXUwQTnv9kQWZRHEl6",
+	"UAo3jeJIiQKjQcS/G/xUSYNZNHCmwjiy6RQLQTDH2hTCRYOoqvhNNy/plHVGqkl0f39Ph22plUWm6LnI",
+	"LvFThdadGaMN/ZRq5VA5+ijKMpepIAr3/m6JzN9buP7T4DgaRP+xt2B5zz+1ex4a41tm87nIIGCM7uPo",
+	"hVbjXKY/CnuNjlC/0mYkswzV1+MujS7ROOlliPX5h8JuxK9Hf0dCukpQQwRR9AuK3E3f/vrd5OABduF9",
+	"+yshPFcOjRL5v1ICNQ1wheYODYS7i6ML7V7pSmU/SDUutAPGR7jfiXmuRXat9WthJviDSAhY4VprYLxE",
+	"ColFpvheiTshczHKfxQ1ATG0MBM975Wo3FQb+QWzf6XetOnwdNmqLLVxmL3BTIrrefmjJNVCDYwbCDmz",
+	"Ec4S6IaYNTJYhvnbVDiYoXIwM1pNYpAKZtpkFgSUaKxWkAoFInWgVYejbweJDwHJzYpY4+jssze/K6eN",
+	"mCATvhqb5iWCHgOGl8H6t6E0+k5maKI4QlUVhMoeRnE0SW0UR+JLZfB2lOtRC3VNYe3uViVinXCV7VaL",
+	"NlPhvS6u6kC7Clykqa6Uu5UdIfj8JTHppgjhLXB0C3qmLLiptE18jjq4SQ0Kh9mtcB3ykwVaJ4oSZlNU",
+	"jKEGBTNhIZyN4kX8zoTDp04WG3GN5puYqCwamE11DX4JbwP2Qw03jlSV59ENqbc0mDpt5recfKzgeCfc",
+	"FJxmgM27QEYmpJJq0o2pxUCtSJ3XUKskyAyVk2OJBsbaLAGNQY4hmDI5pk3cNMiC1t66oORCzd+Oo8GH",
+	"LWbfYSH3caOcjOb+Jn6kyTwk/D6OumTwXslPFW6SQFtZupO9OCrQiUw49mwiyyQBF/m7lkH4/HEZ92nz",
+	"JtQAQFirU8laNJN0+d2qFCywFn4cfX460U8DXeRte5di9gatFT64FbJYXMcyFW/O35yBC1Lcpk8+OX4I",
+	"4kIUjzqtjZxIUpDKyFUob8NTeH95/hDa16ihnYqD45NV+Fe/nB4cn8BU2OlD8FDHrQ6irfyCt6O5827t",
+	"AUj5ZYVxCiD+9ZbiSOVOjhbQpXI4Qc6+alsZVelH7HBpwRrAPye/ZvABPss6j52aWYP/iB0u7Fecs7oL",
+	"4+SYIlwdbqT3nfVXO7cOiy7wTkw6xPJaWsdiERO7UaN78NtU5hjoJ7QCLFIt5xAc3XTsA8JYYp6BwdKg",
+	"JafBUP6upcIMyG56VMQ5LLqiWUO2MEbM6XtVZv9wCMmFdRAAPDKOPAin7EJa4TFY1Uo0aFtto9UrCrN8",
+	"xUvquhQrl7jeFMpf8Jn1nmwscovxg2jfyvtWq22mBgRlVOzj3l++jiGhj4Nh1e8fpkTLnq1G9C//gh+e",
+	"cUFvb56NhMWTo9i/+Pz06uzkyL+S9IaKoC/81whTXaCFpJFb0oOzzyJ1+Ry0YktNAqUJCJVBUhlJcLpU",
+	"e1tsftnE46nOs4fBeADWCeOs1/lkL3kGSgMWpZvHkPQS0AaSXi8ZKouTglSaX3BGyJxgJXsJ4OcUS+fB",
+	"au08FOGg0NbBfv/gyEvW01+Iz69RTYhSekTKo5ofvl/IUnP469XbC/B6EzfknBzBr/I5WDRS5FwqPFSx",
+	"rTGqO7a8Iv9Aj2LYp1To4PjYsx2TvEhMdJFKsws3Ood0KoxIuRO0JJWD4+OtQul2Z9diYmNwRhYFZoGM",
+	"k6M2FfEGKporG6rj/jPIKl8WoYXM6LLEzN/feu9ViM/n/uFxv8OXdYXSUwXJ1LnSqxl9sgmZnffqvv4f",
+	"o0un6D2pt9Cx0QXs1Dd6OFQGvRHYZ1AaeUdOmdjMtS5HIv0IIssMWkvGbUj1x5XFbLcHv5LaCjtUSTvi",
+	"f4UxLhIuI7f6027vucnFvWdP+JUubps/uMBZK0ffsZQTmSr3no+qSParuz/MVC+xzEUaLrjJL2dT3Uqf",
+	"vtE2ieVxbZ+PZXm7HXZ0JeLIYloZ6eZXVC2EnioKg+a08rcx4m+vas3562/XUWgLECT/dME42YRvMUg1",
+	"1h0W9O4cbImpHIceBidKBp9SnqRNSImAolNGrPoiBjIcS8UXRG55qM7u0Mwh2bvbT8DoyiEoxMxCchp6",
+	"Kgx7AJ4V8FHur79d1yEOKMI5/RHVT7YplqUdKrpUh0ooNwBkJJ8qNPMY+BULUqV5lZG70iqf8ytgkbVB",
+	"uBrST5Zs3NuE7UHSfB4YFFlCmSWRixkz79H85ey6xRn3O+g9DgrJ70PfARlGAxhGnpvCa5HnaBjd1/FW",
+	"upwuYiFSEvkljtGg4vLhDo31l7Hf6/f6XECUqEQpo0F02Nvv9aOYm/asDHuZTvnDpCuLPlXwy/Wb1+Sj",
+	"PHwwqDKkpJO9XrIXQPdI+RMYzUHAqFJZjhmkupyDHg/VJWY6fQbSQa5FZkFpN6VgzSC0m6KBqbYuRGQy",
+	"T77e8ywaRH9B91Jzt2ZpLnDQ7z/Inxx+dntTV+TLDbOOAcNqp7llJ9Hgw00c2aoohJkHhV5wX5Jdk9VT",
+	"2ay8mMmJEIS9KfeLvqwV5kG/DzPO20kLS6NTtJbLEDR3JA/j5w62tyKFXwLobil0dQea9/aarv0mNl/L",
+	"O1RETmn0aD2L7dteyyfZHvu0TKcV5WgU3e+Q249Os8rHvl2gdR4sK9OkFUD2A387ffO616UIb0tUp+/O",
+	"CcB2fdjcR90UD7a2drfI8poqryUnGJNjD2RvFuxceAVeK9hGpnNdhfRBUBbtJZrqDGGCigSnjeX8gFMr",
+	"qlJZ3JsES4L/OsEGcr+XiAIB3SIiRufbrCuUnhSzKcaAUHaGxsZw3D/0rmYmLa4K4dID/zb7iqPj/uH2",
+	"A+smJpsEdsm3vN1A7/b36mi097vM7r2ccvRp2zLPL/n3y0Xj6QHvRx3FGx/hecbRY2TzcHzL5/a3n1sd",
+	"4vDJRwj3wdSUjx1tP7Y8zOObfAR7y/NJvr/mxryoQLR7cc6G3o7K+Evdb1i9y7hW8hVbXX9f/e82SWpw",
+	"rJ3M/nH7m2//L+haV7/mitvLF2ua/ItX9lrLGfc3cVRWrmvwYZwUeWi0DXwSSw6RG4HkPLgPSGW2mmAP",
+	"krrA4aTV+NInGyoud3qQkLYmTRThk0JRoB5hgJHBFA324I3mFEYrp0EApZc+2a6Tb5Gz/4aKyl5pQcBR",
+	"/2efp4cupi+mFafchb7DrmzQV6BLJsD69Vxn8++u/aHcvV8unMPd/WF7/yzbO+r/vP3U8l4Ondp/BImd",
+	"axN8+Pgxklk3wP8eDsMrW9tndMbzvZaOTbrnHgZFYZs5RGNY9RBBGkheeCBPiYUkXnz3vYUkHiqhIDm7",
+	"FpNkqUvrm+mxbzvVh15KW2rL2XQCShTh5aEaS/IhV15oFpJL8hcJ7Bz0T2I42j/Z9XDOx08vtMKnb4RL",
+	"pwnsHPaPdtdUgk2vvRk7PXChD6pXZh0M4Y3BVumUksyE5fHn/tP9/sFhAjuXr17Az/v7/d16oW2Kwq8M",
+	"hJU2pjuKNxSVcUfdTNLzFa5QgMLkEg1keqZIA5+BgIL4rRNUOOwfrcO/JKCNdNxs9UtP9p4su6KmZTiS",
+	"ijQx3l4xN7OJKA60+v2RazHprlk+VZpqP6899dyvhrChVL+Po4P+yT+JgxA5MPP6sUzWfRwdduW/F9pB",
+	"oTM5lpjBDr3P18xXiRaWbmr338FX73cMjNleuJy3wkk7lvUiwbfn1MF8Wm7yp81Z9DekWA/c7/om2Wtp",
+	"w2S16Q825NkYFM7QOhhLYx1UKqciLrHauD8LmyY9eCVzQj5UqS5GUqH31KcXL3vwXn1UeqZ8jxIWhHLh",
+	"LyeK3HuXqySKLhu6t3hJj39BMYzmvkrZSXVRiKf1YDmDXFq363O2O5FXfoRe5tKBVkOVxMkzsCX3zoUh",
+	"NQEU6RRKiSkyxWEUxG6fR3r+GddDQ9Ux4YHTxRC5tjGu8SUlosZItPDkicjzJ0+C/Q7VRN6hCgzgZ5G6",
+	"GFJh8aklzXDyLkDa7cFvBEnpQKC0kOPY8WDKiQmHL5ILZ3L1tJD9M9/Gwj3z8OurokOXxBcjEMqdKVEf",
+	"y88kgFw6NCJ/yMVQefjhTR4LLY9akgEkf6Lofkt/hkP6+8Qn874lze2QoWpGbmAdPQyLPIXF/A5tD874",
+	"pgoUypJsvFjWi6NFBFP2jaKpd8PEmH7npQbXrBrsnF+9hf8+6e/vDoDC+OHh4c9DxfYj4ItWCDvJ//Iw",
+	"TyjQ47FFtxsDYU8d7CSLMb+fIAS1TnZ7cKZSneFQJf+VgKzP8nwm+dPB8+QZAawU8lsZ0Fs7s6lMp8FU",
+	"M0y1z5oqo+xQSV8WsXXs+lKLvJilk+tF2dBHvEeda/Qb1yceLdwRjjWvx3yddDeIMl2Iks0sWeIl4VmM",
+	"ryMZc/PYf0/Ym5K7IVmxq9guJX/0O4jpShsH2mRhqa3FGlfRPbgmvyPbTLmEHdzI6I+oYDQfqkRmSbMP",
+	"xM1wtgvudFq/mehRkMi1EzkbZikmdQ08VAZLFEQJ2I+ybMW89bKgsLIkgQzHospZBGjT1hqs4G/8480j",
+	"ZPJOUEivilEQSikmUoXGLSe5++SrSt65FdYvX6DKwGCwgIQH9QP4cJMs9pkoSEPC7G8wgzB06WBqnyei",
+	"siCW9le3xFbZuPAc6DEwOVAis1IvSez3+70NRNxa+WUNJQd9HtYGUvr9ryXsbSk+VQh1IRUKB3Lud1JX",
+	"nE9wfvSThUThZ3ebVsZqk3Dbf6jSXIb1LuFgJvKPwcUT1YP6EvzYia7IO1Pp2go6VKyP3Icf0xUKB0KR",
+	"KyvdNA59Ga+S3OjxWlnS54VmDhWHZ44sPkupXQzFDx5+9eCKFKOxCx9PbOxzosTnAkkj7oTocYt83bPo",
+	"OcIMpHsG/DI3sBznBk1edApeSrVYLAjChRlRX4gM/Raf8iNI77lDa6q/wd8wzCU1aI3pj/cPOlYRVlPT",
+	"m29sIS0vWTRbMM2Hx7WYVvdiWsrV0V4M7UO+5EIbbMWSQsxhrPNcz3wc8apXCmtBuqGiWBd0FnYaB/Ao",
+	"DdhtdouJOAbcg2Aw5DStnKg6D16W/LqaYNKxlPGiMoZ4KxeernPxdOEIBo/1Lp1w2Ot11MscC1QDqS1g",
+	"l07rTkyQWdTlW5a3JlkhanRx7UwXXNw8cuD5/6iW/eY6kxdxRZ4vpM83r+2aReOldTBfgCytbfpkISxt",
+	"xeR9/BZZxrUWVS31chkvVVRGJqF4WSx9cbyc6V3ffUuFE7meVB5zwUVZA4VTVUpA4vZOJ9kXd2D4U7Pu",
+	"msTtnWUqezDPyBgX/4kj8a2Oep8msdUo8c07/rlOGG0PQmOO07tcFjKM/Bfrc3T8zen/3L54e3F9dnF9",
+	"+/xv12dXCewc7R/CCOdaZbvtqm+o6rmBcAuH8bDQ8X1Ecs9NyrXY+QExVEf9n7vKZL+y+4OmCWE/+I9p",
+	"wj/eofp3nAt4tVmeCyzvCSwv9H24ub+5/78AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -32,12 +32,16 @@ func (s *Server) ListResources(ctx context.Context, req gen.ListResourcesRequest
 	if err != nil {
 		return nil, err
 	}
-	return gen.ListResources200JSONResponse{
+	resp := gen.ListResources200JSONResponse{
 		Items:    items,
 		Total:    int(page.Total),
-		Page:     int(f.Page),
+		Page:     int(page.Page),
 		PageSize: int(f.PageSize),
-	}, nil
+	}
+	if page.NextCursor != "" {
+		resp.NextCursor = &page.NextCursor
+	}
+	return resp, nil
 }
 
 // listFilter reads the validated query into a store filter, filling in the
@@ -62,6 +66,9 @@ func listFilter(account string, p gen.ListResourcesParams) store.ResourceFilter 
 	}
 	if p.PageSize != nil {
 		f.PageSize = int64(*p.PageSize)
+	}
+	if p.Cursor != nil {
+		f.Cursor = *p.Cursor
 	}
 	return f
 }

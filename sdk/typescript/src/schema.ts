@@ -446,6 +446,15 @@ export interface operations {
                 page?: number;
                 /** @description Number of items per page, 1 to 100. */
                 page_size?: number;
+                /**
+                 * @description Opaque position from a previous response's `next_cursor`, for
+                 *     clients that walk every page: returns the page after it in the same
+                 *     order, as fast at any depth, never repeating or skipping a resource
+                 *     when others are created meanwhile. Send the same filters, `sort` and
+                 *     `page_size` as the request that returned it; `page` is then ignored.
+                 *     A cursor that was altered or made for another query is a 400.
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -467,6 +476,12 @@ export interface operations {
                         page: number;
                         /** @description Number of items per page */
                         page_size: number;
+                        /**
+                         * @description Present when more resources may follow this page: pass it
+                         *     as `cursor` (with the same filters, `sort` and
+                         *     `page_size`) for the next page. Opaque and signed.
+                         */
+                        next_cursor?: string;
                     };
                 };
             };
