@@ -149,6 +149,9 @@ func openPostgresPool(dsn string, o options) (*sql.DB, error) {
 }
 
 func openSQLite(path string, o options) (*DB, error) {
+	if o.readURL != "" {
+		return nil, fmt.Errorf("sqlite: a read URL needs PostgreSQL: SQLite has no replicas")
+	}
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: URL needs a file path, as in sqlite:data/resources.db")
 	}

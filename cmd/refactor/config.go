@@ -14,6 +14,10 @@ import (
 type config struct {
 	ListenAddr       string
 	DatabaseURL      string
+	DatabaseReadURL  string
+	PoolSize         int
+	CursorSecret     string
+	PprofAddr        string
 	StatementTimeout time.Duration
 	BlobURL          string
 	MaxContentBytes  int64
@@ -39,6 +43,10 @@ var settings = []setting{
 		func(c *config, v string) error { c.ListenAddr = v; return nil }},
 	{"DATABASE_URL", "sqlite:data/refactor.db", "`postgres://…` or `postgresql://…` selects PostgreSQL; `sqlite:PATH` selects the embedded SQLite.",
 		func(c *config, v string) error { c.DatabaseURL = v; return nil }},
+	{"DATABASE_READ_URL", "", "PostgreSQL only: a streaming replica of `DATABASE_URL` serving list and get reads (writes stay on the primary; reads may lag it by the replication delay).",
+		func(c *config, v string) error { c.DatabaseReadURL = v; return nil }},
+	{"DB_POOL_SIZE", "10", "Most database connections per pool (the primary's, and the replica's when set); a few per database core is plenty.",
+		func(c *config, v string) error { n, err := positiveInt(v); c.PoolSize = int(n); return err }},
 	{"DB_STATEMENT_TIMEOUT", "5s", "Longest any one database statement may run (Go duration).",
 		func(c *config, v string) (err error) { c.StatementTimeout, err = positiveDuration(v); return err }},
 	{"BLOB_URL", "file://data/blobs", "Where resource bytes live: `file://DIR`, `s3://bucket?endpoint=…&region=…`, `gs://bucket`, `azblob://container`.",
@@ -63,6 +71,10 @@ var settings = []setting{
 		func(c *config, v string) error { n, err := positiveInt(v); c.RateLimitBurst = int(n); return err }},
 	{"CORS_ALLOWED_ORIGINS", "", "Comma-separated browser origins allowed to call the API, such as `https://app.example.com` (`*` for any). Unset turns CORS off.",
 		func(c *config, v string) error { c.CORSOrigins = splitList(v); return nil }},
+	{"CURSOR_SECRET", "", "Key signing list cursors (`next_cursor`); replicas of the server must share it. Unset: a random key per process, so cursors do not survive a restart.",
+		func(c *config, v string) error { c.CursorSecret = v; return nil }},
+	{"PPROF_ADDR", "", "When set, Go's `/debug/pprof/` profiles are served on this address only (keep it on loopback).",
+		func(c *config, v string) error { c.PprofAddr = v; return nil }},
 	{"METRICS_ADDR", "", "When set, Prometheus metrics are served at `/metrics` on this address only; unset serves them on `LISTEN_ADDR`.",
 		func(c *config, v string) error { c.MetricsAddr = v; return nil }},
 }

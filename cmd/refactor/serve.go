@@ -85,6 +85,14 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		}
 		defer stop()
 	}
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(cfg.PprofAddr, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
 	logger.Info("serving", "addr", ln.Addr().String(), "database", db.Engine(), "version", buildInfo().Version)
 	if *dev {
 		if err := printDevCurl(stdout, cfg.JWTSecret, ln.Addr().String()); err != nil {
@@ -148,7 +156,12 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logg
 
 // openDB opens DATABASE_URL and brings its schema up to date.
 func openDB(ctx context.Context, cfg config) (*store.DB, error) {
-	db, err := store.Open(ctx, cfg.DatabaseURL, store.WithStatementTimeout(cfg.StatementTimeout))
+	opts := []store.Option{store.WithStatementTimeout(cfg.StatementTimeout),
+		store.WithPoolSize(cfg.PoolSize), store.WithReadURL(cfg.DatabaseReadURL)}
+	if cfg.CursorSecret != "" {
+		opts = append(opts, store.WithCursorKey([]byte(cfg.CursorSecret)))
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, opts...)
 	if err != nil {
 		return nil, err
 	}
