@@ -57,8 +57,12 @@ type badBase64Reader struct{ r io.Reader }
 func (b badBase64Reader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	var corrupt base64.CorruptInputError
-	if errors.As(err, &corrupt) {
+	switch {
+	case errors.As(err, &corrupt):
 		err = fmt.Errorf("%w: invalid base64 at byte %d", errBadContent, int64(corrupt))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		// The decoder's word for base64 cut short of a 4-character group.
+		err = fmt.Errorf("%w: base64 data is truncated (pad it with = to a multiple of 4 characters)", errBadContent)
 	}
 	return n, err
 }

@@ -95,7 +95,8 @@ func TestBodyLimits(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			if resp.StatusCode != http.StatusRequestEntityTooLarge {
-				b, _ := io.ReadAll(resp.Body); t.Errorf("%s %s (chunked %v) = %d %s, want 413", rt.method, rt.path, chunked, resp.StatusCode, b)
+				b, _ := io.ReadAll(resp.Body)
+				t.Errorf("%s %s (chunked %v) = %d %s, want 413", rt.method, rt.path, chunked, resp.StatusCode, b)
 			}
 		}
 	}
@@ -229,6 +230,25 @@ func TestResponseHeaders(t *testing.T) {
 			if bytes.Contains(bytes.ToLower(r.body), []byte("echo")) {
 				t.Errorf("GET %s: body names the framework: %.200s", path, r.body)
 			}
+		}
+	}
+}
+
+// TestMalformedContent answers 400, never 500, to content the base64
+// decoder gives up on, found by FuzzParseDataURL.
+func TestMalformedContent(t *testing.T) {
+	e := newEnv(t, store.SQLite)
+	tok := rwToken(t, "acct")
+	for i, content := range []string{
+		"data:text/plain;base64,aGVsbG8", // unpadded
+		"data:text/plain;base64,a",
+		"data:text/plain;base64,%%%",
+		"data:text/plain;base64,aGVsbG8=aGk=",
+	} {
+		r := e.send(http.MethodPost, "/v1/resources", tok, map[string]any{
+			"name": fmt.Sprintf("bad-%d.txt", i), "directory_path": "/", "content": content})
+		if r.status != http.StatusBadRequest {
+			t.Errorf("content %q = %d %s, want 400", content, r.status, r.body)
 		}
 	}
 }
