@@ -80,6 +80,18 @@ func requireDeclared(t *testing.T, method, path string, status int) {
 	}
 }
 
+// requireParam skips the test unless the operation takes the parameter.
+func requireParam(t *testing.T, method, path, name string) {
+	t.Helper()
+	requireDeclared(t, method, path, 0)
+	for _, p := range spec.Paths.Value(path).GetOperation(method).Parameters {
+		if p.Value != nil && p.Value.Name == name {
+			return
+		}
+	}
+	t.Skipf("%s %s takes no %s parameter in the spec under test", method, path, name)
+}
+
 // newClient returns a client that sends token (none when empty) and, behind
 // Prism, fails t on every violation Prism reports for a response.
 func newClient(t *testing.T, token string) *client.ClientWithResponses {

@@ -143,6 +143,34 @@ func TestListPaging(t *testing.T) {
 	}
 }
 
+// TestListCursorWalk follows next_cursor instead of page numbers, with a
+// filter and ascending order, and must see the same resources in order.
+func TestListCursorWalk(t *testing.T) {
+	requireDeclared(t, http.MethodGet, listPath, http.StatusOK)
+	requireParam(t, http.MethodGet, listPath, "cursor")
+	want := filter{tags: []string{"alpha"}, asc: true}.ids(loadSeed(t), account)
+	c := newClient(t, mustToken(t, account, "resources:read"))
+	params := client.ListResourcesParams{Tags: ptr("alpha"), Sort: ptr(client.ListResourcesParamsSortAsc), PageSize: ptr(3)}
+	var got []string
+	for range len(want) + 1 {
+		resp, err := c.ListResourcesWithResponse(t.Context(), &params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.JSON200 == nil {
+			t.Fatalf("status %d: %s", resp.StatusCode(), resp.Body)
+		}
+		got = append(got, itemIDs(resp.JSON200.Items)...)
+		if resp.JSON200.NextCursor == nil {
+			break
+		}
+		params.Cursor = resp.JSON200.NextCursor
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("walked\n%v\nwant\n%v", got, want)
+	}
+}
+
 func TestListTenancy(t *testing.T) {
 	requireDeclared(t, http.MethodGet, listPath, http.StatusOK)
 	want := filter{}.ids(loadSeed(t), otherAccount)

@@ -36,22 +36,29 @@ export function createResourcesClient(opts: ClientOptions): ResourcesClient {
 }
 
 /**
- * Yields every resource matching the filters, page by page. The server
- * orders by created_at with ties broken by id, so no page repeats or skips
- * a resource.
+ * Yields every resource matching the filters. It follows `next_cursor`
+ * when the server sends one (stable while others write, as fast at any
+ * depth) and otherwise walks page numbers until a short page. The server
+ * orders by created_at with ties broken by id, so nothing repeats or is
+ * skipped.
  */
 export async function* allResources(
   client: ResourcesClient,
-  query: Omit<ListQuery, "page"> = {},
+  query: Omit<ListQuery, "page" | "cursor"> = {},
 ): AsyncGenerator<Resource> {
+  const pageSize = query.page_size ?? 20;
+  let cursor: string | undefined;
   for (let page = 1; ; page++) {
-    const { data, error, response } = await client.GET("/v1/resources", { params: { query: { ...query, page } } });
+    const params = cursor === undefined ? { ...query, page } : { ...query, cursor };
+    const { data, error, response } = await client.GET("/v1/resources", { params: { query: params } });
     if (error !== undefined || data === undefined) {
-      throw new Error(`GET /v1/resources page ${page}: ${response.status} ${JSON.stringify(error)}`);
-    }
-    if (data.items.length === 0) {
-      return;
+      throw new Error(`GET /v1/resources: ${response.status} ${JSON.stringify(error)}`);
     }
     yield* data.items;
+    if (data.next_cursor !== undefined) {
+      cursor = data.next_cursor;
+    } else if (cursor !== undefined || data.items.length < pageSize) {
+      return;
+    }
   }
 }

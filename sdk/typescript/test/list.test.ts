@@ -99,6 +99,21 @@ test("pages through everything once, in order", async () => {
   assertNewestFirst(seen);
 });
 
+test("page numbers and cursors walk the same resources", async () => {
+  const byPage: string[] = [];
+  for (let page = 1; ; page++) {
+    const { items } = await list({ tags: "alpha", sort: "asc", page_size: 4, page });
+    if (items.length === 0) break;
+    byPage.push(...items.map((r) => r.id));
+  }
+  const byCursor: string[] = [];
+  for await (const r of allResources(client, { tags: "alpha", sort: "asc", page_size: 4 })) {
+    byCursor.push(r.id);
+  }
+  assert.ok(byPage.length > 4);
+  assert.deepEqual(byCursor, byPage);
+});
+
 test("a page past the end is empty and keeps the total", async () => {
   const { total } = await list({});
   const page = await list({ page: 1000 });
