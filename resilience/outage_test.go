@@ -1,0 +1,144 @@
+package resilience
+
+import (
+	"context"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+var outages = flag.Int("outages", 2, "PostgreSQL stops in TestDatabaseOutage")
+
+// stmtTimeout is DB_STATEMENT_TIMEOUT for the fault suites: every request
+// must be answered within it plus slack, database or not.
+const stmtTimeout = 2 * time.Second
+
+// slowest is the longest any answer may take during a fault.
+const slowest = stmtTimeout + 3*time.Second
+
+// TestDatabaseOutage stops PostgreSQL under a mixed load and starts it
+// again, several times, without touching the server: during the outage
+// every request gets 503 {"error"} with Retry-After within the timeout and
+// /readyz says 503; afterwards the same process serves 200s again.
+func TestDatabaseOutage(t *testing.T) {
+	c := newCluster(t)
+	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL=file://"+t.TempDir(),
+		"DB_STATEMENT_TIMEOUT="+stmtTimeout.String())
+	l := newLoader(t, srv.url, []string{"a", "b", "c"}, 30, 1<<40)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { l.run(ctx, 4) })
+	defer func() { cancel(); wg.Wait() }()
+
+	time.Sleep(time.Second)
+	for i := range *outages {
+		c.stop(t)
+		waitStatus(t, srv.url+"/readyz", http.StatusServiceUnavailable, 2*slowest)
+		time.Sleep(2 * time.Second) // the load meets the outage
+		before, _ := l.snapshot()
+		c.start(t)
+		waitStatus(t, srv.url+"/readyz", http.StatusOK, 15*time.Second)
+		waitOK(t, l, before, 15*time.Second)
+		t.Logf("outage %d: survived; answers so far by status: %v", i+1, before)
+	}
+	cancel()
+	wg.Wait()
+	checkFaultAnswers(t, l)
+}
+
+// TestBlobStoreOutage makes file:// storage fail under load (its folder
+// becomes a file) and heals it: writes and downloads get 503 {"error"}
+// meanwhile, lists keep working, and the server recovers by itself.
+func TestBlobStoreOutage(t *testing.T) {
+	c := newCluster(t)
+	blobs := filepath.Join(t.TempDir(), "blobs")
+	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL=file://"+blobs,
+		"DB_STATEMENT_TIMEOUT="+stmtTimeout.String())
+	l := newLoader(t, srv.url, []string{"a", "b"}, 50, 1<<40)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { l.run(ctx, 4) })
+	defer func() { cancel(); wg.Wait() }()
+
+	time.Sleep(time.Second)
+	if err := os.Rename(blobs, blobs+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blobs, []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	before, _ := l.snapshot()
+	if before[http.StatusServiceUnavailable] == 0 {
+		t.Errorf("no 503 while storage was broken: %v", before)
+	}
+	os.Remove(blobs)
+	if err := os.Rename(blobs+".away", blobs); err != nil {
+		t.Fatal(err)
+	}
+	waitOK(t, l, before, 15*time.Second)
+	cancel()
+	wg.Wait()
+	checkFaultAnswers(t, l)
+	t.Logf("storage outage survived; answers by status: %v", before)
+}
+
+// checkFaultAnswers: only 2xx, 404 (a racing delete) and 503 are allowed,
+// all well-formed, none slower than slowest.
+func checkFaultAnswers(t *testing.T, l *loader) {
+	t.Helper()
+	counts, n := l.snapshot()
+	for status, k := range counts {
+		switch status {
+		case http.StatusOK, http.StatusNotFound, http.StatusServiceUnavailable:
+		default:
+			t.Errorf("%d answers with status %d (0 is a transport error)", k, status)
+		}
+	}
+	for _, b := range l.bad[:min(len(l.bad), 10)] {
+		t.Errorf("bad answer: %s", b)
+	}
+	if worst := l.percentile(1, time.Time{}, time.Now().Add(time.Hour)); worst > slowest {
+		t.Errorf("slowest answer took %v, want under %v", worst, slowest)
+	}
+	t.Logf("%d requests answered: %v", n, counts)
+}
+
+// waitStatus polls url until it answers want.
+func waitStatus(t *testing.T, url string, want int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := do(context.Background(), http.MethodGet, url, "", nil)
+		if r.status == want {
+			if want >= 400 && !isErrorBody(r.body) {
+				t.Errorf("GET %s = %d %s, want {\"error\"}", url, r.status, r.body)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s still %d %s after %v, want %d", url, r.status, r.body, within, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitOK waits until the load gets 200s again after the counts in before.
+func waitOK(t *testing.T, l *loader, before map[int]int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		now, _ := l.snapshot()
+		if now[http.StatusOK] > before[http.StatusOK]+20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery within %v: answers %v, before %v", within, now, before)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,75 @@
+package resilience
+
+import (
+	"context"
+	"flag"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	soakFor  = flag.Duration("soak", 15*time.Second, "how long TestSoak runs (10m by hand)")
+	soakReqs = flag.Int64("soak.requests", 2_000_000, "most requests TestSoak sends")
+)
+
+// TestSoak serves a mixed load (70% reads, 30% writes, four accounts) on
+// PostgreSQL for -soak: no 5xx at all, resident memory and threads flat,
+// and the p99 of the last third no worse than the first third's by much.
+func TestSoak(t *testing.T) {
+	c := newCluster(t)
+	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL=file://"+t.TempDir())
+	l := newLoader(t, srv.url, []string{"a", "b", "c", "d"}, 30, *soakReqs)
+	l.keep = 300
+
+	// A warm-up fills pools and caches before the baseline is taken.
+	warm, cancelWarm := context.WithTimeout(context.Background(), min(*soakFor/10, 10*time.Second))
+	l.run(warm, 4)
+	cancelWarm()
+	startRSS, startThreads := srv.rssKB(), srv.threads()
+	start := time.Now()
+
+	ctx, cancel := context.WithTimeout(context.Background(), *soakFor)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { l.run(ctx, 8) })
+	wg.Wait()
+	end := time.Now()
+	endRSS, endThreads := srv.rssKB(), srv.threads()
+
+	counts, n := l.snapshot()
+	fivexx := 0
+	for status, k := range counts {
+		if status >= 500 || status == 0 {
+			fivexx += k
+		}
+	}
+	third := end.Sub(start) / 3
+	p99first := l.percentile(0.99, start, start.Add(third))
+	p99last := l.percentile(0.99, end.Add(-third), end)
+	t.Logf("soak %v: %d requests answered (%.0f/s), statuses %v, 5xx or transport errors %d",
+		end.Sub(start).Round(time.Second), n, float64(n)/end.Sub(start).Seconds(), counts, fivexx)
+	t.Logf("RSS %d KiB -> %d KiB; OS threads %d -> %d; p99 first third %v, last third %v",
+		startRSS, endRSS, startThreads, endThreads, p99first, p99last)
+
+	if fivexx > 0 {
+		t.Errorf("%d answers were 5xx or transport errors", fivexx)
+	}
+	for _, b := range l.bad[:min(len(l.bad), 10)] {
+		t.Errorf("bad answer: %s", b)
+	}
+	if bad := counts[http.StatusBadRequest] + counts[http.StatusUnauthorized]; bad > 0 {
+		t.Errorf("%d answers were 400/401: the loader or the server is wrong", bad)
+	}
+	// Growth beyond a fixed allowance plus half again is a leak, not noise.
+	if endRSS > startRSS*3/2+64<<10 {
+		t.Errorf("RSS grew from %d KiB to %d KiB", startRSS, endRSS)
+	}
+	if endThreads > startThreads*2+8 {
+		t.Errorf("OS threads grew from %d to %d", startThreads, endThreads)
+	}
+	if p99last > 3*p99first+100*time.Millisecond {
+		t.Errorf("p99 went from %v to %v", p99first, p99last)
+	}
+}
