@@ -121,17 +121,20 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 }
 
 // countQuery returns a query for the exact number of resources matching f.
-// It never reads the rows themselves: the unfiltered count is kept per
-// account by triggers (migration 0002), a tags-only count is a join of
-// index-only scans of resource_tags, and any other filter counts entries of
-// the index that serves it.
+// It never reads the rows themselves: the unfiltered and one-tag counts are
+// kept by triggers (migrations 0002 and 0003), a count of several tags is a
+// join of index-only scans of resource_tags, and any other filter counts
+// entries of the index that serves it.
 func (db *DB) countQuery(w *where, f ResourceFilter) string {
 	account := "$1" // listWhere's first argument
 	others := f.DirectoryPrefix != "" || f.CreatedAfter != nil || f.CreatedBefore != nil
 	switch {
 	case others:
 		return `SELECT count(*) FROM resources r WHERE ` + w.String()
-	case len(w.tagArgs) > 0:
+	case len(w.tagArgs) == 1:
+		return `SELECT coalesce((SELECT c.resources FROM account_tag_counts c
+			WHERE c.account_id = ` + account + ` AND c.tag = ` + w.tagArgs[0] + `), 0)`
+	case len(w.tagArgs) > 1:
 		return countTagged(w, account)
 	}
 	return `SELECT coalesce((SELECT c.resources FROM account_counts c WHERE c.account_id = ` + account + `), 0)`

@@ -12,8 +12,9 @@ import (
 	"github.com/re-factor/resources/store/storetest"
 )
 
-// TestAccountCounts checks that the per-account count behind the unfiltered
-// total follows every kind of write, not only the store's own methods.
+// TestAccountCounts checks that the counts behind the unfiltered and
+// one-tag totals follow every kind of write, not only the store's own
+// methods.
 func TestAccountCounts(t *testing.T) {
 	for _, engine := range storetest.Engines {
 		t.Run(engine, func(t *testing.T) {
@@ -27,17 +28,20 @@ func TestAccountCounts(t *testing.T) {
 			rs = append(rs, moved, storetest.NewResource("other", 11), storetest.NewResource("other", 12))
 			storetest.MustImport(t, db, rs...)
 			steps := []struct {
-				name        string
-				sql         string
-				args        []any
-				acme, other int64
+				name           string
+				sql            string
+				args           []any
+				acme, other, x int64 // totals: unfiltered, and of acme tagged x
 			}{
-				{"import", "", nil, 5, 3},
-				{"delete", `DELETE FROM resources WHERE account_id = 'acme' AND id = $1`, []any{rs[0].ID}, 4, 3},
-				{"delete none", `DELETE FROM resources WHERE account_id = 'nobody'`, nil, 4, 3},
-				{"update in place", `UPDATE resources SET name = name || '.bak' WHERE account_id = 'acme'`, nil, 4, 3},
-				{"move between accounts", `UPDATE resources SET account_id = 'acme' WHERE id = $1`, []any{moved.ID}, 5, 2},
-				{"delete all", `DELETE FROM resources`, nil, 0, 0},
+				{"import", "", nil, 5, 3, 5},
+				{"delete", `DELETE FROM resources WHERE account_id = 'acme' AND id = $1`, []any{rs[0].ID}, 4, 3, 4},
+				{"delete none", `DELETE FROM resources WHERE account_id = 'nobody'`, nil, 4, 3, 4},
+				{"update in place", `UPDATE resources SET name = name || '.bak' WHERE account_id = 'acme'`, nil, 4, 3, 4},
+				{"move between accounts", `UPDATE resources SET account_id = 'acme' WHERE id = $1`, []any{moved.ID}, 5, 2, 4},
+				{"untag", `DELETE FROM resource_tags WHERE account_id = 'acme' AND resource_id = $1`, []any{rs[1].ID}, 5, 2, 3},
+				{"tag", `INSERT INTO resource_tags (account_id, resource_id, tag) VALUES ('acme', $1, 'x')`, []any{moved.ID}, 5, 2, 4},
+				{"rename tag", `UPDATE resource_tags SET tag = 'y' WHERE resource_id = $1`, []any{moved.ID}, 5, 2, 3},
+				{"delete all", `DELETE FROM resources`, nil, 0, 0, 0},
 			}
 			for _, s := range steps {
 				if s.sql != "" {
@@ -45,9 +49,14 @@ func TestAccountCounts(t *testing.T) {
 						t.Fatalf("%s: %v", s.name, err)
 					}
 				}
-				for account, want := range map[string]int64{"acme": s.acme, "other": s.other} {
-					if got := mustList(t, db, store.ResourceFilter{AccountID: account, Page: 1, PageSize: 1}).Total; got != want {
-						t.Errorf("after %s: total of %s = %d, want %d", s.name, account, got, want)
+				for _, c := range []struct {
+					account string
+					tags    []string
+					want    int64
+				}{{"acme", nil, s.acme}, {"other", nil, s.other}, {"acme", []string{"x"}, s.x}} {
+					f := store.ResourceFilter{AccountID: c.account, Tags: c.tags, Page: 1, PageSize: 1}
+					if got := mustList(t, db, f).Total; got != c.want {
+						t.Errorf("after %s: total of %s tagged %v = %d, want %d", s.name, c.account, c.tags, got, c.want)
 					}
 				}
 			}
