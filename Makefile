@@ -4,7 +4,7 @@ BIN     := bin/refactor
 PKGS    := ./...
 
 .PHONY: all build run test tools generate check-generate lint vet fmt-check staticcheck check clean \
-	node-deps lint-spec contract
+	node-deps lint-spec contract fuzz soak resilience-long
 
 all: build
 
@@ -19,9 +19,33 @@ build:
 run: build
 	./$(BIN) serve --dev
 
-## test: the whole test suite (SQLite and PostgreSQL, file:// and S3 storage; see README)
+## test: the whole test suite (SQLite and PostgreSQL, file:// and S3 storage; see README),
+## the resilience suites in their short form, then every fuzz target briefly
 test: tools
 	$(GO) test -race -count=1 $(PKGS)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+## fuzz: run each fuzz target for FUZZTIME (default 1m); a failing input is
+## saved under the package's testdata/fuzz and fails `make test` until fixed
+FUZZTIME ?= 1m
+FUZZ_TARGETS := server:FuzzListQuery server:FuzzItemPath server:FuzzParseDataURL \
+	store:FuzzValidateDirectoryPath store:FuzzValidateName store:FuzzNormalizeTags \
+	store:FuzzParseTagFilter store:FuzzDecodeResourceLine
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
+		out=$$($(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) 2>&1) || \
+			{ echo "$$out"; exit 1; }; \
+		echo "$$name: $$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -n 1)"; \
+	done
+
+## soak: the 10-minute mixed load against the real binary on PostgreSQL
+soak:
+	$(GO) test ./resilience -run 'TestSoak$$' -count=1 -v -timeout=20m -soak=10m
+
+## resilience-long: the fault, kill, isolation and round-trip suites at full size (about 30 minutes)
+resilience-long:
+	$(GO) test ./resilience -count=1 -v -timeout=60m -run 'Outage|Kill|RoundTrip' -outages=5 -kills=25 -roundtrip.rows=1000000
+	$(GO) test ./server -count=1 -run 'TestTenantIsolation' -isolation.rounds=2000
 
 ## tools: build the S3 server the storage tests run against (SeaweedFS from the Go
 ## module proxy, cached outside the repo; about 6 minutes the first time, then instant)
