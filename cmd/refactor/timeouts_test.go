@@ -18,7 +18,7 @@ func TestHTTPServerLimits(t *testing.T) {
 	s := newHTTPServer(http.NotFoundHandler())
 	const slowLink = 1 << 20 // bytes a second
 	// The largest body is the default content cap in base64.
-	maxBody := time.Duration(float64(server.DefaultMaxContentBytes) * 4 / 3 / slowLink * float64(time.Second))
+	maxBody := time.Duration(server.DefaultMaxContentBytes*4/3/slowLink+1) * time.Second
 	checks := []struct {
 		name string
 		ok   bool
