@@ -32,6 +32,7 @@ type DB struct {
 	timeout         time.Duration
 	importBatchSize int
 	cursors         cursorCodec
+	readStmts       *stmtCache // prepared list statements on read
 }
 
 type options struct {
@@ -102,6 +103,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	db.cursors = cursorCodec{key: o.cursorKey}
+	db.readStmts = newStmtCache(db.read)
 	// Connecting may take longer than a statement: ctx alone bounds it.
 	if err := db.ping(ctx, ctx); err != nil {
 		db.Close()
@@ -184,6 +186,7 @@ func openSQLite(path string, o options) (*DB, error) {
 
 // Close closes the database's connections.
 func (db *DB) Close() error {
+	db.readStmts.close()
 	err := db.read.Close()
 	if db.write != db.read {
 		if werr := db.write.Close(); err == nil {

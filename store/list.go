@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"slices"
@@ -50,6 +51,12 @@ func (db *DB) ListResources(ctx context.Context, f ResourceFilter) (ResourcePage
 type ListQuery struct {
 	SQL  string // empty when no row can match, and nothing need run
 	Args []any
+	// Prepared tells that ListResources runs SQL as a prepared statement,
+	// so PostgreSQL may plan it once for all values. Queries with tags are
+	// planned for their values every time: a common tag is best served by
+	// walking the order index, a rare one by starting from its few rows,
+	// and a generic plan would have to pick one of the two for both.
+	Prepared bool
 
 	page      int64 // the page number the result is
 	offset    int64 // rows before the page, counting those before a cursor
@@ -86,6 +93,7 @@ func (db *DB) ListQuery(f ResourceFilter) (ListQuery, error) {
 	}
 	q.countSQL, q.countArgs = db.countQuery(w, f), len(w.args)
 	q.SQL, q.Args = db.pageQuery(w, f, after, q.offset)
+	q.Prepared = len(w.tagArgs) == 0
 	return q, nil
 }
 
@@ -155,7 +163,17 @@ func countTagged(w *where, account string) string {
 
 // listPage runs q and reads the page's resources and the total.
 func (db *DB) listPage(ctx context.Context, q ListQuery, size int64) ([]Resource, int64, error) {
-	rows, err := db.read.QueryContext(ctx, q.SQL, q.Args...)
+	var rows *sql.Rows
+	var err error
+	if q.Prepared {
+		var stmt *sql.Stmt
+		if stmt, err = db.readStmts.get(ctx, q.SQL); err != nil {
+			return nil, 0, err
+		}
+		rows, err = stmt.QueryContext(ctx, q.Args...)
+	} else {
+		rows, err = db.read.QueryContext(ctx, q.SQL, q.Args...)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
