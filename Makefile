@@ -4,7 +4,7 @@ BIN     := bin/refactor
 PKGS    := ./...
 
 .PHONY: all build run test tools generate check-generate lint vet fmt-check staticcheck check clean \
-	node-deps lint-spec contract fuzz soak resilience-long
+	node-deps lint-spec contract fuzz soak resilience-long bench bench-smoke
 
 all: build
 
@@ -46,6 +46,16 @@ soak:
 resilience-long:
 	$(GO) test ./resilience -count=1 -v -timeout=60m -run 'Outage|Kill|RoundTrip' -outages=5 -kills=25 -roundtrip.rows=1000000
 	$(GO) test ./server -count=1 -run 'TestTenantIsolation' -isolation.rounds=2000
+
+## bench: the list benchmark (1M rows, Q1-Q11 through the server and with pgbench; Q1/Q2 also at
+## 100k and 5M rows); writes BENCHMARKS.md. About 15 minutes on an idle machine; BENCH_FLAGS adds flags
+bench: build
+	$(GO) run ./cmd/refactor-bench -refactor $(BIN) $(BENCH_FLAGS)
+
+## bench-smoke: the same benchmark, tiny and short, to check that it runs (under a minute)
+bench-smoke: build
+	$(GO) run ./cmd/refactor-bench -refactor $(BIN) -rows 20000 -scale "" -duration 1s -warmup 0 \
+		-profile 0 -work "$${TMPDIR:-/tmp}/refactor-bench-smoke" -out "$${TMPDIR:-/tmp}/BENCHMARKS.smoke.md"
 
 ## tools: build the S3 server the storage tests run against (SeaweedFS from the Go
 ## module proxy, cached outside the repo; about 6 minutes the first time, then instant)

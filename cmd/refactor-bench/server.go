@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Secrets of the benchmark's own server: never used anywhere else.
+const (
+	benchJWTSecret    = "refactor-bench-jwt-secret-0123456789"
+	benchCursorSecret = "refactor-bench-cursor-secret-0123456789"
+)
+
+// serverProc is a running `refactor serve`.
+type serverProc struct {
+	cmd       *exec.Cmd
+	url       string
+	pprofAddr string
+}
+
+// startServer runs bin serve on databaseURL and waits until /readyz answers.
+func startServer(ctx context.Context, bin, databaseURL, logPath string, poolSize int) (*serverProc, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+databaseURL, "LISTEN_ADDR="+addr,
+		"PPROF_ADDR="+pprofAddr, "JWT_SECRET="+benchJWTSecret, "CURSOR_SECRET="+benchCursorSecret,
+		"DB_POOL_SIZE="+strconv.Itoa(poolSize), "DATABASE_READ_URL=", "RATE_LIMIT_RPS=0",
+		"BLOB_URL=file://"+filepath.Join(filepath.Dir(logPath), "blobs"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &serverProc{cmd: cmd, url: "http://" + addr, pprofAddr: pprofAddr}
+	if err := s.waitReady(ctx, 60*time.Second); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("server did not become ready (log: %s): %w", logPath, err)
+	}
+	return s, nil
+}
+
+func (s *serverProc) waitReady(ctx context.Context, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		resp, err := http.Get(s.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("readyz: %s", resp.Status)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// peakRSS returns the server's peak resident set size in bytes (VmHWM).
+func (s *serverProc) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// stop asks the server to shut down and waits for it.
+func (s *serverProc) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
