@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -131,7 +132,7 @@ func lockResources(t *testing.T, dbURL string) *sql.DB {
 // newLockedEnv serves PostgreSQL with the given statement timeout and the
 // resources table locked; it returns a connection that can watch the
 // server's backends.
-func newLockedEnv(t *testing.T, timeout time.Duration) (*env, *sql.DB) {
+func newLockedEnv(t *testing.T, timeout time.Duration) (*env, *sql.DB, *syncBuffer) {
 	t.Helper()
 	dbURL := storetest.URL(t, store.Postgres)
 	db, err := store.Open(context.Background(), dbURL, store.WithStatementTimeout(timeout))
@@ -142,15 +143,18 @@ func newLockedEnv(t *testing.T, timeout time.Duration) (*env, *sql.DB) {
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e := newEnvWith(t, store.Postgres, func(c *server.Config) { c.DB = db })
-	return e, lockResources(t, dbURL)
+	logs := &syncBuffer{}
+	e := newEnvWith(t, store.Postgres, func(c *server.Config) {
+		c.DB, c.Logger = db, slog.New(slog.NewJSONHandler(logs, nil))
+	})
+	return e, lockResources(t, dbURL), logs
 }
 
 // TestStatementTimeout turns a query stuck past DB_STATEMENT_TIMEOUT into
 // 503 {"error"} with Retry-After, on time.
 func TestStatementTimeout(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	e, _ := newLockedEnv(t, timeout)
+	e, _, _ := newLockedEnv(t, timeout)
 	tok := readToken(t, "acct")
 	start := time.Now()
 	r := e.get("/v1/resources", tok)
@@ -164,9 +168,10 @@ func TestStatementTimeout(t *testing.T) {
 }
 
 // TestClientDisconnectStopsWork hangs up on a request whose query waits on
-// a lock, and expects the server to cancel that query in PostgreSQL.
+// a lock, and expects the server to cancel that query in PostgreSQL and to
+// log a 499, not a server error.
 func TestClientDisconnectStopsWork(t *testing.T) {
-	e, watch := newLockedEnv(t, time.Minute)
+	e, watch, logs := newLockedEnv(t, time.Minute)
 	tok := readToken(t, "acct")
 	waiting := func() int {
 		var n int
@@ -195,6 +200,11 @@ func TestClientDisconnectStopsWork(t *testing.T) {
 	<-done
 	if !eventually(5*time.Second, func() bool { return waiting() == 0 }) {
 		t.Fatalf("the query still runs 5 s after the client left")
+	}
+	// A client hanging up is not a server fault.
+	if !eventually(time.Second, func() bool { return strings.Contains(logs.String(), `"status":499`) }) ||
+		strings.Contains(logs.String(), `"level":"ERROR"`) {
+		t.Errorf("want the abandoned request logged as 499 and nothing at error level:\n%s", logs.String())
 	}
 }
 
