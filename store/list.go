@@ -41,7 +41,9 @@ func (db *DB) ListResources(ctx context.Context, f ResourceFilter) (ResourcePage
 	if err != nil {
 		return ResourcePage{}, fmt.Errorf("store: list resources: %w", translate(ctx, err))
 	}
-	if n := int64(len(page.Items)); n == f.PageSize && q.offset+n < page.Total {
+	// After a cursor, rows before it may have been deleted meanwhile, so
+	// the total cannot tell whether more follow: a full page says maybe.
+	if n := int64(len(page.Items)); n == f.PageSize && (f.Cursor != "" || q.offset+n < page.Total) {
 		page.NextCursor = db.cursors.encode(f, page.Page, page.Items[n-1])
 	}
 	return page, nil

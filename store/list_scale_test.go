@@ -166,3 +166,38 @@ func TestListCursorRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestListCursorAfterDeletes walks on after the rows already seen are
+// deleted: the total shrinks, and the walk must still reach the end.
+func TestListCursorAfterDeletes(t *testing.T) {
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			db := storetest.Open(t, engine)
+			var rs []store.Resource
+			for i := range 10 {
+				rs = append(rs, storetest.NewResource("acme", i))
+			}
+			storetest.MustImport(t, db, rs...)
+			f := store.ResourceFilter{AccountID: "acme", Ascending: true, Page: 1, PageSize: 3}
+			page := mustList(t, db, f)
+			for _, r := range page.Items {
+				if err := db.ExecSQL(context.Background(), `DELETE FROM resources WHERE id = $1`, r.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			for page.NextCursor != "" {
+				f.Cursor = page.NextCursor
+				page = mustList(t, db, f)
+				got = append(got, itemIDs(page)...)
+			}
+			var want []string
+			for _, r := range rs[3:] {
+				want = append(want, r.ID)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("walk after deletes = %v\nwant %v", got, want)
+			}
+		})
+	}
+}
