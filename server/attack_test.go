@@ -246,7 +246,7 @@ func TestTokenAttacks(t *testing.T) {
 		{"payload not JSON", "Bearer " + hsToken(secret, hs, `{"account_id":`), ""},
 		{"header is an array", "Bearer " + hsToken(secret, `["HS256"]`, claimsWith(nil)), ""},
 		{"payload is a string", "Bearer " + hsToken(secret, hs, `"victim"`), ""},
-		{"NUL in token", "Bearer " + parts[0] + "\x00." + parts[1] + "." + parts[2], ""},
+		{"non-ASCII byte in token", "Bearer " + parts[0] + "\xff." + parts[1] + "." + parts[2], ""},
 	}
 	n := 0
 	for _, a := range attacks {
@@ -311,11 +311,6 @@ func sendRaw(t testing.TB, base, method, path, authorization, body string) respo
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		// net/http refuses to send some header bytes (NUL); the server
-		// never sees those, which is a rejection too.
-		if strings.Contains(err.Error(), "invalid header field value") {
-			return response{status: http.StatusUnauthorized, header: http.Header{"Www-Authenticate": {"Bearer (client refused)"}}, body: []byte(`{"error":"not sent"}`)}
-		}
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()

@@ -30,22 +30,24 @@ func TestHostileQueries(t *testing.T) {
 	for i := range tenThousandTags {
 		tenThousandTags[i] = "t" + strconv.Itoa(i)
 	}
+	// A 200 must be an empty page unless some says the one resource may match.
 	queries := []struct {
 		name, query string
+		some        bool
 	}{
-		{"10,000 tags", "tags=" + strings.Join(tenThousandTags, ",")},
-		{"10,000 empty tags", "tags=" + strings.Repeat(",", 10_000)},
-		{"100 KB directory_prefix", "directory_prefix=/" + strings.Repeat("a", 100_000)},
-		{"100 KB of wildcards", "directory_prefix=" + url.QueryEscape(strings.Repeat("%_\\*", 25_000))},
-		{"largest page", "page=9223372036854775807"},
-		{"largest page, largest size", "page=9223372036854775807&page_size=100"},
-		{"page past int64", "page=9223372036854775808"},
-		{"page with 1,000 digits", "page=" + strings.Repeat("9", 1000)},
-		{"negative page", "page=-9223372036854775808"},
-		{"1,000 repeated parameters", strings.Repeat("page=1&", 1000)},
-		{"10,000 unknown parameters", strings.Repeat("x=1&", 10_000)},
-		{"created_after of 100 KB", "created_after=" + strings.Repeat("9", 100_000)},
-		{"far-future dates", "created_after=9999-12-31T23:59:59Z&created_before=0001-01-01T00:00:00Z"},
+		{"10,000 tags", "tags=" + strings.Join(tenThousandTags, ","), false},
+		{"10,000 empty tags", "tags=" + strings.Repeat(",", 10_000), true},
+		{"100 KB directory_prefix", "directory_prefix=/" + strings.Repeat("a", 100_000), false},
+		{"100 KB of wildcards", "directory_prefix=" + url.QueryEscape(strings.Repeat("%_\\*", 25_000)), false},
+		{"largest page", "page=9223372036854775807", false},
+		{"largest page, largest size", "page=9223372036854775807&page_size=100", false},
+		{"page past int64", "page=9223372036854775808", false},
+		{"page with 1,000 digits", "page=" + strings.Repeat("9", 1000), false},
+		{"negative page", "page=-9223372036854775808", false},
+		{"1,000 repeated parameters", strings.Repeat("page=1&", 1000), true},
+		{"10,000 unknown parameters", strings.Repeat("x=1&", 10_000), true},
+		{"created_after of 100 KB", "created_after=" + strings.Repeat("9", 100_000), false},
+		{"far-future dates", "created_after=9999-12-31T23:59:59Z&created_before=0001-01-01T00:00:00Z", false},
 	}
 	forEngine(t, func(t *testing.T, e *env) {
 		storetest.MustImport(t, e.db, storetest.NewResource("acct", 1, storetest.Tagged("t1", "t2")))
@@ -60,7 +62,7 @@ func TestHostileQueries(t *testing.T) {
 			if took > fast {
 				t.Errorf("%s took %v, want under %v", q.name, took, fast)
 			}
-			if r.status == http.StatusOK && !bytes.Contains(r.body, []byte(`"items":[]`)) && !strings.HasPrefix(q.name, "1,000") && !strings.HasPrefix(q.name, "10,000 unknown") && !strings.HasPrefix(q.name, "10,000 empty") {
+			if r.status == http.StatusOK && !q.some && !bytes.Contains(r.body, []byte(`"items":[]`)) {
 				t.Errorf("%s: 200 with items %.300s, want an empty page", q.name, r.body)
 			}
 		}
