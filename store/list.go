@@ -57,7 +57,10 @@ type ListQuery struct {
 	// so PostgreSQL may plan it once for all values. Queries with tags are
 	// planned for their values every time: a common tag is best served by
 	// walking the order index, a rare one by starting from its few rows,
-	// and a generic plan would have to pick one of the two for both.
+	// and a generic plan would have to pick one of the two for both. So are
+	// prefix queries: PostgreSQL turns starts_with into an index range only
+	// when it knows the prefix (a generic plan read the account's whole
+	// path index: 71 tps instead of over 1,000 in the benchmark).
 	Prepared bool
 
 	page      int64 // the page number the result is
@@ -95,7 +98,7 @@ func (db *DB) ListQuery(f ResourceFilter) (ListQuery, error) {
 	}
 	q.countSQL, q.countArgs = db.countQuery(w, f), len(w.args)
 	q.SQL, q.Args = db.pageQuery(w, f, after, q.offset)
-	q.Prepared = len(w.tagArgs) == 0
+	q.Prepared = len(w.tagArgs) == 0 && f.DirectoryPrefix == ""
 	return q, nil
 }
 
