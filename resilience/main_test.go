@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/blobstore/blobtest"
 )
 
 // binary is the refactor binary TestMain builds for every test to run.
@@ -38,6 +39,10 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	stopClusters()
+	if err := blobtest.Cleanup(); err != nil && code == 0 {
+		fmt.Fprintln(os.Stderr, "resilience:", err)
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -47,7 +47,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
-	checkFaultAnswers(t, l)
+	checkFaultAnswers(t, l, slowest)
 }
 
 // TestBlobStoreOutage makes file:// storage fail under load (its folder
@@ -83,13 +83,13 @@ func TestBlobStoreOutage(t *testing.T) {
 	waitOK(t, l, before, 15*time.Second)
 	cancel()
 	wg.Wait()
-	checkFaultAnswers(t, l)
+	checkFaultAnswers(t, l, slowest)
 	t.Logf("storage outage survived; answers by status: %v", before)
 }
 
 // checkFaultAnswers: only 2xx, 404 (a racing delete) and 503 are allowed,
-// all well-formed, none slower than slowest.
-func checkFaultAnswers(t *testing.T, l *loader) {
+// all well-formed, none slower than bound.
+func checkFaultAnswers(t *testing.T, l *loader, bound time.Duration) {
 	t.Helper()
 	counts, n := l.snapshot()
 	for status, k := range counts {
@@ -102,10 +102,11 @@ func checkFaultAnswers(t *testing.T, l *loader) {
 	for _, b := range l.bad[:min(len(l.bad), 10)] {
 		t.Errorf("bad answer: %s", b)
 	}
-	if worst := l.percentile(1, time.Time{}, time.Now().Add(time.Hour)); worst > slowest {
-		t.Errorf("slowest answer took %v, want under %v", worst, slowest)
+	worst := l.percentile(1, time.Time{}, time.Now().Add(time.Hour))
+	if worst > bound {
+		t.Errorf("slowest answer took %v, want under %v", worst, bound)
 	}
-	t.Logf("%d requests answered: %v", n, counts)
+	t.Logf("%d requests answered: %v; slowest %v", n, counts, worst.Round(time.Millisecond))
 }
 
 // waitStatus polls url until it answers want.
