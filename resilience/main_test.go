@@ -145,6 +145,20 @@ func (p *proc) rssKB() int { return p.status("VmRSS") }
 // threads is the number of the server's OS threads.
 func (p *proc) threads() int { return p.status("Threads") }
 
+// goroutines is the server's go_goroutines gauge from /metrics, -1 when
+// it cannot be read.
+func (p *proc) goroutines() int {
+	r := do(context.Background(), http.MethodGet, p.url+"/metrics", "", nil)
+	for line := range strings.SplitSeq(string(r.body), "\n") {
+		if rest, ok := strings.CutPrefix(line, "go_goroutines "); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(rest)); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
 // status reads a number from the server's /proc status file, -1 if absent.
 func (p *proc) status(field string) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))

@@ -15,8 +15,8 @@ var (
 )
 
 // TestSoak serves a mixed load (70% reads, 30% writes, four accounts) on
-// PostgreSQL for -soak: no 5xx at all, resident memory and threads flat,
-// and the p99 of the last third no worse than the first third's by much.
+// PostgreSQL for -soak: no 5xx at all; resident memory, goroutines and
+// threads flat; the p99 of the last third not much worse than the first's.
 func TestSoak(t *testing.T) {
 	c := newCluster(t)
 	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL=file://"+t.TempDir())
@@ -27,7 +27,7 @@ func TestSoak(t *testing.T) {
 	warm, cancelWarm := context.WithTimeout(context.Background(), min(*soakFor/10, 10*time.Second))
 	l.run(warm, 4)
 	cancelWarm()
-	startRSS, startThreads := srv.rssKB(), srv.threads()
+	startRSS, startThreads, startG := srv.rssKB(), srv.threads(), srv.goroutines()
 	start := time.Now()
 
 	ctx, cancel := context.WithTimeout(context.Background(), *soakFor)
@@ -36,7 +36,9 @@ func TestSoak(t *testing.T) {
 	wg.Go(func() { l.run(ctx, 8) })
 	wg.Wait()
 	end := time.Now()
-	endRSS, endThreads := srv.rssKB(), srv.threads()
+	// Requests still finishing hold goroutines; give them a moment.
+	time.Sleep(500 * time.Millisecond)
+	endRSS, endThreads, endG := srv.rssKB(), srv.threads(), srv.goroutines()
 
 	counts, n := l.snapshot()
 	fivexx := 0
@@ -50,8 +52,8 @@ func TestSoak(t *testing.T) {
 	p99last := l.percentile(0.99, end.Add(-third), end)
 	t.Logf("soak %v: %d requests answered (%.0f/s), statuses %v, 5xx or transport errors %d",
 		end.Sub(start).Round(time.Second), n, float64(n)/end.Sub(start).Seconds(), counts, fivexx)
-	t.Logf("RSS %d KiB -> %d KiB; OS threads %d -> %d; p99 first third %v, last third %v",
-		startRSS, endRSS, startThreads, endThreads, p99first, p99last)
+	t.Logf("RSS %d KiB -> %d KiB; goroutines %d -> %d; OS threads %d -> %d; p99 first third %v, last third %v",
+		startRSS, endRSS, startG, endG, startThreads, endThreads, p99first, p99last)
 
 	if fivexx > 0 {
 		t.Errorf("%d answers were 5xx or transport errors", fivexx)
@@ -65,6 +67,9 @@ func TestSoak(t *testing.T) {
 	// Growth beyond a fixed allowance plus half again is a leak, not noise.
 	if endRSS > startRSS*3/2+64<<10 {
 		t.Errorf("RSS grew from %d KiB to %d KiB", startRSS, endRSS)
+	}
+	if startG < 0 || endG > startG+50 {
+		t.Errorf("goroutines went from %d to %d", startG, endG)
 	}
 	if endThreads > startThreads*2+8 {
 		t.Errorf("OS threads grew from %d to %d", startThreads, endThreads)
