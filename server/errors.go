@@ -118,7 +118,10 @@ func rewordBindError(msg string) string {
 		return msg
 	}
 	name, _, _ := strings.Cut(rest, ":")
-	return fmt.Sprintf("parameter %q is not in the format the API declares (the id must be a UUID)", name)
+	if name == "id" {
+		return `path parameter "id": must be a UUID`
+	}
+	return fmt.Sprintf("parameter %q: give it once, in the format the API declares", name)
 }
 
 // describeRequestError turns a kin-openapi validation failure into one line

@@ -187,6 +187,7 @@ func TestListBadParameters(t *testing.T) {
 			{"created_after=yesterday", "created_after"},
 			{"created_after=2023-02-29T00:00:00Z", "created_after"},
 			{"created_before=2024-01-01T00:00:00", "created_before"},
+			{"tags=a&tags=b", "tags"},
 		}
 		for _, tt := range tests {
 			r := e.get("/v1/resources?"+tt.query, tok)
