@@ -21,7 +21,7 @@ import (
 	"github.com/re-factor/resources/store"
 )
 
-var roundTripRows = flag.Int("roundtrip.rows", 20_000, "rows in TestExportImportRoundTrip (1000000 by hand)")
+var roundTripRows = flag.Int("roundtrip.rows", 10_000, "rows in TestExportImportRoundTrip (1000000 by hand)")
 
 // TestExportImportRoundTrip loads a generated dataset with `refactor
 // import`, exports it, imports the export into a second PostgreSQL database

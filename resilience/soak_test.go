@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	soakFor  = flag.Duration("soak", 15*time.Second, "how long TestSoak runs (10m by hand)")
+	soakFor  = flag.Duration("soak", 10*time.Second, "how long TestSoak runs (10m by hand)")
 	soakReqs = flag.Int64("soak.requests", 2_000_000, "most requests TestSoak sends")
 )
 
