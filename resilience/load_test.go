@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"net/http"
 	"slices"
@@ -29,6 +31,10 @@ type loader struct {
 	// it, writes delete instead of create, so a long run keeps a steady
 	// data set and its latencies stay comparable.
 	keep int
+	// truncatedOK accepts a download cut off mid-body: once a 200 and its
+	// Content-Length are sent, a storage failure can only end the body
+	// early, which the client detects.
+	truncatedOK bool
 
 	sent   atomic.Int64
 	mu     sync.Mutex
@@ -157,6 +163,9 @@ func randomQuery(rng *mrand.Rand) string {
 	return qs[rng.IntN(len(qs))]
 }
 
+// statusTruncated counts downloads cut off mid-body, when truncatedOK.
+const statusTruncated = -1
+
 // record counts r; a cancelled request at the end of a run is not counted.
 func (l *loader) record(ctx context.Context, op string, r result) {
 	if r.err != nil && ctx.Err() != nil {
@@ -164,6 +173,10 @@ func (l *loader) record(ctx context.Context, op string, r result) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.truncatedOK && op == "get" && errors.Is(r.err, io.ErrUnexpectedEOF) {
+		l.counts[statusTruncated]++
+		return
+	}
 	l.counts[r.status]++
 	l.lat = append(l.lat, sample{at: time.Now(), took: r.took})
 	switch {

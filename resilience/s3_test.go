@@ -43,6 +43,7 @@ func TestS3Outage(t *testing.T) {
 		"AWS_ACCESS_KEY_ID="+blobtest.AccessKey, "AWS_SECRET_ACCESS_KEY="+blobtest.SecretKey,
 		"DB_STATEMENT_TIMEOUT="+stmtTimeout.String())
 	l := newLoader(t, srv.url, []string{"a", "b"}, 50, 1<<40)
+	l.truncatedOK = true
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { l.run(ctx, 4) })
