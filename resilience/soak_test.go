@@ -74,7 +74,9 @@ func TestSoak(t *testing.T) {
 	if endThreads > startThreads*2+8 {
 		t.Errorf("OS threads grew from %d to %d", startThreads, endThreads)
 	}
-	if p99last > 3*p99first+100*time.Millisecond {
+	// A few seconds' p99 on a shared two-core machine is mostly its
+	// neighbours; drift means something only over minutes.
+	if *soakFor >= time.Minute && p99last > 3*p99first+100*time.Millisecond {
 		t.Errorf("p99 went from %v to %v", p99first, p99last)
 	}
 }
