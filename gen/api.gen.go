@@ -199,6 +199,9 @@ type PayloadTooLargeError = Error
 // ServiceUnavailableError defines model for ServiceUnavailableError.
 type ServiceUnavailableError = Error
 
+// TooManyRequestsError defines model for TooManyRequestsError.
+type TooManyRequestsError = Error
+
 // UnauthorizedError defines model for UnauthorizedError.
 type UnauthorizedError struct {
 	Error *string `json:"error,omitempty"`
@@ -612,7 +615,23 @@ type NotFoundErrorJSONResponse Error
 
 type PayloadTooLargeErrorJSONResponse Error
 
-type ServiceUnavailableErrorJSONResponse Error
+type ServiceUnavailableErrorResponseHeaders struct {
+	RetryAfter *int
+}
+type ServiceUnavailableErrorJSONResponse struct {
+	Body Error
+
+	Headers ServiceUnavailableErrorResponseHeaders
+}
+
+type TooManyRequestsErrorResponseHeaders struct {
+	RetryAfter *int
+}
+type TooManyRequestsErrorJSONResponse struct {
+	Body Error
+
+	Headers TooManyRequestsErrorResponseHeaders
+}
 
 type UnauthorizedErrorJSONResponse struct {
 	Error *string `json:"error,omitempty"`
@@ -744,10 +763,13 @@ type Readyz503JSONResponse struct {
 func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -825,6 +847,25 @@ func (response DeleteResource404JSONResponse) VisitDeleteResourceResponse(w http
 	return err
 }
 
+type DeleteResource429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response DeleteResource429JSONResponse) VisitDeleteResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteResource500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response DeleteResource500JSONResponse) VisitDeleteResourceResponse(w http.ResponseWriter) error {
@@ -835,6 +876,25 @@ func (response DeleteResource500JSONResponse) VisitDeleteResourceResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteResource503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response DeleteResource503JSONResponse) VisitDeleteResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -917,6 +977,25 @@ func (response GetResource404JSONResponse) VisitGetResourceResponse(w http.Respo
 	return err
 }
 
+type GetResource429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response GetResource429JSONResponse) VisitGetResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetResource500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetResource500JSONResponse) VisitGetResourceResponse(w http.ResponseWriter) error {
@@ -927,6 +1006,25 @@ func (response GetResource500JSONResponse) VisitGetResourceResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResource503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response GetResource503JSONResponse) VisitGetResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1056,6 +1154,25 @@ func (response UpdateResource415JSONResponse) VisitUpdateResourceResponse(w http
 	return err
 }
 
+type UpdateResource429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response UpdateResource429JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateResource500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateResource500JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
@@ -1066,6 +1183,25 @@ func (response UpdateResource500JSONResponse) VisitUpdateResourceResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateResource503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response UpdateResource503JSONResponse) VisitUpdateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1201,6 +1337,25 @@ func (response GetResourceContent416Response) VisitGetResourceContentResponse(w 
 	return nil
 }
 
+type GetResourceContent429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response GetResourceContent429JSONResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetResourceContent500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetResourceContent500JSONResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
@@ -1211,6 +1366,25 @@ func (response GetResourceContent500JSONResponse) VisitGetResourceContentRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetResourceContent503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response GetResourceContent503JSONResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1295,6 +1469,25 @@ func (response ListResources403JSONResponse) VisitListResourcesResponse(w http.R
 	return err
 }
 
+type ListResources429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response ListResources429JSONResponse) VisitListResourcesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListResources500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ListResources500JSONResponse) VisitListResourcesResponse(w http.ResponseWriter) error {
@@ -1305,6 +1498,25 @@ func (response ListResources500JSONResponse) VisitListResourcesResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListResources503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response ListResources503JSONResponse) VisitListResourcesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1419,6 +1631,25 @@ func (response CreateResource415JSONResponse) VisitCreateResourceResponse(w http
 	return err
 }
 
+type CreateResource429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response CreateResource429JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateResource500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response CreateResource500JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
@@ -1429,6 +1660,25 @@ func (response CreateResource500JSONResponse) VisitCreateResourceResponse(w http
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateResource503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response CreateResource503JSONResponse) VisitCreateResourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1797,76 +2047,79 @@ func (sh *strictHandler) CreateResource(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Dtrc9s4kn+li3dbY+cYWX7WjVL7wUmcHe8kTsp2am4vcpkQ2ZKwIQEGAK0oU/7vV90AKcqiJGeTzdbV",
-	"zhdHEol+od/d+T1KdVFqhcrZaPB7VAojCnRo+NslWl2ZFM8z+pahTY0sndQqGkTXUwQTnv9kQWZRHEl6",
-	"UAo3jeJIiQKjQcS/G/xUSYNZNHCmwjiy6RQLQTDH2hTCRYOoqvhNNy/plHVGqkl0f39Ph22plUWm6LnI",
-	"LvFThdadGaMN/ZRq5VA5+ijKMpepIAr3/m6JzN9buP7T4DgaRP+xt2B5zz+1ex4a41tm87nIIGCM7uPo",
-	"hVbjXKY/CnuNjlC/0mYkswzV1+MujS7ROOlliPX5h8JuxK9Hf0dCukpQQwRR9AuK3E3f/vrd5OABduF9",
-	"+yshPFcOjRL5v1ICNQ1wheYODYS7i6ML7V7pSmU/SDUutAPGR7jfiXmuRXat9WthJviDSAhY4VprYLxE",
-	"ColFpvheiTshczHKfxQ1ATG0MBM975Wo3FQb+QWzf6XetOnwdNmqLLVxmL3BTIrrefmjJNVCDYwbCDmz",
-	"Ec4S6IaYNTJYhvnbVDiYoXIwM1pNYpAKZtpkFgSUaKxWkAoFInWgVYejbweJDwHJzYpY4+jssze/K6eN",
-	"mCATvhqb5iWCHgOGl8H6t6E0+k5maKI4QlUVhMoeRnE0SW0UR+JLZfB2lOtRC3VNYe3uViVinXCV7VaL",
-	"NlPhvS6u6kC7Clykqa6Uu5UdIfj8JTHppgjhLXB0C3qmLLiptE18jjq4SQ0Kh9mtcB3ykwVaJ4oSZlNU",
-	"jKEGBTNhIZyN4kX8zoTDp04WG3GN5puYqCwamE11DX4JbwP2Qw03jlSV59ENqbc0mDpt5recfKzgeCfc",
-	"FJxmgM27QEYmpJJq0o2pxUCtSJ3XUKskyAyVk2OJBsbaLAGNQY4hmDI5pk3cNMiC1t66oORCzd+Oo8GH",
-	"LWbfYSH3caOcjOb+Jn6kyTwk/D6OumTwXslPFW6SQFtZupO9OCrQiUw49mwiyyQBF/m7lkH4/HEZ92nz",
-	"JtQAQFirU8laNJN0+d2qFCywFn4cfX460U8DXeRte5di9gatFT64FbJYXMcyFW/O35yBC1Lcpk8+OX4I",
-	"4kIUjzqtjZxIUpDKyFUob8NTeH95/hDa16ihnYqD45NV+Fe/nB4cn8BU2OlD8FDHrQ6irfyCt6O5827t",
-	"AUj5ZYVxCiD+9ZbiSOVOjhbQpXI4Qc6+alsZVelH7HBpwRrAPye/ZvABPss6j52aWYP/iB0u7Fecs7oL",
-	"4+SYIlwdbqT3nfVXO7cOiy7wTkw6xPJaWsdiERO7UaN78NtU5hjoJ7QCLFIt5xAc3XTsA8JYYp6BwdKg",
-	"JafBUP6upcIMyG56VMQ5LLqiWUO2MEbM6XtVZv9wCMmFdRAAPDKOPAin7EJa4TFY1Uo0aFtto9UrCrN8",
-	"xUvquhQrl7jeFMpf8Jn1nmwscovxg2jfyvtWq22mBgRlVOzj3l++jiGhj4Nh1e8fpkTLnq1G9C//gh+e",
-	"cUFvb56NhMWTo9i/+Pz06uzkyL+S9IaKoC/81whTXaCFpJFb0oOzzyJ1+Ry0YktNAqUJCJVBUhlJcLpU",
-	"e1tsftnE46nOs4fBeADWCeOs1/lkL3kGSgMWpZvHkPQS0AaSXi8ZKouTglSaX3BGyJxgJXsJ4OcUS+fB",
-	"au08FOGg0NbBfv/gyEvW01+Iz69RTYhSekTKo5ofvl/IUnP469XbC/B6EzfknBzBr/I5WDRS5FwqPFSx",
-	"rTGqO7a8Iv9Aj2LYp1To4PjYsx2TvEhMdJFKsws3Ood0KoxIuRO0JJWD4+OtQul2Z9diYmNwRhYFZoGM",
-	"k6M2FfEGKporG6rj/jPIKl8WoYXM6LLEzN/feu9ViM/n/uFxv8OXdYXSUwXJ1LnSqxl9sgmZnffqvv4f",
-	"o0un6D2pt9Cx0QXs1Dd6OFQGvRHYZ1AaeUdOmdjMtS5HIv0IIssMWkvGbUj1x5XFbLcHv5LaCjtUSTvi",
-	"f4UxLhIuI7f6027vucnFvWdP+JUubps/uMBZK0ffsZQTmSr3no+qSParuz/MVC+xzEUaLrjJL2dT3Uqf",
-	"vtE2ieVxbZ+PZXm7HXZ0JeLIYloZ6eZXVC2EnioKg+a08rcx4m+vas3562/XUWgLECT/dME42YRvMUg1",
-	"1h0W9O4cbImpHIceBidKBp9SnqRNSImAolNGrPoiBjIcS8UXRG55qM7u0Mwh2bvbT8DoyiEoxMxCchp6",
-	"Kgx7AJ4V8FHur79d1yEOKMI5/RHVT7YplqUdKrpUh0ooNwBkJJ8qNPMY+BULUqV5lZG70iqf8ytgkbVB",
-	"uBrST5Zs3NuE7UHSfB4YFFlCmSWRixkz79H85ey6xRn3O+g9DgrJ70PfARlGAxhGnpvCa5HnaBjd1/FW",
-	"upwuYiFSEvkljtGg4vLhDo31l7Hf6/f6XECUqEQpo0F02Nvv9aOYm/asDHuZTvnDpCuLPlXwy/Wb1+Sj",
-	"PHwwqDKkpJO9XrIXQPdI+RMYzUHAqFJZjhmkupyDHg/VJWY6fQbSQa5FZkFpN6VgzSC0m6KBqbYuRGQy",
-	"T77e8ywaRH9B91Jzt2ZpLnDQ7z/Inxx+dntTV+TLDbOOAcNqp7llJ9Hgw00c2aoohJkHhV5wX5Jdk9VT",
-	"2ay8mMmJEIS9KfeLvqwV5kG/DzPO20kLS6NTtJbLEDR3JA/j5w62tyKFXwLobil0dQea9/aarv0mNl/L",
-	"O1RETmn0aD2L7dteyyfZHvu0TKcV5WgU3e+Q249Os8rHvl2gdR4sK9OkFUD2A387ffO616UIb0tUp+/O",
-	"CcB2fdjcR90UD7a2drfI8poqryUnGJNjD2RvFuxceAVeK9hGpnNdhfRBUBbtJZrqDGGCigSnjeX8gFMr",
-	"qlJZ3JsES4L/OsEGcr+XiAIB3SIiRufbrCuUnhSzKcaAUHaGxsZw3D/0rmYmLa4K4dID/zb7iqPj/uH2",
-	"A+smJpsEdsm3vN1A7/b36mi097vM7r2ccvRp2zLPL/n3y0Xj6QHvRx3FGx/hecbRY2TzcHzL5/a3n1sd",
-	"4vDJRwj3wdSUjx1tP7Y8zOObfAR7y/NJvr/mxryoQLR7cc6G3o7K+Evdb1i9y7hW8hVbXX9f/e82SWpw",
-	"rJ3M/nH7m2//L+haV7/mitvLF2ua/ItX9lrLGfc3cVRWrmvwYZwUeWi0DXwSSw6RG4HkPLgPSGW2mmAP",
-	"krrA4aTV+NInGyoud3qQkLYmTRThk0JRoB5hgJHBFA324I3mFEYrp0EApZc+2a6Tb5Gz/4aKyl5pQcBR",
-	"/2efp4cupi+mFafchb7DrmzQV6BLJsD69Vxn8++u/aHcvV8unMPd/WF7/yzbO+r/vP3U8l4Ondp/BImd",
-	"axN8+Pgxklk3wP8eDsMrW9tndMbzvZaOTbrnHgZFYZs5RGNY9RBBGkheeCBPiYUkXnz3vYUkHiqhIDm7",
-	"FpNkqUvrm+mxbzvVh15KW2rL2XQCShTh5aEaS/IhV15oFpJL8hcJ7Bz0T2I42j/Z9XDOx08vtMKnb4RL",
-	"pwnsHPaPdtdUgk2vvRk7PXChD6pXZh0M4Y3BVumUksyE5fHn/tP9/sFhAjuXr17Az/v7/d16oW2Kwq8M",
-	"hJU2pjuKNxSVcUfdTNLzFa5QgMLkEg1keqZIA5+BgIL4rRNUOOwfrcO/JKCNdNxs9UtP9p4su6KmZTiS",
-	"ijQx3l4xN7OJKA60+v2RazHprlk+VZpqP6899dyvhrChVL+Po4P+yT+JgxA5MPP6sUzWfRwdduW/F9pB",
-	"oTM5lpjBDr3P18xXiRaWbmr338FX73cMjNleuJy3wkk7lvUiwbfn1MF8Wm7yp81Z9DekWA/c7/om2Wtp",
-	"w2S16Q825NkYFM7QOhhLYx1UKqciLrHauD8LmyY9eCVzQj5UqS5GUqH31KcXL3vwXn1UeqZ8jxIWhHLh",
-	"LyeK3HuXqySKLhu6t3hJj39BMYzmvkrZSXVRiKf1YDmDXFq363O2O5FXfoRe5tKBVkOVxMkzsCX3zoUh",
-	"NQEU6RRKiSkyxWEUxG6fR3r+GddDQ9Ux4YHTxRC5tjGu8SUlosZItPDkicjzJ0+C/Q7VRN6hCgzgZ5G6",
-	"GFJh8aklzXDyLkDa7cFvBEnpQKC0kOPY8WDKiQmHL5ILZ3L1tJD9M9/Gwj3z8OurokOXxBcjEMqdKVEf",
-	"y88kgFw6NCJ/yMVQefjhTR4LLY9akgEkf6Lofkt/hkP6+8Qn874lze2QoWpGbmAdPQyLPIXF/A5tD874",
-	"pgoUypJsvFjWi6NFBFP2jaKpd8PEmH7npQbXrBrsnF+9hf8+6e/vDoDC+OHh4c9DxfYj4ItWCDvJ//Iw",
-	"TyjQ47FFtxsDYU8d7CSLMb+fIAS1TnZ7cKZSneFQJf+VgKzP8nwm+dPB8+QZAawU8lsZ0Fs7s6lMp8FU",
-	"M0y1z5oqo+xQSV8WsXXs+lKLvJilk+tF2dBHvEeda/Qb1yceLdwRjjWvx3yddDeIMl2Iks0sWeIl4VmM",
-	"ryMZc/PYf0/Ym5K7IVmxq9guJX/0O4jpShsH2mRhqa3FGlfRPbgmvyPbTLmEHdzI6I+oYDQfqkRmSbMP",
-	"xM1wtgvudFq/mehRkMi1EzkbZikmdQ08VAZLFEQJ2I+ybMW89bKgsLIkgQzHospZBGjT1hqs4G/8480j",
-	"ZPJOUEivilEQSikmUoXGLSe5++SrSt65FdYvX6DKwGCwgIQH9QP4cJMs9pkoSEPC7G8wgzB06WBqnyei",
-	"siCW9le3xFbZuPAc6DEwOVAis1IvSez3+70NRNxa+WUNJQd9HtYGUvr9ryXsbSk+VQh1IRUKB3Lud1JX",
-	"nE9wfvSThUThZ3ebVsZqk3Dbf6jSXIb1LuFgJvKPwcUT1YP6EvzYia7IO1Pp2go6VKyP3Icf0xUKB0KR",
-	"KyvdNA59Ga+S3OjxWlnS54VmDhWHZ44sPkupXQzFDx5+9eCKFKOxCx9PbOxzosTnAkkj7oTocYt83bPo",
-	"OcIMpHsG/DI3sBznBk1edApeSrVYLAjChRlRX4gM/Raf8iNI77lDa6q/wd8wzCU1aI3pj/cPOlYRVlPT",
-	"m29sIS0vWTRbMM2Hx7WYVvdiWsrV0V4M7UO+5EIbbMWSQsxhrPNcz3wc8apXCmtBuqGiWBd0FnYaB/Ao",
-	"DdhtdouJOAbcg2Aw5DStnKg6D16W/LqaYNKxlPGiMoZ4KxeernPxdOEIBo/1Lp1w2Ot11MscC1QDqS1g",
-	"l07rTkyQWdTlW5a3JlkhanRx7UwXXNw8cuD5/6iW/eY6kxdxRZ4vpM83r+2aReOldTBfgCytbfpkISxt",
-	"xeR9/BZZxrUWVS31chkvVVRGJqF4WSx9cbyc6V3ffUuFE7meVB5zwUVZA4VTVUpA4vZOJ9kXd2D4U7Pu",
-	"msTtnWUqezDPyBgX/4kj8a2Oep8msdUo8c07/rlOGG0PQmOO07tcFjKM/Bfrc3T8zen/3L54e3F9dnF9",
-	"+/xv12dXCewc7R/CCOdaZbvtqm+o6rmBcAuH8bDQ8X1Ecs9NyrXY+QExVEf9n7vKZL+y+4OmCWE/+I9p",
-	"wj/eofp3nAt4tVmeCyzvCSwv9H24ub+5/78AAAD//w==",
+	"7Httc9tGkvBf6cLzbEXyQRSpt7pQtR9kW06U2LJLkiu3Z6qEIdAkJwZm4JmBaDql/37VPQAIkiApr73a",
+	"S12+2CSB6bfp9279EcQ6y7VC5WzQ/yPIhREZOjT87QqtLkyMFwl9S9DGRuZOahX0g5sJgimf/2BBJkEY",
+	"SHqQCzcJwkCJDIN+wL8b/FRIg0nQd6bAMLDxBDNBMEfaZMIF/aAo+E03y+mUdUaqcfDw8ECHba6VRabo",
+	"uUiu8FOB1p0bow39FGvlUDn6KPI8lbEgCvd/t0TmHw1c/9/gKOgH/29/zvK+f2r3PTTGt8jmc5FAiTF4",
+	"CIMXWo1SGT8V9godoX6lzVAmCaqvx50bnaNx0ssQq/PLwq7Fr4e/IyFdJagmgij6GUXqJm9//W5y8ADb",
+	"8L79lRBeKIdGifTfKYGKBrhGc48GyrsLg0vtXulCJU+kGpfaAeMj3O/ELNUiudH6tTBjfCISSqxwozUw",
+	"XiKFxCJjfK/EvZCpGKZPRU2JGBqYYcdNEBLhxFBYBG3AOm3EGEFaKJRBEU/4PW3AaQ021dPdIAwmKJLa",
+	"BToz2zsbOTSrPvAaY60SC07DVEgHQxxpQ27RmRkpVNPTlYollcMxMgMPYXCj9RuhZqWDsU8kKbovQls5",
+	"NtsHkpOIY10o94MFIxxCKjPpYCdHA9arukEmZRekHSibo3KnnlcQJB8GEjUEFoH1AuoM1FNK9b0ShZto",
+	"I79g8u90FU06AqbLFnmujcPkDSZS3MzypzKOBmpg3EDImY3yLIGuiVkjg0WYv02EgykqB1Oj1TgEqWCq",
+	"TWJBQI7GagWxUCBiB1q1xPZmXvChRHK7ItYwOP/sPe61t10mfDUdmeUIegRYvlxbem70vUzQBGGAqsgI",
+	"lT0MwmAc2yAMxJfC4N0w1cMG6orCKsKtSsQ64QrbrhZNpsr32riqcqtV4KUd3smWrOviJTHZsFZwdAt6",
+	"qiy4ibR1Sha0cBMbFA6TO+Fa5CcztE5kOUwnqBhDBQqmwkJ5NgjnKVsiHO45mW3ENZxtYqKwaGA60RX4",
+	"Bbw12A8V3DBQRZoGt6Te0mDstJndcb65guOdcBPyIBwAqneBjExIJdW4HVODgUqRWq+hUkmQCSonRxIN",
+	"jLRZABqCHEFpysN0Mzc1slJr71yp5ELN3o6C/octZt9iIQ9hrZyM5uE2fKTJLBP+EAZtMniv5KcCN0mg",
+	"qSzt+X0YZOgEBWhmNkkkARfpu4ZB+JJhEfdZ/SZUAEBYq2PJWjSVdPntqlRaYCX8MPi8N9Z7JV3kbTtX",
+	"YvoGrRU+n8lkNr+ORSreXLw5B1dKcZs++XpoGcSlyB51Whs5lqQghZGrUN6WT+H91cUytK9RQzsRB8cn",
+	"LRH557OD4xOYCDtZBg9V3Goh2soveDecOe/WlkDKLyuMUwDxrzcURyp3cjSHXkf6MKhsZVjEH7HFpZXW",
+	"AP45+TWDS/gs6zy2amYF/iO2uLBfccbqLoyTI4pwdWLpfWf11c6sw6wNvBPjFrG8ltaxWMTYbtToDvw2",
+	"kSmW9BNaARapfHcIjm469AFhJDFNKHUzaMlpMJTftVSYcGbcobrdYdYWzWqyhTFiRt+LPPmnQ0gqrIMS",
+	"wCPjyFI4ZRfSCI+lVa1Eg6bV1lq9ojCLV7ygrguxcoHrTaH8BZ9Z78lGIrUYLkX7Rt632mBhakBQRsU+",
+	"7v3V6xAi+tgfFN3uYUy07NtiSP/zL/jhlHs49vaUap6To9C/+Pzs+vzkyL8SdQaKoM/91xBjnaGFqJZb",
+	"1IHzzyJ26Qy0YkuNSkojECqBqDAy8nn9itJsi80v63g80WmyHIz7YJ0wznqdj/ajU1AaMMvdLISoE1Gx",
+	"FnU60UBZHGek0vyCM0KmBCvajwA/x5g7D1Zr56EIB5m2DnrdgyMvWU9/Jj6/RjUmSukRKY+qf/h+IUvN",
+	"4Jfrt5fg9SasyTk5gl/lc6qxpEi5VFhWsa0xqj22vCL/QI9C6FEqdHB87NkOSV4kJrpIpdmFG51CPBFG",
+	"xNz8W5DKwfHxVqG0u7MbMbYhOCOzDJOSjJOjJhXhBirqKxuo4+4pJIUvi9BCYnSeY+Lvb733ysTnC//w",
+	"uNviy9pC6ZmCaOJc7tWMPtmIzM57dV8Hj9DFE/Se1FvoyOgMdqobPRwog94I7CnkRt6TUyY2U63zoYg/",
+	"gkgSg9aScXNpOyosJrsd+JXUVtiBipoR/yuMcZ5wGbnVn7Z7z00u7j17wq90cdv8wSVOGzn6jqWcyBSp",
+	"93xURbJf3X0yU73CPBVxecF1fjmd6Eb69I22SSyPKvt8LMvb7bClKxEGFuPCSDe7pmqhbKOjMGjOCn8b",
+	"Q/72qtKcX367qXosBMk/nTNONuFbDFKNdIsFvbsAm2MsR2UPgxMlg3uUJ2lTpkRA0SkhVn0RAwmOpOIL",
+	"Irc8UOf3aGYQ7d/3IjC6cAgKMbEQnZU9FYbdB88K+Cj3y283VYgDinBOf0T1g62LZWkHii7VoRLK9QEZ",
+	"yacCzSwEfsWCVHFaJOSutEpn/ApYZG0Qbt4kIxv3NmE7ENWf+wZFElFmSeRiwsx7ND+d3zQ4434HvcdB",
+	"Ifpj4Dsgg6APg8Bzk3kt8hwNgocq3kqX0kXMRUoiv8IRGlRcPtyjsf4yep1up8sFRI5K5DLoB4edXqcb",
+	"hDynYWXYT3TMH8ZtWfSZgp9v3rwmH+Xhg0GVICWd7PWi/RJ0h5Q/guEMBAwLlaSYQKzzGejRQF1houNT",
+	"kA5SLRILSrsJBWsGod0EDUy0dWVEJvPk671Ign7wE7qXmrs1C6Ogg253KX9y+NntT1yWLjbMWmZKq8OF",
+	"hp0E/Q+3YWCLLBNmVir0nPuc7Jqsnspm5cVMToQg7E+4X/RlrTAPul2Yct5OWpgbHaO1XIaguSd5mLIj",
+	"21mRws8l6HYptHUH6vf260HNJjZfy3tURE5u9HA9i83bXssn2R77tETHBeVoFN3vkduPTrPKh75doHVa",
+	"WlaiSSuA7Af+cfbmdadNEd7mqM7eXRCA7fqwuY+6KR5sbe1ukeUNVV4LTjAkx16SvVmwM+EVeK1ga5nO",
+	"dFGmD4KyaC/RWCcIY1QkOG0s5wecWlGVyuLeJFgS/NcJtiT3e4moJKBdRMTobJt1laVnPfURyk7R2BCO",
+	"u4fe1UylxVUhXHng32ZfYXDcPdx+YN2QbJPArviWtxvofW+/ikb7f8jkwcspRZ+2LfL8kn+/mjeelng/",
+	"aine+AjPM44eI5vliT2f620/tzrE4ZOPEO7SoJyPHW0/tji/pVMHP24/1TrBYzV4hGwW59nfRXlqdfH3",
+	"BKLZCHS2bCyphL9UzY5VRQorC1txFOuVpfvdxlg1jrWbAH+p3v9i1fsJXUPv1uhXc9NozXhj/sp+YxPp",
+	"4TYM8sK1jXyMkyItW4x9n75TKOAWKLlN7oBCPBFqjB2IqtKO03Xji75koLjQ60BEphLV8ZNPCkUpyhBL",
+	"GAlM0GAH3mhO3rRyGgRQYu3LjKrsEClHLiio4JcWBBx1f/QVStm/9W0ExcVGpu+xLQ/2tfeC/fHNP9fJ",
+	"7LubXlnoPyy2DMq7+8vw/2WG332E4S8uodGp3iNIbN0R4sPHj5HMutWFP7238predFitadR+Q8HH7eMm",
+	"gyKz9fintupqdiMNRC88kD2SXxTOv/uWThQOlFAQnd+IcbTQHPczjNB3+6pDL6XNteUiJgIlsvLlgRpJ",
+	"cmDX/sYsRFfkrCLYOeiehHDUO9n1cC5Ge5da4d4b4eJJBDuH3aPdNQV4PeKop31L/nupacCsgyG8Idgi",
+	"nlBuH7E8/t7d63UPDiPYuXr1An7s9bq71eqo3xCaL48y3W37PvN+V0u7gqTnGwtCAQqTSjSQ6Kki9T8F",
+	"ARnxW9UFcNg9Wod/QUAb6bjd6hSf7T9b9IN1p3YoFWliuL1RUY+EFrepiOH2UvFToank9tpTjVsrCBs6",
+	"JA9hcNA9+RdxUIYtTLx+LJL1EAaHbWXHpXaQ6USOJCZ+rY+vma8SLSzc1O7/hUDRa5nTs71wF8UKJ+1I",
+	"Vvsbf/JSprTdho/+YXPx8g3J5ZLvX98YfS1tOU1vLE5Wp0JQOEXrYCSNdVColAr3yGrj/i5sHHXglUwJ",
+	"+UDFOhtKhT5MnF2+7MB79VHpqfJ9aZgTys0eOVYUW9r8NFF0VdO9xUV7/HOKYTjzxeFOrLNM7FXLBAmk",
+	"0rpdn63ei7TwaxN5Kh1oNVBRGJ2CzXleIgzpKKCIJ5BLjJEpLsd/HHN4jOufcRk6UC1TPTibLw5UBs59",
+	"HUkpuDESLTx7JtL02bPSeQzUWN6jKhnAzyJ2IcTC4p4lzXDyvoS024HfCJLSJYHSQoojx8NIJ8YcO0ku",
+	"nMNWE2IODnwb89jAA8+vCk1tEp+PvahqoBJlJD+TAFLp0Ih0mYuB8vDLN3kUuDhei/oQ/Y1Sizv6ZzCg",
+	"f5/5MsaPIbgFNlD1mBWso4fl8lZmMb1H24FzvqkMhbIkGy+W9eJoEMGUfaNoqn3AarFYWnD1esnOxfVb",
+	"+M+Tbm+3D5RDHB4e/jhQbD8CvmiFsBP9Nw9whQI9Gll0uyEQ9tjBTjRf7fBTo1Kto90OnKtYJzhQ0X9E",
+	"IKuzPJOL/nbwPDolgIVCfisBemtnOpHxpDTVBGPtU7bCKDtQ0heEbB27vsgkL2bp5HpR1vTxenTrX8ts",
+	"XJl5tHDLxeqvle4GUcZzUbKZRQu8RDx/8xU0Y64f++8Re1NyNyQrdhXbpeSPfgcxXWvjQJukXGRssMb9",
+	"gw7ckN+RTaZcxA5uaPRHVDCcDVQkk6jeAeMBCNsFd7et30b1KEjk2omUDTMX46r6HyiDOQrHf6zwUeaN",
+	"mLdeFhRWFiSQ4EgUKYsAbdxYfRb8jX+8fYRM3gnKJ4psWAolF2OpymY9Z9g98lU571kL6xduUCVgsLSA",
+	"iJcz+vDhNprvsFGQhojZ32AG5aCthakeT8FlRiz1VjcDV9m49BzoETA5kCOzUi3G9LrdzgYi7qz8soaS",
+	"gy4P6EtSut2vJextLj4VCFUVV1Yt5NzvpS44n+BM6QcLkcLP7i4ujNUm4lHPQMWpLFf6hIOpSD+WLp6o",
+	"7leX4EeNdEXemUrXVNCBYn3k2cuIrlA4EIpcWe4mYdmR8irJLS6vlTl9nmvmQHF45sjis5TKxVD84IFn",
+	"B65JMWq78PHEhj4ninwuENXijogeNy8WPIueI0xAulPgl7l15zg3qPOiM/BSqsRiQRAuTIj6TCToNzeV",
+	"Hzt7z1025bob/A3DXFCDxmrGce+gZf1kNTW9/cbm2eJiTb35VH94XHNtdReqoVwtjdWyccqXnPm/xali",
+	"SSZmMNJpqqc+jnjVy4W1IN1AUawrdRZ2agfwKA3YrffJiTgG3IHSYMhpWjlWVR68KPl1NcG4ZRHnRWEM",
+	"8ZbPPV3rsvHcEfQf611a4bDXaynWORaoGlJTwC6eVG2gUmZBm29Z3JRlhajQhZUznXNx+8gh95+pkP5T",
+	"F7m8+S3SdH71rHbartlsX9g/9NXPwp6wz1TKLcGQXJ9fW0y40KOSqdpm5C2ewsiorJzmW4YcrKd61/cd",
+	"Y+FEqseFx5xxRVhD4TyZsp+wuURMxs29J/5U71dHYXNJnmouTBPyBPO/Gop8k6da4IpsMYx825J/rrJV",
+	"24GyJcm5Jf/Not8xme9r0vE3Z/919+Lt5c355c3d83/cnF9HsHPUO4QhzrRKdpsl50BV4xrh5t5qucry",
+	"HVSKDXW+N18yAzFQR90f22p0vyP+REOcciH9ryHOP9+b+2sc88R+0Ovs4jhmcStmcX31w+3D7cP/BAAA",
+	"//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -374,9 +374,25 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Service Unavailable */
+        /**
+         * @description Too Many Requests: the account's rate limit (per server replica) is
+         *     spent; retry after the `Retry-After` seconds.
+         */
+        TooManyRequestsError: {
+            headers: {
+                /** @description Seconds to wait before retrying */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description Service Unavailable (the database or storage is unreachable or too slow) */
         ServiceUnavailableError: {
             headers: {
+                /** @description Seconds to wait before retrying */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -488,7 +504,9 @@ export interface operations {
             400: components["responses"]["BadRequestError"];
             401: components["responses"]["UnauthorizedError"];
             403: components["responses"]["ForbiddenError"];
+            429: components["responses"]["TooManyRequestsError"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
         };
     };
     createResource: {
@@ -519,7 +537,9 @@ export interface operations {
             409: components["responses"]["ConflictError"];
             413: components["responses"]["PayloadTooLargeError"];
             415: components["responses"]["UnsupportedMediaTypeError"];
+            429: components["responses"]["TooManyRequestsError"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
         };
     };
     getResource: {
@@ -547,7 +567,9 @@ export interface operations {
             401: components["responses"]["UnauthorizedError"];
             403: components["responses"]["ForbiddenError"];
             404: components["responses"]["NotFoundError"];
+            429: components["responses"]["TooManyRequestsError"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
         };
     };
     updateResource: {
@@ -582,7 +604,9 @@ export interface operations {
             409: components["responses"]["ConflictError"];
             413: components["responses"]["PayloadTooLargeError"];
             415: components["responses"]["UnsupportedMediaTypeError"];
+            429: components["responses"]["TooManyRequestsError"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
         };
     };
     deleteResource: {
@@ -608,7 +632,9 @@ export interface operations {
             401: components["responses"]["UnauthorizedError"];
             403: components["responses"]["ForbiddenError"];
             404: components["responses"]["NotFoundError"];
+            429: components["responses"]["TooManyRequestsError"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
         };
     };
     getResourceContent: {
@@ -666,7 +692,9 @@ export interface operations {
                 };
                 content?: never;
             };
+            429: components["responses"]["TooManyRequestsError"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
         };
     };
     healthz: {
