@@ -26,7 +26,7 @@ func gcCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	// Taken before reading the rows: bytes older than this were written
 	// before any row a create in flight could still add.
 	cutoff := time.Now().Add(-*grace)
-	db, err := openDB(ctx, cfg)
+	db, err := openDB(ctx, forBatch(cfg))
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func importCmd(ctx context.Context, cfg config, args []string, stdin io.Reader, 
 		return err
 	}
 	defer closeIn()
-	db, err := openDB(ctx, cfg)
+	db, err := openDB(ctx, forBatch(cfg))
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func exportCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	db, err := openDB(ctx, cfg)
+	db, err := openDB(ctx, forBatch(cfg))
 	if err != nil {
 		return err
 	}

@@ -154,6 +154,17 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logg
 	return nil
 }
 
+// batchStatementTimeout bounds one statement of a batch command (import,
+// export, gc). DB_STATEMENT_TIMEOUT protects requests; a 20,000-row import
+// batch into a busy SQLite file may rightly take longer than a request.
+const batchStatementTimeout = 10 * time.Minute
+
+// forBatch is cfg for a batch command run by an operator.
+func forBatch(cfg config) config {
+	cfg.StatementTimeout = max(cfg.StatementTimeout, batchStatementTimeout)
+	return cfg
+}
+
 // openDB opens DATABASE_URL and brings its schema up to date.
 func openDB(ctx context.Context, cfg config) (*store.DB, error) {
 	opts := []store.Option{store.WithStatementTimeout(cfg.StatementTimeout),
