@@ -91,6 +91,9 @@ func (c *Cluster) URL(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.Port, db)
 }
 
+// Start starts a stopped cluster again, as a failover or restart would.
+func (c *Cluster) Start(settings ...string) error { return c.start(settings) }
+
 // Stop stops the server at once; the folder stays, for Remove.
 func (c *Cluster) Stop() error {
 	return runPostgresTool(filepath.Join(c.bin, "pg_ctl"), "-D", c.data(), "-m", "immediate", "-w", "stop")
