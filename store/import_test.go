@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -242,7 +243,7 @@ func TestExportResourcesStreams(t *testing.T) {
 				t.Fatal(err)
 			}
 			sorted := slices.IsSortedFunc(got, func(a, b store.Resource) int {
-				return cmpOr(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+				return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 			})
 			if len(got) != count || !sorted {
 				t.Errorf("got %d resources (sorted: %v), want %d in order", len(got), sorted, count)

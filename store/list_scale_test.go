@@ -72,14 +72,7 @@ func TestListCursor(t *testing.T) {
 	for _, engine := range storetest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			db := storetest.Open(t, engine)
-			var rs []store.Resource
-			for i := range count {
-				rs = append(rs, storetest.NewResource("acme", i, storetest.CreatedAt(*at(i / 3))))
-			}
-			storetest.MustImport(t, db, rs...)
-			slices.SortFunc(rs, func(a, b store.Resource) int {
-				return cmpOr(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
-			})
+			rs := mustSeedTies(t, db, count)
 			added := 0
 			for _, ascending := range []bool{true, false} {
 				for _, size := range []int64{1, 4, 7, 23} {

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -189,15 +190,7 @@ func TestListResourcesPagination(t *testing.T) {
 	for _, engine := range storetest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			db := storetest.Open(t, engine)
-			// Three resources per created_at, so ties are broken by id.
-			var rs []store.Resource
-			for i := range count {
-				rs = append(rs, storetest.NewResource("acme", i, storetest.CreatedAt(*at(i / 3))))
-			}
-			storetest.MustImport(t, db, rs...)
-			slices.SortFunc(rs, func(a, b store.Resource) int {
-				return cmpOr(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
-			})
+			rs := mustSeedTies(t, db, count)
 			asc := make([]string, count)
 			for i, r := range rs {
 				asc[i] = r.ID
@@ -247,11 +240,19 @@ func TestListResourcesPagination(t *testing.T) {
 	}
 }
 
-func cmpOr(a, b int) int {
-	if a != 0 {
-		return a
+// mustSeedTies stores n resources of account acme, three per created_at so
+// that ties are broken by id, and returns them in ascending list order.
+func mustSeedTies(t *testing.T, db *store.DB, n int) []store.Resource {
+	t.Helper()
+	var rs []store.Resource
+	for i := range n {
+		rs = append(rs, storetest.NewResource("acme", i, storetest.CreatedAt(*at(i / 3))))
 	}
-	return b
+	storetest.MustImport(t, db, rs...)
+	slices.SortFunc(rs, func(a, b store.Resource) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return rs
 }
 
 func mustList(t *testing.T, db *store.DB, f store.ResourceFilter) store.ResourcePage {
