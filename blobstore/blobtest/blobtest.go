@@ -35,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/re-factor/resources/blobstore"
 )
@@ -42,12 +43,19 @@ import (
 // Kinds lists the kinds of store that Open accepts; tests run for each.
 var Kinds = []string{"file", "s3"}
 
+// Timeout is the deadline of the stores Open and OpenProbed return unless
+// their options set another: long, so that a test of something else does not
+// fail because the machine, and the S3 server on it, is busy. Tests of
+// deadlines set their own with blobstore.WithTimeout.
+const Timeout = 30 * time.Second
+
 // Open returns a new, empty store of the given kind with opts, closed (and,
 // for "s3", emptied and deleted) when the test ends. It fails the test for an
 // unknown kind or when the store cannot be opened; see the package comment
 // for when an "s3" store is skipped instead.
 func Open(tb testing.TB, kind string, opts ...blobstore.Option) *blobstore.Store {
 	tb.Helper()
+	opts = append([]blobstore.Option{blobstore.WithTimeout(Timeout)}, opts...)
 	var st *blobstore.Store
 	switch kind {
 	case "file":

@@ -43,6 +43,7 @@ type Read struct {
 // opts; a "file" store lists through fileblob (see [blobstore.New]).
 func OpenProbed(tb testing.TB, kind string, opts ...blobstore.Option) (*blobstore.Store, *Probe) {
 	tb.Helper()
+	opts = append([]blobstore.Option{blobstore.WithTimeout(Timeout)}, opts...)
 	ctx := context.Background()
 	var b *blob.Bucket
 	var name string
