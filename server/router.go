@@ -80,6 +80,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.Metrics != nil {
 		e.Use(cfg.Metrics.middleware)
 	}
+	e.Use(compressResponses())
 	e.Use(requestID, s.accessLog, recoverPanic, clientGone, securityHeaders)
 	// CORS before anything that can refuse a request, so a browser can
 	// read every error.
