@@ -156,7 +156,7 @@ func openSQLite(path string, o options) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: a read URL needs PostgreSQL: SQLite has no replicas")
 	}
 	if path == "" || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("sqlite: URL needs a file path (as in sqlite:data/resources.db) or :memory:")
+		return nil, fmt.Errorf("sqlite: URL needs a file path (as in sqlite:data/resources.db) or :memory: for one in memory")
 	}
 	name, err := sqliteName(path)
 	if err != nil {
