@@ -300,6 +300,11 @@ describe("console", { skip: browserPath === null ? "Chromium is not installed (a
     assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px at 375 px`);
     assert.deepEqual(await seriousViolations(page), []);
     await page.screenshot({ path: join(screenshots, "list-375.png") });
+    await page.locator("tbody tr a").first().click();
+    await page.waitForSelector("pre.json");
+    const detailOverflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(detailOverflow <= 0, `the detail view scrolls sideways by ${detailOverflow}px at 375 px`);
+    assert.deepEqual(await seriousViolations(page), []);
     await ctx.close();
   });
 
