@@ -24,7 +24,7 @@ const shutdownGrace = 15 * time.Second
 func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dev := fs.Bool("dev", false, "development mode: keep a secret in data/ when JWT_SECRET is unset, load demo data into an empty database, print a ready-to-paste curl")
+	dev := fs.Bool("dev", false, "development mode: keep a secret in data/ when JWT_SECRET is unset, load demo data into an empty database, print a signed-in console link and a curl")
 	eph := fs.Bool("ephemeral", false, "a throwaway server for tests: database and bytes in memory, JWT_SECRET or a random secret, a token printed")
 	seedFile := fs.String("seed", "", "with --ephemeral: JSON Lines `file` (the import format) to load at start")
 	account := fs.String("account", demoAccount, "with --dev or --ephemeral: the account of the printed token")
