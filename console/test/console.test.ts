@@ -232,6 +232,13 @@ describe("console", { skip: browserPath === null ? "Chromium is not installed (a
     const err = await page.waitForSelector("#c-file-error");
     assert.match((await err.textContent()) ?? "", /at most 1\.0 MiB/);
     assert.equal(await page.isDisabled("button:text-is('Upload')"), true);
+    // Dropped rather than picked: the same check.
+    await page.evaluate((size) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(size)], "dropped.bin", { type: "application/octet-stream" }));
+      document.querySelector(".drop")!.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, maxContentBytes + 1);
+    await page.getByText("dropped.bin is 1.0 MiB").waitFor();
     assert.equal(posted, false);
     await ctx.close();
   });
