@@ -54,7 +54,15 @@ func (c contentResponse) VisitGetResourceContentResponse(w http.ResponseWriter) 
 	h := w.Header()
 	h.Set("Content-Type", c.res.MimeType)
 	h.Set("ETag", `"`+c.res.SHA256+`"`)
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": c.res.Name}))
+	disposition := gen.Attachment
+	if c.params.Disposition != nil {
+		disposition = *c.params.Disposition
+	}
+	h.Set("Content-Disposition", mime.FormatMediaType(string(disposition), map[string]string{"filename": c.res.Name}))
+	// Stored HTML or SVG opened from this origin would run with its
+	// authority: the sandbox gives the document an origin of its own and no
+	// script, however the browser comes to render it.
+	h.Set("Content-Security-Policy", "sandbox")
 	// ServeContent reads the conditional and range headers from a request;
 	// the validated parameters are the only ones that reach the handler.
 	req, err := http.NewRequestWithContext(c.ctx, http.MethodGet, "/", nil)
