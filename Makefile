@@ -4,7 +4,7 @@ BIN     := bin/refactor
 PKGS    := ./...
 
 .PHONY: all build run test tools generate check-generate lint vet fmt-check staticcheck check clean \
-	node-deps lint-spec contract fuzz soak resilience-long bench bench-smoke
+	node-deps lint-spec contract fuzz soak resilience-long bench bench-smoke console check-console console-test
 
 all: build
 
@@ -15,7 +15,8 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/refactor
 
-## run: serve on the embedded SQLite default with demo data and a development secret
+## run: serve on the embedded SQLite default with demo data and a development secret;
+## prints a console link that opens signed in
 run: build
 	./$(BIN) serve --dev
 
@@ -93,6 +94,20 @@ check: check-generate lint test
 node-deps:
 	npm ci --prefix e2e --no-audit --no-fund --loglevel=error
 	npm ci --prefix sdk/typescript --no-audit --no-fund --loglevel=error
+	npm ci --prefix console --no-audit --no-fund --loglevel=error
+
+## console: rebuild the web console (console/ → server/console/, committed) after make node-deps
+console:
+	npm run --prefix console --silent build
+
+## check-console: fail when the committed console bundle is not what the sources and lockfiles build
+check-console: console
+	@git diff --exit-code --stat -- server/console || (echo "server/console is stale: run make console and commit it" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- server/console)" || (git status --porcelain -- server/console; echo "server/console has uncommitted files" >&2; exit 1)
+
+## console-test: the browser suite: the real binary, Debian's Chromium through playwright-core, axe-core
+console-test: build
+	npm test --prefix console
 
 ## lint-spec: Spectral (spectral:oas) and Redocly CLI on openapi.yaml; errors fail
 lint-spec:

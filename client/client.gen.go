@@ -39,6 +39,24 @@ func (e ExternalStorageType) Valid() bool {
 	}
 }
 
+// Defines values for GetResourceContentParamsDisposition.
+const (
+	GetResourceContentParamsDispositionAttachment GetResourceContentParamsDisposition = "attachment"
+	GetResourceContentParamsDispositionInline     GetResourceContentParamsDisposition = "inline"
+)
+
+// Valid indicates whether the value is a known member of the GetResourceContentParamsDisposition enum.
+func (e GetResourceContentParamsDisposition) Valid() bool {
+	switch e {
+	case GetResourceContentParamsDispositionAttachment:
+		return true
+	case GetResourceContentParamsDispositionInline:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListResourcesParamsSort.
 const (
 	ListResourcesParamsSortAsc  ListResourcesParamsSort = "asc"
@@ -207,12 +225,21 @@ type UnsupportedMediaTypeError = Error
 
 // GetResourceContentParams defines parameters for GetResourceContent.
 type GetResourceContentParams struct {
+	// Disposition `inline` asks a browser to show the bytes rather than save them
+	// (for previews); the response then also carries
+	// `Content-Security-Policy: sandbox`, so stored HTML or SVG can never
+	// run script with this server's origin. Default `attachment`.
+	Disposition *GetResourceContentParamsDisposition `form:"disposition,omitempty" json:"disposition,omitempty"`
+
 	// Range A byte range, such as `bytes=0-1023` (RFC 9110)
 	Range *string `json:"Range,omitempty"`
 
 	// IfNoneMatch An ETag from an earlier download; a match answers 304
 	IfNoneMatch *string `json:"If-None-Match,omitempty"`
 }
+
+// GetResourceContentParamsDisposition defines parameters for GetResourceContent.
+type GetResourceContentParamsDisposition string
 
 // ListResourcesParams defines parameters for ListResources.
 type ListResourcesParams struct {
@@ -414,8 +441,10 @@ type ClientInterface interface {
 	// GetResourceContent Download a resource's bytes
 	//
 	// Streams the stored bytes with their `Content-Type`, `Content-Length`,
-	// an `ETag` holding the sha256, and `Content-Disposition` naming the
-	// file. Supports `Range` (206, 416) and `If-None-Match` (304).
+	// an `ETag` holding the sha256, `Content-Disposition` naming the file
+	// (`attachment` unless `disposition=inline`) and
+	// `Content-Security-Policy: sandbox`. Supports `Range` (206, 416) and
+	// `If-None-Match` (304).
 	//
 	// Corresponds with GET /v1/resource/{id}/content (the `GetResourceContent` operationId).
 	GetResourceContent(ctx context.Context, id ResourceId, params *GetResourceContentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -620,8 +649,10 @@ func (c *Client) UpdateResource(ctx context.Context, id ResourceId, body UpdateR
 // GetResourceContent Download a resource's bytes
 //
 // Streams the stored bytes with their `Content-Type`, `Content-Length`,
-// an `ETag` holding the sha256, and `Content-Disposition` naming the
-// file. Supports `Range` (206, 416) and `If-None-Match` (304).
+// an `ETag` holding the sha256, `Content-Disposition` naming the file
+// (`attachment` unless `disposition=inline`) and
+// `Content-Security-Policy: sandbox`. Supports `Range` (206, 416) and
+// `If-None-Match` (304).
 //
 // Corresponds with GET /v1/resource/{id}/content (the `GetResourceContent` operationId).
 func (c *Client) GetResourceContent(ctx context.Context, id ResourceId, params *GetResourceContentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -980,6 +1011,33 @@ func NewGetResourceContentRequest(server string, id ResourceId, params *GetResou
 		return nil, err
 	}
 
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Disposition != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "disposition", *params.Disposition, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
@@ -1321,8 +1379,10 @@ type ClientWithResponsesInterface interface {
 	// GetResourceContentWithResponse Download a resource's bytes
 	//
 	// Streams the stored bytes with their `Content-Type`, `Content-Length`,
-	// an `ETag` holding the sha256, and `Content-Disposition` naming the
-	// file. Supports `Range` (206, 416) and `If-None-Match` (304).
+	// an `ETag` holding the sha256, `Content-Disposition` naming the file
+	// (`attachment` unless `disposition=inline`) and
+	// `Content-Security-Policy: sandbox`. Supports `Range` (206, 416) and
+	// `If-None-Match` (304).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2391,8 +2451,10 @@ func (c *ClientWithResponses) UpdateResourceWithResponse(ctx context.Context, id
 // GetResourceContentWithResponse Download a resource's bytes
 //
 // Streams the stored bytes with their `Content-Type`, `Content-Length`,
-// an `ETag` holding the sha256, and `Content-Disposition` naming the
-// file. Supports `Range` (206, 416) and `If-None-Match` (304).
+// an `ETag` holding the sha256, `Content-Disposition` naming the file
+// (`attachment` unless `disposition=inline`) and
+// `Content-Security-Policy: sandbox`. Supports `Range` (206, 416) and
+// `If-None-Match` (304).
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -44,6 +44,24 @@ func (e ExternalStorageType) Valid() bool {
 	}
 }
 
+// Defines values for GetResourceContentParamsDisposition.
+const (
+	Attachment GetResourceContentParamsDisposition = "attachment"
+	Inline     GetResourceContentParamsDisposition = "inline"
+)
+
+// Valid indicates whether the value is a known member of the GetResourceContentParamsDisposition enum.
+func (e GetResourceContentParamsDisposition) Valid() bool {
+	switch e {
+	case Attachment:
+		return true
+	case Inline:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListResourcesParamsSort.
 const (
 	Asc  ListResourcesParamsSort = "asc"
@@ -212,12 +230,21 @@ type UnsupportedMediaTypeError = Error
 
 // GetResourceContentParams defines parameters for GetResourceContent.
 type GetResourceContentParams struct {
+	// Disposition `inline` asks a browser to show the bytes rather than save them
+	// (for previews); the response then also carries
+	// `Content-Security-Policy: sandbox`, so stored HTML or SVG can never
+	// run script with this server's origin. Default `attachment`.
+	Disposition *GetResourceContentParamsDisposition `form:"disposition,omitempty" json:"disposition,omitempty"`
+
 	// Range A byte range, such as `bytes=0-1023` (RFC 9110)
 	Range *string `json:"Range,omitempty"`
 
 	// IfNoneMatch An ETag from an earlier download; a match answers 304
 	IfNoneMatch *string `json:"If-None-Match,omitempty"`
 }
+
+// GetResourceContentParamsDisposition defines parameters for GetResourceContent.
+type GetResourceContentParamsDisposition string
 
 // ListResourcesParams defines parameters for ListResources.
 type ListResourcesParams struct {
@@ -422,6 +449,12 @@ func (w *ServerInterfaceWrapper) GetResourceContent(ctx echo.Context) error {
 
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetResourceContentParams
+	// ------------- Optional query parameter "disposition" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "disposition", ctx.QueryParams(), &params.Disposition, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter disposition: %s", err))
+	}
 
 	headers := ctx.Request().Header
 	// ------------- Optional header parameter "Range" -------------
@@ -2047,78 +2080,82 @@ func (sh *strictHandler) CreateResource(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Httc9tGkvBf6cLzbEXyQRSpt7pQtR9kW06U2LJLkiu3Z6qEIdAkJwZm4JmBaDql/37VPQAIkiApr73a",
-	"S12+2CSB6bfp9279EcQ6y7VC5WzQ/yPIhREZOjT87QqtLkyMFwl9S9DGRuZOahX0g5sJgimf/2BBJkEY",
-	"SHqQCzcJwkCJDIN+wL8b/FRIg0nQd6bAMLDxBDNBMEfaZMIF/aAo+E03y+mUdUaqcfDw8ECHba6VRabo",
-	"uUiu8FOB1p0bow39FGvlUDn6KPI8lbEgCvd/t0TmHw1c/9/gKOgH/29/zvK+f2r3PTTGt8jmc5FAiTF4",
-	"CIMXWo1SGT8V9godoX6lzVAmCaqvx50bnaNx0ssQq/PLwq7Fr4e/IyFdJagmgij6GUXqJm9//W5y8ADb",
-	"8L79lRBeKIdGifTfKYGKBrhGc48GyrsLg0vtXulCJU+kGpfaAeMj3O/ELNUiudH6tTBjfCISSqxwozUw",
-	"XiKFxCJjfK/EvZCpGKZPRU2JGBqYYcdNEBLhxFBYBG3AOm3EGEFaKJRBEU/4PW3AaQ021dPdIAwmKJLa",
-	"BToz2zsbOTSrPvAaY60SC07DVEgHQxxpQ27RmRkpVNPTlYollcMxMgMPYXCj9RuhZqWDsU8kKbovQls5",
-	"NtsHkpOIY10o94MFIxxCKjPpYCdHA9arukEmZRekHSibo3KnnlcQJB8GEjUEFoH1AuoM1FNK9b0ShZto",
-	"I79g8u90FU06AqbLFnmujcPkDSZS3MzypzKOBmpg3EDImY3yLIGuiVkjg0WYv02EgykqB1Oj1TgEqWCq",
-	"TWJBQI7GagWxUCBiB1q1xPZmXvChRHK7ItYwOP/sPe61t10mfDUdmeUIegRYvlxbem70vUzQBGGAqsgI",
-	"lT0MwmAc2yAMxJfC4N0w1cMG6orCKsKtSsQ64QrbrhZNpsr32riqcqtV4KUd3smWrOviJTHZsFZwdAt6",
-	"qiy4ibR1Sha0cBMbFA6TO+Fa5CcztE5kOUwnqBhDBQqmwkJ5NgjnKVsiHO45mW3ENZxtYqKwaGA60RX4",
-	"Bbw12A8V3DBQRZoGt6Te0mDstJndcb65guOdcBPyIBwAqneBjExIJdW4HVODgUqRWq+hUkmQCSonRxIN",
-	"jLRZABqCHEFpysN0Mzc1slJr71yp5ELN3o6C/octZt9iIQ9hrZyM5uE2fKTJLBP+EAZtMniv5KcCN0mg",
-	"qSzt+X0YZOgEBWhmNkkkARfpu4ZB+JJhEfdZ/SZUAEBYq2PJWjSVdPntqlRaYCX8MPi8N9Z7JV3kbTtX",
-	"YvoGrRU+n8lkNr+ORSreXLw5B1dKcZs++XpoGcSlyB51Whs5lqQghZGrUN6WT+H91cUytK9RQzsRB8cn",
-	"LRH557OD4xOYCDtZBg9V3Goh2soveDecOe/WlkDKLyuMUwDxrzcURyp3cjSHXkf6MKhsZVjEH7HFpZXW",
-	"AP45+TWDS/gs6zy2amYF/iO2uLBfccbqLoyTI4pwdWLpfWf11c6sw6wNvBPjFrG8ltaxWMTYbtToDvw2",
-	"kSmW9BNaARapfHcIjm469AFhJDFNKHUzaMlpMJTftVSYcGbcobrdYdYWzWqyhTFiRt+LPPmnQ0gqrIMS",
-	"wCPjyFI4ZRfSCI+lVa1Eg6bV1lq9ojCLV7ygrguxcoHrTaH8BZ9Z78lGIrUYLkX7Rt632mBhakBQRsU+",
-	"7v3V6xAi+tgfFN3uYUy07NtiSP/zL/jhlHs49vaUap6To9C/+Pzs+vzkyL8SdQaKoM/91xBjnaGFqJZb",
-	"1IHzzyJ26Qy0YkuNSkojECqBqDAy8nn9itJsi80v63g80WmyHIz7YJ0wznqdj/ajU1AaMMvdLISoE1Gx",
-	"FnU60UBZHGek0vyCM0KmBCvajwA/x5g7D1Zr56EIB5m2DnrdgyMvWU9/Jj6/RjUmSukRKY+qf/h+IUvN",
-	"4Jfrt5fg9SasyTk5gl/lc6qxpEi5VFhWsa0xqj22vCL/QI9C6FEqdHB87NkOSV4kJrpIpdmFG51CPBFG",
-	"xNz8W5DKwfHxVqG0u7MbMbYhOCOzDJOSjJOjJhXhBirqKxuo4+4pJIUvi9BCYnSeY+Lvb733ysTnC//w",
-	"uNviy9pC6ZmCaOJc7tWMPtmIzM57dV8Hj9DFE/Se1FvoyOgMdqobPRwog94I7CnkRt6TUyY2U63zoYg/",
-	"gkgSg9aScXNpOyosJrsd+JXUVtiBipoR/yuMcZ5wGbnVn7Z7z00u7j17wq90cdv8wSVOGzn6jqWcyBSp",
-	"93xURbJf3X0yU73CPBVxecF1fjmd6Eb69I22SSyPKvt8LMvb7bClKxEGFuPCSDe7pmqhbKOjMGjOCn8b",
-	"Q/72qtKcX367qXosBMk/nTNONuFbDFKNdIsFvbsAm2MsR2UPgxMlg3uUJ2lTpkRA0SkhVn0RAwmOpOIL",
-	"Irc8UOf3aGYQ7d/3IjC6cAgKMbEQnZU9FYbdB88K+Cj3y283VYgDinBOf0T1g62LZWkHii7VoRLK9QEZ",
-	"yacCzSwEfsWCVHFaJOSutEpn/ApYZG0Qbt4kIxv3NmE7ENWf+wZFElFmSeRiwsx7ND+d3zQ4434HvcdB",
-	"Ifpj4Dsgg6APg8Bzk3kt8hwNgocq3kqX0kXMRUoiv8IRGlRcPtyjsf4yep1up8sFRI5K5DLoB4edXqcb",
-	"hDynYWXYT3TMH8ZtWfSZgp9v3rwmH+Xhg0GVICWd7PWi/RJ0h5Q/guEMBAwLlaSYQKzzGejRQF1houNT",
-	"kA5SLRILSrsJBWsGod0EDUy0dWVEJvPk671Ign7wE7qXmrs1C6Ogg253KX9y+NntT1yWLjbMWmZKq8OF",
-	"hp0E/Q+3YWCLLBNmVir0nPuc7Jqsnspm5cVMToQg7E+4X/RlrTAPul2Yct5OWpgbHaO1XIaguSd5mLIj",
-	"21mRws8l6HYptHUH6vf260HNJjZfy3tURE5u9HA9i83bXssn2R77tETHBeVoFN3vkduPTrPKh75doHVa",
-	"WlaiSSuA7Af+cfbmdadNEd7mqM7eXRCA7fqwuY+6KR5sbe1ukeUNVV4LTjAkx16SvVmwM+EVeK1ga5nO",
-	"dFGmD4KyaC/RWCcIY1QkOG0s5wecWlGVyuLeJFgS/NcJtiT3e4moJKBdRMTobJt1laVnPfURyk7R2BCO",
-	"u4fe1UylxVUhXHng32ZfYXDcPdx+YN2QbJPArviWtxvofW+/ikb7f8jkwcspRZ+2LfL8kn+/mjeelng/",
-	"aine+AjPM44eI5vliT2f620/tzrE4ZOPEO7SoJyPHW0/tji/pVMHP24/1TrBYzV4hGwW59nfRXlqdfH3",
-	"BKLZCHS2bCyphL9UzY5VRQorC1txFOuVpfvdxlg1jrWbAH+p3v9i1fsJXUPv1uhXc9NozXhj/sp+YxPp",
-	"4TYM8sK1jXyMkyItW4x9n75TKOAWKLlN7oBCPBFqjB2IqtKO03Xji75koLjQ60BEphLV8ZNPCkUpyhBL",
-	"GAlM0GAH3mhO3rRyGgRQYu3LjKrsEClHLiio4JcWBBx1f/QVStm/9W0ExcVGpu+xLQ/2tfeC/fHNP9fJ",
-	"7LubXlnoPyy2DMq7+8vw/2WG332E4S8uodGp3iNIbN0R4sPHj5HMutWFP7238predFitadR+Q8HH7eMm",
-	"gyKz9fintupqdiMNRC88kD2SXxTOv/uWThQOlFAQnd+IcbTQHPczjNB3+6pDL6XNteUiJgIlsvLlgRpJ",
-	"cmDX/sYsRFfkrCLYOeiehHDUO9n1cC5Ge5da4d4b4eJJBDuH3aPdNQV4PeKop31L/nupacCsgyG8Idgi",
-	"nlBuH7E8/t7d63UPDiPYuXr1An7s9bq71eqo3xCaL48y3W37PvN+V0u7gqTnGwtCAQqTSjSQ6Kki9T8F",
-	"ARnxW9UFcNg9Wod/QUAb6bjd6hSf7T9b9IN1p3YoFWliuL1RUY+EFrepiOH2UvFToank9tpTjVsrCBs6",
-	"JA9hcNA9+RdxUIYtTLx+LJL1EAaHbWXHpXaQ6USOJCZ+rY+vma8SLSzc1O7/hUDRa5nTs71wF8UKJ+1I",
-	"Vvsbf/JSprTdho/+YXPx8g3J5ZLvX98YfS1tOU1vLE5Wp0JQOEXrYCSNdVColAr3yGrj/i5sHHXglUwJ",
-	"+UDFOhtKhT5MnF2+7MB79VHpqfJ9aZgTys0eOVYUW9r8NFF0VdO9xUV7/HOKYTjzxeFOrLNM7FXLBAmk",
-	"0rpdn63ei7TwaxN5Kh1oNVBRGJ2CzXleIgzpKKCIJ5BLjJEpLsd/HHN4jOufcRk6UC1TPTibLw5UBs59",
-	"HUkpuDESLTx7JtL02bPSeQzUWN6jKhnAzyJ2IcTC4p4lzXDyvoS024HfCJLSJYHSQoojx8NIJ8YcO0ku",
-	"nMNWE2IODnwb89jAA8+vCk1tEp+PvahqoBJlJD+TAFLp0Ih0mYuB8vDLN3kUuDhei/oQ/Y1Sizv6ZzCg",
-	"f5/5MsaPIbgFNlD1mBWso4fl8lZmMb1H24FzvqkMhbIkGy+W9eJoEMGUfaNoqn3AarFYWnD1esnOxfVb",
-	"+M+Tbm+3D5RDHB4e/jhQbD8CvmiFsBP9Nw9whQI9Gll0uyEQ9tjBTjRf7fBTo1Kto90OnKtYJzhQ0X9E",
-	"IKuzPJOL/nbwPDolgIVCfisBemtnOpHxpDTVBGPtU7bCKDtQ0heEbB27vsgkL2bp5HpR1vTxenTrX8ts",
-	"XJl5tHDLxeqvle4GUcZzUbKZRQu8RDx/8xU0Y64f++8Re1NyNyQrdhXbpeSPfgcxXWvjQJukXGRssMb9",
-	"gw7ckN+RTaZcxA5uaPRHVDCcDVQkk6jeAeMBCNsFd7et30b1KEjk2omUDTMX46r6HyiDOQrHf6zwUeaN",
-	"mLdeFhRWFiSQ4EgUKYsAbdxYfRb8jX+8fYRM3gnKJ4psWAolF2OpymY9Z9g98lU571kL6xduUCVgsLSA",
-	"iJcz+vDhNprvsFGQhojZ32AG5aCthakeT8FlRiz1VjcDV9m49BzoETA5kCOzUi3G9LrdzgYi7qz8soaS",
-	"gy4P6EtSut2vJextLj4VCFUVV1Yt5NzvpS44n+BM6QcLkcLP7i4ujNUm4lHPQMWpLFf6hIOpSD+WLp6o",
-	"7leX4EeNdEXemUrXVNCBYn3k2cuIrlA4EIpcWe4mYdmR8irJLS6vlTl9nmvmQHF45sjis5TKxVD84IFn",
-	"B65JMWq78PHEhj4ninwuENXijogeNy8WPIueI0xAulPgl7l15zg3qPOiM/BSqsRiQRAuTIj6TCToNzeV",
-	"Hzt7z1025bob/A3DXFCDxmrGce+gZf1kNTW9/cbm2eJiTb35VH94XHNtdReqoVwtjdWyccqXnPm/xali",
-	"SSZmMNJpqqc+jnjVy4W1IN1AUawrdRZ2agfwKA3YrffJiTgG3IHSYMhpWjlWVR68KPl1NcG4ZRHnRWEM",
-	"8ZbPPV3rsvHcEfQf611a4bDXaynWORaoGlJTwC6eVG2gUmZBm29Z3JRlhajQhZUznXNx+8gh95+pkP5T",
-	"F7m8+S3SdH71rHbartlsX9g/9NXPwp6wz1TKLcGQXJ9fW0y40KOSqdpm5C2ewsiorJzmW4YcrKd61/cd",
-	"Y+FEqseFx5xxRVhD4TyZsp+wuURMxs29J/5U71dHYXNJnmouTBPyBPO/Gop8k6da4IpsMYx825J/rrJV",
-	"24GyJcm5Jf/Not8xme9r0vE3Z/919+Lt5c355c3d83/cnF9HsHPUO4QhzrRKdpsl50BV4xrh5t5qucry",
-	"HVSKDXW+N18yAzFQR90f22p0vyP+REOcciH9ryHOP9+b+2sc88R+0Ovs4jhmcStmcX31w+3D7cP/BAAA",
+	"7Dtrc9tGkn+lC3dblnwQRT3rQtV+kG05UWLLLkm+3J6pEoZAk5wYmIFnBqJol/77VfcMQFCEXonXe6nL",
+	"F5sUMf2afnfja5TqotQKlbPR4GtUCiMKdGj42ylaXZkUjzP6lqFNjSyd1CoaROdTBBN+f2ZBZlEcSfqh",
+	"FG4axZESBUaDiP9u8HMlDWbRwJkK48imUywEwRxrUwgXDaKq4ifdvKRT1hmpJtHNzQ0dtqVWFpmiFyI7",
+	"xc8VWndkjDb0p1Qrh8rRR1GWuUwFUbj5myUyv7Zw/bvBcTSI/m1zwfKm/9VuemiMb5nNFyKDgDG6iaOX",
+	"Wo1zmX4v7DU6Qv1am5HMMlRPx10aXaJx0ssQ6/O3hd2IX49+Q0K6SlBDBFH0E4rcTd/98s3k4AF24X33",
+	"CyE8Vg6NEvm/UgI1DXCG5goNhLuLoxPtXutKZd9JNU60A8ZHuN+Lea5Fdq71G2Em+J1ICFjhXGtgvEQK",
+	"iUWm+EGJKyFzMcq/FzUBMbQww5qbImTCiZGwCNqAddqICYK0UCmDIp3yc9qA0xpsrmfrURxNUWSNC3Rm",
+	"vnE4dmhWfeAZplplFpyGmZAORjjWhtyiM3NSqLanC4ollcMJMgM3cXSu9Vuh5sHB2O8kKbovQls7NjsA",
+	"kpNIU10p98yCEQ4hl4V0sFaiAetV3SCTsg7SDpUtUbkDzysIkg8DSVoCS8B6AfWG6ntK9YMSlZtqI79g",
+	"9q90FW06IqbLVmWpjcPsLWZSnM/L72UcLdTAuIGQMxvhLIFuiLlDBsswf50KBzNUDmZGq0kMUsFMm8yC",
+	"gBKN1QpSoUCkDrTqiO3tvOBjQHKxItY4Orr2HvfM2y4TvpqOzEsEPQYMDzeWXhp9JTM0URyhqgpCZXei",
+	"OJqkNooj8aUyeDnK9aiFuqawjnCrErFOuMp2q0WbqfBcF1d1brUKPNjhpezIuo5fEZMtawVHt6BnyoKb",
+	"StukZFEHN6lB4TC7FK5DfrJA60RRwmyKijHUoGAmLISzUbxI2TLhcMPJ4l5co/l9TFQWDcymuga/hLcB",
+	"+7GGG0eqyvPogtRbGkydNvNLzjdXcLwXbkoehANA/SyQkQmppJp0Y2oxUCtS5zXUKgkyQ+XkWKKBsTZL",
+	"QGOQYwimPMrv56ZBFrT20gUlF2r+bhwNPj5g9h0WchM3yslobi7iR5rMbcJv4qhLBh+U/FzhfRJoK0t3",
+	"fh9HBTpBAZqZzTJJwEX+vmUQvmRYxn3YPAk1ABDW6lSyFs0kXX63KgULrIUfR9cbE70R6CJv2zsVs7do",
+	"rfD5TCGLxXUsU/H2+O0RuCDFh/TJ10O3QZyI4lGntZETSQpSGbkK5V34FT6cHt+G9hQ1tFOxvbffEZF/",
+	"Otze24epsNPb4KGOWx1EW/kFL0dz593aLZDyywrjFED84y3Fkcrt7y6gN5E+jmpbGVXpJ+xwacEawP9O",
+	"fs3gLXyWdR47NbMG/wk7XNgvOGd1F8bJMUW4JrH0vrP+aufWYdEF3olJh1jeSOtYLGJi79XoHvw6lTkG",
+	"+gmtAItUvjsERzcd+4AwlphnlLoZtOQ0GMpvWirMODPuUd3usOiKZg3Zwhgxp+9Vmf3uEJIL6yAAeGQc",
+	"uRVO2YW0wmOwqpVo0LbaRqtXFGb5ipfUdSlWLnF9Xyh/yWfu9mRjkVuMb0X7Vt632mBhakBQRsU+7sPp",
+	"mxgS+jgYVv3+Tkq0bNpqRP/zX/DjAfdw7MUB1Tz7u7F/8MXh2dH+rn8k6Q0VQV/4rxGmukALSSO3pAdH",
+	"1yJ1+Ry0YktNAqUJCJVBUhmZ+Lx+RWkeis2vmng81Xl2OxgPwDphnPU6n2wmB6A0YFG6eQxJL6FiLen1",
+	"kqGyOClIpfkBZ4TMCVaymQBep1g6D1Zr56EIB4W2Drb627tesp7+Qly/QTUhSuknUh7V/OHbhSw1h5/P",
+	"3p2A15u4IWd/F36RL6jGkiLnUuG2ij0Yo7pjy2vyD/RTDFuUCm3v7Xm2Y5IXiYkuUml24UbnkE6FESk3",
+	"/5aksr2396BQut3ZuZjYGJyRRYFZIGN/t01FfA8VzZUN1V7/ALLKl0VoITO6LDHz93e39yrE9bH/ca/f",
+	"4cu6QumhgmTqXOnVjD7ZhMzOe3VfB4/RpVP0ntRb6NjoAtbqG90ZKoPeCOwBlEZekVMmNnOty5FIP4HI",
+	"MoPWknFzaTuuLGbrPfiF1FbYoUraEf8JxrhIuIx80J92e8/7XNwH9oRPdHEP+YMTnLVy9DVLOZGpcu/5",
+	"qIpkv7r+3Uz1FMtcpOGCm/xyNtWt9OkP2iaxPK7t87EsP2yHHV2JOLKYVka6+RlVC6GNjsKgOaz8bYz4",
+	"2+tac37+9bzusRAk/+uCcbIJ32KQaqw7LOj9MdgSUzkOPQxOlAxuUJ6kTUiJgKJTRqz6IgYyHEvFF0Ru",
+	"eaiOrtDMIdm82krA6MohKMTMQnIYeioMewCeFfBR7udfz+sQBxThnP6E6pltimVph4ou1aESyg0AGcnn",
+	"Cs08Bn7EglRpXmXkrrTK5/wIWGRtEG7RJCMb9zZhe5A0nwcGRZZQZknkYsbMezQ/Hp23OON+Bz3HQSH5",
+	"OvQdkGE0gGHkuSm8FnmOhtFNHW+ly+kiFiIlkZ/iGA0qLh+u0Fh/GVu9fq/PBUSJSpQyGkQ7va1eP4p5",
+	"TsPKsJnplD9MurLoQwU/nb99Qz7KwweDKkNKOtnrJZsBdI+UP4HRHASMKpXlmEGqyzno8VCdYqbTA5AO",
+	"ci0yC0q7KQVrBqHdFA1MtXUhIpN58vUeZ9Eg+hHdK83dmqVR0Ha/fyt/cnjtNqeuyJcbZh0zpdXhQstO",
+	"osHHiziyVVEIMw8KveC+JLuu493HuuvsC0mqpJWXPPkVAro55RbSlzvlu93vw4xTeVLM0ugUreXKhCCr",
+	"CZjQpO2tCOanALpbMF0Ng+a5zWZ2cx/nb+QVKiKnNHr0JK7bOnEn62Sh7PkynVaUyVEOcIXcpHSaDSP2",
+	"TQWt82B/mSbdAbIy+Mfh2ze9LnV5V6I6fH9MAB7Wmvu7rfdFjQcbwA+I95zqsyVXGZP7D2Q/WdZz4TX/",
+	"Tlk3Yp7rKuQdgtJvL+RUZwgTVCRLbSwnFpyTUXnLN3CfrOkunibrQO63klog4NFSI97nD5llKGObCZJQ",
+	"dobGxrDX3/FuayYtrsrl1AP/Y4YZR3v9nYcP3DVwu0+Gp3zxv8uyr7Y262C3+VVmN150OfqscFkMr/jv",
+	"p4u+1i1x7HbUhnyExyW7jxHX7YUAPrf18LnVGRGffIS8b83h+djuw8eWx8N0avuHh091DghZMx4hm+Vx",
+	"+TfRp0aD/D2BaPcZnQ19K5Xxl7qXUutWrQi2W7vi2hJXfMzdGtT/ZqOzBsed2wd/6eP/YX38EV1LGZ+i",
+	"dO2VpzvmLItHNlsrUTcXcVRWrmv2ZJwUeeh1DnwdQXGEe7Hkc7kVC+lUqAn2IKlrTK4bjK8+s6HiirMH",
+	"CbGSNPGYTwpFWdAIA4wMpmiwB281p4xaOQ0CKMP39U5d/4icwx5UFjnHFLDb/8GXSqGR7PsZiqueQl9h",
+	"V0LumwBLRsnq8EJn829uj6HjcLPcuwh395c3+Kd5g/4jvMHyNhyd2noEiZ3LSnx47zGSuWuH4k/vwrym",
+	"P+jFOrOwzZbWT7qHYQZFYZvhVGPq9WRJGkheeiAbJNQkXnz3DackHiqhIDk6F5NkqXXvJyytA6+kLbXl",
+	"wikBJYr6wbHMcajWEuGcSKcFNzArlVMimmSLM3+XKpcKk3VyekPVgD0L6ezGe53LdD4AK1Q20tdJD868",
+	"VlhITskhJrC23d+PYXdrvwZyPN440Qo33gqXThNY2+nvrt/RbmgGOs1s81aQuNUiYVGCIcQx2CqdUkGS",
+	"sHz/3t/Y6m/vJLB2+vol/LC11V+vF2X9PtRiVZYJ79puWnT3OpozdBu+jSIUoDC5RAOZnimysQMQUBC/",
+	"deUCO/3du/AvCehpdCThwkDYTxRVRkbPLFLhDnaqZ61OuRHc7HFTocCKK+56FEO1RhVoafBK4syuH9QD",
+	"IbYf+qJA5FZDKoyRaB+jEjFYXWs6N7C0gbP/+pFXkji8DZWpFHguaisIbRc0zyz4BnwPXuFYVLmDttKG",
+	"wQOxzs3DhRBbWrwkwsxDiQbRAkxrJWnpj16YnQtJqwnMxYNR8Pnm8+XA18wIRlIJJv7BFlkzjFze4yPl",
+	"6+41fK60wyx4hnrQX0O4pzd3E0fb/f1/EgchT8HM2+oyWTdxtNNVkZ5oB4XO5Fhi5hdK2eTYrNDCktWs",
+	"/3/IDLY6NkTYd3Fnzgon7VjWm0N/8io3+NFWUH72O+raP1Bi3Ar2d/fp30gbljtae7z1qRgUztA6GEtj",
+	"XRNyrTbu78KmSQ9ey5yQD1Wqi5FU6D3i4cmrHnxQn5SeKT8mgQWh3EKUE0UutiuQEkUL0TwQQz3+BcUw",
+	"mvtmwlqqi0Js1LstGeTSunVfs1yJvPJbPGUuHWg1VEmcHIAteXwnDCkuoEinUEpMkSkO02iup3irwP9m",
+	"fZrQMWSGw8UeS2313BqUrg5I8Py5yPPnz4NHGaqJvEIVGMBrkboYUmFxw5JmOHkVIK334FeCpHQgUFrI",
+	"cex4Nu7EZKjGXi5cydQLC11xh3XxSTG7S+KLKSzVjhSQx/KaBJBLh0bkt7kYKg8/PMmT6eVpbzKA5G+U",
+	"S17SP8Mh/fvcF7N+KsZd1KFqpv5gHf0YdgkLi/kV2h4c8U0VKJQl2Xix3BeGGyKYsj8omno9td5zlxZc",
+	"s+20dnz2Dv5zv7+1PgBK8nZ2dn4YKrYfAV+0QlhL/of3CYQCPR5bdOsxEPbUwVqy2DTyQ8yg1sl6D45U",
+	"qjMcquQ/EpD1WR4RJ3/bfpEcEMBKIT+VAT21NpvKdBpMNcNU+xy9MsoOlfRtAbaOdd9qINdm6eTdomzo",
+	"4239zpe37t3gerRww57/U6V7jyjThSjZzJIlXhIeB/s+CmNufvbfE/am5G5IVuwqHpaSP/oNxHSmjQNt",
+	"srBX22KNu0g9OCe/I9tMuYQd3MjoT6hgNB+qRGZJs5LIkza2C56ZWL8c7VGQyLUTORtmKSZ1D2ioDJYo",
+	"HL8780mWrUB4tyworNyR/BKP7bSXv/EfLx4hk/eCkoyqGAWhlGIiVRgBcQm0Rb6q5LV/Yf3+F6oMDAYL",
+	"SHhXaAAfL5LFSiUFaUiY/XvMIMx9O5ja4qUMWRBLW6uLqqtsnHgO9BiYHCiRWan3tLb6/d49RFxa+eUO",
+	"Srb7vC8SSOn3n0rYu1J8rhDqAiaUlb4u05VtKrJnFhKF1+4yrYzVJuEB4lCluQwbpsLBTOSfgosnqgf1",
+	"JfgxN12Rd6bStRV0qFgfeaI3pisUDoQiV1a6aRz6kl4ludHptbKkzwvNHCoOzxxZfJZSuxiKHzxs78EZ",
+	"KUZjFz6e2NjnREloGTTipsI21KSconoWPUeYgXQHwA9zA5fL1UVedAheSrVYLAjChRlRX4gM/SKx8lsQ",
+	"3nOH1mz/Hn/DMJfUoLUptLe1/Y2Kx6e8K9Us4jUfHtdiXV3NaylXR3s9tM/5kgv/algdSwoxh7HOc+45",
+	"SBtUrxTWgnRDRbEu6CysNQ7gURqw3rzeQMQx4B4EgyGnaeVE1XnwsuTvqgkmHXthLytjiLdy4ek6d98X",
+	"jmDwWO/SCYe9XkcFz7FANZDaAnbptNXOC9uiq75leXGbFaJGF9fOdMHFxSO3Kf5M1fWfuvLlFxFEni+u",
+	"/o5udByV2t7x9sXSjqwviZZ22X36EjZZY/KHfrU24+qP6qh645Y3zSojk1BOLTZhOYLP9HrsB2TCiVxP",
+	"Ko+54DKxgcLJM6VEcXvRnSyeu1T8qXkHIInbL3JQIYZ5Ru5h8WZb4ttB9ZJhYquRb1l7ouoU1vYgdCs5",
+	"4eT3av2G02KnmI6/Pfzvy5fvTs6PTs4vX/zj/OgsgbXdrR0Y4VyrbL1dhw5VPckTbuHCbpdefjeYAkaT",
+	"BC4WIUEM1W7/h67C3b/H8J3me+Glib/me7+/i/fXpO47O0evs4+Y1C2vYC3vXX+8oPQrHOtqoS/6eI1X",
+	"I4cXZhpjmaONa28jTXijpTVOagjpKKSMHqHljEabdIrW+aW/8M7Y8vp2vc6zvAPbwlTvjN1c3PxvAAAA",
 	"//8=",
 }
 

@@ -32,7 +32,7 @@ func (s *Server) GetResourceContent(ctx context.Context, req gen.GetResourceCont
 		return nil, fmt.Errorf("%w: the bytes of resource %s are in bucket %q, which this server does not serve",
 			store.ErrNotFound, r.ID, r.StorageBucket)
 	}
-	return contentResponse{ctx: ctx, res: r, params: req.Params, blobs: s.blobs, disposition: "attachment"}, nil
+	return contentResponse{ctx: ctx, res: r, params: req.Params, blobs: s.blobs}, nil
 }
 
 // maxRanges bounds the parts of a multi-range download, each of which opens
@@ -48,9 +48,6 @@ type contentResponse struct {
 	res    store.Resource
 	params gen.GetResourceContentParams
 	blobs  *blobstore.Store
-	// disposition is the Content-Disposition type: "attachment" or
-	// "inline".
-	disposition string
 }
 
 func (c contentResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
@@ -58,7 +55,15 @@ func (c contentResponse) VisitGetResourceContentResponse(w http.ResponseWriter) 
 	before := h.Clone()
 	h.Set("Content-Type", c.res.MimeType)
 	h.Set("ETag", `"`+c.res.SHA256+`"`)
-	h.Set("Content-Disposition", mime.FormatMediaType(c.disposition, map[string]string{"filename": c.res.Name}))
+	disposition := gen.Attachment
+	if c.params.Disposition != nil {
+		disposition = *c.params.Disposition
+	}
+	h.Set("Content-Disposition", mime.FormatMediaType(string(disposition), map[string]string{"filename": c.res.Name}))
+	// Stored HTML or SVG opened from this origin would run with its
+	// authority: the sandbox gives the document an origin of its own and no
+	// script, however the browser comes to render it.
+	h.Set("Content-Security-Policy", "sandbox")
 	// ServeContent reads the conditional and range headers from a request;
 	// the validated parameters are the only ones that reach the handler.
 	req, err := http.NewRequestWithContext(c.ctx, http.MethodGet, "/", nil)

@@ -69,6 +69,10 @@ func TestDocsRenderInChromium(t *testing.T) {
 			}
 		}
 	}
+	// The operation tags put the resources before the service routes.
+	if first, probe := strings.Index(dom, "List all resources"), strings.Index(dom, "Liveness probe"); first < 0 || probe < first {
+		t.Errorf(`"List all resources" at %d, "Liveness probe" at %d: want the resources first`, first, probe)
+	}
 	if t.Failed() {
 		t.Logf("DOM:\n%.3000s", dom)
 	}

@@ -80,6 +80,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.Metrics != nil {
 		e.Use(cfg.Metrics.middleware)
 	}
+	e.Use(compressResponses())
 	e.Use(requestID, s.accessLog, recoverPanic, clientGone, securityHeaders)
 	// CORS before anything that can refuse a request, so a browser can
 	// read every error.
@@ -104,6 +105,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	}
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	registerDocsAssets(e)
+	registerConsole(e, cfg.MaxContentBytes)
 	if cfg.Metrics != nil && cfg.ServeMetrics {
 		e.GET(metricsPath, echo.WrapHandler(cfg.Metrics.Handler()))
 	}
@@ -115,11 +117,12 @@ func New(cfg Config) (*echo.Echo, error) {
 const metricsPath = "/metrics"
 
 // outsideSpec picks the routes the request validator must let through
-// because openapi.yaml does not describe them: operational endpoints and
-// the reference page's assets.
+// because openapi.yaml does not describe them: operational endpoints, the
+// reference page's assets and the console.
 func outsideSpec(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return p == metricsPath || strings.HasPrefix(p, docsAssetPrefix)
+	return p == metricsPath || strings.HasPrefix(p, docsAssetPrefix) ||
+		p == "/console" || strings.HasPrefix(p, consolePrefix)
 }
 
 // authenticate is the validator's AuthenticationFunc: it verifies the bearer

@@ -121,6 +121,39 @@ func TestDownloadRangesAndConditionals(t *testing.T) {
 	})
 }
 
+// TestDownloadDisposition checks that stored bytes are saved, not shown,
+// unless a preview asks for inline, and never run script on our origin.
+func TestDownloadDisposition(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	tok := rwToken(t, "acct")
+	id := e.mustCreate(tok, map[string]any{"name": "x.svg", "directory_path": "/",
+		"content": dataURL("image/svg+xml", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`))})["id"].(string)
+	for _, tt := range []struct {
+		query, disposition string
+		status             int
+	}{
+		{"", "attachment; filename=x.svg", http.StatusOK},
+		{"?disposition=attachment", "attachment; filename=x.svg", http.StatusOK},
+		{"?disposition=inline", "inline; filename=x.svg", http.StatusOK},
+		{"?disposition=render", "", http.StatusBadRequest},
+	} {
+		r := e.get("/v1/resource/"+id+"/content"+tt.query, tok)
+		if r.status != tt.status {
+			t.Errorf("%q: status %d, want %d (%s)", tt.query, r.status, tt.status, r.body)
+			continue
+		}
+		if tt.status != http.StatusOK {
+			continue
+		}
+		if got := r.header.Get("Content-Disposition"); got != tt.disposition {
+			t.Errorf("%q: Content-Disposition %q, want %q", tt.query, got, tt.disposition)
+		}
+		if got := r.header.Get("Content-Security-Policy"); got != "sandbox" {
+			t.Errorf("%q: Content-Security-Policy %q, want sandbox", tt.query, got)
+		}
+	}
+}
+
 func TestCreateFromURI(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {

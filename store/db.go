@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"net/url"
@@ -154,26 +155,25 @@ func openSQLite(path string, o options) (*DB, error) {
 	if o.readURL != "" {
 		return nil, fmt.Errorf("sqlite: a read URL needs PostgreSQL: SQLite has no replicas")
 	}
-	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("sqlite: URL needs a file path, as in sqlite:data/resources.db")
+	if path == "" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: URL needs a file path (as in sqlite:data/resources.db) or :memory: for one in memory")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	name, err := sqliteName(path)
+	if err != nil {
 		return nil, err
 	}
-	// A file: URI, so that "?" or "#" in the path cannot start parameters.
-	name := "file:" + (&url.URL{Path: path}).EscapedPath()
 	// WAL lets readers run beside the writer; NORMAL sync is durable in WAL
 	// mode except for the last commits on power loss.
 	common := "_busy_timeout=" + strconv.FormatInt(max(o.statementTimeout.Milliseconds(), 5000), 10) +
 		"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 	// fails halfway when it turns from reading to writing.
-	write, err := sql.Open("sqlite", name+"?"+common+"&_txlock=immediate")
+	write, err := sql.Open("sqlite", name+common+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
 	write.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite", name+"?"+common+"&_query_only=1")
+	read, err := sql.Open("sqlite", name+common+"&_query_only=1")
 	if err != nil {
 		write.Close()
 		return nil, err
@@ -182,6 +182,20 @@ func openSQLite(path string, o options) (*DB, error) {
 	read.SetMaxIdleConns(o.poolSize)
 	return &DB{engine: SQLite, read: read, write: write,
 		timeout: o.statementTimeout, importBatchSize: importBatchSize}, nil
+}
+
+// sqliteName returns the file: URI that opens path. ":memory:" names a new
+// database in memory (serve --ephemeral) that both pools share through
+// SQLite's memdb VFS, and that lives until the last connection closes.
+func sqliteName(path string) (string, error) {
+	if path == ":memory:" {
+		return "file:/refactor-" + rand.Text() + "?vfs=memdb&", nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return "", err
+	}
+	// A file: URI, so that "?" or "#" in the path cannot start parameters.
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?", nil
 }
 
 // Close closes the database's connections.

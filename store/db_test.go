@@ -39,6 +39,28 @@ func TestOpen(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	t.Run("sqlite in memory, one database per Open", func(t *testing.T) {
+		a, err := store.Open(ctx, "sqlite::memory:")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		if err := a.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The read pool sees what the write pool migrated.
+		if _, err := a.CountResources(ctx, ""); err != nil {
+			t.Errorf("count after migrate: %v", err)
+		}
+		b, err := store.Open(ctx, "sqlite::memory:")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if _, err := b.CountResources(ctx, ""); err == nil {
+			t.Error("a second in-memory database shares the first one's tables")
+		}
+	})
 	t.Run("unreachable postgres", func(t *testing.T) {
 		_, err := store.Open(ctx, "postgres://postgres@127.0.0.1:1/none?sslmode=disable")
 		if !errors.Is(err, store.ErrUnavailable) {

@@ -35,6 +35,7 @@ type datasetResult struct {
 	queries         []queryResult
 	peakRSS         int64
 	profile, topCPU string
+	compression     []compressionRow // main dataset only
 }
 
 // benchDataset loads a dataset of rows resources into a fresh database and
@@ -84,6 +85,11 @@ func benchDataset(ctx context.Context, o options, pg *postgres, rows int, only [
 		res.queries = append(res.queries, qr)
 		tok, _ := token(qr.q.account)
 		targets = append(targets, target(srv.url+qr.q.path(), tok))
+	}
+	if only == nil {
+		if res.compression, err = benchCompression(ctx, o, srv, rows); err != nil {
+			return res, fmt.Errorf("compression: %w", err)
+		}
 	}
 	if o.profile > 0 && only == nil {
 		res.profile = filepath.Join(o.work, fmt.Sprintf("cpu-%d.pprof", rows))

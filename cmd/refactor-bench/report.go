@@ -54,6 +54,7 @@ func (r *report) write(path string) error {
 	b.WriteString("\n")
 	r.writeFigures(&b)
 	r.writeScale(&b)
+	writeCompression(&b, r.main.compression, o.concurrency, o.duration)
 	if notes, err := os.ReadFile(o.notes); err == nil {
 		b.WriteString("\n## Notes\n\n" + string(notes) + "\n")
 	} else {

@@ -99,18 +99,46 @@ func storeDemoContent(ctx context.Context, blobs *blobstore.Store, r *store.Reso
 	return nil
 }
 
-// printDevCurl prints a command a newcomer can paste to see the demo data.
-func printDevCurl(w io.Writer, secret, addr string) error {
-	token, err := auth.Sign([]byte(secret), auth.Token{Account: demoAccount, Subject: "dev", Scope: demoScope, TTL: 24 * time.Hour})
+// devBanner is what serve --dev and --ephemeral print once listening: where
+// the API is, a console link that signs in, and a curl that works.
+type devBanner struct {
+	addr, account string
+	ephemeral     bool
+	seeded        int64
+	seedFile      string
+}
+
+// print writes the banner with a 24-hour token for b.account signed with
+// secret; with no secret (JWKS only) it prints the addresses alone.
+func (b devBanner) print(w io.Writer, secret string) error {
+	base := "http://" + strings.Replace(b.addr, "[::]", "127.0.0.1", 1)
+	what := "re-factor resources API"
+	if b.ephemeral {
+		what += fmt.Sprintf(" (ephemeral: in memory, gone on exit; %d resources seeded", b.seeded)
+		if b.seedFile != "" {
+			what += " from " + b.seedFile
+		}
+		what += ")"
+	}
+	if secret == "" {
+		_, err := fmt.Fprintf(w, "\n%s on %s\n  console: %s/console/ (tokens come from JWT_JWKS_URL's issuer)\n\n", what, base, base)
+		return err
+	}
+	token, err := auth.Sign([]byte(secret), auth.Token{Account: b.account, Subject: "dev", Scope: demoScope, TTL: 24 * time.Hour})
 	if err != nil {
 		return err
 	}
-	base := "http://" + strings.Replace(addr, "[::]", "127.0.0.1", 1)
+	// The token rides in the fragment, which browsers never send to a
+	// server; the console moves it to sessionStorage and clears the address.
 	_, err = fmt.Fprintf(w, `
-re-factor resources API on %s (account %q, token valid 24h). Try:
+%s on %s
+account %q, token valid 24h:
 
-  curl -s -H 'Authorization: Bearer %s' '%s/v1/resources?page_size=5'
+  console (signed in):  %s/console/#token=%s
+  curl:                 curl -s -H 'Authorization: Bearer %s' '%s/v1/resources?page_size=5'
 
-`, base, demoAccount, token, base)
+TOKEN=%s
+
+`, what, base, b.account, base, token, token, base, token)
 	return err
 }

@@ -15,7 +15,9 @@ import (
 const usage = `usage: refactor <command> [flags]
 
 commands:
-  serve    run the HTTP server (migrates the database first)
+  serve    run the HTTP server (migrates the database first); --dev for a
+           demo with a signed-in console link, --ephemeral [--seed F] for a
+           throwaway in-memory server for tests
   migrate  apply database migrations to DATABASE_URL
   import   load JSON Lines resources (--file F, - for stdin), all or nothing;
            shows progress on a terminal

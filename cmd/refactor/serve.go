@@ -24,13 +24,23 @@ const shutdownGrace = 15 * time.Second
 func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dev := fs.Bool("dev", false, "development mode: keep a secret in data/ when JWT_SECRET is unset, load demo data into an empty database, print a ready-to-paste curl")
+	dev := fs.Bool("dev", false, "development mode: keep a secret in data/ when JWT_SECRET is unset, load demo data into an empty database, print a signed-in console link and a curl")
+	eph := fs.Bool("ephemeral", false, "a throwaway server for tests: database and bytes in memory, JWT_SECRET or a random secret, a token printed")
+	seedFile := fs.String("seed", "", "with --ephemeral: JSON Lines `file` (the import format) to load at start")
+	account := fs.String("account", demoAccount, "with --dev or --ephemeral: the account of the printed token")
 	fs.StringVar(&cfg.ListenAddr, "listen", cfg.ListenAddr, "address to listen on (LISTEN_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
+	if *seedFile != "" && !*eph {
+		fmt.Fprintln(stderr, "refactor serve: --seed needs --ephemeral (use refactor import for a lasting database)")
+		return errUsage
+	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
+	if *eph {
+		cfg = ephemeral(cfg)
+	}
 	if *dev && cfg.JWTSecret == "" && cfg.JWTJWKSURL == "" {
 		secret, err := devSecret(devSecretPath)
 		if err != nil {
@@ -48,6 +58,12 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer blobs.Close()
+	var seeded int64
+	if *seedFile != "" {
+		if seeded, err = seed(ctx, db, *seedFile); err != nil {
+			return err
+		}
+	}
 	if *dev {
 		if err := loadDemoIfEmpty(ctx, db, blobs, logger); err != nil {
 			return err
@@ -94,8 +110,9 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		defer stop()
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "database", db.Engine(), "version", buildInfo().Version)
-	if *dev {
-		if err := printDevCurl(stdout, cfg.JWTSecret, ln.Addr().String()); err != nil {
+	if *dev || *eph {
+		banner := devBanner{addr: ln.Addr().String(), account: *account, ephemeral: *eph, seeded: seeded, seedFile: *seedFile}
+		if err := banner.print(stdout, cfg.JWTSecret); err != nil {
 			return err
 		}
 	}

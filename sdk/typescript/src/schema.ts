@@ -75,8 +75,10 @@ export interface paths {
         /**
          * Download a resource's bytes
          * @description Streams the stored bytes with their `Content-Type`, `Content-Length`,
-         *     an `ETag` holding the sha256, and `Content-Disposition` naming the
-         *     file. Supports `Range` (206, 416) and `If-None-Match` (304).
+         *     an `ETag` holding the sha256, `Content-Disposition` naming the file
+         *     (`attachment` unless `disposition=inline`) and
+         *     `Content-Security-Policy: sandbox`. Supports `Range` (206, 416) and
+         *     `If-None-Match` (304).
          */
         get: operations["getResourceContent"];
         put?: never;
@@ -639,7 +641,15 @@ export interface operations {
     };
     getResourceContent: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description `inline` asks a browser to show the bytes rather than save them
+                 *     (for previews); the response then also carries
+                 *     `Content-Security-Policy: sandbox`, so stored HTML or SVG can never
+                 *     run script with this server's origin. Default `attachment`.
+                 */
+                disposition?: "attachment" | "inline";
+            };
             header?: {
                 /** @description A byte range, such as `bytes=0-1023` (RFC 9110) */
                 Range?: string;
