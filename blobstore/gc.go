@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,14 +12,15 @@ import (
 	"gocloud.dev/blob"
 )
 
-// gcPageSize is how many keys Orphans lists, and asks about, at a time, unless
-// a test changes it.
+// gcPageSize is how many keys Orphans lists at a time, unless a test changes
+// it.
 const gcPageSize = 1000
 
-// Referenced reports which of keys a resource row references: the keys that
-// map to true. Orphans never removes a key for which it returns true, and
-// stops at its first error.
-type Referenced func(ctx context.Context, keys []string) (map[string]bool, error)
+// Referenced calls fn with the key of every object that a resource row
+// references, in byte order (the order in which Go compares strings), and
+// stops at fn's first error, which it returns. Orphans never removes a key it
+// yields.
+type Referenced func(ctx context.Context, fn func(key string) error) error
 
 // Orphan is stored content that no resource references.
 type Orphan struct {
@@ -31,84 +33,152 @@ type Orphan struct {
 }
 
 // Orphans finds the objects under Key's prefix that were last modified before
-// olderThan and that referenced does not claim, and removes them when remove
-// is true. On S3 it also finds (and aborts) the multipart uploads begun before
-// olderThan that were never finished.
+// olderThan and whose keys referenced does not yield, and calls found with
+// each, after removing it when remove is true. On S3 it then finds (and
+// aborts) the multipart uploads begun before olderThan that were never
+// finished. Objects come in key order, then uploads.
+//
+// Orphans merges two sorted streams, the bucket's listing and referenced's
+// keys, so its memory does not grow with the number of objects or resources
+// (but for a file:// bucket, whose directories are each read whole to list
+// them in order). It stops with an error when either stream is out of order,
+// which would make a referenced object look unreferenced.
 //
 // olderThan must leave a grace period longer than any create takes, since a
-// create stores its content before it inserts the row that references it.
+// create stores its content before it inserts the row that references it,
+// and referenced must read the rows after olderThan was taken.
 //
-// Orphans returns the orphans found (and removed, if asked), objects in key
-// order and then uploads, and the first error: referenced's, the context's,
-// or one wrapping ErrUnavailable when the storage fails. On error the orphans
-// returned are those handled before it.
-func (s *Store) Orphans(ctx context.Context, olderThan time.Time, referenced Referenced, remove bool) ([]Orphan, error) {
-	if referenced == nil {
-		return nil, errors.New("blobstore: orphans: referenced is nil")
+// Orphans returns the first error: referenced's, found's, the context's, or
+// one wrapping ErrUnavailable when the storage fails.
+func (s *Store) Orphans(ctx context.Context, olderThan time.Time, referenced Referenced, remove bool, found func(Orphan) error) error {
+	if referenced == nil || found == nil {
+		return errors.New("blobstore: orphans: referenced and found must not be nil")
 	}
-	var found []Orphan
-	opts := &blob.ListOptions{Prefix: keyPrefix}
-	for token := blob.FirstPageToken; ; {
-		page, next, err := s.bucket.ListPage(ctx, token, s.pageSize, opts)
-		if err != nil {
-			return found, s.unavailable(ctx, "list", keyPrefix, err)
+	listing := s.listBucket(ctx)
+	if s.dir != "" {
+		listing = walkFiles(s.dir, keyPrefix)
+	}
+	next, stop := iter.Pull2(listing)
+	defer stop()
+	m := &merge{next: next, orphan: func(o Orphan) error {
+		if !o.ModTime.Before(olderThan) {
+			return nil
 		}
-		orphans, err := s.unreferenced(ctx, page, olderThan, referenced)
-		if err != nil {
-			return found, err
-		}
-		for _, o := range orphans {
-			if remove {
-				if err := s.Delete(ctx, o.Key); err != nil {
-					return found, err
-				}
+		if remove {
+			if err := s.Delete(ctx, o.Key); err != nil {
+				return err
 			}
-			found = append(found, o)
 		}
-		if len(next) == 0 {
-			break
-		}
-		token = next
+		return found(o)
+	}}
+	if err := referenced(ctx, m.referenced); err != nil {
+		return err
 	}
-	uploads, err := s.staleUploads(ctx, olderThan, remove)
-	return append(found, uploads...), err
+	if err := m.rest(); err != nil {
+		return err
+	}
+	return s.staleUploads(ctx, olderThan, remove, found)
 }
 
-// unreferenced returns the objects of page older than olderThan that
-// referenced does not claim. It returns referenced's error.
-func (s *Store) unreferenced(ctx context.Context, page []*blob.ListObject, olderThan time.Time, referenced Referenced) ([]Orphan, error) {
-	var old []Orphan
-	var keys []string
-	for _, obj := range page {
-		if obj.IsDir || !obj.ModTime.Before(olderThan) {
-			continue
-		}
-		old = append(old, Orphan{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime})
-		keys = append(keys, obj.Key)
+// merge walks a sorted listing against sorted referenced keys and hands
+// every listed object that no key names to orphan.
+type merge struct {
+	next    func() (Orphan, error, bool)
+	orphan  func(Orphan) error
+	head    *Orphan // the listed object not yet decided on
+	last    string  // the key of the last object listed
+	lastRef *string // the last referenced key
+}
+
+// referenced takes the next referenced key: every listed object before it is
+// unreferenced, one equal to it is referenced.
+func (m *merge) referenced(key string) error {
+	if m.lastRef != nil && key < *m.lastRef {
+		return fmt.Errorf("blobstore: orphans: referenced keys out of order: %q after %q", key, *m.lastRef)
 	}
-	if len(keys) == 0 {
+	m.lastRef = &key
+	for {
+		o, err := m.peek()
+		if err != nil || o == nil || o.Key > key {
+			return err
+		}
+		m.head = nil
+		if o.Key < key {
+			if err := m.orphan(*o); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// rest hands every object still to be listed to orphan: no key names it.
+func (m *merge) rest() error {
+	for {
+		o, err := m.peek()
+		if err != nil || o == nil {
+			return err
+		}
+		m.head = nil
+		if err := m.orphan(*o); err != nil {
+			return err
+		}
+	}
+}
+
+// peek returns the next listed object without taking it, nil at the end.
+func (m *merge) peek() (*Orphan, error) {
+	if m.head != nil {
+		return m.head, nil
+	}
+	o, err, ok := m.next()
+	if !ok {
 		return nil, nil
 	}
-	refs, err := referenced(ctx, keys)
 	if err != nil {
-		return nil, fmt.Errorf("blobstore: orphans: check %d keys from %q: %w", len(keys), keys[0], err)
+		return nil, err
 	}
-	orphans := old[:0]
-	for _, o := range old {
-		if !refs[o.Key] {
-			orphans = append(orphans, o)
-		}
+	if m.last != "" && o.Key <= m.last {
+		return nil, fmt.Errorf("blobstore: orphans: listing out of order: %q after %q", o.Key, m.last)
 	}
-	return orphans, nil
+	m.head, m.last = &o, o.Key
+	return m.head, nil
 }
 
-// staleUploads returns the unfinished S3 multipart uploads under Key's prefix
-// begun before olderThan, and aborts them when remove is true. It returns
-// nothing for other drivers, and an error wrapping ErrUnavailable when S3
-// fails.
-func (s *Store) staleUploads(ctx context.Context, olderThan time.Time, remove bool) ([]Orphan, error) {
-	var found []Orphan
-	err := s.eachUpload(ctx, keyPrefix, func(client *s3.Client, o Orphan) error {
+// listBucket yields the objects under Key's prefix as the driver lists them,
+// a page at a time, each page within the timeout.
+func (s *Store) listBucket(ctx context.Context) iter.Seq2[Orphan, error] {
+	return func(yield func(Orphan, error) bool) {
+		opts := &blob.ListOptions{Prefix: keyPrefix}
+		for token := blob.FirstPageToken; ; {
+			lctx, cancel := s.withTimeout(ctx)
+			page, next, err := s.bucket.ListPage(lctx, token, s.pageSize, opts)
+			if err != nil {
+				err = s.unavailable(lctx, "list", keyPrefix, err)
+			}
+			cancel()
+			if err != nil {
+				yield(Orphan{}, err)
+				return
+			}
+			for _, obj := range page {
+				if !obj.IsDir && !yield(Orphan{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime}, nil) {
+					return
+				}
+			}
+			if len(next) == 0 {
+				return
+			}
+			token = next
+		}
+	}
+}
+
+// staleUploads calls found with the unfinished S3 multipart uploads under
+// Key's prefix begun before olderThan, after aborting each when remove is
+// true. It does nothing for other drivers, and returns found's error or one
+// wrapping ErrUnavailable when S3 fails.
+func (s *Store) staleUploads(ctx context.Context, olderThan time.Time, remove bool, found func(Orphan) error) error {
+	return s.eachUpload(ctx, keyPrefix, func(client *s3.Client, o Orphan) error {
 		if !o.ModTime.Before(olderThan) {
 			return nil
 		}
@@ -117,10 +187,8 @@ func (s *Store) staleUploads(ctx context.Context, olderThan time.Time, remove bo
 				return err
 			}
 		}
-		found = append(found, o)
-		return nil
+		return found(o)
 	})
-	return found, err
 }
 
 // abortUploads aborts the unfinished S3 multipart uploads of key. It does
@@ -137,7 +205,8 @@ func (s *Store) abortUploads(ctx context.Context, key string) error {
 
 // eachUpload calls f for each unfinished S3 multipart upload under prefix,
 // and stops at its first error, which it returns. It does nothing for other
-// drivers, and returns an error wrapping ErrUnavailable when S3 fails.
+// drivers, and returns an error wrapping ErrUnavailable when S3 fails. Each
+// page of the listing has the timeout.
 func (s *Store) eachUpload(ctx context.Context, prefix string, f func(*s3.Client, Orphan) error) error {
 	var client *s3.Client
 	if !s.bucket.As(&client) {
@@ -145,9 +214,14 @@ func (s *Store) eachUpload(ctx context.Context, prefix string, f func(*s3.Client
 	}
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(s.name), Prefix: aws.String(prefix)}
 	for {
-		out, err := client.ListMultipartUploads(ctx, in)
+		lctx, cancel := s.withTimeout(ctx)
+		out, err := client.ListMultipartUploads(lctx, in)
 		if err != nil {
-			return s.unavailable(ctx, "list uploads", prefix, err)
+			err = s.unavailable(lctx, "list uploads", prefix, err)
+		}
+		cancel()
+		if err != nil {
+			return err
 		}
 		for _, u := range out.Uploads {
 			o := Orphan{Key: aws.ToString(u.Key), ModTime: aws.ToTime(u.Initiated), Upload: aws.ToString(u.UploadId)}
@@ -162,16 +236,18 @@ func (s *Store) eachUpload(ctx context.Context, prefix string, f func(*s3.Client
 	}
 }
 
-// abortUpload aborts the unfinished multipart upload o. It returns an error
-// wrapping ErrUnavailable when S3 fails.
+// abortUpload aborts the unfinished multipart upload o, within the timeout.
+// It returns an error wrapping ErrUnavailable when S3 fails.
 func (s *Store) abortUpload(ctx context.Context, client *s3.Client, o Orphan) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
 	_, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 		Bucket:   aws.String(s.name),
 		Key:      aws.String(o.Key),
 		UploadId: aws.String(o.Upload),
 	})
 	if err != nil {
-		return fmt.Errorf("blobstore: abort upload %q of %q in bucket %q: %w: %w", o.Upload, o.Key, s.name, ErrUnavailable, err)
+		return s.unavailable(ctx, "abort upload "+o.Upload+" of", o.Key, err)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,35 +17,27 @@ import (
 	"github.com/re-factor/resources/blobstore/blobtest"
 )
 
-// refs is a Referenced that claims a fixed set of keys and records the keys
-// it was asked about.
-type refs struct {
-	mu    sync.Mutex
-	keep  map[string]bool
-	asked []string
-}
-
-func (r *refs) referenced(_ context.Context, keys []string) (map[string]bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.asked = append(r.asked, keys...)
-	found := make(map[string]bool)
-	for _, k := range keys {
-		if r.keep[k] {
-			found[k] = true
+// referenced is a Referenced that yields keys in byte order.
+func referenced(keys ...string) blobstore.Referenced {
+	sorted := slices.Sorted(slices.Values(keys))
+	return func(_ context.Context, fn func(string) error) error {
+		for _, k := range sorted {
+			if err := fn(k); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	return found, nil
 }
 
-// orphanKeys returns the keys of orphans, sorted.
-func orphanKeys(orphans []blobstore.Orphan) []string {
+// orphans runs st.Orphans and returns the keys it found, in the order found.
+func orphans(st *blobstore.Store, olderThan time.Time, ref blobstore.Referenced, remove bool) ([]string, error) {
 	var keys []string
-	for _, o := range orphans {
+	err := st.Orphans(context.Background(), olderThan, ref, remove, func(o blobstore.Orphan) error {
 		keys = append(keys, o.Key)
-	}
-	slices.Sort(keys)
-	return keys
+		return nil
+	})
+	return keys, err
 }
 
 // exists reports whether an object is stored at key.
@@ -72,55 +64,65 @@ func pastSecond() time.Time {
 
 func TestOrphans(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string, st *blobstore.Store) {
-		ctx := context.Background()
 		blobstore.SetPageSize(st, 2) // several pages, deleting as it goes
-		kept := []string{blobstore.Key("acct-1", "kept"), blobstore.Key("acct-2", "kept")}
-		orphans := []string{
-			blobstore.Key("acct-1", "orphan-1"), blobstore.Key("acct-1", "orphan-2"),
-			blobstore.Key("acct-2", "orphan-3"), blobstore.Key("acct-3", "orphan-4"),
-			blobstore.Key("acct-3", "orphan-5"),
+		// Accounts "a" and "a-b": the keys of a-b sort before those of a
+		// ('-' < '/'), though a directory walk meets a first.
+		kept := []string{blobstore.Key("a", "kept"), blobstore.Key("a-b", "kept"), blobstore.Key("acct-2", "kept")}
+		orphaned := []string{
+			blobstore.Key("a", "orphan-1"), blobstore.Key("a-b", "orphan-2"), blobstore.Key("a-b-c", "orphan-3"),
+			blobstore.Key("acct-2", "orphan-4"), blobstore.Key("acct-3", "orphan-5"), blobstore.Key("acct-3", "orphan-6"),
 		}
 		foreign := "elsewhere/not-ours"
-		for _, k := range slices.Concat(kept, orphans, []string{foreign}) {
+		for _, k := range slices.Concat(kept, orphaned, []string{foreign}) {
 			put(t, st, k, []byte(k))
 		}
 		cut := pastSecond()
-		young := blobstore.Key("acct-1", "young")
+		young := blobstore.Key("a", "young")
 		put(t, st, young, []byte("young"))
-		slices.Sort(orphans)
+		slices.Sort(orphaned)
+		// Rows may also name keys with no object (their bytes in another
+		// bucket under the same key, say) or outside the prefix.
+		ref := referenced(slices.Concat(kept, []string{blobstore.Key("a", "gone"), blobstore.Key("zz", "gone"), "0-first", "~last"})...)
 
-		r := &refs{keep: map[string]bool{kept[0]: true, kept[1]: true}}
-		found, err := st.Orphans(ctx, cut, r.referenced, false)
-		if err != nil || !slices.Equal(orphanKeys(found), orphans) {
-			t.Fatalf("Orphans (dry run) = %q, %v; want %q", orphanKeys(found), err, orphans)
+		found, err := orphans(st, cut, ref, false)
+		if err != nil || !slices.Equal(found, orphaned) {
+			t.Fatalf("Orphans (dry run) = %q, %v; want %q in this order", found, err, orphaned)
 		}
-		for _, k := range r.asked {
-			if k == young || k == foreign {
-				t.Errorf("Orphans asked about %q", k)
-			}
-		}
-		for _, k := range orphans {
+		for _, k := range orphaned {
 			if !exists(t, st, k) {
 				t.Errorf("dry run removed %q", k)
 			}
 		}
 
 		injected := errors.New("injected database failure")
-		failing := func(context.Context, []string) (map[string]bool, error) { return nil, injected }
-		if _, err := st.Orphans(ctx, cut, failing, true); !errors.Is(err, injected) {
-			t.Fatalf("Orphans with a failing check: err = %v, want the injected error", err)
+		failing := func(context.Context, func(string) error) error { return injected }
+		if _, err := orphans(st, cut, failing, true); !errors.Is(err, injected) {
+			t.Fatalf("Orphans with a failing database: err = %v, want the injected error", err)
 		}
-		for _, k := range orphans {
+		for _, k := range orphaned {
 			if !exists(t, st, k) {
-				t.Errorf("Orphans with a failing check removed %q", k)
+				t.Errorf("Orphans with a failing database removed %q", k)
 			}
 		}
-
-		found, err = st.Orphans(ctx, cut, r.referenced, true)
-		if err != nil || !slices.Equal(orphanKeys(found), orphans) {
-			t.Fatalf("Orphans = %q, %v; want %q", orphanKeys(found), err, orphans)
+		// Keys out of order are a bug that would make referenced objects
+		// look orphaned: Orphans stops at the first it sees.
+		unsorted := func(_ context.Context, fn func(string) error) error {
+			for _, k := range []string{kept[2], kept[0]} {
+				if err := fn(k); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
-		for _, k := range orphans {
+		if _, err := orphans(st, cut, unsorted, false); err == nil || !strings.Contains(err.Error(), "out of order") {
+			t.Fatalf("Orphans with unsorted keys: err = %v, want out of order", err)
+		}
+
+		found, err = orphans(st, cut, ref, true)
+		if err != nil || !slices.Equal(found, orphaned) {
+			t.Fatalf("Orphans = %q, %v; want %q", found, err, orphaned)
+		}
+		for _, k := range orphaned {
 			if exists(t, st, k) {
 				t.Errorf("orphan %q was not removed", k)
 			}
@@ -130,8 +132,8 @@ func TestOrphans(t *testing.T) {
 				t.Errorf("%q was removed", k)
 			}
 		}
-		if found, err := st.Orphans(ctx, cut, r.referenced, true); err != nil || len(found) != 0 {
-			t.Errorf("second Orphans = %q, %v; want none", orphanKeys(found), err)
+		if found, err := orphans(st, cut, ref, true); err != nil || len(found) != 0 {
+			t.Errorf("second Orphans = %q, %v; want none", found, err)
 		}
 	})
 }
@@ -148,11 +150,14 @@ func TestOrphansUploads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateMultipartUpload: %v", err)
 	}
-	none := func(context.Context, []string) (map[string]bool, error) { return nil, nil }
-	if found, err := st.Orphans(ctx, time.Now().Add(-time.Hour), none, true); err != nil || len(found) != 0 {
-		t.Fatalf("Orphans older than an hour = %+v, %v; want none", found, err)
+	if found, err := orphans(st, time.Now().Add(-time.Hour), referenced(), true); err != nil || len(found) != 0 {
+		t.Fatalf("Orphans older than an hour = %q, %v; want none", found, err)
 	}
-	found, err := st.Orphans(ctx, time.Now().Add(time.Minute), none, true)
+	var found []blobstore.Orphan
+	err = st.Orphans(ctx, time.Now().Add(time.Minute), referenced(), true, func(o blobstore.Orphan) error {
+		found = append(found, o)
+		return nil
+	})
 	if err != nil || len(found) != 1 || found[0].Key != key || found[0].Upload != aws.ToString(up.UploadId) {
 		t.Fatalf("Orphans = %+v, %v; want the upload %s of %q", found, err, aws.ToString(up.UploadId), key)
 	}
@@ -182,10 +187,9 @@ func TestOrphansTempFiles(t *testing.T) {
 	if err := os.Chtimes(tmp, old, old); err != nil {
 		t.Fatal(err)
 	}
-	none := func(context.Context, []string) (map[string]bool, error) { return nil, nil }
-	found, err := st.Orphans(ctx, time.Now().Add(-time.Hour), none, true)
-	if err != nil || len(found) != 1 {
-		t.Fatalf("Orphans = %+v, %v; want the temporary file", found, err)
+	found, err := orphans(st, time.Now().Add(-time.Hour), referenced(), true)
+	if err != nil || len(found) != 1 || found[0] != key+".18b4a1c3d2e5f607.tmp" {
+		t.Fatalf("Orphans = %q, %v; want the temporary file", found, err)
 	}
 	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temporary file still there: %v", err)

@@ -28,6 +28,10 @@
 // steps leaves bytes that no row references; [Store.Orphans] (run by
 // `refactor gc`) finds and removes them once they are older than a grace
 // period longer than any create can take.
+//
+// Every storage operation has a deadline (see [WithTimeout]), so an outage of
+// the storage is an error wrapping ErrUnavailable within seconds, never a
+// wait as long as the driver's retries.
 package blobstore
 
 import (
@@ -37,6 +41,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob://
@@ -58,12 +64,35 @@ var (
 	ErrUnavailable = errors.New("blobstore: storage unavailable")
 )
 
+// DefaultTimeout is the deadline of each storage operation unless
+// WithTimeout sets another.
+const DefaultTimeout = 3 * time.Second
+
 // Store is a bucket that holds resource content. It is safe for concurrent
 // use.
 type Store struct {
 	bucket   *blob.Bucket
 	name     string
-	pageSize int // keys that Orphans lists at a time
+	dir      string // the directory of a file:// bucket, which Orphans walks itself
+	timeout  time.Duration
+	pageSize int            // keys that Orphans lists at a time
+	cleanups sync.WaitGroup // clean-ups of failed Puts still running; Close waits
+}
+
+// An Option configures Open and New.
+type Option func(*Store)
+
+// WithTimeout sets the deadline of each storage operation: opening a read, a
+// delete, a ping, one page of a listing must each finish within d, and each
+// step of a transfer (every read or write of content, and finishing a write)
+// must finish within d. A long transfer that keeps moving is never cut; one
+// that stalls for d fails. The default is DefaultTimeout; d <= 0 keeps it.
+func WithTimeout(d time.Duration) Option {
+	return func(s *Store) {
+		if d > 0 {
+			s.timeout = d
+		}
+	}
 }
 
 // Open opens the bucket that rawURL names (see the package comment). For
@@ -71,17 +100,18 @@ type Store struct {
 // contacted until first use (see [Store.Ping]). Open returns an error when the
 // URL cannot be parsed, its scheme has no driver, or the directory cannot be
 // created.
-func Open(ctx context.Context, rawURL string) (*Store, error) {
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: parse blob URL %q: %w", rawURL, err)
 	}
-	name := u.Host
+	name, dir := u.Host, ""
 	switch u.Scheme {
 	case fileblob.Scheme:
 		if name, err = fileURL(u); err != nil {
 			return nil, fmt.Errorf("blobstore: open %q: %w", rawURL, err)
 		}
+		dir = filepath.FromSlash(u.Path)
 	case "s3":
 		s3URL(u)
 	case "mem":
@@ -93,7 +123,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blobstore: open %q: %w", rawURL, err)
 	}
-	return New(b, name), nil
+	s := New(b, name, opts...)
+	s.dir = dir
+	return s, nil
 }
 
 // fileURL rewrites u, a file:// URL whose host and path together name a
@@ -140,9 +172,15 @@ func s3URL(u *url.URL) {
 }
 
 // New returns a Store that keeps content in b and reports name as its
-// [Store.Bucket]. The Store owns b: [Store.Close] closes it.
-func New(b *blob.Bucket, name string) *Store {
-	return &Store{bucket: b, name: name, pageSize: gcPageSize}
+// [Store.Bucket]. The Store owns b: [Store.Close] closes it. [Store.Orphans]
+// needs b to list keys in byte order, as S3, GCS, Azure and mem:// do; open
+// file:// buckets with Open, which lists them itself.
+func New(b *blob.Bucket, name string, opts ...Option) *Store {
+	s := &Store{bucket: b, name: name, timeout: DefaultTimeout, pageSize: gcPageSize}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 // Bucket returns the name recorded as a resource's storage_bucket: the bucket
@@ -154,6 +192,8 @@ func (s *Store) Bucket() string { return s.name }
 // Ping reports whether the bucket can be listed. It returns an error wrapping
 // ErrUnavailable when it cannot, or when the bucket does not exist.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
 	ok, err := s.bucket.IsAccessible(ctx)
 	if err != nil {
 		return s.unavailable(ctx, "ping", "", err)
@@ -164,8 +204,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the bucket. It returns the driver's error, if any.
+// Close waits for the clean-ups of failed Puts still running, each within
+// its deadline, then releases the bucket. It returns the driver's error, if
+// any.
 func (s *Store) Close() error {
+	s.cleanups.Wait()
 	if err := s.bucket.Close(); err != nil {
 		return fmt.Errorf("blobstore: close bucket %q: %w", s.name, err)
 	}
@@ -182,8 +225,10 @@ func (s *Store) fail(ctx context.Context, op, key string, err error) error {
 }
 
 // unavailable wraps err, returned by the storage driver for op on key, as the
-// context's error when ctx is done, as itself when the request was invalid,
-// or else as ErrUnavailable (a missing bucket included).
+// cause of ctx when ctx is done (the caller's error when the caller gave up,
+// one wrapping ErrUnavailable when the operation's deadline passed), as
+// itself when the request was invalid, or else as ErrUnavailable (a missing
+// bucket included).
 func (s *Store) unavailable(ctx context.Context, op, key string, err error) error {
 	switch {
 	case ctx.Err() != nil:

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/re-factor/resources/blobstore"
@@ -30,14 +32,13 @@ func (s *Server) GetResourceContent(ctx context.Context, req gen.GetResourceCont
 		return nil, fmt.Errorf("%w: the bytes of resource %s are in bucket %q, which this server does not serve",
 			store.ErrNotFound, r.ID, r.StorageBucket)
 	}
-	body := &blobReader{ctx: ctx, blobs: s.blobs, key: r.StorageKey, size: r.SizeBytes}
-	// Open before any header is written, so a storage failure is still a
-	// proper error response rather than a cut-off body.
-	if _, err := body.Read(nil); err != nil && !errors.Is(err, io.EOF) { // EOF: empty content (S3 says so at once)
-		return nil, err
-	}
-	return contentResponse{ctx: ctx, res: r, params: req.Params, body: body}, nil
+	return contentResponse{ctx: ctx, res: r, params: req.Params, blobs: s.blobs}, nil
 }
+
+// maxRanges bounds the parts of a multi-range download, each of which opens
+// a read of its own; a Range asking for more is ignored and the whole
+// content sent, as RFC 9110 allows.
+const maxRanges = 16
 
 // contentResponse writes a resource's bytes. It implements the generated
 // response interface itself because the status (200, 206, 304, 416) and
@@ -46,12 +47,12 @@ type contentResponse struct {
 	ctx    context.Context
 	res    store.Resource
 	params gen.GetResourceContentParams
-	body   *blobReader
+	blobs  *blobstore.Store
 }
 
 func (c contentResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
-	defer c.body.Close()
 	h := w.Header()
+	before := h.Clone()
 	h.Set("Content-Type", c.res.MimeType)
 	h.Set("ETag", `"`+c.res.SHA256+`"`)
 	disposition := gen.Attachment
@@ -69,49 +70,80 @@ func (c contentResponse) VisitGetResourceContentResponse(w http.ResponseWriter) 
 	if err != nil {
 		return err
 	}
-	if c.params.Range != nil {
-		req.Header.Set("Range", *c.params.Range)
+	if r := c.params.Range; r != nil && strings.Count(*r, ",") < maxRanges {
+		req.Header.Set("Range", *r)
 	}
 	if c.params.IfNoneMatch != nil {
 		req.Header.Set("If-None-Match", *c.params.IfNoneMatch)
 	}
-	http.ServeContent(&jsonErrors{ResponseWriter: w}, req, "", c.res.CreatedAt, c.body)
-	return c.body.err
-}
-
-// jsonErrors turns the plain-text errors http.ServeContent writes (416 for
-// a range past the end, above all) into our {"error"} bodies.
-type jsonErrors struct {
-	http.ResponseWriter
-	failed bool
-}
-
-func (j *jsonErrors) WriteHeader(code int) {
-	if code >= http.StatusBadRequest {
-		j.failed = true
-		j.Header().Set("Content-Type", "application/json")
-		j.Header().Del("Content-Length")
+	body := &blobReader{ctx: c.ctx, blobs: c.blobs, key: c.res.StorageKey, size: c.res.SizeBytes}
+	defer body.Close()
+	cw := &contentWriter{ResponseWriter: w, body: body}
+	http.ServeContent(cw, req, "", c.res.CreatedAt, body)
+	if cw.unsent {
+		// Nothing went out: the error handler answers, without the
+		// headers of the content.
+		clear(h)
+		maps.Copy(h, before)
 	}
-	j.ResponseWriter.WriteHeader(code)
+	return body.err
 }
 
-func (j *jsonErrors) Write(p []byte) (int, error) {
-	if !j.failed {
-		return j.ResponseWriter.Write(p)
+// contentWriter is the ResponseWriter http.ServeContent writes to. Just
+// before a 200 or a single-range 206 goes out, it opens the stored bytes for
+// exactly the range the response carries, so that a storage failure is
+// still an error response rather than a cut-off body; nothing is opened for
+// a 304 or a 416. It also turns the plain-text errors ServeContent writes
+// (416 for a range past the end, above all) into our {"error"} bodies.
+type contentWriter struct {
+	http.ResponseWriter
+	body   *blobReader
+	failed bool // an error status went out; its body becomes {"error"}
+	unsent bool // opening the bytes failed; nothing goes out
+}
+
+func (cw *contentWriter) WriteHeader(code int) {
+	h := cw.Header()
+	switch {
+	case code >= http.StatusBadRequest:
+		cw.failed = true
+		h.Set("Content-Type", "application/json")
+		h.Del("Content-Length")
+	// A multi-range 206 has no Content-Range of its own: its parts are
+	// opened one by one as ServeContent reads them.
+	case code == http.StatusOK || code == http.StatusPartialContent && h.Get("Content-Range") != "":
+		length, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64)
+		if err != nil {
+			length = -1
+		}
+		if cw.body.open(length) != nil {
+			cw.unsent = true
+			return
+		}
+	}
+	cw.ResponseWriter.WriteHeader(code)
+}
+
+func (cw *contentWriter) Write(p []byte) (int, error) {
+	switch {
+	case cw.unsent:
+		return 0, cw.body.err
+	case !cw.failed:
+		return cw.ResponseWriter.Write(p)
 	}
 	body, err := json.Marshal(map[string]string{"error": strings.TrimSpace(string(p))})
 	if err != nil {
 		return 0, err
 	}
-	if _, err := j.ResponseWriter.Write(body); err != nil {
+	if _, err := cw.ResponseWriter.Write(body); err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
 // blobReader is an io.ReadSeeker over stored bytes whose size the row
-// already knows: seeking costs nothing, and reading opens one range read
-// from the current offset.
+// already knows: seeking costs nothing, and the bytes are opened from the
+// current offset by open, or else by the first Read.
 type blobReader struct {
 	ctx    context.Context
 	blobs  *blobstore.Store
@@ -119,17 +151,32 @@ type blobReader struct {
 	size   int64
 	offset int64
 	rc     io.ReadCloser
-	err    error // the first storage error, reported after the response
+	err    error // the first storage error, which every later Read returns
+}
+
+// open opens length bytes from the current offset, to the end when length
+// is negative. It returns the storage's error, also kept in b.err.
+func (b *blobReader) open(length int64) error {
+	if b.err != nil {
+		return b.err
+	}
+	if length == 0 {
+		length = -1 // the whole of empty content: S3 has no empty range
+	}
+	rc, err := b.blobs.NewRangeReader(b.ctx, b.key, b.offset, length)
+	if err != nil {
+		b.err = fmt.Errorf("read content %s: %w", b.key, err)
+		return b.err
+	}
+	b.rc = rc
+	return nil
 }
 
 func (b *blobReader) Read(p []byte) (int, error) {
 	if b.rc == nil {
-		rc, err := b.blobs.NewRangeReader(b.ctx, b.key, b.offset, -1)
-		if err != nil {
-			b.err = fmt.Errorf("read content %s: %w", b.key, err)
-			return 0, b.err
+		if err := b.open(-1); err != nil {
+			return 0, err
 		}
-		b.rc = rc
 	}
 	n, err := b.rc.Read(p)
 	b.offset += int64(n)

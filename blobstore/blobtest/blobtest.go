@@ -35,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/re-factor/resources/blobstore"
 )
@@ -42,18 +43,25 @@ import (
 // Kinds lists the kinds of store that Open accepts; tests run for each.
 var Kinds = []string{"file", "s3"}
 
-// Open returns a new, empty store of the given kind, closed (and, for "s3",
-// emptied and deleted) when the test ends. It fails the test for an unknown
-// kind or when the store cannot be opened; see the package comment for when an
-// "s3" store is skipped instead.
-func Open(tb testing.TB, kind string) *blobstore.Store {
+// Timeout is the deadline of the stores Open and OpenProbed return unless
+// their options set another: long, so that a test of something else does not
+// fail because the machine, and the S3 server on it, is busy. Tests of
+// deadlines set their own with blobstore.WithTimeout.
+const Timeout = 30 * time.Second
+
+// Open returns a new, empty store of the given kind with opts, closed (and,
+// for "s3", emptied and deleted) when the test ends. It fails the test for an
+// unknown kind or when the store cannot be opened; see the package comment
+// for when an "s3" store is skipped instead.
+func Open(tb testing.TB, kind string, opts ...blobstore.Option) *blobstore.Store {
 	tb.Helper()
+	opts = append([]blobstore.Option{blobstore.WithTimeout(Timeout)}, opts...)
 	var st *blobstore.Store
 	switch kind {
 	case "file":
-		st = openFile(tb)
+		st = openFile(tb, opts)
 	case "s3":
-		st = openS3(tb)
+		st = openS3(tb, opts)
 	default:
 		tb.Fatalf("blobtest: unknown kind %q (want one of %q)", kind, Kinds)
 	}
@@ -66,10 +74,10 @@ func Open(tb testing.TB, kind string) *blobstore.Store {
 }
 
 // openFile opens a store in a temporary directory.
-func openFile(tb testing.TB) *blobstore.Store {
+func openFile(tb testing.TB, opts []blobstore.Option) *blobstore.Store {
 	tb.Helper()
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(tb.TempDir(), "blobs"))}
-	st, err := blobstore.Open(context.Background(), u.String())
+	st, err := blobstore.Open(context.Background(), u.String(), opts...)
 	if err != nil {
 		tb.Fatalf("blobtest: %v", err)
 	}

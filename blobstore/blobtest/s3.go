@@ -93,7 +93,7 @@ func newBucket(tb testing.TB, srv *server) string {
 }
 
 // openS3 opens a fresh bucket on the shared server.
-func openS3(tb testing.TB) *blobstore.Store {
+func openS3(tb testing.TB, opts []blobstore.Option) *blobstore.Store {
 	tb.Helper()
 	srv := needServer(tb)
 	name := newBucket(tb, srv)
@@ -101,7 +101,7 @@ func openS3(tb testing.TB) *blobstore.Store {
 	if err != nil {
 		tb.Fatalf("blobtest: open bucket %q: %v", name, err)
 	}
-	return blobstore.New(b, name)
+	return blobstore.New(b, name, opts...)
 }
 
 // S3URL creates a fresh bucket on the shared S3 server, as Open does, and

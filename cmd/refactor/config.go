@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/re-factor/resources/blobstore"
 )
 
 // config is everything the binary reads from its environment. settings below
@@ -20,6 +22,7 @@ type config struct {
 	PprofAddr        string
 	StatementTimeout time.Duration
 	BlobURL          string
+	BlobTimeout      time.Duration
 	MaxContentBytes  int64
 	FetchPrivate     bool
 	JWTSecret        string
@@ -51,6 +54,8 @@ var settings = []setting{
 		func(c *config, v string) (err error) { c.StatementTimeout, err = positiveDuration(v); return err }},
 	{"BLOB_URL", "file://data/blobs", "Where resource bytes live: `file://DIR`, `s3://bucket?endpoint=…&region=…`, `gs://bucket`, `azblob://container`.",
 		func(c *config, v string) error { c.BlobURL = v; return nil }},
+	{"BLOB_TIMEOUT", blobstore.DefaultTimeout.String(), "Deadline of each storage operation (Go duration): opening a download, a delete, a page of a listing. An upload or download fails when one of its reads or writes makes no progress for this long; one that keeps moving is never cut. 503 with `Retry-After` beyond.",
+		func(c *config, v string) (err error) { c.BlobTimeout, err = positiveDuration(v); return err }},
 	{"MAX_CONTENT_BYTES", "26214400", "Largest resource content accepted (bytes; 413 beyond). Request bodies are capped to match.",
 		func(c *config, v string) (err error) { c.MaxContentBytes, err = positiveInt(v); return err }},
 	{"URI_FETCH_ALLOW_PRIVATE", "false", "Let `uri` creates fetch from loopback, private and link-local addresses (never on the internet).",

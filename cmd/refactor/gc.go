@@ -31,48 +31,43 @@ func gcCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer db.Close()
-	blobs, err := blobstore.Open(ctx, cfg.BlobURL)
+	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer blobs.Close()
-	keys, err := referencedKeys(ctx, db, blobs.Bucket())
-	if err != nil {
-		return err
-	}
-	orphans, err := blobs.Orphans(ctx, cutoff, func(_ context.Context, page []string) (map[string]bool, error) {
-		found := make(map[string]bool, len(page))
-		for _, k := range page {
-			found[k] = keys[k]
-		}
-		return found, nil
-	}, !*dryRun)
-	var bytes int64
-	for _, o := range orphans {
+	var orphans, bytes int64
+	referencing, err := collect(ctx, db, blobs, cutoff, !*dryRun, func(o blobstore.Orphan) error {
+		orphans++
 		bytes += o.Size
-		fmt.Fprintf(stdout, "%s\t%d\t%s\n", o.Key, o.Size, o.ModTime.UTC().Format(time.RFC3339))
-	}
+		_, err := fmt.Fprintf(stdout, "%s\t%d\t%s\n", o.Key, o.Size, o.ModTime.UTC().Format(time.RFC3339))
+		return err
+	})
 	verb := "removed"
 	if *dryRun {
 		verb = "would remove"
 	}
 	fmt.Fprintf(stderr, "gc: %s %d orphans (%d bytes); %d resources reference bytes in bucket %q\n",
-		verb, len(orphans), bytes, len(keys), blobs.Bucket())
+		verb, orphans, bytes, referencing, blobs.Bucket())
 	return err
 }
 
-// referencedKeys returns the storage keys of every resource whose bytes are
-// in bucket, read in one consistent pass over the table.
-func referencedKeys(ctx context.Context, db *store.DB, bucket string) (map[string]bool, error) {
-	keys := map[string]bool{}
-	err := db.ExportResources(ctx, "", func(r store.Resource) error {
-		if r.StorageBucket == bucket {
-			keys[r.StorageKey] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("gc: read resources: %w", err)
+// collect merges the storage keys that rows reference with the bucket's
+// listing, both in key order, so memory does not grow with either. It calls
+// found with each object older than cutoff that no row references (after
+// removing it, when remove is true) and returns how many rows reference the
+// bucket.
+func collect(ctx context.Context, db *store.DB, blobs *blobstore.Store, cutoff time.Time, remove bool, found func(blobstore.Orphan) error) (int64, error) {
+	var n int64
+	referenced := func(ctx context.Context, fn func(string) error) error {
+		return db.StorageKeys(ctx, blobs.Bucket(), func(key string) error {
+			n++
+			return fn(key)
+		})
 	}
-	return keys, nil
+	err := blobs.Orphans(ctx, cutoff, referenced, remove, found)
+	if err != nil {
+		err = fmt.Errorf("gc: %w", err)
+	}
+	return n, err
 }

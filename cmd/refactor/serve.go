@@ -53,7 +53,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer db.Close()
-	blobs, err := blobstore.Open(ctx, cfg.BlobURL)
+	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -198,6 +198,11 @@ func openDB(ctx context.Context, cfg config) (*store.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openBlobs opens BLOB_URL, each operation bounded by BLOB_TIMEOUT.
+func openBlobs(ctx context.Context, cfg config) (*blobstore.Store, error) {
+	return blobstore.Open(ctx, cfg.BlobURL, blobstore.WithTimeout(cfg.BlobTimeout))
 }
 
 func migrate(ctx context.Context, cfg config) error {
