@@ -105,14 +105,29 @@ func validUTF8(b []byte) string {
 }
 
 // base64Reader decodes the data, saying what is wrong with broken base64 in
-// the client's words.
+// the client's words. It fills p as far as it can: the decoder hands out at
+// most 768 bytes a call, and each read of a File may be a write to storage.
 type base64Reader struct {
 	d *decoder
 	r io.Reader
 }
 
 func (b *base64Reader) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
+	n := 0
+	for n < len(p) {
+		m, err := b.r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, b.reword(err)
+		}
+		if m == 0 {
+			break
+		}
+	}
+	return n, nil
+}
+
+func (b *base64Reader) reword(err error) error {
 	var corrupt base64.CorruptInputError
 	switch {
 	case errors.As(err, &corrupt):
@@ -120,7 +135,7 @@ func (b *base64Reader) Read(p []byte) (int, error) {
 	case err == io.ErrUnexpectedEOF: // the decoder's own word for a cut quantum, never wrapped
 		err = b.d.badFile("base64 data is truncated (pad it with = to a multiple of 4 characters)")
 	}
-	return n, err
+	return err
 }
 
 // stringReader yields the text of a JSON string whose opening quote was
