@@ -15,6 +15,7 @@ import (
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/upload"
 	"github.com/re-factor/resources/urlfetch"
 )
 
@@ -31,7 +32,8 @@ var statuses = []struct {
 	{store.ErrUnavailable, http.StatusServiceUnavailable},
 	{blobstore.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{blobstore.ErrUnavailable, http.StatusServiceUnavailable},
-	{errBadContent, http.StatusBadRequest},
+	{upload.ErrInvalid, http.StatusBadRequest},
+	{upload.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{urlfetch.ErrBadURL, http.StatusBadRequest},
 	{urlfetch.ErrRefused, http.StatusBadRequest},
 	{urlfetch.ErrFetch, http.StatusBadRequest},
