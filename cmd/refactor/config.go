@@ -21,6 +21,7 @@ type config struct {
 	StatementTimeout time.Duration
 	BlobURL          string
 	MaxContentBytes  int64
+	MinUploadRate    int64
 	FetchPrivate     bool
 	JWTSecret        string
 	JWTJWKSURL       string
@@ -51,8 +52,10 @@ var settings = []setting{
 		func(c *config, v string) (err error) { c.StatementTimeout, err = positiveDuration(v); return err }},
 	{"BLOB_URL", "file://data/blobs", "Where resource bytes live: `file://DIR`, `s3://bucket?endpoint=…&region=…`, `gs://bucket`, `azblob://container`.",
 		func(c *config, v string) error { c.BlobURL = v; return nil }},
-	{"MAX_CONTENT_BYTES", "26214400", "Largest resource content accepted (bytes; 413 beyond). Request bodies are capped to match.",
+	{"MAX_CONTENT_BYTES", "26214400", "Largest resource content accepted (bytes; 413 beyond). A create's body may be this in base64 plus 1 MiB; other request bodies 1 MiB.",
 		func(c *config, v string) (err error) { c.MaxContentBytes, err = positiveInt(v); return err }},
+	{"MIN_UPLOAD_RATE", "524288", "Slowest upload or download the server waits for (bytes a second). The read timeout is 10 s plus the largest body (`MAX_CONTENT_BYTES` in base64, plus 1 MiB) at this rate; the write timeout is 60 s longer, for the work between. Header (10 s) and idle (120 s) timeouts are fixed.",
+		func(c *config, v string) (err error) { c.MinUploadRate, err = positiveInt(v); return err }},
 	{"URI_FETCH_ALLOW_PRIVATE", "false", "Let `uri` creates fetch from loopback, private and link-local addresses (never on the internet).",
 		func(c *config, v string) (err error) { c.FetchPrivate, err = strconv.ParseBool(v); return err }},
 	{"JWT_SECRET", "", "HMAC secret verifying HS256/HS384/HS512 tokens (and signing `refactor token`).",
