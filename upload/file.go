@@ -1,6 +1,7 @@
 package upload
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -34,7 +35,7 @@ func (d *decoder) file() error {
 	if err := d.keep(cut...); err != nil {
 		return err
 	}
-	data := &base64Reader{d: d, r: base64.NewDecoder(base64.StdEncoding, s)}
+	data := newBase64Reader(d, s)
 	if err := d.put(File{MediaType: mediaType, Data: data}); err != nil {
 		return err
 	}
@@ -104,38 +105,91 @@ func validUTF8(b []byte) string {
 	return s.String()
 }
 
-// base64Reader decodes the data, saying what is wrong with broken base64 in
-// the client's words. It fills p as far as it can: the decoder hands out at
-// most 768 bytes a call, and each read of a File may be a write to storage.
+// base64Block is how much base64 text is decoded at a time (at least a
+// quantum; tests make it small to cross many block edges).
+var base64Block = 32 << 10
+
+// base64Reader decodes the data URL's base64 text a block at a time. Like
+// the standard decoder it skips \r and \n; it says what is wrong with broken
+// base64 in the client's words.
 type base64Reader struct {
-	d *decoder
-	r io.Reader
+	d      *decoder
+	s      *stringReader
+	text   []byte // the block being read; it starts with what the last one left
+	left   int    // text characters carried over: less than a quantum
+	out    []byte // decoded bytes not yet handed out
+	outBuf []byte
+	off    int64 // text characters decoded so far, for messages
+	padded bool  // the last quantum had padding, so the text must end
+	err    error // io.EOF once all is handed out, or what went wrong
+}
+
+func newBase64Reader(d *decoder, s *stringReader) *base64Reader {
+	return &base64Reader{d: d, s: s, text: make([]byte, base64Block),
+		outBuf: make([]byte, base64.StdEncoding.DecodedLen(base64Block))}
 }
 
 func (b *base64Reader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		m, err := b.r.Read(p[n:])
-		n += m
-		if err != nil {
-			return n, b.reword(err)
-		}
-		if m == 0 {
-			break
-		}
+	for len(b.out) == 0 && b.err == nil {
+		b.decodeBlock()
 	}
+	if len(b.out) == 0 {
+		return 0, b.err
+	}
+	n := copy(p, b.out)
+	b.out = b.out[n:]
 	return n, nil
 }
 
-func (b *base64Reader) reword(err error) error {
-	var corrupt base64.CorruptInputError
-	switch {
-	case errors.As(err, &corrupt):
-		err = b.d.badFile(fmt.Sprintf("invalid base64 at byte %d", int64(corrupt)))
-	case err == io.ErrUnexpectedEOF: // the decoder's own word for a cut quantum, never wrapped
-		err = b.d.badFile("base64 data is truncated (pad it with = to a multiple of 4 characters)")
+// decodeBlock reads a block of text and decodes its whole quanta, carrying
+// the rest to the next block.
+func (b *base64Reader) decodeBlock() {
+	n, err := io.ReadFull(b.s, b.text[b.left:])
+	// ReadFull's own words for the string's end; a failing read is wrapped.
+	end := err == io.EOF || err == io.ErrUnexpectedEOF
+	if err != nil && !end {
+		b.err = err
+		return
 	}
-	return err
+	text := dropNewlines(b.text[:b.left+n])
+	q := len(text) / 4 * 4
+	switch {
+	case b.padded && len(text) > 0:
+		b.err = b.d.badFile(fmt.Sprintf("invalid base64 at byte %d", b.off))
+		return
+	case end && q != len(text):
+		b.err = b.d.badFile("base64 data is truncated (pad it with = to a multiple of 4 characters)")
+		return
+	}
+	m, err := base64.StdEncoding.Decode(b.outBuf, text[:q])
+	if err != nil {
+		var at int64
+		if corrupt, ok := err.(base64.CorruptInputError); ok {
+			at = int64(corrupt)
+		}
+		b.err = b.d.badFile(fmt.Sprintf("invalid base64 at byte %d", b.off+at))
+		return
+	}
+	b.out, b.off = b.outBuf[:m], b.off+int64(q)
+	b.padded = q > 0 && text[q-1] == '='
+	b.left = copy(b.text, text[q:])
+	if end {
+		b.err = io.EOF
+	}
+}
+
+// dropNewlines removes \r and \n from text in place, as base64 decoders do.
+func dropNewlines(text []byte) []byte {
+	if bytes.IndexByte(text, '\n') < 0 && bytes.IndexByte(text, '\r') < 0 {
+		return text
+	}
+	kept := text[:0]
+	for _, c := range text {
+		if c != '\r' && c != '\n' {
+			kept = append(kept, c)
+		}
+	}
+	return kept
 }
 
 // stringReader yields the text of a JSON string whose opening quote was
@@ -163,16 +217,11 @@ func (s *stringReader) Read(p []byte) (int, error) {
 			}
 		}
 		buf, _ := r.Peek(r.Buffered())
-		i := 0
-		for i < len(buf) && n < len(p) {
-			c := buf[i]
-			if c == '"' || c == '\\' || c < 0x20 {
-				break
-			}
-			p[n] = c
-			n++
+		i, lim := 0, min(len(buf), len(p)-n)
+		for i < lim && !stringSpecial[buf[i]] {
 			i++
 		}
+		n += copy(p[n:], buf[:i])
 		r.Discard(i)
 		s.d.off += int64(i)
 		if i == len(buf) || n == len(p) {
@@ -202,6 +251,16 @@ func (s *stringReader) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// stringSpecial marks the bytes that end a plain run inside a JSON string:
+// the closing quote, an escape, a control character (which is an error).
+var stringSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // escape decodes an escape whose backslash was just read.
 func (s *stringReader) escape() ([]byte, error) {
