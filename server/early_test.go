@@ -30,7 +30,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cc := &countingConn{Conn: c}
+	cc := &countingConn{Conn: c, closed: make(chan struct{})}
 	cc.readBeforeAnswer.Store(-1)
 	l.mu.Lock()
 	l.conns = append(l.conns, cc)
@@ -38,21 +38,23 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return cc, nil
 }
 
-// readBeforeAnswer returns the count of the last connection that answered.
-func (l *countingListener) readBeforeAnswer() int64 {
+// last returns the connection accepted last.
+func (l *countingListener) last() *countingConn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i := len(l.conns) - 1; i >= 0; i-- {
-		if n := l.conns[i].readBeforeAnswer.Load(); n >= 0 {
-			return n
-		}
-	}
-	return -1
+	return l.conns[len(l.conns)-1]
 }
 
 type countingConn struct {
 	net.Conn
 	read, readBeforeAnswer atomic.Int64
+	closeOnce              sync.Once
+	closed                 chan struct{}
+}
+
+func (c *countingConn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return c.Conn.Close()
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
@@ -133,8 +135,19 @@ func TestRefusedBeforeTheBody(t *testing.T) {
 				t.Errorf("no Connection: close on an answer that leaves the body unread")
 			}
 			// The head is under 1 KiB; net/http reads in 4 KiB blocks.
-			if n := ln.readBeforeAnswer(); n < 0 || n > 8<<10 {
+			conn := ln.last()
+			if n := conn.readBeforeAnswer.Load(); n < 0 || n > 8<<10 {
 				t.Errorf("the server read %d bytes before answering, want the head and at most one 4 KiB block", n)
+			}
+			// After the answer the client hangs up, and the server reads no
+			// more than what the client had already sent its way.
+			select {
+			case <-conn.closed:
+			case <-time.After(10 * time.Second): // a hang guard: linger ends within 3.2 s
+				t.Fatal("the server still holds the connection 10 s after answering")
+			}
+			if n := conn.read.Load(); n > tt.size/2 {
+				t.Errorf("the server read %d bytes in all, want much less than the %d-byte body", n, tt.size)
 			}
 		})
 	}
@@ -159,7 +172,7 @@ func TestEarlyAnswersReachWholeBodyClients(t *testing.T) {
 		{"anonymous", "", "", 24 << 20, http.StatusUnauthorized, "Authorization"},
 		{"declared past the limit", tok, "", maxBody + 1<<20, http.StatusRequestEntityTooLarge, "larger than"},
 		{"content refused part-way", tok, `{"name":"a","directory_path":"/","content":"data:x/y;base64,!!!!`, 24 << 20,
-			http.StatusBadRequest, "base64"},
+			http.StatusBadRequest, "request body:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,9 +9,16 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// lingerTime bounds how long the server reads and discards what a client
-// still sends after an early answer.
-const lingerTime = 3 * time.Second
+const (
+	// lingerPause is how long the server waits, reading nothing, for the
+	// client to hang up after an early answer: a client that reads while it
+	// sends (curl, Go's client) sees the answer and goes, and what it had
+	// in flight is never read.
+	lingerPause = 200 * time.Millisecond
+	// lingerTime bounds how long the server then reads and discards what
+	// a client still sends.
+	lingerTime = 3 * time.Second
+)
 
 // lingerAfterEarlyAnswer makes an answer given before the request's body was
 // read to its end reach clients that send their whole body before reading.
@@ -22,10 +29,8 @@ const lingerTime = 3 * time.Second
 // or Go's client without Expect: 100-continue, reads nothing until it has
 // sent everything; if the server then closed the connection with the body
 // unread, its kernel would send a reset, and the client's kernel would drop
-// the answer with it. So such an answer says Connection: close, is flushed,
-// and what the client still sends is read and discarded, for at most
-// lingerTime and maxBytes, before the connection closes. Memory stays a
-// read buffer.
+// the answer with it. So such an answer says Connection: close, and once it
+// is written the server takes the connection over (linger).
 func lingerAfterEarlyAnswer(maxBytes int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -37,6 +42,7 @@ func lingerAfterEarlyAnswer(maxBytes int64) echo.MiddlewareFunc {
 			}
 			body := &watchedBody{ReadCloser: r.Body}
 			r.Body = body
+			c.Set(watchedBodyKey, body)
 			res := c.Response()
 			res.Before(func() {
 				if !body.ended.Load() {
@@ -49,30 +55,60 @@ func lingerAfterEarlyAnswer(maxBytes int64) echo.MiddlewareFunc {
 				err = nil
 			}
 			if !body.ended.Load() && res.Committed {
-				res.Flush()
-				discard(res, body.ReadCloser, maxBytes)
+				linger(res, maxBytes)
 			}
 			return err
 		}
 	}
 }
 
-// discard reads and drops up to max bytes of body, for at most lingerTime.
-func discard(w http.ResponseWriter, body io.Reader, max int64) {
-	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(lingerTime)); err != nil {
-		return // without a deadline the wait would be unbounded: close at once
+// linger sends the answer written to w, half-closes the connection and
+// waits up to lingerPause for the client to hang up; if it does not, it
+// reads and discards up to maxBytes of what the client sends, for at most
+// lingerTime, then closes. The answer must carry its length (errors do:
+// writeError), since the connection is taken from net/http. Where it cannot
+// be (HTTP/2, a test recorder), net/http closes the connection as usual.
+func linger(w http.ResponseWriter, maxBytes int64) {
+	rc := http.NewResponseController(w)
+	if rc.Flush() != nil {
+		return
 	}
-	_, _ = io.CopyN(io.Discard, body, max)
+	conn, rw, err := rc.Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if err := rw.Flush(); err != nil {
+		return
+	}
+	if tc, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+	for end := time.Now().Add(lingerPause); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if peerClosed(conn) {
+			return
+		}
+	}
+	if conn.SetReadDeadline(time.Now().Add(lingerTime)) == nil {
+		_, _ = io.CopyN(io.Discard, rw, maxBytes)
+	}
 }
 
-// watchedBody notes when the body has been read to its end.
+// watchedBodyKey finds a request's watchedBody in its echo.Context, for
+// the access log.
+const watchedBodyKey = "server.watchedBody"
+
+// watchedBody counts what the handlers read of the body and notes when they
+// reach its end.
 type watchedBody struct {
 	io.ReadCloser
+	read  atomic.Int64
 	ended atomic.Bool
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	b.read.Add(int64(n))
 	if err == io.EOF {
 		b.ended.Store(true)
 	}
