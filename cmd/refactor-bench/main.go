@@ -35,6 +35,7 @@ type options struct {
 	notes       string
 	profile     time.Duration
 	only        string
+	uploadMiB   int
 }
 
 func main() {
@@ -54,6 +55,7 @@ func main() {
 	flag.StringVar(&o.notes, "notes", "cmd/refactor-bench/notes.md", "hand-written notes to include in the report")
 	flag.DurationVar(&o.profile, "profile", 10*time.Second, "CPU profile of the server under the mixed load (0: none)")
 	flag.StringVar(&o.only, "only", "", "run one section: list (Q1–Q11, import) or uploads; empty: both")
+	flag.IntVar(&o.uploadMiB, "upload-mib", 24, "content of each upload in the uploads section, MiB")
 	flag.Parse()
 	for f := range strings.SplitSeq(scale, ",") {
 		if f = strings.TrimSpace(f); f != "" {
