@@ -277,8 +277,9 @@ func (r uploadsResult) markdown() string {
 		"on %s; one-minute load average %s at the start, %s at the end. The server is `refactor serve` with the "+
 		"defaults (SQLite, `file://` storage, `MAX_CONTENT_BYTES` 25 MiB), %.0f MB resident when idle. The clients "+
 		"are Go's HTTP client without `Expect: 100-continue`, one connection each, generating their bodies as they "+
-		"send them (a 24 MiB data URL is a 32 MiB body). The server's peak RSS (VmHWM) is reset before each row.\n\n",
-		uploadsHeading, time.Now().UTC().Format("2006-01-02"), r.loadBefore, r.loadAfter, mib(r.serverBefore))
+		"send them (a %d MiB data URL is a %.0f MiB body). The server's peak RSS (VmHWM) is reset before each row.\n\n",
+		uploadsHeading, time.Now().UTC().Format("2006-01-02"), r.loadBefore, r.loadAfter, mib(r.serverBefore),
+		r.size>>20, mib(int64(base64.StdEncoding.EncodedLen(int(r.size)))))
 	b.WriteString("| what was sent | answers | measured | targets |\n|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %d concurrent authenticated creates of %d MiB (data URL content), %d in all | %s in %.1f s "+
 		"| server peak RSS **%.0f MB**; **%.0f MiB/s** of content; CPU per create: server %.0f ms, load "+
