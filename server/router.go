@@ -88,6 +88,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	if s.createRoute, err = ops.byID(streamedOperation); err != nil {
 		return nil, err
 	}
+	if rb := s.createRoute.Operation.RequestBody; rb == nil || rb.Value == nil {
+		return nil, fmt.Errorf("server: the spec's %s has no request body", streamedOperation)
+	}
 	maxBody := MaxBodyBytes(cfg.MaxContentBytes)
 
 	e := echo.New()
