@@ -29,7 +29,7 @@ test: tools
 ## fuzz: run each fuzz target for FUZZTIME (default 1m); a failing input is
 ## saved under the package's testdata/fuzz and fails `make test` until fixed
 FUZZTIME ?= 1m
-FUZZ_TARGETS := server:FuzzListQuery server:FuzzItemPath server:FuzzParseDataURL \
+FUZZ_TARGETS := server:FuzzListQuery server:FuzzItemPath upload:FuzzDecode \
 	store:FuzzValidateDirectoryPath store:FuzzValidateName store:FuzzNormalizeTags \
 	store:FuzzParseTagFilter store:FuzzDecodeResourceLine
 fuzz:
@@ -49,14 +49,15 @@ resilience-long:
 	$(GO) test ./server -count=1 -run 'TestTenantIsolation' -isolation.rounds=2000
 
 ## bench: the list benchmark (1M rows, Q1-Q11 through the server and with pgbench; Q1/Q2 also at
-## 100k and 5M rows); writes BENCHMARKS.md. About 15 minutes on an idle machine; BENCH_FLAGS adds flags
+## 100k and 5M rows), then the uploads section (24 MiB creates, refused anonymous uploads); writes
+## BENCHMARKS.md. About 16 minutes on an idle machine; BENCH_FLAGS adds flags (-only uploads: that alone)
 bench: build
 	$(GO) run ./cmd/refactor-bench -refactor $(BIN) $(BENCH_FLAGS)
 
 ## bench-smoke: the same benchmark, tiny and short, to check that it runs (under a minute)
 bench-smoke: build
 	$(GO) run ./cmd/refactor-bench -refactor $(BIN) -rows 20000 -scale "" -duration 1s -warmup 0 \
-		-profile 0 -work "$${TMPDIR:-/tmp}/refactor-bench-smoke" -out "$${TMPDIR:-/tmp}/BENCHMARKS.smoke.md"
+		-profile 0 -upload-mib 1 -work "$${TMPDIR:-/tmp}/refactor-bench-smoke" -out "$${TMPDIR:-/tmp}/BENCHMARKS.smoke.md"
 
 ## tools: build the S3 server the storage tests run against (SeaweedFS from the Go
 ## module proxy, cached outside the repo; about 6 minutes the first time, then instant)

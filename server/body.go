@@ -9,18 +9,19 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// maxBodyBytes is the largest request body worth reading: the content cap
-// in base64 (4 bytes per 3) plus room for metadata and the other fields.
-func maxBodyBytes(maxContent int64) int64 {
+// MaxBodyBytes is the largest request body the server reads for a content
+// cap of maxContent: the content in base64 (4 bytes per 3) plus room for
+// metadata and the other fields.
+func MaxBodyBytes(maxContent int64) int64 {
 	return maxContent/3*4 + 4 + 1<<20
 }
 
-// limitBody refuses bodies over max with 413: at once when Content-Length
-// says so, else when reading passes the limit.
-func limitBody(max int64) echo.MiddlewareFunc {
+// limitBody refuses bodies over limit(c) bytes with 413: at once when
+// Content-Length says so, else when reading passes the limit.
+func limitBody(limit func(echo.Context) int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			r := c.Request()
+			r, max := c.Request(), limit(c)
 			if r.ContentLength > max {
 				return &echo.HTTPError{Code: http.StatusRequestEntityTooLarge,
 					Message: fmt.Sprintf("request body is larger than %d bytes", max)}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/upload"
 	"github.com/re-factor/resources/urlfetch"
 )
 
@@ -31,7 +33,8 @@ var statuses = []struct {
 	{store.ErrUnavailable, http.StatusServiceUnavailable},
 	{blobstore.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{blobstore.ErrUnavailable, http.StatusServiceUnavailable},
-	{errBadContent, http.StatusBadRequest},
+	{upload.ErrInvalid, http.StatusBadRequest},
+	{upload.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{urlfetch.ErrBadURL, http.StatusBadRequest},
 	{urlfetch.ErrRefused, http.StatusBadRequest},
 	{urlfetch.ErrFetch, http.StatusBadRequest},
@@ -75,11 +78,23 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
 	} else {
-		err = c.JSON(status, map[string]string{"error": msg})
+		err = writeError(c, status, msg)
 	}
 	if err != nil {
 		s.log.WarnContext(c.Request().Context(), "writing error response", "error", err.Error())
 	}
+}
+
+// writeError writes the {"error"} body with its length, so that the answer
+// is whole on the wire once flushed, even while the connection lingers to
+// drain a body the request did not need (linger.go).
+func writeError(c echo.Context, status int, msg string) error {
+	b, err := json.Marshal(map[string]string{"error": msg})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
+	return c.Blob(status, echo.MIMEApplicationJSON, b)
 }
 
 // messageOf says what went wrong in words a client can act on, and nothing

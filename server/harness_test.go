@@ -65,6 +65,21 @@ func newEnvWith(t *testing.T, engine string, configure func(*server.Config)) *en
 // configure, when not nil, adjusts the Config before the server is built.
 func newEnvOn(t *testing.T, engine, blobKind string, configure func(*server.Config)) *env {
 	t.Helper()
+	e := newUnstartedEnv(t, engine, blobKind, configure)
+	e.srv.Start()
+	e.url = e.srv.URL
+	return e.env
+}
+
+// unstartedEnv is an env whose server is not listening yet, for tests that
+// need a say in its listener.
+type unstartedEnv struct {
+	*env
+	srv *httptest.Server
+}
+
+func newUnstartedEnv(t *testing.T, engine, blobKind string, configure func(*server.Config)) unstartedEnv {
+	t.Helper()
 	var cfg server.Config
 	db := storetest.Open(t, engine)
 	blobs := blobtest.Open(t, blobKind)
@@ -86,9 +101,9 @@ func newEnvOn(t *testing.T, engine, blobKind string, configure func(*server.Conf
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, blobs: blobs, url: srv.URL}
+	return unstartedEnv{env: &env{t: t, db: db, blobs: blobs}, srv: srv}
 }
 
 // forBackends runs f as a subtest on every database engine with every

@@ -57,6 +57,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 				slog.Int("status", v.Status),
 				slog.Float64("latency_ms", float64(v.Latency.Microseconds())/1000),
 			}
+			// What the answer cost in body bytes read (a refused upload's
+			// should be none); lingering after the answer is not counted.
+			if b, ok := c.Get(watchedBodyKey).(*watchedBody); ok {
+				attrs = append(attrs, slog.Int64("body_read", b.read.Load()))
+			}
 			level := slog.LevelInfo
 			if v.Status >= http.StatusInternalServerError {
 				level = slog.LevelError

@@ -13,8 +13,9 @@ func withPrincipal(ctx context.Context, p auth.Principal) context.Context {
 	return context.WithValue(ctx, principalKey{}, p)
 }
 
-// errNoPrincipal means a handler ran without authentication: the validator
-// authenticates every /v1 operation, so this is a wiring bug, answered 500.
+// errNoPrincipal means a handler ran without authentication: authenticate
+// checks every operation whose security asks for a token, so this is a
+// wiring bug, answered 500.
 var errNoPrincipal = errors.New("server: handler reached without an authenticated principal")
 
 // principalOf returns who is calling; its account is the tenant of every

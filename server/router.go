@@ -2,7 +2,6 @@ package server
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 	oapimiddleware "github.com/oapi-codegen/echo-middleware"
 
 	"github.com/re-factor/resources/auth"
@@ -51,8 +51,10 @@ type Config struct {
 const DefaultMaxContentBytes = 25 << 20
 
 // New builds the echo instance that main serves and tests drive: embedded
-// spec → request validator (authentication included) → strict handlers, with
-// one error handler rendering every failure as {"error": "..."}.
+// spec → cheap refusals on the headers (size, type, authentication, rate) →
+// request validator → strict handlers, with one error handler rendering
+// every failure as {"error": "..."}. Nothing reads a body before its request
+// is authenticated and within its account's rate.
 func New(cfg Config) (*echo.Echo, error) {
 	if cfg.DB == nil || cfg.Blobs == nil || cfg.Fetcher == nil || cfg.Verifier == nil {
 		return nil, errors.New("server: Config needs DB, Blobs, Fetcher and Verifier")
@@ -69,14 +71,35 @@ func New(cfg Config) (*echo.Echo, error) {
 	if _, err := servedSpec(); err != nil {
 		return nil, fmt.Errorf("server: prepare served spec: %w", err)
 	}
+	ops, err := newOperations(spec)
+	if err != nil {
+		return nil, fmt.Errorf("server: read the spec's operations: %w", err)
+	}
+	// The request validator gets a copy of the spec without security:
+	// authenticate has checked it before any body was read, and
+	// kin-openapi's own check reads the whole body into memory first.
+	unsecured, err := gen.GetSpec()
+	if err != nil {
+		return nil, fmt.Errorf("server: load embedded spec: %w", err)
+	}
+	withoutSecurity(unsecured)
 	s := &Server{db: cfg.DB, blobs: cfg.Blobs, fetcher: cfg.Fetcher, verifier: cfg.Verifier,
-		log: cfg.Logger, maxContent: cfg.MaxContentBytes, now: cfg.Now}
+		log: cfg.Logger, maxContent: cfg.MaxContentBytes, now: cfg.Now, validation: validationOptions()}
+	if s.createRoute, err = ops.byID(streamedOperation); err != nil {
+		return nil, err
+	}
+	if rb := s.createRoute.Operation.RequestBody; rb == nil || rb.Value == nil {
+		return nil, fmt.Errorf("server: the spec's %s has no request body", streamedOperation)
+	}
+	maxBody := MaxBodyBytes(cfg.MaxContentBytes)
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.Pre(keepPlusInTimestamps)
+	// Outermost, so the time spent draining a refused body is nobody's latency.
+	e.Use(lingerAfterEarlyAnswer(2 * maxBody))
 	if cfg.Metrics != nil {
 		e.Use(cfg.Metrics.middleware)
 	}
@@ -87,29 +110,66 @@ func New(cfg Config) (*echo.Echo, error) {
 	if len(cfg.CORSAllowedOrigins) > 0 {
 		e.Use(cors(cfg.CORSAllowedOrigins))
 	}
-	e.Use(requireJSON, limitBody(maxBodyBytes(cfg.MaxContentBytes)))
-	e.Use(oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
-		DoNotValidateServers: true,
-		Skipper:              outsideSpec,
-		// With MultiError each failure stays a RequestError naming its
-		// parameter; without it the middleware flattens schema errors and
-		// loses the name.
-		Options: openapi3filter.Options{
-			AuthenticationFunc: s.authenticate,
-			MultiError:         true,
-		},
-		MultiErrorHandler: firstValidationError,
-	}))
+	e.Use(requireJSON, limitBody(func(c echo.Context) int64 {
+		if op, _ := ops.of(c); op.route == s.createRoute {
+			return maxBody
+		}
+		return maxKept
+	}), s.authenticate(ops))
 	if l := newLimiters(cfg.RateLimit); l != nil {
 		e.Use(limitAccounts(l))
 	}
-	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
+	e.Use(s.requestValidator(unsecured, false, func(c echo.Context) bool {
+		op, _ := ops.of(c)
+		return outsideSpec(c) || op.route == s.createRoute
+	}))
+	gen.RegisterHandlersWithOptions(e, handlers{ServerInterface: gen.NewStrictHandler(s, nil), create: s.createResource},
+		gen.RegisterHandlersOptions{OperationMiddlewares: map[string][]echo.MiddlewareFunc{
+			streamedOperation: {s.requestValidator(unsecured, true, nil)},
+		}})
 	registerDocsAssets(e)
 	registerConsole(e, cfg.MaxContentBytes)
 	if cfg.Metrics != nil && cfg.ServeMetrics {
 		e.GET(metricsPath, echo.WrapHandler(cfg.Metrics.Handler()))
 	}
 	return e, nil
+}
+
+// streamedOperation is the one operation whose body is not decoded whole
+// before its handler runs: createResource reads it as a stream.
+const streamedOperation = "createResource"
+
+// handlers serves every operation through the generated strict handler
+// except createResource, which reads its raw body (createResource).
+type handlers struct {
+	gen.ServerInterface
+	create echo.HandlerFunc
+}
+
+func (h handlers) CreateResource(c echo.Context) error { return h.create(c) }
+
+// validationOptions are kin-openapi's options for every check against the
+// spec: the request validator's and the streamed create's body.
+func validationOptions() openapi3filter.Options {
+	return openapi3filter.Options{
+		// With MultiError each failure stays a RequestError naming its
+		// parameter; without it the middleware flattens schema errors and
+		// loses the name.
+		MultiError: true,
+	}
+}
+
+// requestValidator checks requests against the spec, their bodies too
+// unless withoutBody; skip, when set, picks requests it lets through.
+func (s *Server) requestValidator(spec *openapi3.T, withoutBody bool, skip middleware.Skipper) echo.MiddlewareFunc {
+	opts := s.validation
+	opts.ExcludeRequestBody = withoutBody
+	return oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
+		DoNotValidateServers: true,
+		Skipper:              skip,
+		Options:              opts,
+		MultiErrorHandler:    firstValidationError,
+	})
 }
 
 // metricsPath is where Prometheus scrapes when metrics share the API's
@@ -125,61 +185,17 @@ func outsideSpec(c echo.Context) bool {
 		p == "/console" || strings.HasPrefix(p, consolePrefix)
 }
 
-// authenticate is the validator's AuthenticationFunc: it verifies the bearer
-// token, checks the scope the method needs and hands the principal to the
-// handler through the request's context.
-func (s *Server) authenticate(ctx context.Context, in *openapi3filter.AuthenticationInput) error {
-	req := in.RequestValidationInput.Request
-	p, err := s.verifier.Verify(ctx, req.Header.Get("Authorization"))
-	if err == nil {
-		err = requireScope(p, req.Method)
-	}
-	if err != nil {
-		return &echo.HTTPError{Code: statusOf(err), Message: err.Error(), Internal: err}
-	}
-	c := oapimiddleware.GetEchoContext(ctx)
-	c.SetRequest(c.Request().WithContext(withPrincipal(c.Request().Context(), p)))
-	return nil
-}
-
-// firstValidationError picks the error to report: an authentication failure
-// first (a stranger learns nothing about parameters), else the first
-// invalid parameter or body.
+// firstValidationError picks the error to report: an oversized body, else
+// the first invalid parameter or body.
 func firstValidationError(me openapi3.MultiError) *echo.HTTPError {
-	// An oversized body is refused as it is with a declared length, before
-	// authentication: when it is cut off while streaming, the validator's
-	// other checks fail on the truncated request and must not hide the 413.
+	// A body cut off while streaming makes the validator's other checks
+	// fail on the truncated request: they must not hide the 413.
 	for _, err := range me {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return &echo.HTTPError{Code: http.StatusRequestEntityTooLarge, Internal: err}
+			return &echo.HTTPError{Code: http.StatusRequestEntityTooLarge,
+				Message: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}
 		}
-	}
-	for _, err := range me {
-		var sre *openapi3filter.SecurityRequirementsError
-		if !errors.As(err, &sre) {
-			continue
-		}
-		for _, cause := range sre.Errors {
-			var he *echo.HTTPError
-			if errors.As(cause, &he) {
-				return he
-			}
-		}
-		return &echo.HTTPError{Code: http.StatusUnauthorized, Message: "authentication failed", Internal: err}
 	}
 	return &echo.HTTPError{Code: http.StatusBadRequest, Message: "invalid request", Internal: me[0]}
-}
-
-// requireScope maps the contract's rule: reads need resources:read, every
-// other method resources:write.
-func requireScope(p auth.Principal, method string) error {
-	scope := "resources:write"
-	if method == http.MethodGet || method == http.MethodHead {
-		scope = "resources:read"
-	}
-	if !p.HasScope(scope) {
-		return fmt.Errorf("%w: token lacks the %s scope", auth.ErrForbidden, scope)
-	}
-	return nil
 }

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/gen"
@@ -24,6 +27,10 @@ type Server struct {
 	log        *slog.Logger
 	maxContent int64
 	now        func() time.Time
+	// validation holds kin-openapi's options for every check against the
+	// spec; createRoute is the operation whose body createResource checks.
+	validation  openapi3filter.Options
+	createRoute *routers.Route
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)

@@ -1,7 +1,8 @@
 // Command refactor-bench is `make bench`: it generates a deterministic
 // dataset, loads it with `refactor import`, drives the running server at a
 // fixed concurrency over the list queries Q1–Q11, runs the same SQL with
-// pgbench for the database's own ceiling, and writes BENCHMARKS.md.
+// pgbench for the database's own ceiling, then measures large uploads
+// (uploads.go), and writes BENCHMARKS.md.
 //
 // It is a benchmark, not a test: run it on an otherwise idle machine.
 // Everything it starts listens on loopback and stops when it ends.
@@ -33,6 +34,8 @@ type options struct {
 	out         string
 	notes       string
 	profile     time.Duration
+	only        string
+	uploadMiB   int
 }
 
 func main() {
@@ -51,6 +54,8 @@ func main() {
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	flag.StringVar(&o.notes, "notes", "cmd/refactor-bench/notes.md", "hand-written notes to include in the report")
 	flag.DurationVar(&o.profile, "profile", 10*time.Second, "CPU profile of the server under the mixed load (0: none)")
+	flag.StringVar(&o.only, "only", "", "run one section: list (Q1–Q11, import) or uploads; empty: both")
+	flag.IntVar(&o.uploadMiB, "upload-mib", 24, "content of each upload in the uploads section, MiB")
 	flag.Parse()
 	for f := range strings.SplitSeq(scale, ",") {
 		if f = strings.TrimSpace(f); f != "" {
@@ -86,6 +91,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	o.bin = bin
+	if o.only == "uploads" {
+		return benchUploads(ctx, o)
+	}
 	pg, err := openPostgres(filepath.Join(o.work, "cluster"), o.pgURL)
 	if err != nil {
 		return err
@@ -113,7 +121,10 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	rep.loadAfter = loadAverage()
-	return rep.write(o.out)
+	if err := rep.write(o.out); err != nil || o.only == "list" {
+		return err
+	}
+	return benchUploads(ctx, o)
 }
 
 // loadAverage returns the one-minute load average: other work on the

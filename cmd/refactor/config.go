@@ -24,6 +24,7 @@ type config struct {
 	BlobURL          string
 	BlobTimeout      time.Duration
 	MaxContentBytes  int64
+	MinUploadRate    int64
 	FetchPrivate     bool
 	JWTSecret        string
 	JWTJWKSURL       string
@@ -56,8 +57,10 @@ var settings = []setting{
 		func(c *config, v string) error { c.BlobURL = v; return nil }},
 	{"BLOB_TIMEOUT", blobstore.DefaultTimeout.String(), "Deadline of each storage operation (Go duration): opening a download, a delete, a page of a listing. An upload or download fails when one of its reads or writes makes no progress for this long; one that keeps moving is never cut. 503 with `Retry-After` beyond.",
 		func(c *config, v string) (err error) { c.BlobTimeout, err = positiveDuration(v); return err }},
-	{"MAX_CONTENT_BYTES", "26214400", "Largest resource content accepted (bytes; 413 beyond). Request bodies are capped to match.",
+	{"MAX_CONTENT_BYTES", "26214400", "Largest resource content accepted (bytes; 413 beyond). A create's body may be this in base64 plus 1 MiB; other request bodies 1 MiB.",
 		func(c *config, v string) (err error) { c.MaxContentBytes, err = positiveInt(v); return err }},
+	{"MIN_UPLOAD_RATE", "524288", "Slowest upload or download the server waits for (bytes a second). The read timeout is 10 s plus the largest body (`MAX_CONTENT_BYTES` in base64, plus 1 MiB) at this rate; the write timeout is 60 s longer, for the work between. Header (10 s) and idle (120 s) timeouts are fixed.",
+		func(c *config, v string) (err error) { c.MinUploadRate, err = positiveInt(v); return err }},
 	{"URI_FETCH_ALLOW_PRIVATE", "false", "Let `uri` creates fetch from loopback, private and link-local addresses (never on the internet).",
 		func(c *config, v string) (err error) { c.FetchPrivate, err = strconv.ParseBool(v); return err }},
 	{"JWT_SECRET", "", "HMAC secret verifying HS256/HS384/HS512 tokens (and signing `refactor token`).",

@@ -22,7 +22,7 @@ func servePprof(addr string, logger *slog.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	// Profiles take as long as asked; the usual write timeout would cut them.
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: newHTTPServer(nil).ReadHeaderTimeout}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("pprof server stopped", "error", err.Error())

@@ -94,7 +94,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return err
 	}
 	if cfg.MetricsAddr != "" {
-		stop, err := serveMetrics(cfg.MetricsAddr, metrics, logger)
+		stop, err := serveMetrics(cfg.MetricsAddr, metrics, cfg, logger)
 		if err != nil {
 			ln.Close()
 			return err
@@ -116,19 +116,19 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 			return err
 		}
 	}
-	return serveUntilDone(ctx, newHTTPServer(handler), ln, logger)
+	return serveUntilDone(ctx, newHTTPServer(handler, cfg), ln, logger)
 }
 
 // serveMetrics serves /metrics on its own listener, so that scrapes need
 // not reach the public address. stop closes it.
-func serveMetrics(addr string, m *server.Metrics, logger *slog.Logger) (stop func(), err error) {
+func serveMetrics(addr string, m *server.Metrics, cfg config, logger *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	srv := newHTTPServer(mux)
+	srv := newHTTPServer(mux, cfg)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("metrics server stopped", "error", err.Error())
@@ -138,13 +138,26 @@ func serveMetrics(addr string, m *server.Metrics, logger *slog.Logger) (stop fun
 	return func() { srv.Close() }, nil
 }
 
-func newHTTPServer(h http.Handler) *http.Server {
+// HTTP timeouts. The header and idle ones are fixed; the read and write
+// ones follow the largest body the server reads at the slowest rate worth
+// waiting for (MIN_UPLOAD_RATE), so raising MAX_CONTENT_BYTES raises them.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 120 * time.Second
+	// handlerAllowance is what a request may take besides moving its body:
+	// a uri create's fetch (60 s at most) and the storage and database
+	// work around it.
+	handlerAllowance = 60 * time.Second
+)
+
+func newHTTPServer(h http.Handler, cfg config) *http.Server {
+	transfer := time.Duration(float64(server.MaxBodyBytes(cfg.MaxContentBytes)) / float64(cfg.MinUploadRate) * float64(time.Second))
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readHeaderTimeout + transfer,
+		WriteTimeout:      readHeaderTimeout + transfer + handlerAllowance,
+		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    64 << 10,
 	}
 }
