@@ -62,6 +62,29 @@ func (e ListResourcesParamsSort) Valid() bool {
 	}
 }
 
+// DataURL The bytes as a data URL (RFC 2397),
+// `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
+// spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
+// (a `value` may instead be a quoted string of printable ASCII without
+// `"`, `\` or `,`). `<data>` is standard base64 (RFC 4648 section 4:
+// `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
+// four characters; carriage returns and line feeds anywhere in it are
+// ignored, as are the unused bits of the last character. The media type,
+// with type, subtype and attribute names in lower case and parameters
+// sorted (a repeated attribute keeps its first value), becomes
+// `mime_type`. Exactly one of `content` and `uri`.
+//
+// Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
+type DataURL = string
+
+// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
+// segments; no trailing `/` except the root `/`; no control characters;
+// at most 1024 characters (not UTF-8 bytes; every path accepted when
+// the server counted bytes is still accepted).
+//
+// Examples: /reports/2024
+type DirectoryPath = string
+
 // Error defines model for Error.
 type Error struct {
 	// Error What went wrong, in words a person can act on
@@ -73,102 +96,257 @@ type ExternalStorageType string
 
 // Health defines model for Health.
 type Health struct {
+	// Status Examples: ok
 	Status string `json:"status"`
 }
+
+// Metadata Any JSON object. Three rules no JSON Schema can state, checked by the
+// server (400 naming `metadata`): at most 65,536 bytes once written as
+// compact JSON (UTF-8); no `\u0000` and no unpaired UTF-16 surrogate
+// escape (such as a lone `\ud800`) in any key or string, since
+// PostgreSQL's `jsonb` cannot store them; arrays and objects nested at
+// most 1,000 levels deep, the object itself being level 1 (SQLite's JSON
+// functions read no deeper, and a list response must stay within the
+// 10,000 levels JSON decoders such as Go's accept).
+//
+// Examples: {"quarter":"Q3","year":2024}
+type Metadata = json.RawMessage
 
 // Resource defines model for Resource.
 type Resource struct {
 	// AccountId ID of the account that owns this resource
+	//
+	// Examples: demo
 	AccountId string `json:"account_id"`
 
-	// CreatedAt Timestamp when the resource was created
+	// CreatedAt Timestamp when the resource was created (RFC 3339, UTC, microseconds)
+	//
+	// Examples: 2024-01-15T09:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// CreatedBy ID of the user who created the resource
+	// CreatedBy ID of the user who created the resource (the token's `sub`; omitted, never `null`, when none)
+	//
+	// Examples: ana
 	CreatedBy *string `json:"created_by,omitempty"`
 
 	// DirectoryPath Path to the directory containing the resource
-	DirectoryPath string `json:"directory_path"`
+	//
+	// Examples: /reports/2024
+	DirectoryPath DirectoryPath `json:"directory_path"`
 
-	// ExternalId External identifier for the resource, if applicable
+	// ExternalId External identifier for the resource, if applicable (omitted, never `null`, when none)
 	ExternalId *string `json:"external_id,omitempty"`
 
-	// ExternalStorageType Type of external storage, if applicable
+	// ExternalStorageType Type of external storage, if applicable (omitted, never `null`, when none)
 	ExternalStorageType *ExternalStorageType `json:"external_storage_type,omitempty"`
 
-	// Id Unique identifier for the resource
+	// Id Unique identifier for the resource (a UUID, lower case)
 	Id openapi_types.UUID `json:"id"`
 
-	// Metadata Additional metadata associated with the resource
+	// Metadata Additional metadata associated with the resource: a JSON object of
+	// at most 65,536 bytes in compact form (see `Metadata`). Omitted,
+	// never `null`, when there is none.
+	//
+	//
+	// Examples: {"quarter":"Q1","year":2024}
 	Metadata *json.RawMessage `json:"metadata,omitempty"`
 
-	// MimeType MIME type of the resource
+	// MimeType MIME type of the resource: the data URL's media type (type,
+	// subtype and parameter names in lower case, parameters sorted), else
+	// the media type the fetched URL declared, else one sniffed from the
+	// bytes. Imported resources keep whatever non-empty type they carry.
+	//
+	//
+	// Examples: text/markdown, application/pdf, text/plain; charset=utf-8
 	MimeType string `json:"mime_type"`
 
 	// Name Name of the resource
-	Name string `json:"name"`
+	//
+	// Examples: q1-summary.md
+	Name ResourceName `json:"name"`
 
-	// OriginalUri Original URI of the resource, if applicable
+	// OriginalUri Original URI of the resource, if applicable: the `uri` it was
+	// fetched from. Omitted, never `null`, when there is none (the
+	// published file marks it `nullable`; no response carries `null`).
+	//
+	//
+	// Examples: https://example.org/logo.svg
 	OriginalUri *string `json:"original_uri,omitempty"`
 
-	// Sha256 SHA256 hash of the resource content
+	// Sha256 SHA256 hash of the resource content (64 lower-case hexadecimal digits)
+	//
+	// Examples: 42e86eb6d990eb5abcd5094b12230f8f60d719b969f962b1a465e018db75a66e
 	Sha256 string `json:"sha256"`
 
 	// SizeBytes Size of the resource in bytes
+	//
+	// Examples: 62
 	SizeBytes int64 `json:"size_bytes"`
 
 	// StorageBucket Storage bucket where the resource is stored
+	//
+	// Examples: demo
 	StorageBucket string `json:"storage_bucket"`
 
-	// StorageKey Key for artifact storage in the storage system
+	// StorageKey Key for artifact storage in the storage system. It never changes
+	// when the resource is renamed or moved.
+	//
+	//
+	// Examples: accounts/demo/resources/75e35926-dd42-5b28-8493-ea7133ef5dcd
 	StorageKey string `json:"storage_key"`
 
-	// Tags List of tags associated with the resource. While stored in a separate table, this field represents the joined data.
-	Tags *[]string `json:"tags,omitempty"`
+	// Tags List of tags associated with the resource. While stored in a separate table, this field represents the joined data. Always present (possibly empty), sorted in byte order, no duplicates.
+	Tags *[]Tag `json:"tags,omitempty"`
 
-	// UpdatedAt Timestamp when the resource was last updated
+	// UpdatedAt Timestamp when the resource was last updated (RFC 3339, UTC, microseconds)
+	//
+	// Examples: 2024-01-15T09:00:00Z
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// ResourceCreate defines model for ResourceCreate.
+// ResourceCreate Exactly one of `content` and `uri` must be given; JSON Schema could say
+// so (`oneOf` with `required`), but that would turn this object into a
+// union in generated SDKs, so the rule is stated here instead: a body
+// with both or neither is a 400.
 type ResourceCreate struct {
-	// Content The bytes as a data URL, `data:<type/subtype>[;params];base64,<BASE64>`.
-	// The MIME type becomes `mime_type`. Exactly one of `content` and `uri`.
-	Content *string `json:"content,omitempty"`
+	// Content The bytes as a data URL (RFC 2397),
+	// `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
+	// spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
+	// (a `value` may instead be a quoted string of printable ASCII without
+	// `"`, `\` or `,`). `<data>` is standard base64 (RFC 4648 section 4:
+	// `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
+	// four characters; carriage returns and line feeds anywhere in it are
+	// ignored, as are the unused bits of the last character. The media type,
+	// with type, subtype and attribute names in lower case and parameters
+	// sorted (a repeated attribute keeps its first value), becomes
+	// `mime_type`. Exactly one of `content` and `uri`.
+	//
+	//
+	// Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
+	Content *DataURL `json:"content,omitempty"`
 
 	// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
-	// segments; no trailing `/` except the root `/`; at most 1024 bytes.
-	DirectoryPath string `json:"directory_path"`
+	// segments; no trailing `/` except the root `/`; no control characters;
+	// at most 1024 characters (not UTF-8 bytes; every path accepted when
+	// the server counted bytes is still accepted).
+	//
+	//
+	// Examples: /reports/2024
+	DirectoryPath DirectoryPath `json:"directory_path"`
 
-	// Metadata Any JSON object, at most 64 KiB serialized
-	Metadata *json.RawMessage `json:"metadata,omitempty"`
+	// Metadata Any JSON object. Three rules no JSON Schema can state, checked by the
+	// server (400 naming `metadata`): at most 65,536 bytes once written as
+	// compact JSON (UTF-8); no `\u0000` and no unpaired UTF-16 surrogate
+	// escape (such as a lone `\ud800`) in any key or string, since
+	// PostgreSQL's `jsonb` cannot store them; arrays and objects nested at
+	// most 1,000 levels deep, the object itself being level 1 (SQLite's JSON
+	// functions read no deeper, and a list response must stay within the
+	// 10,000 levels JSON decoders such as Go's accept).
+	//
+	//
+	// Examples: {"quarter":"Q3","year":2024}
+	Metadata *Metadata `json:"metadata,omitempty"`
 
-	// Name File name, 1 to 255 bytes, no `/` and no control characters
-	Name string `json:"name"`
+	// Name File name: 1 to 255 characters, no `/` and no control characters
+	// (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
+	// bytes; before this rule was stated here the server counted bytes, and
+	// every name it accepted then is still accepted.
+	//
+	//
+	// Examples: q1-summary.md
+	Name ResourceName `json:"name"`
 
-	// Tags Tags, trimmed, 1 to 64 bytes, no `,` and no control characters; at most
-	// 50; duplicates dropped.
-	Tags *[]string `json:"tags,omitempty"`
+	// Tags Tags: at most 50 as sent. Each is trimmed, then must be 1 to 64
+	// characters without `,` or control characters (see `TagInput`);
+	// duplicates are dropped, so no `uniqueItems`. The resource carries
+	// them sorted.
+	//
+	//
+	// Examples: ["finance","quarterly"]
+	Tags *[]TagInput `json:"tags,omitempty"`
 
 	// Uri An `http` or `https` URL the server fetches the bytes from (at most 3
 	// redirects; private and loopback addresses are refused). Kept as
 	// `original_uri`. Exactly one of `content` and `uri`.
-	Uri *string `json:"uri,omitempty"`
+	//
+	// The pattern is RFC 3986's `URI` narrowed to what the server fetches:
+	// scheme `http` or `https` (any case), a host (a name or IPv4 address
+	// without percent-escapes, or a bracketed IPv6 address), an optional
+	// port, no user information, then path, query and fragment in RFC 3986
+	// characters with valid percent-escapes. At most 2048 characters, which
+	// are ASCII, so also 2048 bytes. What no schema can state: the host must
+	// resolve to a public address and answer 2xx within the server's time
+	// limits; otherwise the create is a 400 naming `uri`.
+	//
+	//
+	// Examples: https://example.org/logo.svg
+	Uri *SourceURI `json:"uri,omitempty"`
 }
+
+// ResourceName File name: 1 to 255 characters, no `/` and no control characters
+// (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
+// bytes; before this rule was stated here the server counted bytes, and
+// every name it accepted then is still accepted.
+//
+// Examples: q1-summary.md
+type ResourceName = string
 
 // ResourceUpdate defines model for ResourceUpdate.
 type ResourceUpdate struct {
 	// DirectoryPath New directory (same rules as on create)
-	DirectoryPath *string `json:"directory_path,omitempty"`
+	//
+	// Examples: /reports/2024
+	DirectoryPath *DirectoryPath `json:"directory_path,omitempty"`
 
-	// Metadata Replaces the metadata whole
-	Metadata *json.RawMessage `json:"metadata,omitempty"`
+	// Metadata Replaces the metadata whole (same rules as on create)
+	//
+	// Examples: {"quarter":"Q3","year":2024}
+	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name New file name (same rules as on create)
-	Name *string `json:"name,omitempty"`
+	//
+	// Examples: q1-summary.md
+	Name *ResourceName `json:"name,omitempty"`
 }
 
-// ResourceId defines model for ResourceId.
+// SourceURI An `http` or `https` URL the server fetches the bytes from (at most 3
+// redirects; private and loopback addresses are refused). Kept as
+// `original_uri`. Exactly one of `content` and `uri`.
+//
+// The pattern is RFC 3986's `URI` narrowed to what the server fetches:
+// scheme `http` or `https` (any case), a host (a name or IPv4 address
+// without percent-escapes, or a bracketed IPv6 address), an optional
+// port, no user information, then path, query and fragment in RFC 3986
+// characters with valid percent-escapes. At most 2048 characters, which
+// are ASCII, so also 2048 bytes. What no schema can state: the host must
+// resolve to a public address and answer 2xx within the server's time
+// limits; otherwise the create is a 400 naming `uri`.
+//
+// Examples: https://example.org/logo.svg
+type SourceURI = string
+
+// Tag A tag as stored: 1 to 64 characters, no `,` (it could never be
+// filtered), no control characters, no white space (Unicode White_Space)
+// at either end.
+//
+// Examples: finance
+type Tag = string
+
+// TagInput A tag as sent: white space (Unicode White_Space) at either end is
+// trimmed, and what is left must be a `Tag`: 1 to 64 characters without
+// `,` or control characters. The pattern states exactly that.
+//
+// Examples:  finance
+type TagInput = string
+
+// Timestamp An RFC 3339 date-time with a zone (`Z` or `±hh:mm`). `T` and `Z` are
+// upper case and seconds run 00–59: the server does not read lower-case
+// separators or leap seconds.
+//
+// Examples: 2024-02-01T00:00:00Z
+type Timestamp = time.Time
+
+// ResourceId Examples: 75e35926-dd42-5b28-8493-ea7133ef5dcd
 type ResourceId = openapi_types.UUID
 
 // BadRequestError defines model for BadRequestError.
@@ -226,23 +404,32 @@ type ListResourcesParams struct {
 	// duplicates dropped. A resource matches when it carries **all** of the
 	// given tags (exact, case-sensitive match). When no piece is left, no tag
 	// filter applies.
+	//
+	// One string, not an array, as published: any value is accepted. The
+	// rules of a tag (see `Tag`) cannot be stated per piece of a string;
+	// a piece no resource could carry (too long, with control
+	// characters) simply matches nothing, as do more than 50 pieces.
 	Tags *string `form:"tags,omitempty" json:"tags,omitempty"`
 
 	// DirectoryPrefix Filter resources by directory path prefix. A literal, case-sensitive
 	// string prefix of `directory_path`: `%`, `_`, `\`, `*` and every other
-	// character stand for themselves. Empty means no filter.
+	// character stand for themselves. Empty means no filter. Any value is
+	// accepted; one no path starts with matches nothing.
 	DirectoryPrefix *string `form:"directory_prefix,omitempty" json:"directory_prefix,omitempty"`
 
 	// CreatedAfter Filter resources created after this timestamp (ISO 8601): RFC 3339
 	// with a zone (`Z` or an offset), strict (`created_at > value`). Encode
 	// `+` in offsets as `%2B`; an unencoded `+` (which query decoding turns
-	// into a space) is read as `+`.
-	CreatedAfter *time.Time `form:"created_after,omitempty" json:"created_after,omitempty"`
+	// into a space) is read as `+` — the one place the server accepts a
+	// value this schema calls invalid. `T` and `Z` are upper case and
+	// seconds run 00–59 (no leap second), as the pattern says.
+	CreatedAfter *Timestamp `form:"created_after,omitempty" json:"created_after,omitempty"`
 
 	// CreatedBefore Filter resources created before this timestamp (ISO 8601): RFC 3339
 	// with a zone, strict (`created_at < value`). When `created_after` is
-	// not before `created_before` the list is empty.
-	CreatedBefore *time.Time `form:"created_before,omitempty" json:"created_before,omitempty"`
+	// not before `created_before` the list is empty. Same form as
+	// `created_after`.
+	CreatedBefore *Timestamp `form:"created_before,omitempty" json:"created_before,omitempty"`
 
 	// Sort Sort order for created_at field. Ties in `created_at` are broken by
 	// `id` in the same direction, so the order is total and pages never
@@ -250,7 +437,9 @@ type ListResourcesParams struct {
 	Sort *ListResourcesParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
 
 	// Page Page number for pagination, from 1. A page past the end returns
-	// `items: []` with the true `total`.
+	// `items: []` with the true `total`. A base-10 integer up to the
+	// largest 64-bit integer (clients whose numbers are IEEE doubles,
+	// such as JavaScript, cannot tell the last few apart).
 	Page *int `form:"page,omitempty" json:"page,omitempty"`
 
 	// PageSize Number of items per page, 1 to 100.
@@ -261,7 +450,8 @@ type ListResourcesParams struct {
 	// order, as fast at any depth, never repeating or skipping a resource
 	// when others are created meanwhile. Send the same filters, `sort` and
 	// `page_size` as the request that returned it; `page` is then ignored.
-	// A cursor that was altered or made for another query is a 400.
+	// A cursor that was altered or made for another query is a 400 (a
+	// signature check no schema can state).
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
@@ -1398,11 +1588,13 @@ type ListResourcesResponseObject interface {
 }
 
 type ListResources200JSONResponse struct {
+	// Items At most `page_size` resources, in the requested order
 	Items []Resource `json:"items"`
 
 	// NextCursor Present when more resources may follow this page: pass it
 	// as `cursor` (with the same filters, `sort` and
-	// `page_size`) for the next page. Opaque and signed.
+	// `page_size`) for the next page. Opaque and signed
+	// (base64url).
 	NextCursor *string `json:"next_cursor,omitempty"`
 
 	// Page Current page number
@@ -2047,79 +2239,161 @@ func (sh *strictHandler) CreateResource(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Httc9tGkvBf6cLzbEXyQRSpt7pQtR9kW06U2LJLkiu3Z6qEIdAkJwZm4JmBaDql/37VPQAIkiApr73a",
-	"S12+2CSB6bfp9279EcQ6y7VC5WzQ/yPIhREZOjT87QqtLkyMFwl9S9DGRuZOahX0g5sJgimf/2BBJkEY",
-	"SHqQCzcJwkCJDIN+wL8b/FRIg0nQd6bAMLDxBDNBMEfaZMIF/aAo+E03y+mUdUaqcfDw8ECHba6VRabo",
-	"uUiu8FOB1p0bow39FGvlUDn6KPI8lbEgCvd/t0TmHw1c/9/gKOgH/29/zvK+f2r3PTTGt8jmc5FAiTF4",
-	"CIMXWo1SGT8V9godoX6lzVAmCaqvx50bnaNx0ssQq/PLwq7Fr4e/IyFdJagmgij6GUXqJm9//W5y8ADb",
-	"8L79lRBeKIdGifTfKYGKBrhGc48GyrsLg0vtXulCJU+kGpfaAeMj3O/ELNUiudH6tTBjfCISSqxwozUw",
-	"XiKFxCJjfK/EvZCpGKZPRU2JGBqYYcdNEBLhxFBYBG3AOm3EGEFaKJRBEU/4PW3AaQ021dPdIAwmKJLa",
-	"BToz2zsbOTSrPvAaY60SC07DVEgHQxxpQ27RmRkpVNPTlYollcMxMgMPYXCj9RuhZqWDsU8kKbovQls5",
-	"NtsHkpOIY10o94MFIxxCKjPpYCdHA9arukEmZRekHSibo3KnnlcQJB8GEjUEFoH1AuoM1FNK9b0ShZto",
-	"I79g8u90FU06AqbLFnmujcPkDSZS3MzypzKOBmpg3EDImY3yLIGuiVkjg0WYv02EgykqB1Oj1TgEqWCq",
-	"TWJBQI7GagWxUCBiB1q1xPZmXvChRHK7ItYwOP/sPe61t10mfDUdmeUIegRYvlxbem70vUzQBGGAqsgI",
-	"lT0MwmAc2yAMxJfC4N0w1cMG6orCKsKtSsQ64QrbrhZNpsr32riqcqtV4KUd3smWrOviJTHZsFZwdAt6",
-	"qiy4ibR1Sha0cBMbFA6TO+Fa5CcztE5kOUwnqBhDBQqmwkJ5NgjnKVsiHO45mW3ENZxtYqKwaGA60RX4",
-	"Bbw12A8V3DBQRZoGt6Te0mDstJndcb65guOdcBPyIBwAqneBjExIJdW4HVODgUqRWq+hUkmQCSonRxIN",
-	"jLRZABqCHEFpysN0Mzc1slJr71yp5ELN3o6C/octZt9iIQ9hrZyM5uE2fKTJLBP+EAZtMniv5KcCN0mg",
-	"qSzt+X0YZOgEBWhmNkkkARfpu4ZB+JJhEfdZ/SZUAEBYq2PJWjSVdPntqlRaYCX8MPi8N9Z7JV3kbTtX",
-	"YvoGrRU+n8lkNr+ORSreXLw5B1dKcZs++XpoGcSlyB51Whs5lqQghZGrUN6WT+H91cUytK9RQzsRB8cn",
-	"LRH557OD4xOYCDtZBg9V3Goh2soveDecOe/WlkDKLyuMUwDxrzcURyp3cjSHXkf6MKhsZVjEH7HFpZXW",
-	"AP45+TWDS/gs6zy2amYF/iO2uLBfccbqLoyTI4pwdWLpfWf11c6sw6wNvBPjFrG8ltaxWMTYbtToDvw2",
-	"kSmW9BNaARapfHcIjm469AFhJDFNKHUzaMlpMJTftVSYcGbcobrdYdYWzWqyhTFiRt+LPPmnQ0gqrIMS",
-	"wCPjyFI4ZRfSCI+lVa1Eg6bV1lq9ojCLV7ygrguxcoHrTaH8BZ9Z78lGIrUYLkX7Rt632mBhakBQRsU+",
-	"7v3V6xAi+tgfFN3uYUy07NtiSP/zL/jhlHs49vaUap6To9C/+Pzs+vzkyL8SdQaKoM/91xBjnaGFqJZb",
-	"1IHzzyJ26Qy0YkuNSkojECqBqDAy8nn9itJsi80v63g80WmyHIz7YJ0wznqdj/ajU1AaMMvdLISoE1Gx",
-	"FnU60UBZHGek0vyCM0KmBCvajwA/x5g7D1Zr56EIB5m2DnrdgyMvWU9/Jj6/RjUmSukRKY+qf/h+IUvN",
-	"4Jfrt5fg9SasyTk5gl/lc6qxpEi5VFhWsa0xqj22vCL/QI9C6FEqdHB87NkOSV4kJrpIpdmFG51CPBFG",
-	"xNz8W5DKwfHxVqG0u7MbMbYhOCOzDJOSjJOjJhXhBirqKxuo4+4pJIUvi9BCYnSeY+Lvb733ysTnC//w",
-	"uNviy9pC6ZmCaOJc7tWMPtmIzM57dV8Hj9DFE/Se1FvoyOgMdqobPRwog94I7CnkRt6TUyY2U63zoYg/",
-	"gkgSg9aScXNpOyosJrsd+JXUVtiBipoR/yuMcZ5wGbnVn7Z7z00u7j17wq90cdv8wSVOGzn6jqWcyBSp",
-	"93xURbJf3X0yU73CPBVxecF1fjmd6Eb69I22SSyPKvt8LMvb7bClKxEGFuPCSDe7pmqhbKOjMGjOCn8b",
-	"Q/72qtKcX367qXosBMk/nTNONuFbDFKNdIsFvbsAm2MsR2UPgxMlg3uUJ2lTpkRA0SkhVn0RAwmOpOIL",
-	"Irc8UOf3aGYQ7d/3IjC6cAgKMbEQnZU9FYbdB88K+Cj3y283VYgDinBOf0T1g62LZWkHii7VoRLK9QEZ",
-	"yacCzSwEfsWCVHFaJOSutEpn/ApYZG0Qbt4kIxv3NmE7ENWf+wZFElFmSeRiwsx7ND+d3zQ4434HvcdB",
-	"Ifpj4Dsgg6APg8Bzk3kt8hwNgocq3kqX0kXMRUoiv8IRGlRcPtyjsf4yep1up8sFRI5K5DLoB4edXqcb",
-	"hDynYWXYT3TMH8ZtWfSZgp9v3rwmH+Xhg0GVICWd7PWi/RJ0h5Q/guEMBAwLlaSYQKzzGejRQF1houNT",
-	"kA5SLRILSrsJBWsGod0EDUy0dWVEJvPk671Ign7wE7qXmrs1C6Ogg253KX9y+NntT1yWLjbMWmZKq8OF",
-	"hp0E/Q+3YWCLLBNmVir0nPuc7Jqsnspm5cVMToQg7E+4X/RlrTAPul2Yct5OWpgbHaO1XIaguSd5mLIj",
-	"21mRws8l6HYptHUH6vf260HNJjZfy3tURE5u9HA9i83bXssn2R77tETHBeVoFN3vkduPTrPKh75doHVa",
-	"WlaiSSuA7Af+cfbmdadNEd7mqM7eXRCA7fqwuY+6KR5sbe1ukeUNVV4LTjAkx16SvVmwM+EVeK1ga5nO",
-	"dFGmD4KyaC/RWCcIY1QkOG0s5wecWlGVyuLeJFgS/NcJtiT3e4moJKBdRMTobJt1laVnPfURyk7R2BCO",
-	"u4fe1UylxVUhXHng32ZfYXDcPdx+YN2QbJPArviWtxvofW+/ikb7f8jkwcspRZ+2LfL8kn+/mjeelng/",
-	"aine+AjPM44eI5vliT2f620/tzrE4ZOPEO7SoJyPHW0/tji/pVMHP24/1TrBYzV4hGwW59nfRXlqdfH3",
-	"BKLZCHS2bCyphL9UzY5VRQorC1txFOuVpfvdxlg1jrWbAH+p3v9i1fsJXUPv1uhXc9NozXhj/sp+YxPp",
-	"4TYM8sK1jXyMkyItW4x9n75TKOAWKLlN7oBCPBFqjB2IqtKO03Xji75koLjQ60BEphLV8ZNPCkUpyhBL",
-	"GAlM0GAH3mhO3rRyGgRQYu3LjKrsEClHLiio4JcWBBx1f/QVStm/9W0ExcVGpu+xLQ/2tfeC/fHNP9fJ",
-	"7LubXlnoPyy2DMq7+8vw/2WG332E4S8uodGp3iNIbN0R4sPHj5HMutWFP7238predFitadR+Q8HH7eMm",
-	"gyKz9fintupqdiMNRC88kD2SXxTOv/uWThQOlFAQnd+IcbTQHPczjNB3+6pDL6XNteUiJgIlsvLlgRpJ",
-	"cmDX/sYsRFfkrCLYOeiehHDUO9n1cC5Ge5da4d4b4eJJBDuH3aPdNQV4PeKop31L/nupacCsgyG8Idgi",
-	"nlBuH7E8/t7d63UPDiPYuXr1An7s9bq71eqo3xCaL48y3W37PvN+V0u7gqTnGwtCAQqTSjSQ6Kki9T8F",
-	"ARnxW9UFcNg9Wod/QUAb6bjd6hSf7T9b9IN1p3YoFWliuL1RUY+EFrepiOH2UvFToank9tpTjVsrCBs6",
-	"JA9hcNA9+RdxUIYtTLx+LJL1EAaHbWXHpXaQ6USOJCZ+rY+vma8SLSzc1O7/hUDRa5nTs71wF8UKJ+1I",
-	"Vvsbf/JSprTdho/+YXPx8g3J5ZLvX98YfS1tOU1vLE5Wp0JQOEXrYCSNdVColAr3yGrj/i5sHHXglUwJ",
-	"+UDFOhtKhT5MnF2+7MB79VHpqfJ9aZgTys0eOVYUW9r8NFF0VdO9xUV7/HOKYTjzxeFOrLNM7FXLBAmk",
-	"0rpdn63ei7TwaxN5Kh1oNVBRGJ2CzXleIgzpKKCIJ5BLjJEpLsd/HHN4jOufcRk6UC1TPTibLw5UBs59",
-	"HUkpuDESLTx7JtL02bPSeQzUWN6jKhnAzyJ2IcTC4p4lzXDyvoS024HfCJLSJYHSQoojx8NIJ8YcO0ku",
-	"nMNWE2IODnwb89jAA8+vCk1tEp+PvahqoBJlJD+TAFLp0Ih0mYuB8vDLN3kUuDhei/oQ/Y1Sizv6ZzCg",
-	"f5/5MsaPIbgFNlD1mBWso4fl8lZmMb1H24FzvqkMhbIkGy+W9eJoEMGUfaNoqn3AarFYWnD1esnOxfVb",
-	"+M+Tbm+3D5RDHB4e/jhQbD8CvmiFsBP9Nw9whQI9Gll0uyEQ9tjBTjRf7fBTo1Kto90OnKtYJzhQ0X9E",
-	"IKuzPJOL/nbwPDolgIVCfisBemtnOpHxpDTVBGPtU7bCKDtQ0heEbB27vsgkL2bp5HpR1vTxenTrX8ts",
-	"XJl5tHDLxeqvle4GUcZzUbKZRQu8RDx/8xU0Y64f++8Re1NyNyQrdhXbpeSPfgcxXWvjQJukXGRssMb9",
-	"gw7ckN+RTaZcxA5uaPRHVDCcDVQkk6jeAeMBCNsFd7et30b1KEjk2omUDTMX46r6HyiDOQrHf6zwUeaN",
-	"mLdeFhRWFiSQ4EgUKYsAbdxYfRb8jX+8fYRM3gnKJ4psWAolF2OpymY9Z9g98lU571kL6xduUCVgsLSA",
-	"iJcz+vDhNprvsFGQhojZ32AG5aCthakeT8FlRiz1VjcDV9m49BzoETA5kCOzUi3G9LrdzgYi7qz8soaS",
-	"gy4P6EtSut2vJextLj4VCFUVV1Yt5NzvpS44n+BM6QcLkcLP7i4ujNUm4lHPQMWpLFf6hIOpSD+WLp6o",
-	"7leX4EeNdEXemUrXVNCBYn3k2cuIrlA4EIpcWe4mYdmR8irJLS6vlTl9nmvmQHF45sjis5TKxVD84IFn",
-	"B65JMWq78PHEhj4ninwuENXijogeNy8WPIueI0xAulPgl7l15zg3qPOiM/BSqsRiQRAuTIj6TCToNzeV",
-	"Hzt7z1025bob/A3DXFCDxmrGce+gZf1kNTW9/cbm2eJiTb35VH94XHNtdReqoVwtjdWyccqXnPm/xali",
-	"SSZmMNJpqqc+jnjVy4W1IN1AUawrdRZ2agfwKA3YrffJiTgG3IHSYMhpWjlWVR68KPl1NcG4ZRHnRWEM",
-	"8ZbPPV3rsvHcEfQf611a4bDXaynWORaoGlJTwC6eVG2gUmZBm29Z3JRlhajQhZUznXNx+8gh95+pkP5T",
-	"F7m8+S3SdH71rHbartlsX9g/9NXPwp6wz1TKLcGQXJ9fW0y40KOSqdpm5C2ewsiorJzmW4YcrKd61/cd",
-	"Y+FEqseFx5xxRVhD4TyZsp+wuURMxs29J/5U71dHYXNJnmouTBPyBPO/Gop8k6da4IpsMYx825J/rrJV",
-	"24GyJcm5Jf/Not8xme9r0vE3Z/919+Lt5c355c3d83/cnF9HsHPUO4QhzrRKdpsl50BV4xrh5t5qucry",
-	"HVSKDXW+N18yAzFQR90f22p0vyP+REOcciH9ryHOP9+b+2sc88R+0Ovs4jhmcStmcX31w+3D7cP/BAAA",
-	"//8=",
+	"7H1bc9tI1thf6Q+7WyZtkAKvkqhyORpbntGOb6vLOmtBazSBJtkrsBtGNyTRtr5yXvP65SkvectrKn8h",
+	"/ySTP5I6pxsgQEI327s1U7tVMzIIoG/nnD73PvjkhHKeSMGEVs7ok8Mu6TyJGV4fMCWzNGRwrbL5nKYL",
+	"Z+TsktTeJxdcz4imU0WoiMicaRpRTR3XOadxhs1oGMpM6Pc8ckZOxObScZ0wZVSz6D3Vzsjpet1+y+u0",
+	"OoMjb3vkeSPPe1d6Z7yw7VqxpBFLHdeJeMpCLdPF+4TqmTNyNlKWyFSrDejLcR0ca3PAeoPt7rAVRf1u",
+	"azDubrW2+tu9FqObnV6PTQZRGDmuU8x59Mn5kNFUs9QZOX/qOK6zYDR1RtDnlevM+Zy914uEOSNHs0u9",
+	"MafpWSQvhOM6gs7h9odOywKpPYeu1Yx2B0Nn5PS7bGvIxsNoe9tj4wEdh9HA2+6PO91uz5tsTYZetNnZ",
+	"Hm8Ptyfbw+64Q/vDAfM6W9F4c0CHQwZ98Y/s/XihAS/DrusoLVM6Ze/HWXjG9BK0+f0zBnCzwFcb8HQj",
+	"x5rauCNsALHO6MSZcEFFCNOwEIoXzqnrZEl0Cxqvrq5cJ6EpnTPN0gpJ7UfwK2IqTHmiuRTOyDmasYK0",
+	"HijCoxGh5Ph4/xnhgnCtSG/YCmc0paFmKZnIdE4aM3ZJIxbyOY1JxKdcK19wQRjXM5aSkCq2Q4IsFaMs",
+	"49EocMk4pSEz9KpnjPS6LWxmuqMpI0JqX9AwZIlmUbPtA4Y5TA+prcA2Bwil7EPGUxY5I51mzHVUOGNz",
+	"Wt1GJ3cjxVPXgSkgMGGuDkBOa5bC0H898Vrbu63ntDU5/bR11Sr/7N/nZ6d79XvArCFkpVMupo7rXLbs",
+	"WK00i+HJPFOajFkOf5WFM0IVudNKEOspU4kUyvCRH2h0wD5kTOm9NJUp3Aql0ExoZBFJEvOQAhFs/E0B",
+	"JVS50JhGb3IaWuVEHzKWLkhBYkRmmsgJSamYsjIbYmZcZ/V930lgu8D28p0RKZatyVwqTTqe58BqcArA",
+	"a6qjTziLgYyoJuOU0TOFVJqjrWb41ECBjGW0GJEqI1uO7jsbvkNkSqi5bCkGM9YsInSsZJxpBoPMyMVM",
+	"KkYUm86Be+fUS9g80QuX+E7bdOM77bbvuIZbC0l0SnnMxdQOBFtBSAIYSWVMih2mDCaXNP37lE2ckfO7",
+	"jaXE2DBP1YZBLDaobuofaEQs8mE7l1CVIhgsEC38KAECBBTqGVe+iGSYweJ2cLPOmVJ0yghsQYB1sYuh",
+	"EezUK9d5KsUk5uFXURoA9YieMXywhrzQ9jwywPercmejwv4BrHHKaLQg7JIrrYCFWXZMfOTWvvNd4Juv",
+	"F9b+XKZjHkVMfM3i51wpLqaHoUxY7fonee8jouUZEySm4Zky8M9FywjWTBT2sbK6JJUJSzU3o7F8hnMu",
+	"XjAxhc3VWWVM0IG9I8d/Y7DIdQAUiyYNSs5pzCM7PSB34AcwQcFYxOzEcGcZVDQBaj8xGuvZ65/vCS95",
+	"VoGS0lRnCmZ6dh+8msHr1vX6Z5jcvgBeQuOvwSi3bWuxmT8keGPHotGwJx4RHjGh+YSbfcYFPlcsPWfp",
+	"A0ViOf1HoTcHADnEwYndCK7zSurnMhPR10BG2La1kAEWOsGn32N/vpKa4FikQWMlQc8gVEhUTywVPlDF",
+	"BkKCfEMXoOweSfmCplP2NQvUtu11jAz6GZFxLMegMbIRsfeIlpLE2PJ7LN6uhBxJScx8rlwHEMlDdizo",
+	"OeUxHcdftcJs2bx2kTm98pARrohm80SmNOXxgpSa7pCU6XRB1EymOl58l0Xb9ZHSAkkDpgN2xpgqZEBW",
+	"UYepZSJlNJzhezJFDKhYXjQd15kxsHms4qzTRWt3YpWg1SFDKSJFtCQXlIMSMZEpM2szGl6tZto5BcNG",
+	"8Hk2d0ZesRmBNUwZru3KdY6kfEnFwspw9TW4At3lBZ9zzep3HDwnMbxA2GVoWDXsE9AB8k2SY4oCBJAb",
+	"lSBClAHAd8EfECusOFdb1AiHK23W5XQbCQ6OnCllCIUmAcVFJaxuzkFp0kE+a2Nj/BpwfSxopmcy5R9Z",
+	"9A06xJG8TofKcAAQLSHosyNiW5AxoynACFv+g0RLebWkgdoxJcHbt29bu6VJBqARxzETU8Odj4XKEtD7",
+	"WPSSRZweLRL2lTLoj4evX9VviJKdUJgF8PaIKCYi8tQM04KxR2RtpO+xC0rLJLhOAoM5y55xEc+opscH",
+	"L+ptefRXgNlIkfWR44MXpHHw/Cnp9rY3m64vArg98jPP64WALbxiG+aGysbLeyc75ibVOuXjTNvbj81d",
+	"hJ+5c/rLl/+5A0x22HfNQxjDPAsKEwj2JwV1lQQwRuCSwA4Hl8UgARoYAXYfoHmFs/f6A0OoyhcNWjyf",
+	"0wXhQmnQgNF0/pBJgJ4hSbBpkpQLjXx+9/Dp/n6uofoi8B0Y2PcDkACBGzTbJFibPggLpamIaBoRs0YD",
+	"z/6wvwXMBGBP+iNfBLvBL1/+I3iHq8HLj3Dp4eU2XD6CPxtBkyQ0AnaLgAkeB8BWKJlnseYJGmK+mMgs",
+	"LVmFOySkacpBeKVMZ6kwzpSYC0YmjEXwc3ExYykzbhuAmy/4VMiURS6SQ8qQGWYiUywiYzCa0eJjJKZK",
+	"L8dqkyO0+oD6ADmuL4zHEa6JxRiOXqAstw0FieWF9QDhG0s3lC+UIesGBZ7NjGFddHDGWGIM+QlPlSaI",
+	"3aZLxiyUc6Z8ERS+wKBN9i5pqOMFkQKt1sAyAEs5WcoDw93L/iCkenQiJjHlIidX+uOf1fjHLbX/U3Qe",
+	"zi/Pnk4fP3ZOK24gbHnyb7/7/R+AJLrDBw8ftf/6Pvj875+u0MnzjrY+tk4fbdz+SuPJaOf2tx43ntxh",
+	"uM++c+L7l10P/nTgT68Ff3+AP8/gcgCXA7zc3Dt96DvN5sN82Se+n/q+OH0IY5k+vdb2o43T4sG3323e",
+	"t/PGk9Hj4sfjz/UvPW4uB3hyT7dazhBd8nfgge12+zoe6FqnEY7PVb79V9gKyLlnuXcq93xVGXzxmMxk",
+	"HAGDKzsCRtBjqpXlKxvBDhEyd0wFbcPm2u3AF7n3aqfimQo2AlQFE2O+p1Lqopd1R9WOL5Yeu26/9IQ0",
+	"wJo7Pnre2jLiaIewc+MCBGlvvbzkYsaEL5YmLkFVD3gTijDkuzyOyYpbuLypq0EIULboZaGeeN2+u6Kv",
+	"lHZ148lo4zP8aTwZ+X77Cfx/8teNtu9feh7smc5z2DjP4XL7+enJXzeuefLws++3zX83vNRsPmrei1p/",
+	"Pf5I1yk0rWuUwiqRvp1RTS7Arr1IpZi6IBcuZAoyiiQsVVKQkApCQ00kIPQ2lXLp7z+xQ56u6Zmus3dp",
+	"XBaHxsZDvWldQQLRJSeE2ZcLizBJ5Tk3kS4mQFk/cVTPcZ1pqBzXoR+zlL0Hw700dD7D3Je1Dp/cO1UN",
+	"TMizmk5Wlmlb1q3zZSl2RqOIw8po/KY0sImKVBe+KxaoyhLTEcj4lBkXrgK847NDVDEROTAB5pJwxsIz",
+	"3JHAEYBv4EZt9D0PZD4yjTyYFzRHhQt/OHAHvaHdyFKEjFykXGsmCFW+AI0YsI+DNpBPNJHJBD7wS88L",
+	"cnLMREIBJshMOkOisjSVU6qZL5gKacJII4+SUBKDOgBdRFueFzTR+SsW5IwtjO0PkHaJ4iJkvngjlZ6m",
+	"7PBPLx4oEoACPw5g5bB10DsDC57vEJqmdGGULQM6RQRTRnnxheF+rud5JGbnLFYkYixxkX2a10GnYfGE",
+	"jBkAC18iHdI4/NMLrtkDhTDwxSQTqEcqgq5cIbEflrpGzyIxV5rk0R1jmyhNF7iZjZvQFx2vPA+EbcRC",
+	"CeZtEUr6UT5Qlp+uc9NKLLZXjcWuUSJwrqls2ZsAv/YBvXhpYgVAp+UwdnVblKPTqxt0/1mulOZ+ewz0",
+	"yAuhjGMil3Wr2h2bS+f0Fl5SDYKv8QY+Z0rTeYKCqSJYyQVVxLY1yn+v19t2yfHRU5fMeZhK61Rorkyr",
+	"NkBbDjpGVLOW5nPm3DDb8eImQGWKpSAEiglWZo4+MLSbgM5VNg52iJzDXoxcIkAsk0BkcQxmGixbSMFW",
+	"V0EFreV7qzkBNxu9VdVm3WkJJobEyRf9ojiiXKwqOjB4zsJrySgXBkuPemp9W8tOXMInuRWP3sK7gGUN",
+	"BsU08iQAbQXPjfZ/jaxy7yiqvmLaVyY749Oas4F/yNhNIAJj7fh4/5lbsusACrfEzMsB83I8/Mbr2iD5",
+	"VTVX5B7yrnizSJAhVCkZctwixqCtqM60LB/RBK8VZlyQXHyZXAjFGAleFjKwTV5bfPiiBiHamOgKMXMz",
+	"B+58KwcuZc+sov7l/ss9NOhzJrKEQ+4zBzvpgSr5AUjDegPKLoBlZLnGBeCW7H9izP+mS1ismFH7S33D",
+	"zwnT4Qxk/cELkFwxRdcFvI6GvhJ8MmERmaRybiQeYqRN9ufWY1YERNGdQC5mVCMGhBQtVIeLsRboTlms",
+	"GxSrWUZlL18STYBAly4E1JIV048zPWlt3UH8mCyWm3lDLjdf0fk6U4CbqyiDjmXKpxy4UJbydWy/tk/J",
+	"8cH+ausVdmLwjy4UwjXIPV/keAHAL8mb3EbdKHp8kWTjmCtsz2NGALYY3cSGMKSxLwvlBv1cTNmOa2y+",
+	"mdaJGm1s2HttmU43YjmVbXU+rRVTeUrYmk//p93uYEhmVM1WoVJE5hrDviHoFvq01hOfVmXlN6edndaz",
+	"02G/nj2Wc9TWFsg/rlEL7FDzemXew25ZK+FCD/vOzaGL9XS4teGtbWWeE+OdrM5FGV07+jptrpJ3tzr6",
+	"z2xhwr6p5hNg10Xwz4bV7U+1UJrN22RfW4oOZ1RMmfLFuhqI+ids4ggsirk8Z9E6fX5T/t/tizb5gaur",
+	"fQEGAqAa00JvEHRt8nYG+9DAHW0kknsWCLrJXaNomwyhlCUpU+hYgF7+JrlgEcqHNtmNL8A0si+QRiKV",
+	"4uN4YVwPTdey/JziiEwjsGjAuMkMV2Wq7bgO12yubmOLR9RoA/Ry37w+WNIk2miO62So0NjnoBVcVfMl",
+	"76vxo1/cdvAPU/tXPAGoX5UsJitE1pTvsrgvWN7aHq3umQr3qBhHFbjVeSFyKfUU21yvm01orNaUs9vd",
+	"90X4bcrPmdipuidkFkdE0YUvlCSNQAr2ehJYn2cOuqDpknFmrccLbKGzVBjSzi1zoSWhvsgElwKodMoE",
+	"Mx62w2c/K6DfIs/NRoHgmQ2yYMgJ1MaxjBY2RDKWegacQdhMWK4IJX3PM0yiagWXgpY3Wk021veN5taK",
+	"In1Tw8LB9DUKy7UM6ohO1dI/NPAIVQTYRpvs0XCGySIpn89BsdCwGXMC6IBROOz7ouReznPMAhdd2us+",
+	"S6uVH9HpvkgyHTR3fLHkOegijVKZJDCakuh5KvGOwETAlrqA0UhQZ51bprbG9q9J2D69O3vDqd7C44Ch",
+	"GQ3vps4Ocd7HB/tr3KSed9y0wV9ZClhJ/wMRAp2NDIK6g0EJ/Mjjg43geqeyLxrHjzzP83758h9w0Xnu",
+	"Evh387m9sf282SZGDCoTF1jp38YXrBGwkydkGB8RbFhg4OUde12cAV1svjABClgSRk/zGAXS4lokYl3o",
+	"V48hVAMR3cHghjjE9TGDR3ePFwA8rK9kGTio9+XniD1GBn8r564yre/p8XnFLkqenoYC0Bt/NFVECuvO",
+	"an4V61od64AlMZ5AMGandQhczGTMbh752y02dmEMHyStG8a6qtmEy428tgN3BQnAEjJBPbSJArScS3Ru",
+	"DDezaOO9QNu5kXPhni9SZlCgdkiS8nNQAjGvQMpkTMMzQqMoZUpZppmySaZY1GyTn1mi0ZcflE3Pu4bm",
+	"fQEM1hIybC/Urba3hg8UCY4P9gMiaJrKC9iAEu34mmWNfIEYYDWAaFCxMN4ql1Ayg8U2qEGBTMn+m/N+",
+	"vjIjuUGaJCwNmdAtE1hQrom9jVMKmhOLoNUwbwXdCiITs218kchUI9dDZywXRtHjUlhpBrvFtecmABCT",
+	"lGK4DrSOfO1rIs7mVa/Mq012Lfq6Xn+rwhUvZjyc+QIwhakuKNww/xVfte4SDM8JSdRKtMeY/ggr4ClA",
+	"G0rG58wkp6AZH+brN2EJoS5YSrqXl6U4xDJdGdRbX2DGntohmHt7wZVhxIbqC/2oiCXVp27cZvEv3ZEp",
+	"d6qs1+tvVbntT7PTkyNt/n+TnJ4cqtMnow0TBD5pPBk1nowqR3fc/tWo+Wl4VXd/9cZn0747OPFag9PP",
+	"3ROv1T+Fl04/d/CfT92rzyed1vbpE/zZ9P1281Pv6l5tmp9H10xy8GuaZM1Umk+um3n/Vzbz+ll6bufq",
+	"7mvq/UbW1L3Hmrq/kTX1ate09upvYzH9OyPo1zf3wZ0QcVMPw9oemr5/WsoPa7//93/7vc2WazQfPnJ3",
+	"HrdOHzUbdqzTh80nNtPnxjaj/9Q6/fyH8njdq6ZJY/P9J7e33nhS2x5a/u7rW98vx00QkJagu6DURJXQ",
+	"JlmjaAfBnWs81KgruVqUUKUuZBqB5nlEpzU6J9F0ioY7Og9HuXG+Zvq5AWlwbT01xqs6Zr6Y8FizFINA",
+	"tVYh3r6Ycc0IZgqTxrHgoYwYeQs33x/CzSYG5qyDhYkaWyw3xKtW2LB/oxHm1hthxPcvd73/+9+//PLl",
+	"S+uXL//Vz7pedwv/bv/y5X/98l/+x//78uUUkHtdD6dAxN2rbxzhnmSwjpgC6b7j+o5b5zSRqQG7IhUA",
+	"W3Iw7okbaAIPN92KvWrfeGqjcPwgbYJ2yhWJ2UQvTwajLycY3bAuX1zrDTLunNzaQF1XEWbtFD2jep2E",
+	"iKUhshqOARxuA+K8Z4C4rcGdsPfwN0BfX7u070qX17jzMIOsjjZNVruhH6TT3KNfazDnHnxSuN9z1vgR",
+	"45XBO2NE/p//PZuN5nM8D3BkLdd3gUmpz5KknOBuAwAkzQRBb9Zge1S2VSOJ+XXa5HUtI4m+sEEXaTZe",
+	"zGhSPZm0Hk/otrzOEQYTbownrEQPiywLkCfFxVF+MSpfDIykNxmxePkIpde7zyePWqdrTZr3FU03I8At",
+	"0tTy+InXPeoMRl5/5A3ekQaC3sRhjxD479wC/p4HlDXY3jFHdR5BL3/o/mD8KoqFWcr1AgMItjgCnnza",
+	"zYwTy5yDep5D849vj/IDXbAA83S5VBCs5vAOGPo1lPZmn6iEhXxiMwcwDpmy1oSGGpgsRhwx6TsiUuSG",
+	"eMQmXKAjTqGLZA89ksHGeScgqcRTFnjQI9i156ew7xExSyEm5/yPb4/suRXD9fLMrzybjhs3NtFMUODX",
+	"xu2JjgnX+EUV4SKMswgYshTxAl8hiqEfierliTzjIMDYZpsE1cPoeGpGLM8UmmF+3DsqrQxTeeE9DO4E",
+	"n3yT3Os7I+I7ZjW29IBZke9cGd/Rw4d/pjGPcPnthw+J6Q6dvqWdhzkNTBnvRXHGuvAJc0w954rkxQ6A",
+	"YsphpkZg6ThwSVAoDsFGUOgUgeuLIHfWw1tmO9r3+Tybm7fxyiUBE9k8aBqnjPHtwPb3xTLshO65wv28",
+	"FFKrHjD7vE12i5UBbnxhCzoAN+PKOmhYhC4Wu9FK1RzyrLpKdQgM+/qiUuPhWkf8UsTjn0RyodE3lue1",
+	"Glg+UKQENeSJhjon7MI6Q1fyj00WLnojgemqhMUxbJasOBVf2nJ4jmmZhuySIMxSJVO4wmCiXYwvVgqR",
+	"GN8/Jteip3HKTNTOjHCwt/vs5Z5hxppr5GXLTQyb/IBNWMpMzOecpcps/07ba3uYlJMwQRPujJxeu9P2",
+	"DGueIfvZiGSIF9O6xIldQX46evmCpHn/JGUiQkwihQQbtuv235QUARkvCCXjTEQAo1AmC0xfO2CRDHeA",
+	"nGJJI5RCM0A5dmGOwoNFYMWNTIAGuRT7kTNyfmT6mcTU90pJma7nrYQuMRtqpudY7mB5+HE1pl1bZ6HE",
+	"mZ3RyalbrvLyZr+0+oRiXZnLFrvUTBgwY3j/ynU2Zph8//FaYHaB9jHlAWk9lSFT5nAJS88BHnYHYSpC",
+	"FQo/2a7roVAXEije2yjqW9y0zBf8nAmYTpLK8fVLLGP72nXCfsLoQsHQQinOWWpIGzeYaxI8pYwtL4/k",
+	"Ujf5y+7LF+06QnidMLH7Zh+Pzd5KD3Xnb5dkcVP+5q0Hh2+B5REw84rYLfjQrYBdUEPA1wK2gOlCZjYS",
+	"QiM8TjBBjTViefIA6HPAVFCLpaE24L4JsAD4+wHWTvd7gchOoB5EWE7ntt1lk2eKUgtG8CiXDLze0vO/",
+	"DoQD0/m37S/XGXi92xtcVwDjJoAdIJZv36DnnSLPa+MTj64MnGJm4qvVNT/D+wfLYwwra+/XnPrDJmjg",
+	"9O8Cm9XKX9iuc3u79UIE2PIOwF2pgYTN+rc3q1aTgVbd7dtb1dbGQDK4A2yqpX2+C/EU5GLwhOpmkVyr",
+	"1bJUI/zIk63WCcnNd9gao7ieWLz71gQpHcqpW3H+bhHTdu5e1KDU5JqySv8i3l8x8f7IdIlyr6HQclnJ",
+	"k/pxl69slMpOXp26Tq3/8A1NNaexTbMcGZMTTwOAIbLMLjVZue2Snm+ycTGvI/IF5nK0SQCbLSgkMLY0",
+	"5sSY2T5MPlCbvJSo/klh4ttUz4xpnJvKeSm5TJnDyJT0vW1jt9jkWZNTYfzbc3nO6jRpk2ZT2cGI+R9k",
+	"tLhvnRd5vlIU9qW04Xlb2mqZTgMAsMCp5LyU6yOul3SlaTjj5ywv6VpOu5EXAo+ljGVeajJPjSmLSxNK",
+	"EPGiPM5apdbWhAsat+f3qvW1krd0VU1ts/T5jewRM7qra6pkAi5LCiEu/tEVd1fQ87UVd8uo/FeN3bvV",
+	"2N1EX+Rw5A1G/U578O5rKPefVzB6dxCM1RKi0KpzhynWVu3DxoO7QOa6olK/eWluuGRZoNcaKhsl5jit",
+	"P8OTMjpXxYmZQurlB0t4SoJyYazAXf5eukmpIMHeEZ0Glbolho8YJ1zR6BlXiVToJghKXkqMHrM2OTQY",
+	"UyQ4AGEekEbXG7qk3xk2TT/7k9YrKVjrJdXhLCCNntdvXuPiKg4xWCCs6TeroU48xoJljpexigDh8dhr",
+	"dbxuLzDHRLY7Ha+ZV7A2JeaW3PTAlkm+3lvm1jgEAXrGdUcFYTSNOUaXLgSQ/w6hZA7rzS1v0vP6141f",
+	"AdCN8zi9VaA+3HhY9fAUEakxF0CJ7u2uwKJoWbUc315tCgK8nFf4QurJz7flPdzgg7xyna43/DutwKp1",
+	"LDL0UZ3Wlev06gz7V1KTuYz4hLPInNRHNCMqmSIVTDX/GQRFp+aYJu4X9FMqqrmacKw++tt3Fti9W+LR",
+	"D252D3yD8bXC+68PPbzAstkrlTfzVi4R7IIpbWu0ZSJmSpFAyVQ/pioM2uQ5ZviYEi9jLmx4d/fVszY5",
+	"FmdCXojV4vEmsdwWqtsp1yr3BR7+InNzroMKkwZQ5Aw3rP+0Gi/SM6pNENgXCiwzGueHIjEsFsr5nJZq",
+	"KZlCc3UCAkBxUADsFtlgFl46gT5emGEbqwPGXOmmMSNxbAxFJDHXRApMYtkpMh1SrGDMaDgjCWchK2c7",
+	"oLAzh9rxmTLHWEqnnOwJJxMktAZMzlnQZct1cdj64UMaxw8fWq6VQ94sAIOQLqY8tBSQpObntqdmm7w1",
+	"ZSbsBG3iDiZyaTrNU77yYCyGb18LVhTjAbxRYYrsoC+6OC0+wto9BYSKkzcAOF+YoKGcEIrpR8Vxr6BZ",
+	"MvdtpDdhqZ0dvm+G3vEFtXfN4fP82HcWR6Y2AGlgVWYsYIVUbPNSymn6TaL4PIkXBVxtjA2XEskS6Q48",
+	"i6ZKcoczyk0Qd2mAWLGN+2QptdFkuZfSUEeSSwcBlg5LUjbhl0AhMdewVVbR7AtbR9O8iYHWql0ajEjw",
+	"B1D63ttami4JHhoHjAn6o2eiBDRT9S4vNTJXLD5nqk32kJTnjAqsR2Xopk12S0Sw/EDIDm5loDpYRbno",
+	"3QoiVqG99tGaGkiX1oeL/kao51V5ct8BNycjzLnjxv7ha7I19DrNUZEcY8+SriQlAfubTBTTTRdJONSk",
+	"ESw9DCb9w7KUoNkmeyKUEfNF8CggPG+LXDD4Q/eHYAc6zATDtyICbzXw+Ijlz1g5ClXvLBX4dRf0kimT",
+	"w8dtnSro7VFAfvny30zFK8HI0uVUzVUg1BcGkQiC4vBJHCvCBWZDrGVbkWqyFTD0tWwr0hCynD1lsg90",
+	"OeGPLtZ2XW1CVT05FDDGwtB3tfmXiWj3oZHyIcZ7EMkNFBEuKQI5dVBZToC7yrBLHLl4bH4HpjwsN5kz",
+	"KG3a5JDOmf1wj/LFSof1gO6VAf3I64w87xZom/G/D7gPZapN8QETrV2CCH3MbXLETeWaEvQM/Y1T/KbF",
+	"eOGLgEdBUToCw+zIJjCGas+JmyEAdVLT2JbHmeYeYl+YsreYZnvGk5LeV/rc0Qo4QLWqACFiE5rFxi+m",
+	"wlK1Qoq/8GZddcF1tzvo1Nl8bIGS0CkXNiSMVmYHpEKCpRGpMslHDH3KliEEeKx5RE5Og2WRCVBUSYDL",
+	"D6D9GIRJxyO2aAjJElviyxf4uQOlybDfGuO3LswbjTDmWG3CVLU0MzQ64v7e3h6JZDaOmcIqRMb+/iM9",
+	"p4e4MjeX/ZrF8bKw8YRdEJrQVDevh7PNMKmBcweTyE0VlO1ut9fb7Hq94dagv7k59DyvVCOlU1PefQ3u",
+	"rwzI5YQg/IxyglW9MDW243ntG6aIn0yqn2fXK020c/+JvU7oh4yR3PViXQ0g98+5zFRRn+eBIoFgl/p9",
+	"kWM1kSDeLdpMvQUanxUVX6dsVJSsNmx5mjvSS984oXPmC1sghCoyAcRRjTpgxBI9y8sNmT2EcRuzjRK4",
+	"Xm4lW7UFlQ5DNjlvBdUC84Da5JDZ7DbcyEbVUK4xZAIjaYIC3EEuT8qZdnZFLCJc7xB8GeNR5ri4MWba",
+	"vtglBko5WBSh5gQElo+hEat8mMRI3qV9Q32h+FRQncEyZiw8qzu2eQNVm8Er9FI6EDHodKvJwsXxlPet",
+	"e6Z103ydlmpKxFKiFdIwdY6ztJzcjX6NdXP39JuDOWikAp9bD+gY+xUpEW2C/GAKirpyWMfWbji5R4Cn",
+	"2z3qeN/xk4psONncGve6ra3+9qA12O5GLdqhrEW3w63OeNwNvYhd/0nF7td8UrF7Tbhnk25thWyzE43H",
+	"4+7Y6215m4Nhtzve7A22+6y7ud0ZeKzf3woHHTocD/udSdcbsP5mNAgZHW/2vnu4546w+ZpPKlbQCOzy",
+	"X9/U/Gf+puap65Q4mTNydv/00+6Hv7CfL/+ifvzjs7Dz7uhl5/XRfvfF24OzV8/29au3+4vXT73+q2dn",
+	"H1+8/fPs1ce9jy+7f56/envwt3dvJgfn+2fRj4OLP3V++kvSO+8eHXv7F/MP4sd3k/2X6GwCvtVxS2J/",
+	"1HUdVK2cUc984lPpoxnbE9HqFxLX1TbzeYVCRTPd1PC503zkzerIXnnoGz4TU9S6WYlf2IoFZala8ipy",
+	"URawKB3NBrlT6ZyDUh3EZekcVIFWa+dUULimEttME1Qg5ubrPrmBNqcLMpFxLC+McWbUmoQqRbj2BdjB",
+	"Vh+yn7S5s3bRLIquwuSw4zaxyhgeMOJTwSJfLGWnFfirkvz6s41luX5NTZk6Z/O0pu7P0yxNAUbJ0nxw",
+	"btY0K3R0V23YuY8uW5DmWqwIzTBRjFFGpw5neRTSYuiWcoerZdmQyvKh3dyAWK719I4Zzb+lmM5vOt6C",
+	"FRJpHC/JAIlTqmsqV1bq5hh/ePWjSugwsNVtsFhMXid1pVi+ObKBB1EarFodBxnyhWyaEHhINY3lNDMj",
+	"z62r2/aC3ruAR+Z0Uf4pHGArKJzxqhCtgVsucekLk0vnltw7i6CmMniz+LRr4XxS7fyzV+gqis335PJC",
+	"3UWtl+Dl7n9+//T1q6O9V0fvf/jL0d5hQBr9To+M2UKKqFkOQvgiz6zLDzUBn1x1Kxs/ICgkhdtleYaN",
+	"UF/0ve26qI0pSPhd8u2i5We2yokVGLSr+cqWe4cPsxejlz5HlOtf+cdj9hc/HLxc/HAWzp/Po1358/H8",
+	"z913bwedd4c/dMKnu5cv+fF03O1Pj4/2M/xa0W2K5EaU0olW1+uIvVUdMdcDey1sarTAdSUKHzqnV8uq",
+	"dKXtxtZrNlUC9TekIfI5neI7dh5FrR87zs0Fgb4iM8tWsfy75BTaLXdTVmGpCu59Ewo30bO6NeqBntru",
+	"dHv9wXDN6qCC3oNIcMRO6IWUjXstb0Cj1mCyPWyNx/1Ja7DldbcGkzAabnfvQVB3MToqxFaYHNthh0be",
+	"ZBhOBluTHhuHHbYZeeFgGPXY2JvQre1xf5P1JpPOeMjYVifajjrjTtgde9FWOOnRFZOjN/xWk+OOkMl3",
+	"i9kjbrkoRX16YQ0a/1lzDP+VLfgP1o0M/6tmC1aPRVVPzJ+cXp1e/f8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

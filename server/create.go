@@ -58,7 +58,7 @@ func (s *Server) CreateResource(ctx context.Context, req gen.CreateResourceReque
 // server decides.
 func (s *Server) newResource(account, subject string, body *gen.ResourceCreate) (store.Resource, error) {
 	if (body.Content == nil) == (body.Uri == nil) {
-		return store.Resource{}, badRequest("give exactly one of content and uri")
+		return store.Resource{}, badRequest("request body: content and uri: give exactly one of the two")
 	}
 	if err := errors.Join(store.ValidateName(body.Name), store.ValidateDirectoryPath(body.DirectoryPath)); err != nil {
 		return store.Resource{}, err

@@ -92,36 +92,31 @@ func messageOf(err error, status int) string {
 		return "internal error; the request id identifies it in the server's log"
 	}
 	var re *openapi3filter.RequestError
-	if errors.As(err, &re) {
-		return describeRequestError(re)
-	}
+	var ve *store.ValidationError
+	var ce *contentError
 	var he *echo.HTTPError
-	if errors.As(err, &he) {
+	switch {
+	case errors.As(err, &re):
+		return describeRequestError(re)
+	case errors.As(err, &ve):
+		// Body fields: the list handler words its query's own, and the
+		// request validator refuses all the store would but for the prose
+		// rules of metadata.
+		return "request body: " + ve.Error()
+	case errors.As(err, &ce):
+		return ce.Error()
+	case errors.As(err, &he):
 		if he.Internal != nil && statusOf(he.Internal) == status {
 			return he.Internal.Error()
 		}
 		if m, ok := he.Message.(string); ok && m != "" {
-			return rewordBindError(m)
+			return m
 		}
 	}
 	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
 		return strings.ToLower(http.StatusText(status))
 	}
 	return err.Error()
-}
-
-// rewordBindError rewrites the generated binder's message about a parameter
-// it could not read, which quotes Go types, in our words.
-func rewordBindError(msg string) string {
-	rest, ok := strings.CutPrefix(msg, "Invalid format for parameter ")
-	if !ok {
-		return msg
-	}
-	name, _, _ := strings.Cut(rest, ":")
-	if name == "id" {
-		return `path parameter "id": must be a UUID`
-	}
-	return fmt.Sprintf("parameter %q: give it once, in the format the API declares", name)
 }
 
 // describeRequestError turns a kin-openapi validation failure into one line
@@ -195,6 +190,18 @@ func describeRule(se *openapi3.SchemaError) string {
 		return fmt.Sprintf("must be at most %v", *s.Max)
 	case se.SchemaField == "maxItems" && s.MaxItems != nil:
 		return fmt.Sprintf("must have at most %d items", *s.MaxItems)
+	case se.SchemaField == "required":
+		return "is required"
+	case se.SchemaField == "pattern":
+		if rule, ok := s.Extensions["x-pattern-rule"].(string); ok {
+			return rule
+		}
+	case se.SchemaField == "format" && s.Format == "uuid":
+		return "must be a UUID such as 75e35926-dd42-5b28-8493-ea7133ef5dcd"
+	case se.SchemaField == "format" && s.Format == "uri":
+		return "must be an absolute URI"
+	case se.SchemaField == "minLength" && s.MinLength == 1:
+		return "must not be empty"
 	case se.SchemaField == "minLength":
 		return fmt.Sprintf("must be at least %d characters long", s.MinLength)
 	case se.SchemaField == "maxLength" && s.MaxLength != nil:

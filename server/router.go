@@ -62,7 +62,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	spec, err := gen.GetSpec()
+	spec, err := validatorSpec()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
 	}
@@ -87,18 +87,7 @@ func New(cfg Config) (*echo.Echo, error) {
 		e.Use(cors(cfg.CORSAllowedOrigins))
 	}
 	e.Use(requireJSON, limitBody(maxBodyBytes(cfg.MaxContentBytes)))
-	e.Use(oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
-		DoNotValidateServers: true,
-		Skipper:              outsideSpec,
-		// With MultiError each failure stays a RequestError naming its
-		// parameter; without it the middleware flattens schema errors and
-		// loses the name.
-		Options: openapi3filter.Options{
-			AuthenticationFunc: s.authenticate,
-			MultiError:         true,
-		},
-		MultiErrorHandler: firstValidationError,
-	}))
+	e.Use(s.requestValidator(spec), singleQueryValues(spec))
 	if l := newLimiters(cfg.RateLimit); l != nil {
 		e.Use(limitAccounts(l))
 	}

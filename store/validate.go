@@ -26,6 +26,7 @@ const (
 	MaxTagChars           = 64
 	MaxTags               = 50
 	MaxMetadataBytes      = 64 << 10 // compact JSON
+	MaxMetadataDepth      = 1000     // the object itself is level 1; SQLite's JSON functions allow no more
 	MaxPageSize           = 100
 )
 
@@ -141,8 +142,9 @@ func ParseTagFilter(s string) []string {
 }
 
 // ValidateMetadata checks that m is a JSON object of at most
-// MaxMetadataBytes once compacted, and returns it compacted. An empty m or
-// JSON null means no metadata and returns nil.
+// MaxMetadataBytes once compacted, nested at most MaxMetadataDepth levels,
+// and returns it compacted. An empty m or JSON null means no metadata and
+// returns nil.
 func ValidateMetadata(m json.RawMessage) (json.RawMessage, error) {
 	const field = "metadata"
 	if len(bytes.TrimSpace(m)) == 0 {
@@ -160,6 +162,8 @@ func ValidateMetadata(m json.RawMessage) (json.RawMessage, error) {
 		return nil, invalid(field, "must be a JSON object")
 	case len(c) > MaxMetadataBytes:
 		return nil, invalid(field, "must be at most %d bytes of compact JSON", MaxMetadataBytes)
+	case depth(c) > MaxMetadataDepth:
+		return nil, invalid(field, "must nest at most %d levels deep", MaxMetadataDepth)
 	}
 	if err := checkEscapes(c); err != nil {
 		return nil, err
@@ -192,6 +196,26 @@ func checkEscapes(c []byte) error {
 		}
 	}
 	return nil
+}
+
+// depth returns how deeply the arrays and objects of the valid JSON c nest.
+func depth(c []byte) int {
+	d, deepest, inString := 0, 0, false
+	for i := 0; i < len(c); i++ {
+		switch ch := c[i]; {
+		case inString && ch == '\\':
+			i++ // the escaped character
+		case ch == '"':
+			inString = !inString
+		case inString:
+		case ch == '[' || ch == '{':
+			d++
+			deepest = max(deepest, d)
+		case ch == ']' || ch == '}':
+			d--
+		}
+	}
+	return deepest
 }
 
 func hex4(b []byte) rune {

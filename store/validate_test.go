@@ -140,6 +140,11 @@ func TestParseTagFilter(t *testing.T) {
 	}
 }
 
+// deep returns a metadata object nesting n levels (the object is level 1).
+func deep(n int) string {
+	return `{"a":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + `}`
+}
+
 func TestValidateMetadata(t *testing.T) {
 	big := `{"k":"` + strings.Repeat("x", 64<<10-8) + `"}`
 	tests := []struct {
@@ -158,6 +163,9 @@ func TestValidateMetadata(t *testing.T) {
 		{`{"a":"\\u0000"}`, `{"a":"\\u0000"}`, ""},
 		{`{"a":"\ud83d"}`, "", "surrogates"},
 		{`{"a":"\ude00"}`, "", "surrogates"},
+		{deep(1000), deep(1000), ""},
+		{deep(1001), "", "at most 1000 levels"},
+		{`{"a":"[[[[\"]]"}`, `{"a":"[[[[\"]]"}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in[:min(len(tt.in), 30)], func(t *testing.T) {

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/labstack/echo/v4"
+	oapimiddleware "github.com/oapi-codegen/echo-middleware"
+
+	"github.com/re-factor/resources/gen"
+)
+
+// stringFormats checks the formats openapi.yaml uses that kin-openapi
+// leaves unchecked unless told how (it checks date-time itself). Every
+// value the spec's patterns accept passes them, so they only add the
+// format's own words to an error; a client validator without them accepts
+// and refuses exactly the same requests (TestSpecValidIffAccepted).
+var stringFormats = map[string]openapi3.StringFormatValidator{
+	"uuid": openapi3.NewRegexpFormatValidator(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`),
+	"uri":  openapi3.NewCallbackValidator(checkURI),
+}
+
+// checkURI accepts an absolute URI in RFC 3986's characters: a scheme,
+// then unreserved, reserved and well-formed percent-escaped characters only.
+func checkURI(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return errors.New("not an absolute URI")
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return errors.New("bad percent-escape in URI")
+			}
+			i += 2
+		case !isURIChar(c):
+			return fmt.Errorf("URI contains %q", c)
+		}
+	}
+	return nil
+}
+
+func isURIChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		strings.IndexByte("-._~:/?#[]@!$&'()*+,;=", c) >= 0
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// validatorSpec is the embedded spec as the request validator uses it: the
+// same document without the DataURL pattern, whose rule the create handler
+// applies itself while it streams the content (parseDataURL and reader).
+func validatorSpec() (*openapi3.T, error) {
+	spec, err := gen.GetSpec()
+	if err != nil {
+		return nil, err
+	}
+	dataURL := spec.Components.Schemas["DataURL"]
+	if dataURL == nil || dataURL.Value == nil || dataURL.Value.Pattern == "" {
+		return nil, errors.New("openapi.yaml has no DataURL schema with a pattern")
+	}
+	dataURL.Value.Pattern = ""
+	return spec, nil
+}
+
+// requestValidator is kin-openapi behind oapi-codegen's echo middleware,
+// with the formats registered and authentication done by authenticate.
+func (s *Server) requestValidator(spec *openapi3.T) echo.MiddlewareFunc {
+	return oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
+		DoNotValidateServers: true,
+		Skipper:              outsideSpec,
+		// With MultiError each failure stays a RequestError naming its
+		// parameter; without it the middleware flattens schema errors and
+		// loses the name.
+		Options: openapi3filter.Options{
+			AuthenticationFunc: s.authenticate,
+			MultiError:         true,
+			SchemaValidationOptions: []openapi3.SchemaValidationOption{
+				openapi3.WithStringFormatValidators(stringFormats),
+			},
+		},
+		MultiErrorHandler: firstValidationError,
+	})
+}
+
+// singleQueryValues refuses a query parameter of the operation given more
+// than once, which OpenAPI cannot forbid: every one of ours is a single
+// value, and the generated binder would refuse it in Go's words. It runs
+// after the validator, so a stranger learns nothing before authenticating.
+func singleQueryValues(spec *openapi3.T) echo.MiddlewareFunc {
+	declared := queryParams(spec)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			op := declared[c.Request().Method+" "+c.Path()]
+			for name, values := range c.Request().URL.Query() {
+				if len(values) > 1 && op[name] {
+					return badRequest(fmt.Sprintf(
+						"query parameter %q: must be given once (several tags go in one value: tags=a,b)", name))
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
+// queryParams maps "METHOD /echo/:route" to the names of the operation's
+// query parameters.
+func queryParams(spec *openapi3.T) map[string]map[string]bool {
+	ops := map[string]map[string]bool{}
+	for path, item := range spec.Paths.Map() {
+		route := pathParam.ReplaceAllString(path, ":$1")
+		for method, op := range item.Operations() {
+			names := map[string]bool{}
+			for _, p := range append(item.Parameters, op.Parameters...) {
+				if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+					names[p.Value.Name] = true
+				}
+			}
+			ops[method+" "+route] = names
+		}
+	}
+	return ops
+}
+
+// pathParam is a {name} of an OpenAPI path, which echo writes :name.
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
