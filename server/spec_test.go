@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -55,5 +56,17 @@ func TestServedSpec(t *testing.T) {
 				t.Errorf("served %q %s, want %q %s", doc.Info.Title, doc.OpenAPI, want.Info.Title, want.OpenAPI)
 			}
 		})
+	}
+}
+
+// TestSpecExamples checks that every example in openapi.yaml, which Prism's
+// mock serves and the reference page shows, is valid for its schema.
+func TestSpecExamples(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
+		t.Error(err)
 	}
 }
