@@ -321,8 +321,12 @@ type ResourceUpdate struct {
 type SourceURI = string
 
 // Tag A tag as stored: 1 to 64 characters, no `,` (it could never be
-// filtered), no control characters, no white space (Unicode White_Space)
-// at either end.
+// filtered), no control characters, no white space (Unicode White_Space:
+// the separators `\p{Z}` and the controls tab to carriage return and
+// U+0085) at either end. The pattern names characters above U+00FF by
+// property only (Prism's proxy fails on a violation message holding
+// such a character) and spells out space and U+00A0 for generators
+// that do not know `\p{Z}`.
 //
 // Examples: finance
 type Tag = string
@@ -335,8 +339,10 @@ type Tag = string
 type TagInput = string
 
 // Timestamp An RFC 3339 date-time with a zone (`Z` or `±hh:mm`). `T` and `Z` are
-// upper case and seconds run 00–59: the server does not read lower-case
-// separators or leap seconds.
+// upper case, seconds run 00–59 and offsets up to ±23:59: the server
+// does not read lower-case separators, leap seconds or other offsets.
+// The pattern states the ranges too, for validators whose `date-time`
+// is looser (Prism's reads `+24:00`).
 //
 // Examples: 2024-02-01T00:00:00Z
 type Timestamp = time.Time
@@ -432,12 +438,16 @@ type ListResourcesParams struct {
 	Sort *ListResourcesParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
 
 	// Page Page number for pagination, from 1. A page past the end returns
-	// `items: []` with the true `total`. A base-10 integer up to the
-	// largest 64-bit integer (clients whose numbers are IEEE doubles,
-	// such as JavaScript, cannot tell the last few apart).
+	// `items: []` with the true `total`. Up to the largest 64-bit
+	// integer (clients whose numbers are IEEE doubles, such as
+	// JavaScript, cannot tell the last few apart). Written as base-10
+	// digits, optionally signed: validators that read query strings as
+	// JavaScript numbers (Prism's) also take `1.0`, `1e2` or ` 1`,
+	// which the server refuses.
 	Page *int `form:"page,omitempty" json:"page,omitempty"`
 
-	// PageSize Number of items per page, 1 to 100.
+	// PageSize Number of items per page, 1 to 100, written as base-10 digits
+	// (see `page`).
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// Cursor Opaque position from a previous response's `next_cursor`, for
@@ -613,9 +623,12 @@ type ClientInterface interface {
 	// ListResources List all resources
 	//
 	// Lists the account's resources, newest first unless `sort=asc`. Filters
-	// combine with AND. Unknown query parameters are ignored; a parameter
-	// given more than once is a 400 (OpenAPI cannot state that; send
-	// several tags as one comma-separated value).
+	// combine with AND. Unknown query parameters are ignored. Two rules
+	// OpenAPI cannot state: a parameter given more than once is a 400 (send
+	// several tags as one comma-separated value), and a parameter given
+	// with an empty value (`sort=`) is that empty string, not an absent
+	// parameter, so it must meet its schema (some validators, Prism's among
+	// them, skip empty values).
 	//
 	// Corresponds with GET /v1/resources (the `ListResources` operationId).
 	ListResources(ctx context.Context, params *ListResourcesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -831,9 +844,12 @@ func (c *Client) GetResourceContent(ctx context.Context, id ResourceId, params *
 // ListResources List all resources
 //
 // Lists the account's resources, newest first unless `sort=asc`. Filters
-// combine with AND. Unknown query parameters are ignored; a parameter
-// given more than once is a 400 (OpenAPI cannot state that; send
-// several tags as one comma-separated value).
+// combine with AND. Unknown query parameters are ignored. Two rules
+// OpenAPI cannot state: a parameter given more than once is a 400 (send
+// several tags as one comma-separated value), and a parameter given
+// with an empty value (`sort=`) is that empty string, not an absent
+// parameter, so it must meet its schema (some validators, Prism's among
+// them, skip empty values).
 //
 // Corresponds with GET /v1/resources (the `ListResources` operationId).
 func (c *Client) ListResources(ctx context.Context, params *ListResourcesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1526,9 +1542,12 @@ type ClientWithResponsesInterface interface {
 	// ListResourcesWithResponse List all resources
 	//
 	// Lists the account's resources, newest first unless `sort=asc`. Filters
-	// combine with AND. Unknown query parameters are ignored; a parameter
-	// given more than once is a 400 (OpenAPI cannot state that; send
-	// several tags as one comma-separated value).
+	// combine with AND. Unknown query parameters are ignored. Two rules
+	// OpenAPI cannot state: a parameter given more than once is a 400 (send
+	// several tags as one comma-separated value), and a parameter given
+	// with an empty value (`sort=`) is that empty string, not an absent
+	// parameter, so it must meet its schema (some validators, Prism's among
+	// them, skip empty values).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2608,9 +2627,12 @@ func (c *ClientWithResponses) GetResourceContentWithResponse(ctx context.Context
 // ListResourcesWithResponse List all resources
 //
 // Lists the account's resources, newest first unless `sort=asc`. Filters
-// combine with AND. Unknown query parameters are ignored; a parameter
-// given more than once is a 400 (OpenAPI cannot state that; send
-// several tags as one comma-separated value).
+// combine with AND. Unknown query parameters are ignored. Two rules
+// OpenAPI cannot state: a parameter given more than once is a 400 (send
+// several tags as one comma-separated value), and a parameter given
+// with an empty value (`sort=`) is that empty string, not an absent
+// parameter, so it must meet its schema (some validators, Prism's among
+// them, skip empty values).
 //
 // Returns a wrapper object for the known response body format(s).
 //

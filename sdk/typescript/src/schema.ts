@@ -14,9 +14,12 @@ export interface paths {
         /**
          * List all resources
          * @description Lists the account's resources, newest first unless `sort=asc`. Filters
-         *     combine with AND. Unknown query parameters are ignored; a parameter
-         *     given more than once is a 400 (OpenAPI cannot state that; send
-         *     several tags as one comma-separated value).
+         *     combine with AND. Unknown query parameters are ignored. Two rules
+         *     OpenAPI cannot state: a parameter given more than once is a 400 (send
+         *     several tags as one comma-separated value), and a parameter given
+         *     with an empty value (`sort=`) is that empty string, not an absent
+         *     parameter, so it must meet its schema (some validators, Prism's among
+         *     them, skip empty values).
          */
         get: operations["listResources"];
         put?: never;
@@ -342,8 +345,12 @@ export interface components {
         DirectoryPath: string;
         /**
          * @description A tag as stored: 1 to 64 characters, no `,` (it could never be
-         *     filtered), no control characters, no white space (Unicode White_Space)
-         *     at either end.
+         *     filtered), no control characters, no white space (Unicode White_Space:
+         *     the separators `\p{Z}` and the controls tab to carriage return and
+         *     U+0085) at either end. The pattern names characters above U+00FF by
+         *     property only (Prism's proxy fails on a violation message holding
+         *     such a character) and spells out space and U+00A0 for generators
+         *     that do not know `\p{Z}`.
          * @example finance
          */
         Tag: string;
@@ -406,8 +413,10 @@ export interface components {
         /**
          * Format: date-time
          * @description An RFC 3339 date-time with a zone (`Z` or `±hh:mm`). `T` and `Z` are
-         *     upper case and seconds run 00–59: the server does not read lower-case
-         *     separators or leap seconds.
+         *     upper case, seconds run 00–59 and offsets up to ±23:59: the server
+         *     does not read lower-case separators, leap seconds or other offsets.
+         *     The pattern states the ranges too, for validators whose `date-time`
+         *     is looser (Prism's reads `+24:00`).
          * @example 2024-02-01T00:00:00Z
          */
         Timestamp: string;
@@ -607,12 +616,18 @@ export interface operations {
                 sort?: "asc" | "desc";
                 /**
                  * @description Page number for pagination, from 1. A page past the end returns
-                 *     `items: []` with the true `total`. A base-10 integer up to the
-                 *     largest 64-bit integer (clients whose numbers are IEEE doubles,
-                 *     such as JavaScript, cannot tell the last few apart).
+                 *     `items: []` with the true `total`. Up to the largest 64-bit
+                 *     integer (clients whose numbers are IEEE doubles, such as
+                 *     JavaScript, cannot tell the last few apart). Written as base-10
+                 *     digits, optionally signed: validators that read query strings as
+                 *     JavaScript numbers (Prism's) also take `1.0`, `1e2` or ` 1`,
+                 *     which the server refuses.
                  */
                 page?: number;
-                /** @description Number of items per page, 1 to 100. */
+                /**
+                 * @description Number of items per page, 1 to 100, written as base-10 digits
+                 *     (see `page`).
+                 */
                 page_size?: number;
                 /**
                  * @description Opaque position from a previous response's `next_cursor`, for
