@@ -62,7 +62,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	spec, err := validatorSpec()
+	spec, formats, err := validatorSpec()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
 	}
@@ -87,7 +87,7 @@ func New(cfg Config) (*echo.Echo, error) {
 		e.Use(cors(cfg.CORSAllowedOrigins))
 	}
 	e.Use(requireJSON, limitBody(maxBodyBytes(cfg.MaxContentBytes)))
-	e.Use(s.requestValidator(spec), singleQueryValues(spec))
+	e.Use(s.requestValidator(spec, formats), singleQueryValues(spec))
 	if l := newLimiters(cfg.RateLimit); l != nil {
 		e.Use(limitAccounts(l))
 	}

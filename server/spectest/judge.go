@@ -43,8 +43,7 @@ func LoadClient(path string) (*Client, error) {
 
 // Blame returns the parameters and fields the spec finds wrong with c, in
 // the forms Tally.Check matches against messages (`parameter "page"`,
-// "request body: name", `property "x"`, "request body"); none when c is
-// valid.
+// "request body: name", "request body"); none when c is valid.
 func (v *Client) Blame(tb testing.TB, c Case) []string {
 	tb.Helper()
 	req := c.NewRequest("http://client.invalid")
@@ -62,7 +61,7 @@ func (v *Client) Blame(tb testing.TB, c Case) []string {
 var propertyName = regexp.MustCompile(`property "([^"]+)"`)
 
 // blamed lists what err names: a parameter, a body field (the top of its
-// JSON pointer), an unknown property, or the body as a whole. Its cases are
+// JSON pointer, or an unknown property), or the body as a whole. Its cases are
 // concrete types: a MultiError's errors.As finds its first match only.
 func blamed(err error) []string {
 	switch err := err.(type) {
@@ -105,7 +104,7 @@ func blamedFields(se *openapi3.SchemaError) []string {
 		return []string{"request body: " + p[0]}
 	}
 	if m := propertyName.FindStringSubmatch(se.Reason); m != nil {
-		return []string{`property "` + m[1] + `"`}
+		return []string{"request body: " + m[1]}
 	}
 	return []string{"request body"}
 }
