@@ -218,8 +218,6 @@ func describeRule(se *openapi3.SchemaError) string {
 		return fmt.Sprintf("must be at most %v", *s.Max)
 	case se.SchemaField == "maxItems" && s.MaxItems != nil:
 		return fmt.Sprintf("must have at most %d items", *s.MaxItems)
-	case se.SchemaField == "required":
-		return "is required"
 	case (se.SchemaField == "pattern" || se.SchemaField == "format") && s.Extensions["x-pattern-rule"] != nil:
 		// Every pattern has its rule in words (TestSpecPatterns), and
 		// validatorSpec checks each as a format, with the format the

@@ -115,7 +115,7 @@ func TestSpecPatterns(t *testing.T) {
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			for _, p := range append(item.Parameters, op.Parameters...) {
+			for _, p := range slices.Concat(item.Parameters, op.Parameters) {
 				check(method+" "+path+" "+p.Value.Name, p.Value.Schema)
 			}
 			for status, r := range op.Responses.Map() {

@@ -145,7 +145,7 @@ func requestSchemas(spec *openapi3.T) []*openapi3.Schema {
 	}
 	for _, item := range spec.Paths.Map() {
 		for _, op := range item.Operations() {
-			for _, p := range append(item.Parameters, op.Parameters...) {
+			for _, p := range slices.Concat(item.Parameters, op.Parameters) {
 				walk(p.Value.Schema)
 			}
 			if op.RequestBody != nil {
@@ -206,7 +206,7 @@ func queryParams(spec *openapi3.T) map[string]map[string]bool {
 		route := pathParam.ReplaceAllString(path, ":$1")
 		for method, op := range item.Operations() {
 			names := map[string]bool{}
-			for _, p := range append(item.Parameters, op.Parameters...) {
+			for _, p := range slices.Concat(item.Parameters, op.Parameters) {
 				if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
 					names[p.Value.Name] = true
 				}
