@@ -29,7 +29,7 @@ test: tools
 ## fuzz: run each fuzz target for FUZZTIME (default 1m); a failing input is
 ## saved under the package's testdata/fuzz and fails `make test` until fixed
 FUZZTIME ?= 1m
-FUZZ_TARGETS := server:FuzzListQuery server:FuzzItemPath upload:FuzzDecode \
+FUZZ_TARGETS := server:FuzzListQuery server:FuzzItemPath server:FuzzDataURLPattern upload:FuzzDecode \
 	store:FuzzValidateDirectoryPath store:FuzzValidateName store:FuzzNormalizeTags \
 	store:FuzzParseTagFilter store:FuzzDecodeResourceLine
 fuzz:

@@ -75,6 +75,30 @@ func (e ListResourcesParamsSort) Valid() bool {
 	}
 }
 
+// DataURL The bytes as a data URL (RFC 2397),
+// `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
+// spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
+// (a `value` may instead be a quoted string of printable ASCII without
+// `"`, `\` or `,`) of at most 127 characters each, with at most 7
+// parameters. `<data>` is standard base64 (RFC 4648 section 4:
+// `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
+// four characters; carriage returns and line feeds anywhere in it are
+// ignored, as are the unused bits of the last character. The media type,
+// with type, subtype and attribute names in lower case and parameters
+// sorted (a repeated attribute keeps its first value), becomes
+// `mime_type`. Exactly one of `content` and `uri`.
+//
+// Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
+type DataURL = string
+
+// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
+// segments; no trailing `/` except the root `/`; no control characters;
+// at most 1024 characters (not UTF-8 bytes; every path accepted when
+// the server counted bytes is still accepted).
+//
+// Examples: /reports/2024
+type DirectoryPath = string
+
 // Error defines model for Error.
 type Error struct {
 	// Error What went wrong, in words a person can act on
@@ -86,102 +110,264 @@ type ExternalStorageType string
 
 // Health defines model for Health.
 type Health struct {
+	// Status Examples: ok
 	Status string `json:"status"`
 }
+
+// Metadata Any JSON object. Three rules no JSON Schema can state, checked by the
+// server (400 naming `metadata`): at most 65,536 bytes once written as
+// compact JSON (UTF-8); no `\u0000` and no unpaired UTF-16 surrogate
+// escape (such as a lone `\ud800`) in any key or string, since
+// PostgreSQL's `jsonb` cannot store them; arrays and objects nested at
+// most 1,000 levels deep, the object itself being level 1 (SQLite's JSON
+// functions read no deeper, and a list response must stay within the
+// 10,000 levels JSON decoders such as Go's accept).
+//
+// Examples: {"quarter":"Q3","year":2024}
+type Metadata = json.RawMessage
 
 // Resource defines model for Resource.
 type Resource struct {
 	// AccountId ID of the account that owns this resource
+	//
+	// Examples: demo
 	AccountId string `json:"account_id"`
 
-	// CreatedAt Timestamp when the resource was created
+	// CreatedAt Timestamp when the resource was created (RFC 3339, UTC, microseconds)
+	//
+	// Examples: 2024-01-15T09:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// CreatedBy ID of the user who created the resource
+	// CreatedBy ID of the user who created the resource (the token's `sub`; omitted, never `null`, when none)
+	//
+	// Examples: ana
 	CreatedBy *string `json:"created_by,omitempty"`
 
 	// DirectoryPath Path to the directory containing the resource
-	DirectoryPath string `json:"directory_path"`
+	//
+	// Examples: /reports/2024
+	DirectoryPath DirectoryPath `json:"directory_path"`
 
-	// ExternalId External identifier for the resource, if applicable
+	// ExternalId External identifier for the resource, if applicable (omitted, never `null`, when none)
 	ExternalId *string `json:"external_id,omitempty"`
 
-	// ExternalStorageType Type of external storage, if applicable
+	// ExternalStorageType Type of external storage, if applicable (omitted, never `null`, when none)
 	ExternalStorageType *ExternalStorageType `json:"external_storage_type,omitempty"`
 
-	// Id Unique identifier for the resource
+	// Id Unique identifier for the resource (a UUID, lower case)
 	Id openapi_types.UUID `json:"id"`
 
-	// Metadata Additional metadata associated with the resource
+	// Metadata Additional metadata associated with the resource: a JSON object of
+	// at most 65,536 bytes in compact form (see `Metadata`). Omitted,
+	// never `null`, when there is none.
+	//
+	//
+	// Examples: {"quarter":"Q1","year":2024}
 	Metadata *json.RawMessage `json:"metadata,omitempty"`
 
-	// MimeType MIME type of the resource
+	// MimeType MIME type of the resource: the data URL's media type (type,
+	// subtype and parameter names in lower case, parameters sorted), else
+	// the media type the fetched URL declared, else one sniffed from the
+	// bytes. Imported resources keep whatever non-empty type they carry.
+	//
+	//
+	// Examples: text/markdown, application/pdf, text/plain; charset=utf-8
 	MimeType string `json:"mime_type"`
 
 	// Name Name of the resource
-	Name string `json:"name"`
+	//
+	// Examples: q1-summary.md
+	Name ResourceName `json:"name"`
 
-	// OriginalUri Original URI of the resource, if applicable
+	// OriginalUri Original URI of the resource, if applicable: the `uri` it was
+	// fetched from. Omitted, never `null`, when there is none (the
+	// published file marks it `nullable`; no response carries `null`).
+	//
+	//
+	// Examples: https://example.org/logo.svg
 	OriginalUri *string `json:"original_uri,omitempty"`
 
-	// Sha256 SHA256 hash of the resource content
+	// Sha256 SHA256 hash of the resource content (64 lower-case hexadecimal digits)
+	//
+	// Examples: 42e86eb6d990eb5abcd5094b12230f8f60d719b969f962b1a465e018db75a66e
 	Sha256 string `json:"sha256"`
 
 	// SizeBytes Size of the resource in bytes
+	//
+	// Examples: 62
 	SizeBytes int64 `json:"size_bytes"`
 
 	// StorageBucket Storage bucket where the resource is stored
+	//
+	// Examples: demo
 	StorageBucket string `json:"storage_bucket"`
 
-	// StorageKey Key for artifact storage in the storage system
+	// StorageKey Key for artifact storage in the storage system. It never changes
+	// when the resource is renamed or moved.
+	//
+	//
+	// Examples: accounts/demo/resources/75e35926-dd42-5b28-8493-ea7133ef5dcd
 	StorageKey string `json:"storage_key"`
 
-	// Tags List of tags associated with the resource. While stored in a separate table, this field represents the joined data.
-	Tags *[]string `json:"tags,omitempty"`
+	// Tags List of tags associated with the resource. While stored in a separate table, this field represents the joined data. Always present (possibly empty), sorted in byte order, no duplicates.
+	Tags *[]Tag `json:"tags,omitempty"`
 
-	// UpdatedAt Timestamp when the resource was last updated
+	// UpdatedAt Timestamp when the resource was last updated (RFC 3339, UTC, microseconds)
+	//
+	// Examples: 2024-01-15T09:00:00Z
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// ResourceCreate defines model for ResourceCreate.
+// ResourceCreate Exactly one of `content` and `uri` must be given; JSON Schema could say
+// so (`oneOf` with `required`), but that would turn this object into a
+// union in generated SDKs, so the rule is stated here instead: a body
+// with both or neither is a 400.
 type ResourceCreate struct {
-	// Content The bytes as a data URL, `data:<type/subtype>[;params];base64,<BASE64>`.
-	// The MIME type becomes `mime_type`. Exactly one of `content` and `uri`.
-	Content *string `json:"content,omitempty"`
+	// Content The bytes as a data URL (RFC 2397),
+	// `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
+	// spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
+	// (a `value` may instead be a quoted string of printable ASCII without
+	// `"`, `\` or `,`) of at most 127 characters each, with at most 7
+	// parameters. `<data>` is standard base64 (RFC 4648 section 4:
+	// `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
+	// four characters; carriage returns and line feeds anywhere in it are
+	// ignored, as are the unused bits of the last character. The media type,
+	// with type, subtype and attribute names in lower case and parameters
+	// sorted (a repeated attribute keeps its first value), becomes
+	// `mime_type`. Exactly one of `content` and `uri`.
+	//
+	//
+	// Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
+	Content *DataURL `json:"content,omitempty"`
 
 	// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
-	// segments; no trailing `/` except the root `/`; at most 1024 bytes.
-	DirectoryPath string `json:"directory_path"`
+	// segments; no trailing `/` except the root `/`; no control characters;
+	// at most 1024 characters (not UTF-8 bytes; every path accepted when
+	// the server counted bytes is still accepted).
+	//
+	//
+	// Examples: /reports/2024
+	DirectoryPath DirectoryPath `json:"directory_path"`
 
-	// Metadata Any JSON object, at most 64 KiB serialized
-	Metadata *json.RawMessage `json:"metadata,omitempty"`
+	// Metadata Any JSON object. Three rules no JSON Schema can state, checked by the
+	// server (400 naming `metadata`): at most 65,536 bytes once written as
+	// compact JSON (UTF-8); no `\u0000` and no unpaired UTF-16 surrogate
+	// escape (such as a lone `\ud800`) in any key or string, since
+	// PostgreSQL's `jsonb` cannot store them; arrays and objects nested at
+	// most 1,000 levels deep, the object itself being level 1 (SQLite's JSON
+	// functions read no deeper, and a list response must stay within the
+	// 10,000 levels JSON decoders such as Go's accept).
+	//
+	//
+	// Examples: {"quarter":"Q3","year":2024}
+	Metadata *Metadata `json:"metadata,omitempty"`
 
-	// Name File name, 1 to 255 bytes, no `/` and no control characters
-	Name string `json:"name"`
+	// Name File name: 1 to 255 characters, no `/` and no control characters
+	// (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
+	// bytes; before this rule was stated here the server counted bytes, and
+	// every name it accepted then is still accepted.
+	//
+	//
+	// Examples: q1-summary.md
+	Name ResourceName `json:"name"`
 
-	// Tags Tags, trimmed, 1 to 64 bytes, no `,` and no control characters; at most
-	// 50; duplicates dropped.
-	Tags *[]string `json:"tags,omitempty"`
+	// Tags Tags: at most 50 as sent. Each is trimmed, then must be 1 to 64
+	// characters without `,` or control characters (see `TagInput`);
+	// duplicates are dropped, so no `uniqueItems`. The resource carries
+	// them sorted.
+	//
+	//
+	// Examples: ["finance","quarterly"]
+	Tags *[]TagInput `json:"tags,omitempty"`
 
 	// Uri An `http` or `https` URL the server fetches the bytes from (at most 3
 	// redirects; private and loopback addresses are refused). Kept as
 	// `original_uri`. Exactly one of `content` and `uri`.
-	Uri *string `json:"uri,omitempty"`
+	//
+	// The pattern is RFC 3986's `URI` narrowed to what the server fetches:
+	// scheme `http` or `https` (any case), a host (a name or IPv4 address
+	// without percent-escapes, or a bracketed IPv6 address), an optional
+	// port, no user information, then path, query and fragment in RFC 3986
+	// characters with valid percent-escapes. At most 2048 characters, which
+	// are ASCII, so also 2048 bytes. What no schema can state: the host must
+	// resolve to a public address and answer 2xx within the server's time
+	// limits; otherwise the create is a 400 naming `uri`.
+	//
+	//
+	// Examples: https://example.org/logo.svg
+	Uri *SourceURI `json:"uri,omitempty"`
 }
+
+// ResourceName File name: 1 to 255 characters, no `/` and no control characters
+// (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
+// bytes; before this rule was stated here the server counted bytes, and
+// every name it accepted then is still accepted.
+//
+// Examples: q1-summary.md
+type ResourceName = string
 
 // ResourceUpdate defines model for ResourceUpdate.
 type ResourceUpdate struct {
 	// DirectoryPath New directory (same rules as on create)
-	DirectoryPath *string `json:"directory_path,omitempty"`
+	//
+	// Examples: /reports/2024
+	DirectoryPath *DirectoryPath `json:"directory_path,omitempty"`
 
-	// Metadata Replaces the metadata whole
-	Metadata *json.RawMessage `json:"metadata,omitempty"`
+	// Metadata Replaces the metadata whole (same rules as on create)
+	//
+	// Examples: {"quarter":"Q3","year":2024}
+	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name New file name (same rules as on create)
-	Name *string `json:"name,omitempty"`
+	//
+	// Examples: q1-summary.md
+	Name *ResourceName `json:"name,omitempty"`
 }
 
-// ResourceId defines model for ResourceId.
+// SourceURI An `http` or `https` URL the server fetches the bytes from (at most 3
+// redirects; private and loopback addresses are refused). Kept as
+// `original_uri`. Exactly one of `content` and `uri`.
+//
+// The pattern is RFC 3986's `URI` narrowed to what the server fetches:
+// scheme `http` or `https` (any case), a host (a name or IPv4 address
+// without percent-escapes, or a bracketed IPv6 address), an optional
+// port, no user information, then path, query and fragment in RFC 3986
+// characters with valid percent-escapes. At most 2048 characters, which
+// are ASCII, so also 2048 bytes. What no schema can state: the host must
+// resolve to a public address and answer 2xx within the server's time
+// limits; otherwise the create is a 400 naming `uri`.
+//
+// Examples: https://example.org/logo.svg
+type SourceURI = string
+
+// Tag A tag as stored: 1 to 64 characters, no `,` (it could never be
+// filtered), no control characters, no white space (Unicode White_Space:
+// the separators `\p{Z}` and the controls tab to carriage return and
+// U+0085) at either end. The pattern names characters above U+00FF by
+// property only (Prism's proxy fails on a violation message holding
+// such a character) and spells out space and U+00A0 for generators
+// that do not know `\p{Z}`.
+//
+// Examples: finance
+type Tag = string
+
+// TagInput A tag as sent: white space (Unicode White_Space) at either end is
+// trimmed, and what is left must be a `Tag`: 1 to 64 characters without
+// `,` or control characters. The pattern states exactly that.
+//
+// Examples:  finance
+type TagInput = string
+
+// Timestamp An RFC 3339 date-time with a zone (`Z` or `±hh:mm`). `T` and `Z` are
+// upper case, seconds run 00–59 and offsets up to ±23:59: the server
+// does not read lower-case separators, leap seconds or other offsets.
+// The pattern states the ranges too, for validators whose `date-time`
+// is looser (Prism's reads `+24:00`).
+//
+// Examples: 2024-02-01T00:00:00Z
+type Timestamp = time.Time
+
+// ResourceId Examples: 75e35926-dd42-5b28-8493-ea7133ef5dcd
 type ResourceId = openapi_types.UUID
 
 // BadRequestError defines model for BadRequestError.
@@ -248,23 +434,32 @@ type ListResourcesParams struct {
 	// duplicates dropped. A resource matches when it carries **all** of the
 	// given tags (exact, case-sensitive match). When no piece is left, no tag
 	// filter applies.
+	//
+	// One string, not an array, as published: any value is accepted. The
+	// rules of a tag (see `Tag`) cannot be stated per piece of a string;
+	// a piece no resource could carry (too long, with control
+	// characters) simply matches nothing, as do more than 50 pieces.
 	Tags *string `form:"tags,omitempty" json:"tags,omitempty"`
 
 	// DirectoryPrefix Filter resources by directory path prefix. A literal, case-sensitive
 	// string prefix of `directory_path`: `%`, `_`, `\`, `*` and every other
-	// character stand for themselves. Empty means no filter.
+	// character stand for themselves. Empty means no filter. Any value is
+	// accepted; one no path starts with matches nothing.
 	DirectoryPrefix *string `form:"directory_prefix,omitempty" json:"directory_prefix,omitempty"`
 
 	// CreatedAfter Filter resources created after this timestamp (ISO 8601): RFC 3339
 	// with a zone (`Z` or an offset), strict (`created_at > value`). Encode
 	// `+` in offsets as `%2B`; an unencoded `+` (which query decoding turns
-	// into a space) is read as `+`.
-	CreatedAfter *time.Time `form:"created_after,omitempty" json:"created_after,omitempty"`
+	// into a space) is read as `+` — the one place the server accepts a
+	// value this schema calls invalid. `T` and `Z` are upper case and
+	// seconds run 00–59 (no leap second), as the pattern says.
+	CreatedAfter *Timestamp `form:"created_after,omitempty" json:"created_after,omitempty"`
 
 	// CreatedBefore Filter resources created before this timestamp (ISO 8601): RFC 3339
 	// with a zone, strict (`created_at < value`). When `created_after` is
-	// not before `created_before` the list is empty.
-	CreatedBefore *time.Time `form:"created_before,omitempty" json:"created_before,omitempty"`
+	// not before `created_before` the list is empty. Same form as
+	// `created_after`.
+	CreatedBefore *Timestamp `form:"created_before,omitempty" json:"created_before,omitempty"`
 
 	// Sort Sort order for created_at field. Ties in `created_at` are broken by
 	// `id` in the same direction, so the order is total and pages never
@@ -272,10 +467,16 @@ type ListResourcesParams struct {
 	Sort *ListResourcesParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
 
 	// Page Page number for pagination, from 1. A page past the end returns
-	// `items: []` with the true `total`.
+	// `items: []` with the true `total`. Up to the largest 64-bit
+	// integer (clients whose numbers are IEEE doubles, such as
+	// JavaScript, cannot tell the last few apart). Written as base-10
+	// digits, optionally signed: validators that read query strings as
+	// JavaScript numbers (Prism's) also take `1.0`, `1e2` or ` 1`,
+	// which the server refuses.
 	Page *int `form:"page,omitempty" json:"page,omitempty"`
 
-	// PageSize Number of items per page, 1 to 100.
+	// PageSize Number of items per page, 1 to 100, written as base-10 digits
+	// (see `page`).
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// Cursor Opaque position from a previous response's `next_cursor`, for
@@ -283,7 +484,8 @@ type ListResourcesParams struct {
 	// order, as fast at any depth, never repeating or skipping a resource
 	// when others are created meanwhile. Send the same filters, `sort` and
 	// `page_size` as the request that returned it; `page` is then ignored.
-	// A cursor that was altered or made for another query is a 400.
+	// A cursor that was altered or made for another query is a 400 (a
+	// signature check no schema can state).
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
@@ -452,7 +654,12 @@ type ClientInterface interface {
 	// ListResources List all resources
 	//
 	// Lists the account's resources, newest first unless `sort=asc`. Filters
-	// combine with AND. Unknown query parameters are ignored.
+	// combine with AND. Unknown query parameters are ignored. Two rules
+	// OpenAPI cannot state: a parameter given more than once is a 400 (send
+	// several tags as one comma-separated value), and a parameter given
+	// with an empty value (`sort=`) is that empty string, not an absent
+	// parameter, so it must meet its schema (some validators, Prism's among
+	// them, skip empty values).
 	//
 	// Corresponds with GET /v1/resources (the `ListResources` operationId).
 	ListResources(ctx context.Context, params *ListResourcesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -670,7 +877,12 @@ func (c *Client) GetResourceContent(ctx context.Context, id ResourceId, params *
 // ListResources List all resources
 //
 // Lists the account's resources, newest first unless `sort=asc`. Filters
-// combine with AND. Unknown query parameters are ignored.
+// combine with AND. Unknown query parameters are ignored. Two rules
+// OpenAPI cannot state: a parameter given more than once is a 400 (send
+// several tags as one comma-separated value), and a parameter given
+// with an empty value (`sort=`) is that empty string, not an absent
+// parameter, so it must meet its schema (some validators, Prism's among
+// them, skip empty values).
 //
 // Corresponds with GET /v1/resources (the `ListResources` operationId).
 func (c *Client) ListResources(ctx context.Context, params *ListResourcesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1392,7 +1604,12 @@ type ClientWithResponsesInterface interface {
 	// ListResourcesWithResponse List all resources
 	//
 	// Lists the account's resources, newest first unless `sort=asc`. Filters
-	// combine with AND. Unknown query parameters are ignored.
+	// combine with AND. Unknown query parameters are ignored. Two rules
+	// OpenAPI cannot state: a parameter given more than once is a 400 (send
+	// several tags as one comma-separated value), and a parameter given
+	// with an empty value (`sort=`) is that empty string, not an absent
+	// parameter, so it must meet its schema (some validators, Prism's among
+	// them, skip empty values).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2080,11 +2297,13 @@ type ListResourcesResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
+		// Items At most `page_size` resources, in the requested order
 		Items []Resource `json:"items"`
 
 		// NextCursor Present when more resources may follow this page: pass it
 		// as `cursor` (with the same filters, `sort` and
-		// `page_size`) for the next page. Opaque and signed.
+		// `page_size`) for the next page. Opaque and signed
+		// (base64url).
 		NextCursor *string `json:"next_cursor,omitempty"`
 
 		// Page Current page number
@@ -2116,11 +2335,13 @@ type ListResourcesResponse struct {
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListResourcesResponse) GetJSON200() *struct {
+	// Items At most `page_size` resources, in the requested order
 	Items []Resource `json:"items"`
 
 	// NextCursor Present when more resources may follow this page: pass it
 	// as `cursor` (with the same filters, `sort` and
-	// `page_size`) for the next page. Opaque and signed.
+	// `page_size`) for the next page. Opaque and signed
+	// (base64url).
 	NextCursor *string `json:"next_cursor,omitempty"`
 
 	// Page Current page number
@@ -2470,7 +2691,12 @@ func (c *ClientWithResponses) GetResourceContentWithResponse(ctx context.Context
 // ListResourcesWithResponse List all resources
 //
 // Lists the account's resources, newest first unless `sort=asc`. Filters
-// combine with AND. Unknown query parameters are ignored.
+// combine with AND. Unknown query parameters are ignored. Two rules
+// OpenAPI cannot state: a parameter given more than once is a 400 (send
+// several tags as one comma-separated value), and a parameter given
+// with an empty value (`sort=`) is that empty string, not an absent
+// parameter, so it must meet its schema (some validators, Prism's among
+// them, skip empty values).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3089,11 +3315,13 @@ func ParseListResourcesResponse(rsp *http.Response) (*ListResourcesResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
+			// Items At most `page_size` resources, in the requested order
 			Items []Resource `json:"items"`
 
 			// NextCursor Present when more resources may follow this page: pass it
 			// as `cursor` (with the same filters, `sort` and
-			// `page_size`) for the next page. Opaque and signed.
+			// `page_size`) for the next page. Opaque and signed
+			// (base64url).
 			NextCursor *string `json:"next_cursor,omitempty"`
 
 			// Page Current page number

@@ -112,8 +112,10 @@ func newClient(t *testing.T, token string) *client.ClientWithResponses {
 
 // violationChecker is the client's HTTP doer. Prism's proxy lists what
 // breaks the spec in an sl-violations header; those located in the
-// response are our server's fault. Request violations are expected where a
-// test sends a bad request on purpose.
+// response are our server's fault. Those located in the request must agree
+// with the server, since the spec states every rule the server applies: a
+// request Prism finds invalid must not be accepted, and one the server
+// refuses with 400 must be one Prism finds invalid.
 type violationChecker struct{ t *testing.T }
 
 type violation struct {
@@ -129,19 +131,28 @@ func (v violationChecker) Do(req *http.Request) (*http.Response, error) {
 	if err != nil || !target.prism {
 		return resp, err
 	}
-	header := resp.Header.Get("sl-violations")
-	if header == "" {
-		return resp, nil
-	}
 	var vs []violation
-	if err := json.Unmarshal([]byte(header), &vs); err != nil {
-		v.t.Errorf("%s %s: unreadable sl-violations %q: %v", req.Method, req.URL, header, err)
-		return resp, nil
-	}
-	for _, vi := range vs {
-		if len(vi.Location) > 0 && vi.Location[0] == "response" {
-			v.t.Errorf("%s %s: Prism: response %s (%s): %s", req.Method, req.URL, strings.Join(vi.Location, "."), vi.Severity, vi.Message)
+	if header := resp.Header.Get("sl-violations"); header != "" {
+		if err := json.Unmarshal([]byte(header), &vs); err != nil {
+			v.t.Errorf("%s %s: unreadable sl-violations %q: %v", req.Method, req.URL, header, err)
+			return resp, nil
 		}
+	}
+	var requestViolations []string
+	for _, vi := range vs {
+		switch {
+		case len(vi.Location) == 0:
+		case vi.Location[0] == "response":
+			v.t.Errorf("%s %s: Prism: response %s (%s): %s", req.Method, req.URL, strings.Join(vi.Location, "."), vi.Severity, vi.Message)
+		case vi.Location[0] == "request" && vi.Severity == "Error":
+			requestViolations = append(requestViolations, strings.Join(vi.Location, ".")+": "+vi.Message)
+		}
+	}
+	switch {
+	case resp.StatusCode < 400 && len(requestViolations) > 0:
+		v.t.Errorf("%s %s: accepted (%d), but Prism finds the request invalid: %s", req.Method, req.URL, resp.StatusCode, strings.Join(requestViolations, "; "))
+	case resp.StatusCode == http.StatusBadRequest && len(requestViolations) == 0:
+		v.t.Errorf("%s %s: refused with 400, but Prism finds the request valid", req.Method, req.URL)
 	}
 	return resp, nil
 }

@@ -80,6 +80,30 @@ func (e ListResourcesParamsSort) Valid() bool {
 	}
 }
 
+// DataURL The bytes as a data URL (RFC 2397),
+// `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
+// spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
+// (a `value` may instead be a quoted string of printable ASCII without
+// `"`, `\` or `,`) of at most 127 characters each, with at most 7
+// parameters. `<data>` is standard base64 (RFC 4648 section 4:
+// `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
+// four characters; carriage returns and line feeds anywhere in it are
+// ignored, as are the unused bits of the last character. The media type,
+// with type, subtype and attribute names in lower case and parameters
+// sorted (a repeated attribute keeps its first value), becomes
+// `mime_type`. Exactly one of `content` and `uri`.
+//
+// Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
+type DataURL = string
+
+// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
+// segments; no trailing `/` except the root `/`; no control characters;
+// at most 1024 characters (not UTF-8 bytes; every path accepted when
+// the server counted bytes is still accepted).
+//
+// Examples: /reports/2024
+type DirectoryPath = string
+
 // Error defines model for Error.
 type Error struct {
 	// Error What went wrong, in words a person can act on
@@ -91,102 +115,264 @@ type ExternalStorageType string
 
 // Health defines model for Health.
 type Health struct {
+	// Status Examples: ok
 	Status string `json:"status"`
 }
+
+// Metadata Any JSON object. Three rules no JSON Schema can state, checked by the
+// server (400 naming `metadata`): at most 65,536 bytes once written as
+// compact JSON (UTF-8); no `\u0000` and no unpaired UTF-16 surrogate
+// escape (such as a lone `\ud800`) in any key or string, since
+// PostgreSQL's `jsonb` cannot store them; arrays and objects nested at
+// most 1,000 levels deep, the object itself being level 1 (SQLite's JSON
+// functions read no deeper, and a list response must stay within the
+// 10,000 levels JSON decoders such as Go's accept).
+//
+// Examples: {"quarter":"Q3","year":2024}
+type Metadata = json.RawMessage
 
 // Resource defines model for Resource.
 type Resource struct {
 	// AccountId ID of the account that owns this resource
+	//
+	// Examples: demo
 	AccountId string `json:"account_id"`
 
-	// CreatedAt Timestamp when the resource was created
+	// CreatedAt Timestamp when the resource was created (RFC 3339, UTC, microseconds)
+	//
+	// Examples: 2024-01-15T09:00:00Z
 	CreatedAt time.Time `json:"created_at"`
 
-	// CreatedBy ID of the user who created the resource
+	// CreatedBy ID of the user who created the resource (the token's `sub`; omitted, never `null`, when none)
+	//
+	// Examples: ana
 	CreatedBy *string `json:"created_by,omitempty"`
 
 	// DirectoryPath Path to the directory containing the resource
-	DirectoryPath string `json:"directory_path"`
+	//
+	// Examples: /reports/2024
+	DirectoryPath DirectoryPath `json:"directory_path"`
 
-	// ExternalId External identifier for the resource, if applicable
+	// ExternalId External identifier for the resource, if applicable (omitted, never `null`, when none)
 	ExternalId *string `json:"external_id,omitempty"`
 
-	// ExternalStorageType Type of external storage, if applicable
+	// ExternalStorageType Type of external storage, if applicable (omitted, never `null`, when none)
 	ExternalStorageType *ExternalStorageType `json:"external_storage_type,omitempty"`
 
-	// Id Unique identifier for the resource
+	// Id Unique identifier for the resource (a UUID, lower case)
 	Id openapi_types.UUID `json:"id"`
 
-	// Metadata Additional metadata associated with the resource
+	// Metadata Additional metadata associated with the resource: a JSON object of
+	// at most 65,536 bytes in compact form (see `Metadata`). Omitted,
+	// never `null`, when there is none.
+	//
+	//
+	// Examples: {"quarter":"Q1","year":2024}
 	Metadata *json.RawMessage `json:"metadata,omitempty"`
 
-	// MimeType MIME type of the resource
+	// MimeType MIME type of the resource: the data URL's media type (type,
+	// subtype and parameter names in lower case, parameters sorted), else
+	// the media type the fetched URL declared, else one sniffed from the
+	// bytes. Imported resources keep whatever non-empty type they carry.
+	//
+	//
+	// Examples: text/markdown, application/pdf, text/plain; charset=utf-8
 	MimeType string `json:"mime_type"`
 
 	// Name Name of the resource
-	Name string `json:"name"`
+	//
+	// Examples: q1-summary.md
+	Name ResourceName `json:"name"`
 
-	// OriginalUri Original URI of the resource, if applicable
+	// OriginalUri Original URI of the resource, if applicable: the `uri` it was
+	// fetched from. Omitted, never `null`, when there is none (the
+	// published file marks it `nullable`; no response carries `null`).
+	//
+	//
+	// Examples: https://example.org/logo.svg
 	OriginalUri *string `json:"original_uri,omitempty"`
 
-	// Sha256 SHA256 hash of the resource content
+	// Sha256 SHA256 hash of the resource content (64 lower-case hexadecimal digits)
+	//
+	// Examples: 42e86eb6d990eb5abcd5094b12230f8f60d719b969f962b1a465e018db75a66e
 	Sha256 string `json:"sha256"`
 
 	// SizeBytes Size of the resource in bytes
+	//
+	// Examples: 62
 	SizeBytes int64 `json:"size_bytes"`
 
 	// StorageBucket Storage bucket where the resource is stored
+	//
+	// Examples: demo
 	StorageBucket string `json:"storage_bucket"`
 
-	// StorageKey Key for artifact storage in the storage system
+	// StorageKey Key for artifact storage in the storage system. It never changes
+	// when the resource is renamed or moved.
+	//
+	//
+	// Examples: accounts/demo/resources/75e35926-dd42-5b28-8493-ea7133ef5dcd
 	StorageKey string `json:"storage_key"`
 
-	// Tags List of tags associated with the resource. While stored in a separate table, this field represents the joined data.
-	Tags *[]string `json:"tags,omitempty"`
+	// Tags List of tags associated with the resource. While stored in a separate table, this field represents the joined data. Always present (possibly empty), sorted in byte order, no duplicates.
+	Tags *[]Tag `json:"tags,omitempty"`
 
-	// UpdatedAt Timestamp when the resource was last updated
+	// UpdatedAt Timestamp when the resource was last updated (RFC 3339, UTC, microseconds)
+	//
+	// Examples: 2024-01-15T09:00:00Z
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// ResourceCreate defines model for ResourceCreate.
+// ResourceCreate Exactly one of `content` and `uri` must be given; JSON Schema could say
+// so (`oneOf` with `required`), but that would turn this object into a
+// union in generated SDKs, so the rule is stated here instead: a body
+// with both or neither is a 400.
 type ResourceCreate struct {
-	// Content The bytes as a data URL, `data:<type/subtype>[;params];base64,<BASE64>`.
-	// The MIME type becomes `mime_type`. Exactly one of `content` and `uri`.
-	Content *string `json:"content,omitempty"`
+	// Content The bytes as a data URL (RFC 2397),
+	// `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
+	// spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
+	// (a `value` may instead be a quoted string of printable ASCII without
+	// `"`, `\` or `,`) of at most 127 characters each, with at most 7
+	// parameters. `<data>` is standard base64 (RFC 4648 section 4:
+	// `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
+	// four characters; carriage returns and line feeds anywhere in it are
+	// ignored, as are the unused bits of the last character. The media type,
+	// with type, subtype and attribute names in lower case and parameters
+	// sorted (a repeated attribute keeps its first value), becomes
+	// `mime_type`. Exactly one of `content` and `uri`.
+	//
+	//
+	// Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
+	Content *DataURL `json:"content,omitempty"`
 
 	// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
-	// segments; no trailing `/` except the root `/`; at most 1024 bytes.
-	DirectoryPath string `json:"directory_path"`
+	// segments; no trailing `/` except the root `/`; no control characters;
+	// at most 1024 characters (not UTF-8 bytes; every path accepted when
+	// the server counted bytes is still accepted).
+	//
+	//
+	// Examples: /reports/2024
+	DirectoryPath DirectoryPath `json:"directory_path"`
 
-	// Metadata Any JSON object, at most 64 KiB serialized
-	Metadata *json.RawMessage `json:"metadata,omitempty"`
+	// Metadata Any JSON object. Three rules no JSON Schema can state, checked by the
+	// server (400 naming `metadata`): at most 65,536 bytes once written as
+	// compact JSON (UTF-8); no `\u0000` and no unpaired UTF-16 surrogate
+	// escape (such as a lone `\ud800`) in any key or string, since
+	// PostgreSQL's `jsonb` cannot store them; arrays and objects nested at
+	// most 1,000 levels deep, the object itself being level 1 (SQLite's JSON
+	// functions read no deeper, and a list response must stay within the
+	// 10,000 levels JSON decoders such as Go's accept).
+	//
+	//
+	// Examples: {"quarter":"Q3","year":2024}
+	Metadata *Metadata `json:"metadata,omitempty"`
 
-	// Name File name, 1 to 255 bytes, no `/` and no control characters
-	Name string `json:"name"`
+	// Name File name: 1 to 255 characters, no `/` and no control characters
+	// (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
+	// bytes; before this rule was stated here the server counted bytes, and
+	// every name it accepted then is still accepted.
+	//
+	//
+	// Examples: q1-summary.md
+	Name ResourceName `json:"name"`
 
-	// Tags Tags, trimmed, 1 to 64 bytes, no `,` and no control characters; at most
-	// 50; duplicates dropped.
-	Tags *[]string `json:"tags,omitempty"`
+	// Tags Tags: at most 50 as sent. Each is trimmed, then must be 1 to 64
+	// characters without `,` or control characters (see `TagInput`);
+	// duplicates are dropped, so no `uniqueItems`. The resource carries
+	// them sorted.
+	//
+	//
+	// Examples: ["finance","quarterly"]
+	Tags *[]TagInput `json:"tags,omitempty"`
 
 	// Uri An `http` or `https` URL the server fetches the bytes from (at most 3
 	// redirects; private and loopback addresses are refused). Kept as
 	// `original_uri`. Exactly one of `content` and `uri`.
-	Uri *string `json:"uri,omitempty"`
+	//
+	// The pattern is RFC 3986's `URI` narrowed to what the server fetches:
+	// scheme `http` or `https` (any case), a host (a name or IPv4 address
+	// without percent-escapes, or a bracketed IPv6 address), an optional
+	// port, no user information, then path, query and fragment in RFC 3986
+	// characters with valid percent-escapes. At most 2048 characters, which
+	// are ASCII, so also 2048 bytes. What no schema can state: the host must
+	// resolve to a public address and answer 2xx within the server's time
+	// limits; otherwise the create is a 400 naming `uri`.
+	//
+	//
+	// Examples: https://example.org/logo.svg
+	Uri *SourceURI `json:"uri,omitempty"`
 }
+
+// ResourceName File name: 1 to 255 characters, no `/` and no control characters
+// (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
+// bytes; before this rule was stated here the server counted bytes, and
+// every name it accepted then is still accepted.
+//
+// Examples: q1-summary.md
+type ResourceName = string
 
 // ResourceUpdate defines model for ResourceUpdate.
 type ResourceUpdate struct {
 	// DirectoryPath New directory (same rules as on create)
-	DirectoryPath *string `json:"directory_path,omitempty"`
+	//
+	// Examples: /reports/2024
+	DirectoryPath *DirectoryPath `json:"directory_path,omitempty"`
 
-	// Metadata Replaces the metadata whole
-	Metadata *json.RawMessage `json:"metadata,omitempty"`
+	// Metadata Replaces the metadata whole (same rules as on create)
+	//
+	// Examples: {"quarter":"Q3","year":2024}
+	Metadata *Metadata `json:"metadata,omitempty"`
 
 	// Name New file name (same rules as on create)
-	Name *string `json:"name,omitempty"`
+	//
+	// Examples: q1-summary.md
+	Name *ResourceName `json:"name,omitempty"`
 }
 
-// ResourceId defines model for ResourceId.
+// SourceURI An `http` or `https` URL the server fetches the bytes from (at most 3
+// redirects; private and loopback addresses are refused). Kept as
+// `original_uri`. Exactly one of `content` and `uri`.
+//
+// The pattern is RFC 3986's `URI` narrowed to what the server fetches:
+// scheme `http` or `https` (any case), a host (a name or IPv4 address
+// without percent-escapes, or a bracketed IPv6 address), an optional
+// port, no user information, then path, query and fragment in RFC 3986
+// characters with valid percent-escapes. At most 2048 characters, which
+// are ASCII, so also 2048 bytes. What no schema can state: the host must
+// resolve to a public address and answer 2xx within the server's time
+// limits; otherwise the create is a 400 naming `uri`.
+//
+// Examples: https://example.org/logo.svg
+type SourceURI = string
+
+// Tag A tag as stored: 1 to 64 characters, no `,` (it could never be
+// filtered), no control characters, no white space (Unicode White_Space:
+// the separators `\p{Z}` and the controls tab to carriage return and
+// U+0085) at either end. The pattern names characters above U+00FF by
+// property only (Prism's proxy fails on a violation message holding
+// such a character) and spells out space and U+00A0 for generators
+// that do not know `\p{Z}`.
+//
+// Examples: finance
+type Tag = string
+
+// TagInput A tag as sent: white space (Unicode White_Space) at either end is
+// trimmed, and what is left must be a `Tag`: 1 to 64 characters without
+// `,` or control characters. The pattern states exactly that.
+//
+// Examples:  finance
+type TagInput = string
+
+// Timestamp An RFC 3339 date-time with a zone (`Z` or `±hh:mm`). `T` and `Z` are
+// upper case, seconds run 00–59 and offsets up to ±23:59: the server
+// does not read lower-case separators, leap seconds or other offsets.
+// The pattern states the ranges too, for validators whose `date-time`
+// is looser (Prism's reads `+24:00`).
+//
+// Examples: 2024-02-01T00:00:00Z
+type Timestamp = time.Time
+
+// ResourceId Examples: 75e35926-dd42-5b28-8493-ea7133ef5dcd
 type ResourceId = openapi_types.UUID
 
 // BadRequestError defines model for BadRequestError.
@@ -253,23 +439,32 @@ type ListResourcesParams struct {
 	// duplicates dropped. A resource matches when it carries **all** of the
 	// given tags (exact, case-sensitive match). When no piece is left, no tag
 	// filter applies.
+	//
+	// One string, not an array, as published: any value is accepted. The
+	// rules of a tag (see `Tag`) cannot be stated per piece of a string;
+	// a piece no resource could carry (too long, with control
+	// characters) simply matches nothing, as do more than 50 pieces.
 	Tags *string `form:"tags,omitempty" json:"tags,omitempty"`
 
 	// DirectoryPrefix Filter resources by directory path prefix. A literal, case-sensitive
 	// string prefix of `directory_path`: `%`, `_`, `\`, `*` and every other
-	// character stand for themselves. Empty means no filter.
+	// character stand for themselves. Empty means no filter. Any value is
+	// accepted; one no path starts with matches nothing.
 	DirectoryPrefix *string `form:"directory_prefix,omitempty" json:"directory_prefix,omitempty"`
 
 	// CreatedAfter Filter resources created after this timestamp (ISO 8601): RFC 3339
 	// with a zone (`Z` or an offset), strict (`created_at > value`). Encode
 	// `+` in offsets as `%2B`; an unencoded `+` (which query decoding turns
-	// into a space) is read as `+`.
-	CreatedAfter *time.Time `form:"created_after,omitempty" json:"created_after,omitempty"`
+	// into a space) is read as `+` — the one place the server accepts a
+	// value this schema calls invalid. `T` and `Z` are upper case and
+	// seconds run 00–59 (no leap second), as the pattern says.
+	CreatedAfter *Timestamp `form:"created_after,omitempty" json:"created_after,omitempty"`
 
 	// CreatedBefore Filter resources created before this timestamp (ISO 8601): RFC 3339
 	// with a zone, strict (`created_at < value`). When `created_after` is
-	// not before `created_before` the list is empty.
-	CreatedBefore *time.Time `form:"created_before,omitempty" json:"created_before,omitempty"`
+	// not before `created_before` the list is empty. Same form as
+	// `created_after`.
+	CreatedBefore *Timestamp `form:"created_before,omitempty" json:"created_before,omitempty"`
 
 	// Sort Sort order for created_at field. Ties in `created_at` are broken by
 	// `id` in the same direction, so the order is total and pages never
@@ -277,10 +472,16 @@ type ListResourcesParams struct {
 	Sort *ListResourcesParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
 
 	// Page Page number for pagination, from 1. A page past the end returns
-	// `items: []` with the true `total`.
+	// `items: []` with the true `total`. Up to the largest 64-bit
+	// integer (clients whose numbers are IEEE doubles, such as
+	// JavaScript, cannot tell the last few apart). Written as base-10
+	// digits, optionally signed: validators that read query strings as
+	// JavaScript numbers (Prism's) also take `1.0`, `1e2` or ` 1`,
+	// which the server refuses.
 	Page *int `form:"page,omitempty" json:"page,omitempty"`
 
-	// PageSize Number of items per page, 1 to 100.
+	// PageSize Number of items per page, 1 to 100, written as base-10 digits
+	// (see `page`).
 	PageSize *int `form:"page_size,omitempty" json:"page_size,omitempty"`
 
 	// Cursor Opaque position from a previous response's `next_cursor`, for
@@ -288,7 +489,8 @@ type ListResourcesParams struct {
 	// order, as fast at any depth, never repeating or skipping a resource
 	// when others are created meanwhile. Send the same filters, `sort` and
 	// `page_size` as the request that returned it; `page` is then ignored.
-	// A cursor that was altered or made for another query is a 400.
+	// A cursor that was altered or made for another query is a 400 (a
+	// signature check no schema can state).
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
@@ -1431,11 +1633,13 @@ type ListResourcesResponseObject interface {
 }
 
 type ListResources200JSONResponse struct {
+	// Items At most `page_size` resources, in the requested order
 	Items []Resource `json:"items"`
 
 	// NextCursor Present when more resources may follow this page: pass it
 	// as `cursor` (with the same filters, `sort` and
-	// `page_size`) for the next page. Opaque and signed.
+	// `page_size`) for the next page. Opaque and signed
+	// (base64url).
 	NextCursor *string `json:"next_cursor,omitempty"`
 
 	// Page Current page number
@@ -2080,83 +2284,172 @@ func (sh *strictHandler) CreateResource(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Dtrc9tGkn+lC3dblnwQRT3rQtV+kG05UWLLLkm+3J6pEoZAk5wYmIFnBqJol/77VfcMQFCEXonXe6nL",
-	"F5sUMf2afnfja5TqotQKlbPR4GtUCiMKdGj42ylaXZkUjzP6lqFNjSyd1CoaROdTBBN+f2ZBZlEcSfqh",
-	"FG4axZESBUaDiP9u8HMlDWbRwJkK48imUywEwRxrUwgXDaKq4ifdvKRT1hmpJtHNzQ0dtqVWFpmiFyI7",
-	"xc8VWndkjDb0p1Qrh8rRR1GWuUwFUbj5myUyv7Zw/bvBcTSI/m1zwfKm/9VuemiMb5nNFyKDgDG6iaOX",
-	"Wo1zmX4v7DU6Qv1am5HMMlRPx10aXaJx0ssQ6/O3hd2IX49+Q0K6SlBDBFH0E4rcTd/98s3k4AF24X33",
-	"CyE8Vg6NEvm/UgI1DXCG5goNhLuLoxPtXutKZd9JNU60A8ZHuN+Lea5Fdq71G2Em+J1ICFjhXGtgvEQK",
-	"iUWm+EGJKyFzMcq/FzUBMbQww5qbImTCiZGwCNqAddqICYK0UCmDIp3yc9qA0xpsrmfrURxNUWSNC3Rm",
-	"vnE4dmhWfeAZplplFpyGmZAORjjWhtyiM3NSqLanC4ollcMJMgM3cXSu9Vuh5sHB2O8kKbovQls7NjsA",
-	"kpNIU10p98yCEQ4hl4V0sFaiAetV3SCTsg7SDpUtUbkDzysIkg8DSVoCS8B6AfWG6ntK9YMSlZtqI79g",
-	"9q90FW06IqbLVmWpjcPsLWZSnM/L72UcLdTAuIGQMxvhLIFuiLlDBsswf50KBzNUDmZGq0kMUsFMm8yC",
-	"gBKN1QpSoUCkDrTqiO3tvOBjQHKxItY4Orr2HvfM2y4TvpqOzEsEPQYMDzeWXhp9JTM0URyhqgpCZXei",
-	"OJqkNooj8aUyeDnK9aiFuqawjnCrErFOuMp2q0WbqfBcF1d1brUKPNjhpezIuo5fEZMtawVHt6BnyoKb",
-	"StukZFEHN6lB4TC7FK5DfrJA60RRwmyKijHUoGAmLISzUbxI2TLhcMPJ4l5co/l9TFQWDcymuga/hLcB",
-	"+7GGG0eqyvPogtRbGkydNvNLzjdXcLwXbkoehANA/SyQkQmppJp0Y2oxUCtS5zXUKgkyQ+XkWKKBsTZL",
-	"QGOQYwimPMrv56ZBFrT20gUlF2r+bhwNPj5g9h0WchM3yslobi7iR5rMbcJv4qhLBh+U/FzhfRJoK0t3",
-	"fh9HBTpBAZqZzTJJwEX+vmUQvmRYxn3YPAk1ABDW6lSyFs0kXX63KgULrIUfR9cbE70R6CJv2zsVs7do",
-	"rfD5TCGLxXUsU/H2+O0RuCDFh/TJ10O3QZyI4lGntZETSQpSGbkK5V34FT6cHt+G9hQ1tFOxvbffEZF/",
-	"Otze24epsNPb4KGOWx1EW/kFL0dz593aLZDyywrjFED84y3Fkcrt7y6gN5E+jmpbGVXpJ+xwacEawP9O",
-	"fs3gLXyWdR47NbMG/wk7XNgvOGd1F8bJMUW4JrH0vrP+aufWYdEF3olJh1jeSOtYLGJi79XoHvw6lTkG",
-	"+gmtAItUvjsERzcd+4AwlphnlLoZtOQ0GMpvWirMODPuUd3usOiKZg3Zwhgxp+9Vmf3uEJIL6yAAeGQc",
-	"uRVO2YW0wmOwqpVo0LbaRqtXFGb5ipfUdSlWLnF9Xyh/yWfu9mRjkVuMb0X7Vt632mBhakBQRsU+7sPp",
-	"mxgS+jgYVv3+Tkq0bNpqRP/zX/DjAfdw7MUB1Tz7u7F/8MXh2dH+rn8k6Q0VQV/4rxGmukALSSO3pAdH",
-	"1yJ1+Ry0YktNAqUJCJVBUhmZ+Lx+RWkeis2vmng81Xl2OxgPwDphnPU6n2wmB6A0YFG6eQxJL6FiLen1",
-	"kqGyOClIpfkBZ4TMCVaymQBep1g6D1Zr56EIB4W2Drb627tesp7+Qly/QTUhSuknUh7V/OHbhSw1h5/P",
-	"3p2A15u4IWd/F36RL6jGkiLnUuG2ij0Yo7pjy2vyD/RTDFuUCm3v7Xm2Y5IXiYkuUml24UbnkE6FESk3",
-	"/5aksr2396BQut3ZuZjYGJyRRYFZIGN/t01FfA8VzZUN1V7/ALLKl0VoITO6LDHz93e39yrE9bH/ca/f",
-	"4cu6QumhgmTqXOnVjD7ZhMzOe3VfB4/RpVP0ntRb6NjoAtbqG90ZKoPeCOwBlEZekVMmNnOty5FIP4HI",
-	"MoPWknFzaTuuLGbrPfiF1FbYoUraEf8JxrhIuIx80J92e8/7XNwH9oRPdHEP+YMTnLVy9DVLOZGpcu/5",
-	"qIpkv7r+3Uz1FMtcpOGCm/xyNtWt9OkP2iaxPK7t87EsP2yHHV2JOLKYVka6+RlVC6GNjsKgOaz8bYz4",
-	"2+tac37+9bzusRAk/+uCcbIJ32KQaqw7LOj9MdgSUzkOPQxOlAxuUJ6kTUiJgKJTRqz6IgYyHEvFF0Ru",
-	"eaiOrtDMIdm82krA6MohKMTMQnIYeioMewCeFfBR7udfz+sQBxThnP6E6pltimVph4ou1aESyg0AGcnn",
-	"Cs08Bn7EglRpXmXkrrTK5/wIWGRtEG7RJCMb9zZhe5A0nwcGRZZQZknkYsbMezQ/Hp23OON+Bz3HQSH5",
-	"OvQdkGE0gGHkuSm8FnmOhtFNHW+ly+kiFiIlkZ/iGA0qLh+u0Fh/GVu9fq/PBUSJSpQyGkQ7va1eP4p5",
-	"TsPKsJnplD9MurLoQwU/nb99Qz7KwweDKkNKOtnrJZsBdI+UP4HRHASMKpXlmEGqyzno8VCdYqbTA5AO",
-	"ci0yC0q7KQVrBqHdFA1MtXUhIpN58vUeZ9Eg+hHdK83dmqVR0Ha/fyt/cnjtNqeuyJcbZh0zpdXhQstO",
-	"osHHiziyVVEIMw8KveC+JLuu493HuuvsC0mqpJWXPPkVAro55RbSlzvlu93vw4xTeVLM0ugUreXKhCCr",
-	"CZjQpO2tCOanALpbMF0Ng+a5zWZ2cx/nb+QVKiKnNHr0JK7bOnEn62Sh7PkynVaUyVEOcIXcpHSaDSP2",
-	"TQWt82B/mSbdAbIy+Mfh2ze9LnV5V6I6fH9MAB7Wmvu7rfdFjQcbwA+I95zqsyVXGZP7D2Q/WdZz4TX/",
-	"Tlk3Yp7rKuQdgtJvL+RUZwgTVCRLbSwnFpyTUXnLN3CfrOkunibrQO63klog4NFSI97nD5llKGObCZJQ",
-	"dobGxrDX3/FuayYtrsrl1AP/Y4YZR3v9nYcP3DVwu0+Gp3zxv8uyr7Y262C3+VVmN150OfqscFkMr/jv",
-	"p4u+1i1x7HbUhnyExyW7jxHX7YUAPrf18LnVGRGffIS8b83h+djuw8eWx8N0avuHh091DghZMx4hm+Vx",
-	"+TfRp0aD/D2BaPcZnQ19K5Xxl7qXUutWrQi2W7vi2hJXfMzdGtT/ZqOzBsed2wd/6eP/YX38EV1LGZ+i",
-	"dO2VpzvmLItHNlsrUTcXcVRWrmv2ZJwUeeh1DnwdQXGEe7Hkc7kVC+lUqAn2IKlrTK4bjK8+s6HiirMH",
-	"CbGSNPGYTwpFWdAIA4wMpmiwB281p4xaOQ0CKMP39U5d/4icwx5UFjnHFLDb/8GXSqGR7PsZiqueQl9h",
-	"V0LumwBLRsnq8EJn829uj6HjcLPcuwh395c3+Kd5g/4jvMHyNhyd2noEiZ3LSnx47zGSuWuH4k/vwrym",
-	"P+jFOrOwzZbWT7qHYQZFYZvhVGPq9WRJGkheeiAbJNQkXnz3DackHiqhIDk6F5NkqXXvJyytA6+kLbXl",
-	"wikBJYr6wbHMcajWEuGcSKcFNzArlVMimmSLM3+XKpcKk3VyekPVgD0L6ezGe53LdD4AK1Q20tdJD868",
-	"VlhITskhJrC23d+PYXdrvwZyPN440Qo33gqXThNY2+nvrt/RbmgGOs1s81aQuNUiYVGCIcQx2CqdUkGS",
-	"sHz/3t/Y6m/vJLB2+vol/LC11V+vF2X9PtRiVZYJ79puWnT3OpozdBu+jSIUoDC5RAOZnimysQMQUBC/",
-	"deUCO/3du/AvCehpdCThwkDYTxRVRkbPLFLhDnaqZ61OuRHc7HFTocCKK+56FEO1RhVoafBK4syuH9QD",
-	"IbYf+qJA5FZDKoyRaB+jEjFYXWs6N7C0gbP/+pFXkji8DZWpFHguaisIbRc0zyz4BnwPXuFYVLmDttKG",
-	"wQOxzs3DhRBbWrwkwsxDiQbRAkxrJWnpj16YnQtJqwnMxYNR8Pnm8+XA18wIRlIJJv7BFlkzjFze4yPl",
-	"6+41fK60wyx4hnrQX0O4pzd3E0fb/f1/EgchT8HM2+oyWTdxtNNVkZ5oB4XO5Fhi5hdK2eTYrNDCktWs",
-	"/3/IDLY6NkTYd3Fnzgon7VjWm0N/8io3+NFWUH72O+raP1Bi3Ar2d/fp30gbljtae7z1qRgUztA6GEtj",
-	"XRNyrTbu78KmSQ9ey5yQD1Wqi5FU6D3i4cmrHnxQn5SeKT8mgQWh3EKUE0UutiuQEkUL0TwQQz3+BcUw",
-	"mvtmwlqqi0Js1LstGeTSunVfs1yJvPJbPGUuHWg1VEmcHIAteXwnDCkuoEinUEpMkSkO02iup3irwP9m",
-	"fZrQMWSGw8UeS2313BqUrg5I8Py5yPPnz4NHGaqJvEIVGMBrkboYUmFxw5JmOHkVIK334FeCpHQgUFrI",
-	"cex4Nu7EZKjGXi5cydQLC11xh3XxSTG7S+KLKSzVjhSQx/KaBJBLh0bkt7kYKg8/PMmT6eVpbzKA5G+U",
-	"S17SP8Mh/fvcF7N+KsZd1KFqpv5gHf0YdgkLi/kV2h4c8U0VKJQl2Xix3BeGGyKYsj8omno9td5zlxZc",
-	"s+20dnz2Dv5zv7+1PgBK8nZ2dn4YKrYfAV+0QlhL/of3CYQCPR5bdOsxEPbUwVqy2DTyQ8yg1sl6D45U",
-	"qjMcquQ/EpD1WR4RJ3/bfpEcEMBKIT+VAT21NpvKdBpMNcNU+xy9MsoOlfRtAbaOdd9qINdm6eTdomzo",
-	"4239zpe37t3gerRww57/U6V7jyjThSjZzJIlXhIeB/s+CmNufvbfE/am5G5IVuwqHpaSP/oNxHSmjQNt",
-	"srBX22KNu0g9OCe/I9tMuYQd3MjoT6hgNB+qRGZJs5LIkza2C56ZWL8c7VGQyLUTORtmKSZ1D2ioDJYo",
-	"HL8780mWrUB4tyworNyR/BKP7bSXv/EfLx4hk/eCkoyqGAWhlGIiVRgBcQm0Rb6q5LV/Yf3+F6oMDAYL",
-	"SHhXaAAfL5LFSiUFaUiY/XvMIMx9O5ja4qUMWRBLW6uLqqtsnHgO9BiYHCiRWan3tLb6/d49RFxa+eUO",
-	"Srb7vC8SSOn3n0rYu1J8rhDqAiaUlb4u05VtKrJnFhKF1+4yrYzVJuEB4lCluQwbpsLBTOSfgosnqgf1",
-	"JfgxN12Rd6bStRV0qFgfeaI3pisUDoQiV1a6aRz6kl4ludHptbKkzwvNHCoOzxxZfJZSuxiKHzxs78EZ",
-	"KUZjFz6e2NjnREloGTTipsI21KSconoWPUeYgXQHwA9zA5fL1UVedAheSrVYLAjChRlRX4gM/SKx8lsQ",
-	"3nOH1mz/Hn/DMJfUoLUptLe1/Y2Kx6e8K9Us4jUfHtdiXV3NaylXR3s9tM/5kgv/algdSwoxh7HOc+45",
-	"SBtUrxTWgnRDRbEu6CysNQ7gURqw3rzeQMQx4B4EgyGnaeVE1XnwsuTvqgkmHXthLytjiLdy4ek6d98X",
-	"jmDwWO/SCYe9XkcFz7FANZDaAnbptNXOC9uiq75leXGbFaJGF9fOdMHFxSO3Kf5M1fWfuvLlFxFEni+u",
-	"/o5udByV2t7x9sXSjqwviZZ22X36EjZZY/KHfrU24+qP6qh645Y3zSojk1BOLTZhOYLP9HrsB2TCiVxP",
-	"Ko+54DKxgcLJM6VEcXvRnSyeu1T8qXkHIInbL3JQIYZ5Ru5h8WZb4ttB9ZJhYquRb1l7ouoU1vYgdCs5",
-	"4eT3av2G02KnmI6/Pfzvy5fvTs6PTs4vX/zj/OgsgbXdrR0Y4VyrbL1dhw5VPckTbuHCbpdefjeYAkaT",
-	"BC4WIUEM1W7/h67C3b/H8J3me+Glib/me7+/i/fXpO47O0evs4+Y1C2vYC3vXX+8oPQrHOtqoS/6eI1X",
-	"I4cXZhpjmaONa28jTXijpTVOagjpKKSMHqHljEabdIrW+aW/8M7Y8vp2vc6zvAPbwlTvjN1c3PxvAAAA",
-	"//8=",
+	"7H3rcts4svCr4HB3K1JCydTVtlypfJ7EmfFObuvL5NuY3hAkIQljCtAQoG0l8al9h/M9w/f/vMJ5lH2S",
+	"U90AKVKir8lOzdRu1YxDkcSt0fduND87kZzNpWBCK2f02WGXdDZPGF4fMCWzNGJwrbLZjKYLZ+TsktTe",
+	"JxdcT4mmE0WoiMmMaRpTTR3XOadJhs1oFMlM6I88dkZOzGbScZ0oZVSz+CPVzsjpet1+y+u0OoMjb3vk",
+	"eSPP+1B6J1zYdq1E0piljuvEPGWRluni45zqqTNyNlI2l6lWG9CX4zo41uaA9Qbb3WErjvvd1iDsbrW2",
+	"+tu9FqObnV6PjQdxFDuuU8x59Nn5JaOpZqkzcv7ScVxnwWjqjKDPK9eZ8Rn7qBdz5owczS71xoymZ7G8",
+	"EI7rCDqD2790WhZI7Rl0raa0Oxg6I6ffZVtDFg7j7W2PhQMaRvHA2+6HnW635423xkMv3uxsh9vD7fH2",
+	"sBt2aH84YF5nKw43B3Q4ZNAX/8Q+hgsN+zLsuo7SMqUT9jHMojOml6DN758xgJsFvtqApxv5rqmNO8IG",
+	"NtYZnThjLqiIYBoWQsnCOXWdbB7fso1XV1euM6cpnTHN0gpK7cfwK2YqSvlccymckXM0ZQVqPVKExyNC",
+	"yfHx/gvCBeFakd6wFU1pSiPNUjKW6Yw0puySxiziM5qQmE+4Vr7ggjCupywlEVVshwRZKkZZxuNR4JIw",
+	"pREz+KqnjPS6LWxmuqMpI0JqX9AoYnPN4mbbhx3mMD3EtmK3OUAoZb9kPGWxM9JpxlxHRVM2o1UyOrkb",
+	"Kp66DkwBgQlzdQByWrMUhv7bidfa3m29pK3x6eetq1b5Z/8+Pzvdqz/CzhpEVjrlYuK4zmXLjtVKswSe",
+	"zDKlSchy+KssmhKqyJ1WgrueMjWXQhk+8h2ND9gvGVN6L01lCrciKTQTGlnEfJ7wiAISbPysABOqXCik",
+	"8bsch1Y50S8ZSxekQDEiM03kmKRUTFiZDTEzrrP6vu/MgVyAvHxnRIplazKTSpOO5zmwGpwC8Jrq6GPO",
+	"EkAjqkmYMnqmEEvzbasZPjVQIKGMFyNSZWTL0X1nw3eITAk1ly3FYMaaxYSGSiaZZjDIlFxMpWJEsckM",
+	"uHeOvYTN5nrhEt9pm258p932HddwayGJTilPuJjYgYAUhCSwI6lMSEFhyuzkEqf/mLKxM3L+sLGUGBvm",
+	"qdowG4sNqkT9HY2J3Xwg59JWpQgGC0QLP0oAAWEL9ZQrX8QyymBxO0isM6YUnTACJAiwLqgYGgGlXrnO",
+	"cynGCY8ehGkA1CN6xvDB2uZFtueRAb5flTsbFfYPYE1SRuMFYZdcaQUszLJj4iO39p1vAt98vbD2lzIN",
+	"eRwz8ZDFz7hSXEwOIzlntesf572PiJZnTJCERmfKwD8XLSNYM1HYx8rq5qmcs1RzMxrLZzjj4hUTEyCu",
+	"zipjgg7sHRn+zGCR6wAoFk0alJzThMd2eoDuwA9ggoKxmNmJIWWZrWgC1H5gNNHTtz/eE17yrAIlpanO",
+	"FMz07D77agavW9fbH2Fy+wJ4CU0esqPctq3dzfwhwRs7dhsNe+Ix4TETmo+5oTMu8Lli6TlLHymSyMmv",
+	"tb05AMghDk4sIbjOG6lfykzED4GMsG1rIQMsdIxPvwV9vpGa4FikQRMlQc8gVEhUTywWPlIFASFCvqML",
+	"UHaPpHxF0wl7yAK1bXsdI4N+RiRMZAgaIxsRe49oKUmCLb/F4u1KyJGUxMznynVgI3nEjgU9pzyhYfKg",
+	"FWbL5rWLzPGVR4xwRTSbzWVKU54sSKnpDkmZThdETWWqk8U3WbRdHyktkDRgOmBnhFQhA7KKOkwtEymj",
+	"0RTfkynugErkRdNxnSkDm8cqzjpdtHbHVglaHTKSIlZES3JBOSgRY5kyszaj4dVqpp1TMGwEn2UzZ+QV",
+	"xAisYcJwbVeucyTlayoWVoarh+wV6C6v+IxrVk9x8Jwk8AJhl5Fh1UAnoAPkRJLvFAUIIDcqQYQoA4Bv",
+	"sn+ArLDiXG1RIxyuRKzL6TbmODhyppQhFJoEFBc1Z3VzDkqTDvJZGxvjt7DXx4JmeipT/onFX6FDHMnr",
+	"dKgMBwDREoE+OyK2BQkZTQFG2PJXEi3l1ZIGaseUBO/fv2/tliYZgEacJExMDHc+Fiqbg97H4tcs5vRo",
+	"MWcPlEF/Pnz7pp4gSnZCYRbA2yOimIjJczNMC8YekbWRvgUVlJZJcJ0EBnOWPeMiXlBNjw9e1dvy6K8A",
+	"s5Ei6yPHB69I4+Dlc9LtbW82XV8EcHvkZ57Xi2C38IptmBsqC5f3TnbMTap1ysNM29tPzV2En7lz+o+/",
+	"//8dYLLDvmsewhjmWVCYQECfFNRVEsAYgUsCOxxcFoMEaGAE2H2A5hXO3usPDKIqXzRo8XxGF4QLpUED",
+	"RtP5l0wC9AxKgk0zT7nQyOd3D5/v7+caqi8C34GBfT8ACRC4QRNeL6zQ7mbJKiMgLOxK8jc2fbF0s7RJ",
+	"sLZykDNKUxHTNCYGPGYr+sP+FvAh2DbSH/ki2A3+8ff/Cj4gIPDyE1x6eLkNl0/gz0bQJHMaA6fGmQRP",
+	"A+BIlMyyRPM52nC+GMssLU19h0Q0TTnIvZTpLBXGD5NwwciYsRh+Li6mLGXG4wMg9wWfCJmy2EVMShny",
+	"0UxkisUkBHsbjUVGEqr0cqw2OUKDERAX9tX1hXFWwjWxm42jF7udm5WCJPLCOo/wjSVofaEMRTQosHtm",
+	"bPKigzPG5sYHMOap0gQRo+mSkEVyxpQvgsKNGLTJ3iWNdLIgUqDBG1jeYZEuS3lgBEPZlYQEg/7HeUK5",
+	"yDGdfv+TCr/fUvs/xOfR7PLs+eTpU+e04kHClif/8Yc//glQojt89PhJ+28fgy//+fkK/UMfaOtT6/Rz",
+	"x+10N6827vpi49lo567vPm08u/MEvvjOie9fdj3404E/vRb8/Q7+vIDLAVwO8HJz7/Szh818p9n87Lmb",
+	"VzlgTnw/9X1x+hjGNmN4re0nG6fFg6+/27xv541no6fFj6df6l962lwO8OyePruc27rkn8Bg2+32dQzW",
+	"tR4pHJ+rnEGsMB4Qoi9y11fuVqtKj+IxmcokBu5Z9jKMoMdUK8t5NoIdImTu9Qrahoe224EvctfYTsXt",
+	"FWwEqGfOjW8glVIXvax7wXZ8sXQHdvtlTtwAU/H46GVry8i6HcLOjX8ReLN1IZOLKRO+WNrPBPVI4F4o",
+	"H5Ez8yQhKz7nMtlXIxygydHLQvfxun13RRkq0X3j2WjjC/xpPBv5fvsZ/H/yt4227196HlBP5yWQ0Eu4",
+	"3H55evK3jWuePP7i+23z3w0vNZtPmvfC1t+Os9N1CjXuGo2ziqTvp1STCzCaL1IpJi5IjguZghQjc5Yq",
+	"KUhEBaGRJhI29DZ9dRlMOLFDnq4psa6zd2n8IYfGgESlbF37AuEmx4TZlwtzc57Kc27CaEyAJXDiqJ7j",
+	"OpNIOa5DP2Up+xgmMiwNnc8wd5Stwyd3fVWjHvKsppOVZdqWdet8XQrM0TjmsDKavCsNbEIu1YXvigXq",
+	"ycR0BFpAyox/WMG+47ND1F9xc2ACzCXRlEVnSJHAEYBvIKE2+p4HWgEyjTxSGDRHhd41HLiD3tASshQR",
+	"Ixcp15oJQpUvQN2G3cdBG8gnmshkAh/4pecFOTpmYk4BJshMOkOisjSVE6qZL5iK6JyRRh6CoSQBhQG6",
+	"iLc8L2iiZ1ksyBlbGMcCQNoliouI+eKdVHqSssO/vHqkSADWQRjAyoF00PUDC57tEJqmdGHUMQM6RQRT",
+	"Rr3xheF+rud5JGHnLFEkZmzuIvs0r4PWw5IxCRkAC18iHdI4/MsrrtkjhTDwxTgTqGkqgn5iIbEflrpG",
+	"EyMJV5rkoSNj+ChNF0jMxgfpi45XngfCNmaRBNu5iFN9Lx8py0/XuWkl0NurBnrXMBE410S27E2AX/uA",
+	"Xrw2gQjA03KMvEoW5dD3KoHuv8jV1jwogFEkeSGU8Xrksm5V/2Mz6ZzewkuqEfY13sBnTGk6m6NgqghW",
+	"ckEVsW2NedDr9bZdcnz03CUzHqXSeiyaK9Oqjf6WI5ox1ayl+Yw5N8w2XNwEqEyxFIRAMcHKzNHBhkYZ",
+	"4LnKwmCHyBnQYuwSAWKZBCJLErABYdlCCra6CipoLd9bTTi42aKuqjbrHlEwQiROvugXxRHlYlXRgcFz",
+	"Fl6LRrkwWLrrU+s4W3biEj7OXQToirwLWNZgUEwjzzDQVvDc6FyokVXuHUXVA6Z9ZVI/Pq95MvgvGbsJ",
+	"RGDOHR/vv3BLlh9A4ZaAfDkaXw6233h9/wg8zqmF1ihMEpY5e5hwLN4sUnUIVUpGHOnJ2McVPZuWhSla",
+	"9LWSjwuSyzqTlaEYI8HrQmC2yVu7eb6o2T1tLH6F23gzu+58Lbsu5fGs4snr/dd76B/IOc4SDrn3Hoyq",
+	"R6rkViAN61woexSWMe4aj4JbcicQ401ouoQlihkbodQ3/BwzHU1BMTh4BWIuoegJgdfRb6AEH49ZTMap",
+	"nBnxiDvSJvsz67srQrPonSAXU6pxB4QULdSdi7EW6J1ZrFsfq/lOZX/jPB4DNi89EqhSK6afZnrc2rqD",
+	"rDL5NDczklzIvqGzdQ4CN1e3DDqWKZ9wYFlZytd3+619So4P9ldbr/Aes//okSFcg5D0Rb4vAPglepPb",
+	"sBvllC/mWZhwhe15wgjAFuOs2BCGNMZooQmh24wp23GNgTjVeq5GGxv2Xlumk41ETmRbnU9qZVqenLYW",
+	"XfhhtzsYkilV01WoFDHCxrBfZkrrKVirgvWrE+BO63nvsH8/XnrbvBEwpUy7NeDwT2uYBtRtXq+sedgt",
+	"qz9c6GHfuTkAs57Utza8NeLMc2IcpdW5KKPUxw9TGyvZg6uj/8gWJnidaj4GVl+EMG1ygP2pFkqzWZvs",
+	"a0sN0ZSKCVO+WNc3UdEFBhCD6TKT5yxex+2vymK8fdEmy3F1ta/AEoGtxuTWG4Rkm7yfAg0buKMxRnIX",
+	"BkFnv2s0epPnlLJ5yhR6MKCXnyUXLEbZ0ia7yQXYYPYF0phLpXiYLIyPo+lacZFjHJFpDKYTWFGZ4chM",
+	"tR3X4ZrN1G0s9Yji6mf0ct+8PljiJBqDjutkqDnZ56BRXFWzPu9rWqCL3nbwq9kXKy4HVORKppkVQGta",
+	"fllVKNjlGo1WaabCPSpWWAVude6OXMI9xzbX63Vjmqg1xe72SEIRRJzwcyZ2qn4QmSUxUXThCyVJI5CC",
+	"vR0H1rmagy5ouiTMrJl6gS10lgqD2rkLQGhJqC8ywaUALJ0wwYwr7/DFjwrwt8jWswEpeGbjPRg4A5Uz",
+	"lPHCRmtCqafAGYTN5+WKUNL3PMMkquZ2KfR6o3lmI5ZfadetKOE3NSw8WQ9Rdq5lUEd0opaOqIFHqCLA",
+	"Ntpkj0ZTTHlJ+WwGSokGYswRoAPW57Dvi5IfO8+UC1z0na87R61Gf0Qn+2Ke6aC544slz0FfbJzK+RxG",
+	"UxJdXCXeEZhg3FKPMNoM6rszy9TW2P41aeend2dvONVbeBwwNKMd3tTZIc77+GB/jZvU846bCPyNxYCV",
+	"JEYQIdDZyGxQdzAogR95fLARXO+99kXj+Inned4//v5fcNF56RL4d/OlvbH9stkmRgwqE4BY6d8GMqwB",
+	"sZOnlRhnFBAsMPAyxV4X0EBfni9MJASWhIHcPBiCuLgW8lgX+tXDFNWIR3cwuCHgcX1w4sndlUWAh3XK",
+	"LCMU9UGDfGOPkcHfyrmrTOtbupbesIuSS6mhAPTG8U0VkcL6zZoPYl2rYx2weYLnKIzJap0JF1OZsJtH",
+	"/nprj10YowlR64axrmqIcEnIaxS4K0gAVpSJHqI9FaDVXcJzY/SZRRvPB9rdjZwL93yRMrMFaofMU34O",
+	"SiCmOEg5D2l0Rmgcp0wpyzRTNs4Ui5tt8iObawwaBGWz9a5ZAr4ABmsRGcgLdavtreEjRYLjg/2ACJqm",
+	"8gIIUKIPoGZZI1/gDrAaQDSoWBi3mEsomcJiG9RsgUzJ/rvzfr4yI7lBmsxZGjGhWyaCoVwT5AtTCpoT",
+	"i6HVMG8F3Qoi54ZsfDGXqUauh15fLoyix6Ww0gyoxbWnPwAQ45RiXBC0jnztayLOZoevzKtNdu32db3+",
+	"VoUrXkx5NPUF7BQm7KBwwyxefNW6WjAOKCRRK2El4zZAWAFPAdxQMjlnJk8GXQBRvn4T/xDqgqWke3lZ",
+	"Cngsk65BvfUF5h2qHYIZxBdcGUZssL7Qj4qgVX0WyW3egqXfM+VOlfV6/a0qt/1henpypM3/7+anJ4fq",
+	"9Nlow0SbTxrPRo1no8oBJLd/NWp+Hl7V3V+98cW07w5OvNbg9Ev3xGv1T+Gl0y8d/Odz9+rLSae1ffoM",
+	"fzZ9v9383Lu6V5vml9E1kxz8liZZM5Xms+tm3v+Nzbx+lp7bubr7mnq/kzV177Gm7u9kTb3aNa29+vtY",
+	"TP/OG/Tbm/vgThtxUw/D2h6avn9aSkRrf/zP//ijTdNrNB8/cXeetk6fNBt2rNPHzWc2pejGNqP/0zr9",
+	"8qfyeN2rpsmX8/1nt7feeFbbHlr+4eGt7xd+EwSkJeguKDVRJbSp4ijaQXDnGg816kquFs2pUhcyjUHz",
+	"PKKTGp2TaDpBwx2dh6PcOF8z/dyANLi2nhrjVQ2ZL8Y80SzFAFKtVYi3L6ZcM4L5zqRxLHgkY0bew82P",
+	"h3BzlOemoc9SpooEvj///OEqKI5X2p4V0TSEGa5k8RqDD6zMrUGTUJ2fvmYiNpZ/rpiacFhJK6OhPGdo",
+	"qL58ScKFL6x1BOpusiCNdylXs0eKzFN5uSBjyhPU8Sk55zJBfbA4E2oTBX1hckCWozRxGWrOEmicaQsK",
+	"uAkD73ro1bauKpmiW4JqEks0As+EvCgAsq5J5T6KqoE67N9on7qFfYr5rcY+3fXMIKeA2KVXqiYsEHD3",
+	"6rYu7onj61hXYLTvuL7j1nmEZGoAqaobbnHd+F5uQHg8f3Ybaq4gEx6sKbxaSHiwU1yRhI318vA2OqqC",
+	"0Q3r8sW1rq4qxqIirwizRhhgxjoSEIsFZDVOBZu0DTvjvch3amtQ3qjHvwoy3GEe3xRfrvEhYn5cHc6Y",
+	"rH6zr4g/eRih1krPwwak8Pnn/PgTBliDD8Zy/Z//nk5Hs1nQbJPgyJrLHwJzpCCbz4twvA05kDQTBP1n",
+	"g22TBjceK6YVyeaw3P/5725vNNgelUwyX8QSswq1yWYrhRaXzNQlCaPzYhCZGsMt771dtdwtuqGTHINm",
+	"REvpIoNC29XwZ5MJGxTrD3wBNCAlCJ+CZ8KcFAmedPsjz6uLGZugSrfldY4wonJjUGUl/Io5LY1nIw81",
+	"F9RkuqfN0p2TTtdqOb0Tr3PaPEJ9pGPvgRbUO22OUCfCW6VLk6iMl09Q1n/4cvKkdXpLB837ivWb8cgt",
+	"cgnz2JPXPeoMRl5/5A0+kAZikNnsI0SXD0tM8jzAmMH2jjms9QR6+VP3O+OTUizKUq4XGHyx5THw7Ntu",
+	"ZhyA5iTcy3wT/vz+KD/SBwswT5dLBaXEHN/iYixrCObdPsi+iI9txgYiU8paYxpp4OEYrcXM/BhEq3Vi",
+	"xGzMBToxFbqX9tCbG2ycdwKSSjwsg+d1gl17gg77HhGzFGIOBvz5/ZE9fmSYap6el6c8chMCIJoJCuLA",
+	"uIzRqeMan7IiXERJFgO/R40AVR/FkEaoXp7JNM4VjAu3SVAtR4CHn8TyVKkZ5vu9o9LKMN8a3sPAWPDZ",
+	"NxnYvjMivmNWYxUNsyLfuTJ+t8ePfzKEyaVoP35MTHfoMC952DCXBKmZ0OUp+8KfzvF8AFckL3cBGFMO",
+	"0TUCi8eBS4JCswg2gkLpCFxfBHmgA94yVGzf57NsZt7GK5cETGSzoGkcWkve4otlyA5dm4XrfikDV72H",
+	"9nmb7BYrg73xhS3pAUyZK+vcYjG6pyyhlep55KmPlfogGDL3RaXKx7VBjKUGgX/mkguNfsU8+djA8pEi",
+	"JagRYOEGO8fswjqSV5LETao0enJBdqAmCcSSFXURSiSHx9GWueIuCaIsVTKFKwzE2sX4YqUUjYmbYAY0",
+	"emknzEQ8zQgHe7svXu8ZHq65Rl62JGIg8gM2Zikz8bJzlipD/p221/YwGWrOBJ1zZ+T02p22Zzj6FNnP",
+	"RiwjvJjUJZ3sCvLD0etXJM37JykTMe4kYkiwYbtu/6ykCEi4IJSEmYgBRpGcLzBt8IDFMtoBdEokiCUh",
+	"9RS2HLswEhGsKXsUGmwApKj92Bk53zP9QuL5hEpRoa7nrYR9MQttqmdY8GJ5/HU1H6C20kaJMzujk1O3",
+	"XOfn3X5p9XOKlYXy2lj2sD/IzcsWu9RMGMhjtsSV62xM8dDEp2vh2wVywAwSRP9URkyZQ0HQs5jkRIWZ",
+	"HVXA/GC7rgdMXYSleG+jKHpy08pf8XMmYDrzVIb3WnUZJ65dOlAdxm8KthdJcc5SQwBIhkb30RKNz5JZ",
+	"hgrXX3dfv2rXocvbORO77/bxePWtWFN3TnuJPDdl1956wPwW8B4By68I54JbPQTWC2ow/1pYF2BeyMyG",
+	"n2iMh0XGqLHHrGQGIzdCLZ5G2uzATbCGvbgfrO10vxXU7ATuDDUsznQbWdokpqJwhxFiyiUDr7eMwKzD",
+	"5cB0/nWE6ToDr3d7g+vKqdwEwwPc+AdR9nmnSMHb+MzjKwO6hJnQdxUML/D+wfIoywo4+jUnP7EJmoH9",
+	"u4BrtbQctuvc3m690gW2vAO8V4psYbP+7c2q5YqgVXf79la1xVcQM+4Am2rtqG+CTwUGmX1CbbbImdZq",
+	"WQsUfuR5cDlu5Yig6rHLzSlxjcdcj0HefSvRlE5r1YEhf7fIQXDuXkqj1OSaYl7/xujfMEZ/z3QJne+D",
+	"tuUKpyf1k1m+slGqgHp16jq1ftJ3NNWcJjZXdmRsXzwOAhbRMkXYpFa3SwaHSanG5JzYF5iQ0yYBLCUo",
+	"JDq2NHZNyGwfJqmrTV5LVDqlMEkKVE+NjZ7b7HlVw0yZo+uU9L1tY0DZDGiTGGOCFDN5zupUepMrVSFr",
+	"RIfvZLy4b8kheb5Sn/i1tDkWtsraMicKAGCBU0lcKpfqXK8uTNNoys9ZXl24nDslLwSeSwplXvU0z28q",
+	"y1oTDxLJojzOWtHg1pgLmrRn9yo7t5J8dlXNT7T4+ZU8E9Pyq2uqpHMuq1vhXvzaxZ9XtuehxZ/LW/nv",
+	"cs93K/e8iU7R4cgbjPqd9uDDQzD3X1daeneQltVqttCqc4cp1haQxMaDu0Dmuvpmv3sRb7jkrVK+1s7Z",
+	"KHHMSf3prJTRmSrOQhWiMD8yxFMSlAu3Be7y99KJSwUJ9o7oJKiUvjHMpdTgBVdzqdA1EZT9p2OeMF80",
+	"Aqo1jaYzzBTNRAKmXhAv2zzlIuGCBU0Tuy+6PbQGY+udTHi0GBFFRRzKy6BNDg1WKBIcgMIQkEbXG7qk",
+	"3xnmneyPW2+kYK3XVEfTgDR6Xr95jUOvOO5igbqmRK3GjfHAE8bElpGZAOH71Gt1vG4vMAeKtjsdr5lX",
+	"bDclFZcs+8CWBb/eN+jWuD9hN4yjkgrCaJpwUCrkhQAa2yGUzGC9uW+A9Lz+deNXAHS/eQR2wwhVWCY7",
+	"TOWFwoKJRE3lRSklOaWo9egpFUTRc1PgwxeNsUxBbzzn7EI183q/9nwp5tRiYmtxNuN2lMDggcV0dBHL",
+	"lBz+9D0mwKL654s0E8SsIqcC69jEhFaT6dwmL9iYZokmZaQt1d1HR/kSiCUsroAwNr2AHCy6KZW5qdw0",
+	"wKw9GLuu4J/eqkE93nhc9RoWIdSQC4qTv9UJXRRMrJYC3atNHIKX8+qCyBnyU6l5Dzd4v69cp+sN/0kr",
+	"sHo8iw2tVqd15Tq9Op/PG6nJTMZ8zFlsCnkgySFZMUUqVNP8V9AMOjUHs5F3oe9bUc3VmGPl49+/H8ny",
+	"0ZJQfvQAz9FXmOArwv76SNgrrOO/Ugo4b+USwS6Y0rbyYy5ylUz1U6qioE1eYrKeKQsVcmGzDXbfvGiT",
+	"Y3Em5IVY/ZqFOSNiy1+2ydGFNAFKX1ineyU6Wf26Ap7zJDNzhIsKk3xTHA9oKAYSWwGXpkl+yBlDtZGc",
+	"zWipCFtew9IUaFoZwB7TBLmIpSTwZdIwyw6aeApxSm2RtqI0FUyZCkJDxYQuVS5FgcJtIteMMSwqlWck",
+	"NJScsVIWjEvyRBc6k2JiDhO6RJ3xeXkyqlYDga1c4tQtyofZuFIhjXBhINZYhVXClW4aZ4iBBEYqEq6J",
+	"FJhytlPkP6VYEp7RaErmnEWsnAOFsDZrwGfK6FelA5f2sKWJuVszPGeXGLXguqgZ8fgxTZLHjy0r9oXB",
+	"DLMAjOm7mAjVUkBSmp/bnppt8t6U1rETtGl2mFOq6STPPs1zGzAb4q1ga7ucpnSBEZqi6MUI65UVECoO",
+	"AQLgQGdIGEbRKSYLFidPg2bJaWUTJ+YstbPD983QO76g9q6poZFXr8iS2JQ4IQ0sc49F+xCBbbZa+cRQ",
+	"kyg+myeLAq42ZI1LiWWJtAae3aZKipUzyg1pd2lG12s0yOXupQ3WoeTSzYXlEucpG/NLwJCEa6Dy1W32",
+	"hS1MbN7EvIWqdyUYkeBPYKV8tMWJXRI8Nm5Ek0OD/rUS0Eylz7y80kyx5JypNtlDVJ4xKrAGn8GbNtkt",
+	"IcHyi0s7yIUA62AV5UKfKxuxCu21r4DV6o7F+nDRXwn1vBJZ7gHj5pCWKYHQ2D98S7aGXqc5KnLNcn5Z",
+	"TVUE9ozpgE0XUTjSpBEs/WQmm8qylKDZJnsikjHzRfAkIFwUiYpgEf2p+12wAx1mguFbMYG3GniSzcoX",
+	"rJaH9mKWCvxcFvp6lcm45bY2H/T2JCD/+Pv/M1X+BCNLx2k19YdQX5iNNPp9njmTJIpwgSx7LQeTLFMw",
+	"DXerS8NsCFlOnzTJPLqcL0kXa1RXm9ZYjw4FjLHS/l09V8v01PvgSPk89T2Q5AaMiJYYgZw6qCwnQKoy",
+	"7BJHLh6b34Epms1NIhpKmzY5pDNmv4QGJmC1w3pA98qAfuJ1Rp53C7TN+N8G3Icy1aYOislhWIIIIyVt",
+	"csRNAa4S9Az+hSl+JChc+CLgcVBUscF8FGQTmFlgS1aYIWDrpKaJrfI1yeMcvjDFwDEpHhSQpTJ7vR0L",
+	"OtI1BiyssWy64i+8WVdRdT14BIZCNgstUOZ0woVNlEA3RgekwhzLwVJlcvkYRkYsQwiwwsKInJwGy3o3",
+	"oGiTAJcftMnxPC9iiB+LUZoM+62Qa+QmbMJS0ogSjmVuTLaymY/RaPf39vZILLMwAb3ZenN88Wd6Tg9x",
+	"HW4u6TVLkmVx9zG7IHROU9Cx3hd1VjF3tdXxfGGKOLnFMeJkQRSfCFA4StnTqJAiizPs0ABSrUyhmHCe",
+	"T900/hFNzxgJOm0PhGGHdU2uOekEri8Mky3xR3O8W12PAzaZrAYHOnigxBSL2u52e73Nrtcbbg36m5tD",
+	"z/NKpaQ6Nd/yWMOJNwYd5Jjg3hrFCassYjJ/x/PcUunaHKTFFxWNEgYNgubNq8FP6dUvqeuV1tS5/xre",
+	"zukvGSO588e65IxPS2aq8GY9UiQQ7FJ/LDIvxxK0FIuPpoINTc6KYt0TNiq+R2CkyySPapW+fUVnzBe2",
+	"5BJVZAwYSTWqsjGb62le/M2wAgyiGm4wh+slR7B1sFB3MvSQiwjQkDAVsE0Omc15RX5kNCblGnsysO7W",
+	"AtxBLhbL+bd2RSwmXO/YvTP2GJgH1qb0xS4xUMrBogg1Z8qwIBeNWeWDVYZilmYk9QVQGNUZLGPKorO6",
+	"g/A3oIwZvIIvpXNUg063evKgOPD3sXXPMys0X6fFmhKylHCFNEyJ+iwtn1xpPtQveFtkFX0FwK7Xo6vG",
+	"jYCYiKZNftQPJXY5xmqr4ZzcI9ra7R51vG/4qV02HG9uhb1ua6u/PWgNtrtxi3Yoa9HtaKsTht3Ii9n1",
+	"n9rtPuRTu91rYq+bdGsrYpudOAzDbuj1trzNwbDbDTd7g+0+625udwYe6/e3okGHDsNhvzPuegPW34wH",
+	"EaPhZu+bx17vCJuHfGq3so3ALv/9reV/5W8tn7pOiZM5I2f3Lz/s/vJX9uPlX9X3f34RdT4cve68Pdrv",
+	"vnp/cPbmxb5+835/8fa513/z4uzTq/c/Td982vv0uvvT7M37g58/vBsfnO+fxd8PLv7S+eGv89559+jY",
+	"27+Y/SK+/zDef40+M+BbHbck9kdd10EN0Rn1zKeflT6asj0Rr345d137NN/OKTRN000NnzvNR96sjuyV",
+	"h77h82FF9bCVOJ+tAVOWqiXnLhdlAYvS0RDInYqRHZSq0i6LkaEKtFqNrLKFa5q9TftCBWJmvvqW25kz",
+	"uiBjmSQYC8Rvr4BaM6dKEVDLwZy3+pD91NmdtYtmUS8bJocdt4lVxvBoNerYvljKTivwVyX59Ueiy3L9",
+	"mipdK9L3BlFfJ8KdqxxtVmH6PEtTgOl8aTU5N2umFby7q6Lt3Ef3LVB5Le6H1qcoxihvv46mpSQAXPQt",
+	"X/xbKYyJWJkP7ea2yXKtp3c88fB7is/9rmNnWKOWJskSDa7JZ3GduVTXFBSulDMzsYHqF/vQeWKLjmEN",
+	"r7z09crHUsxpMDzj1mDVomXI1S+kjSJFVNNETjIz8sy6/W0v6MkMeGwOLuYfSwPehBIerwr5HLjlysO+",
+	"MNmxbsnVtQhqvgzRLApbFI441c6/qYhus8R8rDT3cRQZC8Hr3f/78fnbN0d7b44+fvfXo73DgDT6nR4J",
+	"2UKKuFkOyPgiz5XNz0sCs111sRufKGg1hQtqeTyWUF/0ve26CJapE/tNMmjj5Tccy6lSGJWt+YSjDZkU",
+	"mf51SbTF6KUP1uVKXP7xsP3FdwevF9+dRbOXs3hX/ng8+6n74f2g8+Hwu070fPfyNT+ehN3+5PhoP8Pv",
+	"2d2mjW7EKR1rdb2i2VtVNHNlstfCpkaVXNfE8KFJC7PFQks0yNZL6VUyMW5ILOYzOsF37DyKEmx2nJvr",
+	"tD0g19IWF/6nZAlbkrspT7hUnPy+KcKb6GXeGvVA2W13ur3+YLhmulBB74EkOGIn8iLKwl7LG9C4NRhv",
+	"D1th2B+3Blted2swjuLhdvceCHUXy6WCbIXdsh11aOyNh9F4sDXusTDqsM3YiwbDuMdCb0y3tsP+JuuN",
+	"x51wyNhWJ96OO2En6oZevBWNe3TFbukNv9ZuuSNkcmoxNOKWC+LUJwzXbOO/atbwv/N/f2WFyfC/O+T/",
+	"Vo9OVit0nJziZ2dMs7rEvGV2UKHpgBJkMyXHPLE1km1OsKkiWkpSLSZSE9pJZcgU2mMyjaZM6bzKjF47",
+	"FVscw6ueXS+NlJ/1vDq9+t8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

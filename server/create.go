@@ -54,7 +54,7 @@ func (s *Server) createResource(c echo.Context) error {
 			s.removeBytes(ctx, key)
 		}
 	}()
-	doc, err := upload.Decode(c.Request().Body, upload.Options{Member: "content", MaxKept: maxKept}, func(f upload.File) error {
+	doc, err := upload.Decode(c.Request().Body, upload.Options{Member: "content", FileRule: s.contentRule, MaxKept: maxKept}, func(f upload.File) error {
 		w, err := s.blobs.Put(ctx, key, f.Data, s.maxContent, f.MediaType)
 		if err == nil {
 			content = &stored{Written: w, mediaType: f.MediaType}
@@ -147,7 +147,7 @@ func (s *Server) bodyError(err error) error {
 // fills in what the server decides.
 func (s *Server) newResource(account, subject, id string, body gen.ResourceCreate) (store.Resource, error) {
 	if (body.Content == nil) == (body.Uri == nil) {
-		return store.Resource{}, badRequest("give exactly one of content and uri")
+		return store.Resource{}, badRequest("request body: content and uri: give exactly one of the two")
 	}
 	if err := errors.Join(store.ValidateName(body.Name), store.ValidateDirectoryPath(body.DirectoryPath)); err != nil {
 		return store.Resource{}, err

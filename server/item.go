@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/re-factor/resources/gen"
@@ -32,6 +33,9 @@ func (s *Server) UpdateResource(ctx context.Context, req gen.UpdateResourceReque
 	if err != nil {
 		return nil, err
 	}
+	if err := validateUpdate(req.Body); err != nil {
+		return nil, err
+	}
 	u := store.ResourceUpdate{Name: req.Body.Name, DirectoryPath: req.Body.DirectoryPath}
 	if req.Body.Metadata != nil {
 		u.Metadata = *req.Body.Metadata
@@ -45,6 +49,24 @@ func (s *Server) UpdateResource(ctx context.Context, req gen.UpdateResourceReque
 		return nil, err
 	}
 	return gen.UpdateResource200JSONResponse(out), nil
+}
+
+// validateUpdate checks the fields before the store looks the resource up,
+// so that an invalid body is a 400 whether or not the id exists. The
+// validator has checked all but metadata's prose rules; the store checks
+// again.
+func validateUpdate(b *gen.ResourceUpdate) error {
+	var errName, errPath, errMetadata error
+	if b.Name != nil {
+		errName = store.ValidateName(*b.Name)
+	}
+	if b.DirectoryPath != nil {
+		errPath = store.ValidateDirectoryPath(*b.DirectoryPath)
+	}
+	if b.Metadata != nil {
+		_, errMetadata = store.ValidateMetadata(*b.Metadata)
+	}
+	return cmp.Or(errName, errPath, errMetadata)
 }
 
 // DeleteResource serves DELETE /v1/resource/{id}: the row (and its tags)

@@ -249,7 +249,7 @@ func TestResponseHeaders(t *testing.T) {
 }
 
 // TestMalformedContent answers 400, never 500, to content the base64
-// decoder gives up on, found by FuzzParseDataURL.
+// decoder gives up on, found by fuzzing the data URL reader.
 func TestMalformedContent(t *testing.T) {
 	e := newEnv(t, store.SQLite)
 	tok := rwToken(t, "acct")

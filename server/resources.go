@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -25,6 +26,12 @@ func (s *Server) ListResources(ctx context.Context, req gen.ListResourcesRequest
 	}
 	f := listFilter(account, req.Params)
 	page, err := s.db.ListResources(ctx, f)
+	var ve *store.ValidationError
+	if errors.As(err, &ve) {
+		// The filter comes from the query; the validator has refused all
+		// but a cursor this server did not make.
+		return nil, badRequest(fmt.Sprintf("query parameter %q: %s", ve.Field, ve.Reason))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list resources of account %q: %w", account, err)
 	}

@@ -64,7 +64,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	spec, err := gen.GetSpec()
+	spec, formats, err := validatorSpec()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
 	}
@@ -75,22 +75,20 @@ func New(cfg Config) (*echo.Echo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: read the spec's operations: %w", err)
 	}
-	// The request validator gets a copy of the spec without security:
-	// authenticate has checked it before any body was read, and
-	// kin-openapi's own check reads the whole body into memory first.
-	unsecured, err := gen.GetSpec()
-	if err != nil {
-		return nil, fmt.Errorf("server: load embedded spec: %w", err)
-	}
-	withoutSecurity(unsecured)
+	// From here on the request validator sees the spec without security:
+	// authenticate has checked it (ops keeps who needs a token) before any
+	// body was read, and kin-openapi's own check reads the whole body into
+	// memory first.
+	withoutSecurity(spec)
 	s := &Server{db: cfg.DB, blobs: cfg.Blobs, fetcher: cfg.Fetcher, verifier: cfg.Verifier,
-		log: cfg.Logger, maxContent: cfg.MaxContentBytes, now: cfg.Now, validation: validationOptions()}
+		log: cfg.Logger, maxContent: cfg.MaxContentBytes, now: cfg.Now, validation: validationOptions(formats)}
 	if s.createRoute, err = ops.byID(streamedOperation); err != nil {
 		return nil, err
 	}
 	if rb := s.createRoute.Operation.RequestBody; rb == nil || rb.Value == nil {
 		return nil, fmt.Errorf("server: the spec's %s has no request body", streamedOperation)
 	}
+	s.contentRule, _ = spec.Components.Schemas["DataURL"].Value.Extensions["x-pattern-rule"].(string)
 	maxBody := MaxBodyBytes(cfg.MaxContentBytes)
 
 	e := echo.New()
@@ -119,13 +117,13 @@ func New(cfg Config) (*echo.Echo, error) {
 	if l := newLimiters(cfg.RateLimit); l != nil {
 		e.Use(limitAccounts(l))
 	}
-	e.Use(s.requestValidator(unsecured, false, func(c echo.Context) bool {
+	e.Use(s.requestValidator(spec, false, func(c echo.Context) bool {
 		op, _ := ops.of(c)
 		return outsideSpec(c) || op.route == s.createRoute
-	}))
+	}), singleQueryValues(spec))
 	gen.RegisterHandlersWithOptions(e, handlers{ServerInterface: gen.NewStrictHandler(s, nil), create: s.createResource},
 		gen.RegisterHandlersOptions{OperationMiddlewares: map[string][]echo.MiddlewareFunc{
-			streamedOperation: {s.requestValidator(unsecured, true, nil)},
+			streamedOperation: {s.requestValidator(spec, true, nil)},
 		}})
 	registerDocsAssets(e)
 	registerConsole(e, cfg.MaxContentBytes)
@@ -150,12 +148,16 @@ func (h handlers) CreateResource(c echo.Context) error { return h.create(c) }
 
 // validationOptions are kin-openapi's options for every check against the
 // spec: the request validator's and the streamed create's body.
-func validationOptions() openapi3filter.Options {
+// formats are the string formats validatorSpec's document needs.
+func validationOptions(formats map[string]openapi3.StringFormatValidator) openapi3filter.Options {
 	return openapi3filter.Options{
 		// With MultiError each failure stays a RequestError naming its
 		// parameter; without it the middleware flattens schema errors and
 		// loses the name.
 		MultiError: true,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{
+			openapi3.WithStringFormatValidators(formats),
+		},
 	}
 }
 

@@ -28,9 +28,12 @@ type Server struct {
 	maxContent int64
 	now        func() time.Time
 	// validation holds kin-openapi's options for every check against the
-	// spec; createRoute is the operation whose body createResource checks.
+	// spec; createRoute is the operation whose body createResource checks,
+	// and contentRule the spec's words for its content's rule, which
+	// createResource applies as the content streams.
 	validation  openapi3filter.Options
 	createRoute *routers.Route
+	contentRule string
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)

@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
@@ -55,5 +59,70 @@ func TestServedSpec(t *testing.T) {
 				t.Errorf("served %q %s, want %q %s", doc.Info.Title, doc.OpenAPI, want.Info.Title, want.OpenAPI)
 			}
 		})
+	}
+}
+
+// TestSpecExamples checks that every example in openapi.yaml, which Prism's
+// mock serves and the reference page shows, is valid for its schema.
+func TestSpecExamples(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSpecPatterns checks every pattern of openapi.yaml: it compiles in
+// Go's regexp (the request validator's engine), is ASCII, since Prism's
+// proxy fails on a violation message holding a character above U+00FF,
+// and has an x-pattern-rule, which words it in 400 messages.
+func TestSpecPatterns(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[*openapi3.Schema]bool{}
+	var check func(where string, s *openapi3.SchemaRef)
+	check = func(where string, ref *openapi3.SchemaRef) {
+		if ref == nil || ref.Value == nil || seen[ref.Value] {
+			return
+		}
+		s := ref.Value
+		seen[s] = true
+		if p := s.Pattern; p != "" {
+			if _, err := regexp.Compile(p); err != nil {
+				t.Errorf("%s: pattern does not compile: %v", where, err)
+			}
+			if strings.ContainsFunc(p, func(r rune) bool { return r > unicode.MaxASCII }) {
+				t.Errorf("%s: pattern holds non-ASCII characters; name them with escapes or \\p{...}", where)
+			}
+			if rule, _ := s.Extensions["x-pattern-rule"].(string); rule == "" {
+				t.Errorf("%s: pattern without an x-pattern-rule", where)
+			}
+		}
+		for name, p := range s.Properties {
+			check(where+"."+name, p)
+		}
+		check(where+"[]", s.Items)
+		for _, sub := range slices.Concat(s.AllOf, s.AnyOf, s.OneOf) {
+			check(where, sub)
+		}
+	}
+	for name, s := range doc.Components.Schemas {
+		check(name, s)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for _, p := range slices.Concat(item.Parameters, op.Parameters) {
+				check(method+" "+path+" "+p.Value.Name, p.Value.Schema)
+			}
+			for status, r := range op.Responses.Map() {
+				for _, mt := range r.Value.Content {
+					check(method+" "+path+" "+status, mt.Schema)
+				}
+			}
+		}
 	}
 }

@@ -217,9 +217,9 @@ func TestCreateRejects(t *testing.T) {
 		{"server-set field", map[string]any{"name": "a", "directory_path": "/", "content": ok, "sha256": "x"}, 400, "sha256"},
 		{"not a data URL", map[string]any{"name": "a", "directory_path": "/", "content": "hello"}, 400, "data URL"},
 		{"not base64", map[string]any{"name": "a", "directory_path": "/", "content": "data:text/plain,hello"}, 400, "base64"},
-		{"bad MIME type", map[string]any{"name": "a", "directory_path": "/", "content": "data:text;base64,aGk="}, 400, "MIME"},
+		{"bad MIME type", map[string]any{"name": "a", "directory_path": "/", "content": "data:text;base64,aGk="}, 400, "type/subtype"},
 		{"bad base64", map[string]any{"name": "a", "directory_path": "/", "content": "data:text/plain;base64,!!!!"}, 400, "base64"},
-		{"ftp uri", map[string]any{"name": "a", "directory_path": "/", "uri": "ftp://example.org/x"}, 400, "scheme"},
+		{"ftp uri", map[string]any{"name": "a", "directory_path": "/", "uri": "ftp://example.org/x"}, 400, "request body: uri: must be an http or https URL"},
 		{"too large", map[string]any{"name": "a", "directory_path": "/", "content": dataURL("text/plain", make([]byte, 1025))}, 413, ""},
 	}
 	for _, tt := range tests {

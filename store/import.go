@@ -3,7 +3,9 @@ package store
 import (
 	"cmp"
 	"context"
+	"crypto/md5"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"iter"
 	"path"
@@ -184,8 +186,9 @@ func copyIn(ctx context.Context, tx *sql.Tx, query string, rows iter.Seq[[]any])
 
 // conflictRow returns the index in batch of the resource whose key a
 // unique violation's detail names ("Key (account_id, id)=(acme, 3f…)
-// already exists."), or -1. When two resources of the batch share the key,
-// it is the later one that collides.
+// already exists."; the path key holds the MD5 digests of path and name),
+// or -1. When two resources of the batch share the key, it is the later one
+// that collides.
 func conflictRow(err error, batch []Resource) int {
 	e := pq.As(err, pqerror.UniqueViolation)
 	if e == nil {
@@ -197,11 +200,17 @@ func conflictRow(err error, batch []Resource) int {
 		r := batch[i]
 		switch {
 		case e.Constraint == "resources_pkey" && key == r.AccountID+", "+r.ID,
-			e.Constraint == "resources_path_key" && key == r.AccountID+", "+r.DirectoryPath+", "+r.Name:
+			e.Constraint == "resources_path_key" && key == r.AccountID+", "+md5Hex(r.DirectoryPath)+", "+md5Hex(r.Name):
 			return i
 		}
 	}
 	return -1
+}
+
+// md5Hex is PostgreSQL's md5(text).
+func md5Hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 // insertBatch inserts batch row by row with prepared statements, SQLite's

@@ -234,8 +234,15 @@ func (db *DB) listWhere(f ResourceFilter) *where {
 	if p := f.DirectoryPrefix; p != "" {
 		if db.engine == Postgres {
 			// Under COLLATE "C" the planner turns starts_with into a range
-			// scan of resources_path_key, and no character is special.
-			w.and("starts_with(r.directory_path, " + w.arg(p) + ")")
+			// scan of resources_path_created_idx, and no character is
+			// special. Its key holds a path's first pathKeyChars characters
+			// (migration 0005), so a longer prefix is rechecked in full.
+			if utf8.RuneCountInString(p) <= pathKeyChars {
+				w.and("starts_with(r.path_key, " + w.arg(p) + ")")
+			} else {
+				w.and("starts_with(r.path_key, " + w.arg(firstChars(p, pathKeyChars)) +
+					") AND starts_with(r.directory_path, " + w.arg(p) + ")")
+			}
 		} else {
 			// SQLite has no such operator (its LIKE ignores ASCII case, GLOB
 			// has wildcards), so give the byte range of strings starting
@@ -321,6 +328,21 @@ func pageOffset(page, size int64) (int64, bool) {
 		return 0, false
 	}
 	return (page - 1) * size, true
+}
+
+// pathKeyChars is how many leading characters of directory_path the
+// PostgreSQL column path_key holds (migration 0005).
+const pathKeyChars = 256
+
+// firstChars returns the first n characters of s.
+func firstChars(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }
 
 // prefixEnd returns the least string above every string that starts with p

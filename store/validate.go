@@ -15,13 +15,18 @@ import (
 	"github.com/google/uuid"
 )
 
-// Limits from the API contract.
+// Limits from the API contract (openapi.yaml states each one). Text
+// lengths count characters (Unicode code points), as JSON Schema's
+// maxLength does, so that a validator generated from the spec accepts
+// exactly what the store does; they once counted UTF-8 bytes, and every
+// value accepted then is accepted now.
 const (
-	MaxDirectoryPathBytes = 1024
-	MaxNameBytes          = 255
-	MaxTagBytes           = 64
+	MaxDirectoryPathChars = 1024
+	MaxNameChars          = 255
+	MaxTagChars           = 64
 	MaxTags               = 50
 	MaxMetadataBytes      = 64 << 10 // compact JSON
+	MaxMetadataDepth      = 1000     // the object itself is level 1; SQLite's JSON functions allow no more
 	MaxPageSize           = 100
 )
 
@@ -30,10 +35,11 @@ var ExternalStorageTypes = []string{"s3", "gcs", "azure_blob"}
 
 // ValidateDirectoryPath reports whether p is an absolute, clean directory
 // path: it starts with "/", has no empty, "." or ".." segments, no trailing
-// "/" (except the root itself) and no control characters.
+// "/" (except the root itself), no control characters and at most
+// MaxDirectoryPathChars characters.
 func ValidateDirectoryPath(p string) error {
 	const field = "directory_path"
-	if err := checkText(field, p, MaxDirectoryPathBytes); err != nil {
+	if err := checkText(field, p, MaxDirectoryPathChars); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(p, "/") {
@@ -56,10 +62,10 @@ func ValidateDirectoryPath(p string) error {
 	return nil
 }
 
-// ValidateName reports whether n is a usable resource name: 1 to 255 bytes,
-// no "/" and no control characters.
+// ValidateName reports whether n is a usable resource name: 1 to 255
+// characters, no "/" and no control characters.
 func ValidateName(n string) error {
-	if err := checkText("name", n, MaxNameBytes); err != nil {
+	if err := checkText("name", n, MaxNameChars); err != nil {
 		return err
 	}
 	if strings.Contains(n, "/") {
@@ -69,13 +75,13 @@ func ValidateName(n string) error {
 }
 
 // checkText checks what every path-like string shares: present, valid
-// UTF-8, no longer than max bytes, no control characters.
+// UTF-8, no longer than max characters, no control characters.
 func checkText(field, s string, max int) error {
 	switch {
 	case s == "":
 		return invalid(field, "is required")
-	case len(s) > max:
-		return invalid(field, "must be at most %d bytes", max)
+	case len(s) > max && utf8.RuneCountInString(s) > max:
+		return invalid(field, "must be at most %d characters long", max)
 	case !utf8.ValidString(s):
 		return invalid(field, "must be valid UTF-8")
 	case strings.ContainsFunc(s, unicode.IsControl):
@@ -84,11 +90,15 @@ func checkText(field, s string, max int) error {
 	return nil
 }
 
-// NormalizeTags trims each tag, drops duplicates and sorts the result in
-// byte order. It fails on an empty or over-long tag, a tag containing ","
-// or a control character, or more than MaxTags distinct tags. The result is
-// never nil.
+// NormalizeTags trims each tag (of Unicode white space), drops duplicates
+// and sorts the result in byte order. It fails on more than MaxTags tags as
+// given (the spec's maxItems, which counts before duplicates are dropped),
+// and on an empty or over-long tag or one containing "," or a control
+// character. The result is never nil.
 func NormalizeTags(tags []string) ([]string, error) {
+	if len(tags) > MaxTags {
+		return nil, invalid("tags", "must have at most %d items", MaxTags)
+	}
 	out := make([]string, 0, len(tags))
 	for _, t := range tags {
 		t = strings.TrimSpace(t)
@@ -98,19 +108,15 @@ func NormalizeTags(tags []string) ([]string, error) {
 		out = append(out, t)
 	}
 	slices.Sort(out)
-	out = slices.Compact(out)
-	if len(out) > MaxTags {
-		return nil, invalid("tags", "must have at most %d tags", MaxTags)
-	}
-	return out, nil
+	return slices.Compact(out), nil
 }
 
 func validateTag(t string) error {
 	switch {
 	case t == "":
 		return invalid("tags", "a tag must not be empty")
-	case len(t) > MaxTagBytes:
-		return invalid("tags", "tag %q is longer than %d bytes", t, MaxTagBytes)
+	case len(t) > MaxTagChars && utf8.RuneCountInString(t) > MaxTagChars:
+		return invalid("tags", "tag %q is longer than %d characters", t, MaxTagChars)
 	case !utf8.ValidString(t):
 		return invalid("tags", "tag %q is not valid UTF-8", t)
 	case strings.Contains(t, ","):
@@ -136,8 +142,9 @@ func ParseTagFilter(s string) []string {
 }
 
 // ValidateMetadata checks that m is a JSON object of at most
-// MaxMetadataBytes once compacted, and returns it compacted. An empty m or
-// JSON null means no metadata and returns nil.
+// MaxMetadataBytes once compacted, nested at most MaxMetadataDepth levels,
+// and returns it compacted. An empty m or JSON null means no metadata and
+// returns nil.
 func ValidateMetadata(m json.RawMessage) (json.RawMessage, error) {
 	const field = "metadata"
 	if len(bytes.TrimSpace(m)) == 0 {
@@ -155,6 +162,8 @@ func ValidateMetadata(m json.RawMessage) (json.RawMessage, error) {
 		return nil, invalid(field, "must be a JSON object")
 	case len(c) > MaxMetadataBytes:
 		return nil, invalid(field, "must be at most %d bytes of compact JSON", MaxMetadataBytes)
+	case depth(c) > MaxMetadataDepth:
+		return nil, invalid(field, "must nest at most %d levels deep", MaxMetadataDepth)
 	}
 	if err := checkEscapes(c); err != nil {
 		return nil, err
@@ -187,6 +196,26 @@ func checkEscapes(c []byte) error {
 		}
 	}
 	return nil
+}
+
+// depth returns how deeply the arrays and objects of the valid JSON c nest.
+func depth(c []byte) int {
+	d, deepest, inString := 0, 0, false
+	for i := 0; i < len(c); i++ {
+		switch ch := c[i]; {
+		case inString && ch == '\\':
+			i++ // the escaped character
+		case ch == '"':
+			inString = !inString
+		case inString:
+		case ch == '[' || ch == '{':
+			d++
+			deepest = max(deepest, d)
+		case ch == ']' || ch == '}':
+			d--
+		}
+	}
+	return deepest
 }
 
 func hex4(b []byte) rune {

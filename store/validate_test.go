@@ -44,7 +44,10 @@ func TestValidateDirectoryPath(t *testing.T) {
 		{"/docs", ""},
 		{"/docs/2024/ünïcode %_*\\", ""},
 		{"/" + strings.Repeat("a", 1023), ""},
-		{"/" + strings.Repeat("a", 1024), "at most 1024 bytes"},
+		{"/" + strings.Repeat("a", 1024), "at most 1024 characters"},
+		{"/" + strings.Repeat("é", 1023), ""}, // 2,047 bytes: characters count
+		{"/" + strings.Repeat("😀", 1023), ""}, // 4,093 bytes
+		{"/" + strings.Repeat("😀", 1024), "at most 1024 characters"},
 		{"", "is required"},
 		{"docs", `must start with "/"`},
 		{"/docs/", `must not end with "/"`},
@@ -68,8 +71,9 @@ func TestValidateName(t *testing.T) {
 	tests := []struct{ name, wantReason string }{
 		{"a.txt", ""},
 		{"..", ""},
-		{strings.Repeat("é", 127), ""}, // 254 bytes
-		{strings.Repeat("é", 128), "at most 255 bytes"},
+		{strings.Repeat("é", 128), ""}, // 256 bytes: characters count
+		{strings.Repeat("😀", 255), ""}, // 1,020 bytes
+		{strings.Repeat("😀", 256), "at most 255 characters"},
 		{"", "is required"},
 		{"a/b", `must not contain "/"`},
 		{"a\tb", "control characters"},
@@ -95,11 +99,14 @@ func TestNormalizeTags(t *testing.T) {
 	}{
 		{"nil", nil, []string{}, ""},
 		{"sorted by bytes, deduplicated, trimmed", []string{" b", "a ", "B", "b", "ä"}, []string{"B", "a", "b", "ä"}, ""},
-		{"fifty after dedupe", append(slices.Clone(many[:50]), many[:50]...), many[:50], ""},
-		{"fifty-one", many, nil, "at most 50 tags"},
+		{"fifty with duplicates", append(slices.Clone(many[:25]), many[:25]...), many[:25], ""},
+		{"fifty-one as sent, fewer after dedupe", append(slices.Clone(many[:26]), many[:25]...), nil, "at most 50 items"},
+		{"fifty-one", many, nil, "at most 50 items"},
+		{"white space trimmed", []string{"\t a\u3000", "\u00a0b\n"}, []string{"a", "b"}, ""},
 		{"empty", []string{"a", "  "}, nil, "must not be empty"},
-		{"64 bytes", []string{strings.Repeat("x", 64)}, []string{strings.Repeat("x", 64)}, ""},
-		{"65 bytes", []string{strings.Repeat("x", 65)}, nil, "longer than 64 bytes"},
+		{"64 characters", []string{strings.Repeat("x", 64)}, []string{strings.Repeat("x", 64)}, ""},
+		{"64 four-byte characters", []string{strings.Repeat("😀", 64)}, []string{strings.Repeat("😀", 64)}, ""},
+		{"65 characters", []string{strings.Repeat("é", 65)}, nil, "longer than 64 characters"},
 		{"comma", []string{"a,b"}, nil, `must not contain ","`},
 		{"control", []string{"a\x7fb"}, nil, "control characters"},
 	}
@@ -133,6 +140,11 @@ func TestParseTagFilter(t *testing.T) {
 	}
 }
 
+// deep returns a metadata object nesting n levels (the object is level 1).
+func deep(n int) string {
+	return `{"a":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + `}`
+}
+
 func TestValidateMetadata(t *testing.T) {
 	big := `{"k":"` + strings.Repeat("x", 64<<10-8) + `"}`
 	tests := []struct {
@@ -151,6 +163,9 @@ func TestValidateMetadata(t *testing.T) {
 		{`{"a":"\\u0000"}`, `{"a":"\\u0000"}`, ""},
 		{`{"a":"\ud83d"}`, "", "surrogates"},
 		{`{"a":"\ude00"}`, "", "surrogates"},
+		{deep(1000), deep(1000), ""},
+		{deep(1001), "", "at most 1000 levels"},
+		{`{"a":"[[[[\"]]"}`, `{"a":"[[[[\"]]"}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in[:min(len(tt.in), 30)], func(t *testing.T) {

@@ -7,14 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// maxHeader bounds a data URL's header, from "data:" to the ','.
-const maxHeader = 1024
+// maxHeader bounds a data URL's header, from "data:" to the ','; the media
+// type's grammar (parseMediaType) allows only about half of it.
+const maxHeader = 4096
 
 // file reads the file member's string, whose opening quote was just read:
 // the data URL's header, then its data, through put.
@@ -52,10 +52,10 @@ func (d *decoder) header(s *stringReader) (string, error) {
 	for {
 		if _, err := io.ReadFull(s, c[:]); err != nil {
 			if errors.Is(err, io.EOF) && len(h) < len("data:") {
-				return "", d.badFile("must be a data URL, data:<type/subtype>;base64,<data>")
+				return "", d.badFile("it does not start with data:")
 			}
 			if errors.Is(err, io.EOF) {
-				return "", d.badFile("data URL has no ',' before its data")
+				return "", d.badFile("it has no ',' before its data")
 			}
 			return "", err
 		}
@@ -64,10 +64,10 @@ func (d *decoder) header(s *stringReader) (string, error) {
 		}
 		h = append(h, c[0])
 		if len(h) <= len("data:") && !strings.HasPrefix("data:", string(h)) {
-			return "", d.badFile("must be a data URL, data:<type/subtype>;base64,<data>")
+			return "", d.badFile("it does not start with data:")
 		}
 		if len(h) > maxHeader {
-			return "", d.badFile(fmt.Sprintf("data URL header is longer than %d bytes", maxHeader))
+			return "", d.badFile(fmt.Sprintf("its header is longer than %d bytes", maxHeader))
 		}
 	}
 }
@@ -77,17 +77,23 @@ func (d *decoder) header(s *stringReader) (string, error) {
 func (d *decoder) mediaType(header string) (string, error) {
 	mt, ok := strings.CutSuffix(strings.TrimPrefix(header, "data:"), ";base64")
 	if !ok {
-		return "", d.badFile("data URL must be base64-encoded (;base64)")
+		return "", d.badFile("its media type does not end in ;base64")
 	}
-	t, params, err := mime.ParseMediaType(mt)
-	if err != nil || !strings.Contains(t, "/") {
-		return "", d.badFile(fmt.Sprintf("%q is not a valid MIME type (want type/subtype)", mt))
+	mt, err := parseMediaType(mt)
+	if err != nil {
+		return "", d.badFile(err.Error())
 	}
-	return mime.FormatMediaType(t, params), nil
+	return mt, nil
 }
 
+// badFile is the file member's rule broken, in the sender's words: the
+// caller's wording of the rule (Options.FileRule), then what is wrong.
 func (d *decoder) badFile(what string) error {
-	return &Error{Kind: ErrInvalid, msg: d.opts.Member + ": " + what}
+	rule := d.opts.FileRule
+	if rule == "" {
+		rule = "must be a base64 data URL"
+	}
+	return &Error{Kind: ErrInvalid, msg: d.opts.Member + ": " + rule + " (" + what + ")"}
 }
 
 // validUTF8 replaces each byte of b that is not UTF-8 with U+FFFD, as
@@ -158,7 +164,7 @@ func (b *base64Reader) decodeBlock() {
 		b.err = b.d.badFile(fmt.Sprintf("invalid base64 at byte %d", b.off))
 		return
 	case end && q != len(text):
-		b.err = b.d.badFile("base64 data is truncated (pad it with = to a multiple of 4 characters)")
+		b.err = b.d.badFile("base64 data is truncated: pad it with = to a multiple of 4 characters")
 		return
 	}
 	m, err := base64.StdEncoding.Decode(b.outBuf, text[:q])

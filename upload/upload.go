@@ -52,6 +52,9 @@ type File struct {
 type Options struct {
 	// Member names the top-level member whose string value is the file.
 	Member string
+	// FileRule words the rule a file member must follow, for the errors
+	// that say it broke it, such as the spec's "must be a data URL, ...".
+	FileRule string
 	// MaxKept bounds the bytes kept: the document without the file's data
 	// and without white space between tokens.
 	MaxKept int
@@ -65,9 +68,10 @@ const readBuffer = 64 << 10
 
 // Decode reads one JSON document from r, to its end. When the document is
 // an object whose opts.Member is a string, that string must be a base64 data
-// URL, data:<type/subtype>[;params];base64,<data>: once its header is read,
-// put is called with the file and must read its Data to the end or return an
-// error, which Decode then returns as it is. Decode returns the rest of the
+// URL, data:<type/subtype>[;params];base64,<data> (parseMediaType gives the
+// media type's grammar): once its header is read, put is called with the
+// file and must read its Data to the end or return an error, which Decode
+// then returns as it is. Decode returns the rest of the
 // document, with the member's value cut to the data URL's header (say
 // "data:text/plain;base64,"), so that a schema can still judge it. An empty
 // r gives an empty document.

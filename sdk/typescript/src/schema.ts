@@ -14,7 +14,12 @@ export interface paths {
         /**
          * List all resources
          * @description Lists the account's resources, newest first unless `sort=asc`. Filters
-         *     combine with AND. Unknown query parameters are ignored.
+         *     combine with AND. Unknown query parameters are ignored. Two rules
+         *     OpenAPI cannot state: a parameter given more than once is a 400 (send
+         *     several tags as one comma-separated value), and a parameter given
+         *     with an empty value (`sort=`) is that empty string, not an absent
+         *     parameter, so it must meet its schema (some validators, Prism's among
+         *     them, skip empty values).
          */
         get: operations["listResources"];
         put?: never;
@@ -40,7 +45,11 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource's id */
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
                 id: components["parameters"]["ResourceId"];
             };
             cookie?: never;
@@ -67,7 +76,11 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource's id */
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
                 id: components["parameters"]["ResourceId"];
             };
             cookie?: never;
@@ -197,93 +210,219 @@ export interface components {
         Resource: {
             /**
              * Format: uuid
-             * @description Unique identifier for the resource
+             * @description Unique identifier for the resource (a UUID, lower case)
              */
             id: string;
-            /** @description ID of the account that owns this resource */
+            /**
+             * @description ID of the account that owns this resource
+             * @example demo
+             */
             account_id: string;
             /** @description Name of the resource */
-            name: string;
+            name: components["schemas"]["ResourceName"];
             /** @description Path to the directory containing the resource */
-            directory_path: string;
-            /** @description MIME type of the resource */
+            directory_path: components["schemas"]["DirectoryPath"];
+            /**
+             * @description MIME type of the resource: the data URL's media type (type,
+             *     subtype and parameter names in lower case, parameters sorted), else
+             *     the media type the fetched URL declared, else one sniffed from the
+             *     bytes. Imported resources keep whatever non-empty type they carry.
+             * @example text/markdown
+             * @example application/pdf
+             * @example text/plain; charset=utf-8
+             */
             mime_type: string;
-            /** @description SHA256 hash of the resource content */
+            /**
+             * @description SHA256 hash of the resource content (64 lower-case hexadecimal digits)
+             * @example 42e86eb6d990eb5abcd5094b12230f8f60d719b969f962b1a465e018db75a66e
+             */
             sha256: string;
-            /** @description Original URI of the resource, if applicable */
-            original_uri?: string | null;
-            /** @description External identifier for the resource, if applicable */
-            external_id?: string | null;
-            /** @description Type of external storage, if applicable */
-            external_storage_type?: components["schemas"]["ExternalStorageType"] | null;
-            /** @description Storage bucket where the resource is stored */
+            /**
+             * @description Original URI of the resource, if applicable: the `uri` it was
+             *     fetched from. Omitted, never `null`, when there is none (the
+             *     published file marks it `nullable`; no response carries `null`).
+             * @example https://example.org/logo.svg
+             */
+            original_uri?: string;
+            /** @description External identifier for the resource, if applicable (omitted, never `null`, when none) */
+            external_id?: string;
+            /** @description Type of external storage, if applicable (omitted, never `null`, when none) */
+            external_storage_type?: components["schemas"]["ExternalStorageType"];
+            /**
+             * @description Storage bucket where the resource is stored
+             * @example demo
+             */
             storage_bucket: string;
-            /** @description Key for artifact storage in the storage system */
+            /**
+             * @description Key for artifact storage in the storage system. It never changes
+             *     when the resource is renamed or moved.
+             * @example accounts/demo/resources/75e35926-dd42-5b28-8493-ea7133ef5dcd
+             */
             storage_key: string;
             /**
              * Format: int64
              * @description Size of the resource in bytes
+             * @example 62
              */
             size_bytes: number;
-            /** @description List of tags associated with the resource. While stored in a separate table, this field represents the joined data. */
-            tags?: string[];
-            /** @description Additional metadata associated with the resource */
+            /** @description List of tags associated with the resource. While stored in a separate table, this field represents the joined data. Always present (possibly empty), sorted in byte order, no duplicates. */
+            tags?: components["schemas"]["Tag"][];
+            /**
+             * @description Additional metadata associated with the resource: a JSON object of
+             *     at most 65,536 bytes in compact form (see `Metadata`). Omitted,
+             *     never `null`, when there is none.
+             * @example {
+             *       "quarter": "Q1",
+             *       "year": 2024
+             *     }
+             */
             metadata?: {
                 [key: string]: unknown;
-            } | null;
-            /** @description ID of the user who created the resource */
-            created_by?: string | null;
+            };
+            /**
+             * @description ID of the user who created the resource (the token's `sub`; omitted, never `null`, when none)
+             * @example ana
+             */
+            created_by?: string;
             /**
              * Format: date-time
-             * @description Timestamp when the resource was created
+             * @description Timestamp when the resource was created (RFC 3339, UTC, microseconds)
+             * @example 2024-01-15T09:00:00Z
              */
             created_at: string;
             /**
              * Format: date-time
-             * @description Timestamp when the resource was last updated
+             * @description Timestamp when the resource was last updated (RFC 3339, UTC, microseconds)
+             * @example 2024-01-15T09:00:00Z
              */
             updated_at: string;
         };
+        /**
+         * @description Exactly one of `content` and `uri` must be given; JSON Schema could say
+         *     so (`oneOf` with `required`), but that would turn this object into a
+         *     union in generated SDKs, so the rule is stated here instead: a body
+         *     with both or neither is a 400.
+         */
         ResourceCreate: {
-            /** @description File name, 1 to 255 bytes, no `/` and no control characters */
-            name: string;
+            name: components["schemas"]["ResourceName"];
+            directory_path: components["schemas"]["DirectoryPath"];
+            content?: components["schemas"]["DataURL"];
+            uri?: components["schemas"]["SourceURI"];
             /**
-             * @description Directory holding the resource: starts with `/`; no empty, `.` or `..`
-             *     segments; no trailing `/` except the root `/`; at most 1024 bytes.
+             * @description Tags: at most 50 as sent. Each is trimmed, then must be 1 to 64
+             *     characters without `,` or control characters (see `TagInput`);
+             *     duplicates are dropped, so no `uniqueItems`. The resource carries
+             *     them sorted.
+             * @example [
+             *       "finance",
+             *       "quarterly"
+             *     ]
              */
-            directory_path: string;
-            /**
-             * @description The bytes as a data URL, `data:<type/subtype>[;params];base64,<BASE64>`.
-             *     The MIME type becomes `mime_type`. Exactly one of `content` and `uri`.
-             */
-            content?: string;
-            /**
-             * Format: uri
-             * @description An `http` or `https` URL the server fetches the bytes from (at most 3
-             *     redirects; private and loopback addresses are refused). Kept as
-             *     `original_uri`. Exactly one of `content` and `uri`.
-             */
-            uri?: string;
-            /**
-             * @description Tags, trimmed, 1 to 64 bytes, no `,` and no control characters; at most
-             *     50; duplicates dropped.
-             */
-            tags?: string[];
-            /** @description Any JSON object, at most 64 KiB serialized */
-            metadata?: {
-                [key: string]: unknown;
-            };
+            tags?: components["schemas"]["TagInput"][];
+            metadata?: components["schemas"]["Metadata"];
         };
         ResourceUpdate: {
             /** @description New file name (same rules as on create) */
-            name?: string;
+            name?: components["schemas"]["ResourceName"];
             /** @description New directory (same rules as on create) */
-            directory_path?: string;
-            /** @description Replaces the metadata whole */
-            metadata?: {
-                [key: string]: unknown;
-            };
+            directory_path?: components["schemas"]["DirectoryPath"];
+            /** @description Replaces the metadata whole (same rules as on create) */
+            metadata?: components["schemas"]["Metadata"];
         };
+        /**
+         * @description File name: 1 to 255 characters, no `/` and no control characters
+         *     (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
+         *     bytes; before this rule was stated here the server counted bytes, and
+         *     every name it accepted then is still accepted.
+         * @example q1-summary.md
+         */
+        ResourceName: string;
+        /**
+         * @description Directory holding the resource: starts with `/`; no empty, `.` or `..`
+         *     segments; no trailing `/` except the root `/`; no control characters;
+         *     at most 1024 characters (not UTF-8 bytes; every path accepted when
+         *     the server counted bytes is still accepted).
+         * @example /reports/2024
+         */
+        DirectoryPath: string;
+        /**
+         * @description A tag as stored: 1 to 64 characters, no `,` (it could never be
+         *     filtered), no control characters, no white space (Unicode White_Space:
+         *     the separators `\p{Z}` and the controls tab to carriage return and
+         *     U+0085) at either end. The pattern names characters above U+00FF by
+         *     property only (Prism's proxy fails on a violation message holding
+         *     such a character) and spells out space and U+00A0 for generators
+         *     that do not know `\p{Z}`.
+         * @example finance
+         */
+        Tag: string;
+        /**
+         * @description A tag as sent: white space (Unicode White_Space) at either end is
+         *     trimmed, and what is left must be a `Tag`: 1 to 64 characters without
+         *     `,` or control characters. The pattern states exactly that.
+         * @example finance
+         */
+        TagInput: string;
+        /**
+         * @description The bytes as a data URL (RFC 2397),
+         *     `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
+         *     spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
+         *     (a `value` may instead be a quoted string of printable ASCII without
+         *     `"`, `\` or `,`) of at most 127 characters each, with at most 7
+         *     parameters. `<data>` is standard base64 (RFC 4648 section 4:
+         *     `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
+         *     four characters; carriage returns and line feeds anywhere in it are
+         *     ignored, as are the unused bits of the last character. The media type,
+         *     with type, subtype and attribute names in lower case and parameters
+         *     sorted (a repeated attribute keeps its first value), becomes
+         *     `mime_type`. Exactly one of `content` and `uri`.
+         * @example data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
+         */
+        DataURL: string;
+        /**
+         * Format: uri
+         * @description An `http` or `https` URL the server fetches the bytes from (at most 3
+         *     redirects; private and loopback addresses are refused). Kept as
+         *     `original_uri`. Exactly one of `content` and `uri`.
+         *
+         *     The pattern is RFC 3986's `URI` narrowed to what the server fetches:
+         *     scheme `http` or `https` (any case), a host (a name or IPv4 address
+         *     without percent-escapes, or a bracketed IPv6 address), an optional
+         *     port, no user information, then path, query and fragment in RFC 3986
+         *     characters with valid percent-escapes. At most 2048 characters, which
+         *     are ASCII, so also 2048 bytes. What no schema can state: the host must
+         *     resolve to a public address and answer 2xx within the server's time
+         *     limits; otherwise the create is a 400 naming `uri`.
+         * @example https://example.org/logo.svg
+         */
+        SourceURI: string;
+        /**
+         * @description Any JSON object. Three rules no JSON Schema can state, checked by the
+         *     server (400 naming `metadata`): at most 65,536 bytes once written as
+         *     compact JSON (UTF-8); no `\u0000` and no unpaired UTF-16 surrogate
+         *     escape (such as a lone `\ud800`) in any key or string, since
+         *     PostgreSQL's `jsonb` cannot store them; arrays and objects nested at
+         *     most 1,000 levels deep, the object itself being level 1 (SQLite's JSON
+         *     functions read no deeper, and a list response must stay within the
+         *     10,000 levels JSON decoders such as Go's accept).
+         * @example {
+         *       "quarter": "Q3",
+         *       "year": 2024
+         *     }
+         */
+        Metadata: {
+            [key: string]: unknown;
+        };
+        /**
+         * Format: date-time
+         * @description An RFC 3339 date-time with a zone (`Z` or `±hh:mm`). `T` and `Z` are
+         *     upper case, seconds run 00–59 and offsets up to ±23:59: the server
+         *     does not read lower-case separators, leap seconds or other offsets.
+         *     The pattern states the ranges too, for validators whose `date-time`
+         *     is looser (Prism's reads `+24:00`).
+         * @example 2024-02-01T00:00:00Z
+         */
+        Timestamp: string;
         /**
          * @description Type of external storage provider
          * @enum {string}
@@ -294,11 +433,15 @@ export interface components {
             error: string;
         };
         Health: {
+            /** @example ok */
             status: string;
         };
     };
     responses: {
-        /** @description Bad Request */
+        /**
+         * @description Bad Request: a parameter or body field breaks a rule of this
+         *     document; the message names it and the rule.
+         */
         BadRequestError: {
             headers: {
                 [name: string]: unknown;
@@ -307,7 +450,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Unauthorized */
+        /** @description Unauthorized (with a `WWW-Authenticate` challenge) */
         UnauthorizedError: {
             headers: {
                 [name: string]: unknown;
@@ -318,7 +461,7 @@ export interface components {
                 };
             };
         };
-        /** @description Forbidden */
+        /** @description Forbidden (a valid token without the needed scope or account) */
         ForbiddenError: {
             headers: {
                 [name: string]: unknown;
@@ -340,7 +483,7 @@ export interface components {
                 };
             };
         };
-        /** @description Not Found */
+        /** @description Not Found (also for another account's resource) */
         NotFoundError: {
             headers: {
                 [name: string]: unknown;
@@ -412,7 +555,11 @@ export interface components {
         };
     };
     parameters: {
-        /** @description The resource's id */
+        /**
+         * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+         *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+         *     accepted).
+         */
         ResourceId: string;
     };
     requestBodies: never;
@@ -430,27 +577,40 @@ export interface operations {
                  *     duplicates dropped. A resource matches when it carries **all** of the
                  *     given tags (exact, case-sensitive match). When no piece is left, no tag
                  *     filter applies.
+                 *
+                 *     One string, not an array, as published: any value is accepted. The
+                 *     rules of a tag (see `Tag`) cannot be stated per piece of a string;
+                 *     a piece no resource could carry (too long, with control
+                 *     characters) simply matches nothing, as do more than 50 pieces.
+                 * @example finance,quarterly
                  */
                 tags?: string;
                 /**
                  * @description Filter resources by directory path prefix. A literal, case-sensitive
                  *     string prefix of `directory_path`: `%`, `_`, `\`, `*` and every other
-                 *     character stand for themselves. Empty means no filter.
+                 *     character stand for themselves. Empty means no filter. Any value is
+                 *     accepted; one no path starts with matches nothing.
+                 * @example /reports/2024
                  */
                 directory_prefix?: string;
                 /**
                  * @description Filter resources created after this timestamp (ISO 8601): RFC 3339
                  *     with a zone (`Z` or an offset), strict (`created_at > value`). Encode
                  *     `+` in offsets as `%2B`; an unencoded `+` (which query decoding turns
-                 *     into a space) is read as `+`.
+                 *     into a space) is read as `+` — the one place the server accepts a
+                 *     value this schema calls invalid. `T` and `Z` are upper case and
+                 *     seconds run 00–59 (no leap second), as the pattern says.
+                 * @example 2024-02-01T00:00:00Z
                  */
-                created_after?: string;
+                created_after?: components["schemas"]["Timestamp"];
                 /**
                  * @description Filter resources created before this timestamp (ISO 8601): RFC 3339
                  *     with a zone, strict (`created_at < value`). When `created_after` is
-                 *     not before `created_before` the list is empty.
+                 *     not before `created_before` the list is empty. Same form as
+                 *     `created_after`.
+                 * @example 2024-03-01T00:00:00+01:00
                  */
-                created_before?: string;
+                created_before?: components["schemas"]["Timestamp"];
                 /**
                  * @description Sort order for created_at field. Ties in `created_at` are broken by
                  *     `id` in the same direction, so the order is total and pages never
@@ -459,10 +619,18 @@ export interface operations {
                 sort?: "asc" | "desc";
                 /**
                  * @description Page number for pagination, from 1. A page past the end returns
-                 *     `items: []` with the true `total`.
+                 *     `items: []` with the true `total`. Up to the largest 64-bit
+                 *     integer (clients whose numbers are IEEE doubles, such as
+                 *     JavaScript, cannot tell the last few apart). Written as base-10
+                 *     digits, optionally signed: validators that read query strings as
+                 *     JavaScript numbers (Prism's) also take `1.0`, `1e2` or ` 1`,
+                 *     which the server refuses.
                  */
                 page?: number;
-                /** @description Number of items per page, 1 to 100. */
+                /**
+                 * @description Number of items per page, 1 to 100, written as base-10 digits
+                 *     (see `page`).
+                 */
                 page_size?: number;
                 /**
                  * @description Opaque position from a previous response's `next_cursor`, for
@@ -470,7 +638,8 @@ export interface operations {
                  *     order, as fast at any depth, never repeating or skipping a resource
                  *     when others are created meanwhile. Send the same filters, `sort` and
                  *     `page_size` as the request that returned it; `page` is then ignored.
-                 *     A cursor that was altered or made for another query is a 400.
+                 *     A cursor that was altered or made for another query is a 400 (a
+                 *     signature check no schema can state).
                  */
                 cursor?: string;
             };
@@ -487,6 +656,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description At most `page_size` resources, in the requested order */
                         items: components["schemas"]["Resource"][];
                         /** @description Total number of resources matching the filters */
                         total: number;
@@ -497,7 +667,8 @@ export interface operations {
                         /**
                          * @description Present when more resources may follow this page: pass it
                          *     as `cursor` (with the same filters, `sort` and
-                         *     `page_size`) for the next page. Opaque and signed.
+                         *     `page_size`) for the next page. Opaque and signed
+                         *     (base64url).
                          */
                         next_cursor?: string;
                     };
@@ -549,7 +720,11 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource's id */
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
                 id: components["parameters"]["ResourceId"];
             };
             cookie?: never;
@@ -579,7 +754,11 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource's id */
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
                 id: components["parameters"]["ResourceId"];
             };
             cookie?: never;
@@ -616,7 +795,11 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description The resource's id */
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
                 id: components["parameters"]["ResourceId"];
             };
             cookie?: never;
@@ -657,7 +840,11 @@ export interface operations {
                 "If-None-Match"?: string;
             };
             path: {
-                /** @description The resource's id */
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
                 id: components["parameters"]["ResourceId"];
             };
             cookie?: never;

@@ -2,7 +2,9 @@
 // server (e2e/contract.sh starts one and loads e2e/testdata/seed.jsonl).
 // API_URL is the server or the Prism proxy in front of it, API_TOKEN a
 // token for the e2e account with resources:read. With PRISM=true every
-// violation Prism reports for a response fails the test.
+// violation Prism reports for a response fails the test, and so does any
+// disagreement about a request: one Prism finds invalid that the server
+// accepts, or a 400 for one Prism finds valid.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { allResources, createResourcesClient, type ListQuery, type Resource } from "../src/index.js";
@@ -13,18 +15,26 @@ if (baseUrl === "" || token === "") {
   throw new Error("set API_URL and API_TOKEN (e2e/contract.sh does)");
 }
 
-const responseViolations: string[] = [];
+const violations: string[] = [];
 
-// checkedFetch records what Prism's proxy says is wrong with a response.
+// checkedFetch records what Prism's proxy says is wrong with a response,
+// and where it disagrees with the server about a request.
 const checkedFetch: typeof fetch = async (input, init) => {
   const response = await fetch(input, init);
+  if (process.env.PRISM !== "true") {
+    return response;
+  }
   const header = response.headers.get("sl-violations");
-  if (process.env.PRISM === "true" && header) {
-    for (const v of JSON.parse(header) as { location: string[]; message: string }[]) {
-      if (v.location[0] === "response") {
-        responseViolations.push(`${response.url}: ${v.location.join(".")}: ${v.message}`);
-      }
-    }
+  const found = header ? (JSON.parse(header) as { location: string[]; severity: string; message: string }[]) : [];
+  const request = found.filter((v) => v.location[0] === "request" && v.severity === "Error");
+  for (const v of found.filter((v) => v.location[0] === "response")) {
+    violations.push(`${response.url}: ${v.location.join(".")}: ${v.message}`);
+  }
+  if (response.status < 400 && request.length > 0) {
+    violations.push(`${response.url}: accepted (${response.status}), but Prism finds the request invalid: ${request.map((v) => v.message).join("; ")}`);
+  }
+  if (response.status === 400 && request.length === 0) {
+    violations.push(`${response.url}: refused with 400, but Prism finds the request valid`);
   }
   return response;
 };
@@ -32,7 +42,7 @@ const checkedFetch: typeof fetch = async (input, init) => {
 const client = createResourcesClient({ baseUrl, token, fetch: checkedFetch });
 
 test.after(() => {
-  assert.deepEqual(responseViolations, [], "Prism reported response violations");
+  assert.deepEqual(violations, [], "Prism reported violations");
 });
 
 async function list(query: ListQuery) {
