@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/refactor
 PKGS    := ./...
 
-.PHONY: all build run test tools generate check-generate lint vet fmt-check staticcheck check clean \
+.PHONY: all build run test tools generate check-generate lint vet fmt-check staticcheck tidy-check check clean \
 	node-deps lint-spec contract fuzz soak resilience-long bench bench-smoke console check-console console-test
 
 all: build
@@ -77,7 +77,7 @@ check-generate: generate
 	@git diff --exit-code --stat -- $(GENERATED) || (echo "generated code is stale: run make generate and commit it" >&2; exit 1)
 	@test -z "$$(git status --porcelain -- $(GENERATED))" || (git status --porcelain -- $(GENERATED); echo "generated files are uncommitted" >&2; exit 1)
 
-lint: vet fmt-check staticcheck
+lint: vet fmt-check staticcheck tidy-check
 
 vet:
 	$(GO) vet $(PKGS)
@@ -87,6 +87,14 @@ fmt-check:
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck $$($(GO) list $(PKGS) | grep -v '/gen$$')
+
+## tidy-check: fail when `go mod tidy` would change go.mod or go.sum, in the root
+## module and in every module nested in the tree (bench/)
+tidy-check:
+	@for mod in $$(git ls-files --cached --others --exclude-standard -- go.mod '*/go.mod'); do \
+		dir=$$(dirname $$mod); \
+		(cd $$dir && $(GO) mod tidy -diff) || { echo "go mod tidy would change $$dir/go.mod or go.sum: run it there and commit" >&2; exit 1; }; \
+	done
 
 ## check: everything CI runs
 check: check-generate lint test
