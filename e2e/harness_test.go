@@ -16,8 +16,8 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/client"
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // spec is the document the traffic is checked against (E2E_SPEC), and
@@ -158,12 +158,7 @@ func (v violationChecker) Do(req *http.Request) (*http.Response, error) {
 }
 
 func mustToken(t *testing.T, account, scope string) string {
-	t.Helper()
-	tok, err := auth.Sign(target.secret, auth.Token{Account: account, Subject: "e2e", Scope: scope, TTL: 10 * time.Minute})
-	if err != nil {
-		t.Fatalf("sign token: %v", err)
-	}
-	return tok
+	return testkit.Token(t, target.secret, account, scope)
 }
 
 // seeded is one line of testdata/seed.jsonl, the fields the oracle needs.

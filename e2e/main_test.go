@@ -14,19 +14,17 @@ package e2e_test
 
 import (
 	"cmp"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // target is the server under test, set up by TestMain.
@@ -77,90 +75,40 @@ func startServer() (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	cleanup := func() { os.RemoveAll(dir) }
-	bin := filepath.Join(dir, "refactor")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/refactor").CombinedOutput(); err != nil {
-		cleanup()
-		return nil, fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	addr, err := freeAddr()
+	srv, err := serveSeed(dir)
 	if err != nil {
-		cleanup()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	target.baseURL = srv.URL
+	return func() { srv.Stop(); os.RemoveAll(dir) }, nil
+}
+
+// serveSeed builds the binary into dir and serves the seed from a database
+// and storage there.
+func serveSeed(dir string) (*testkit.Server, error) {
+	bin, err := testkit.BuildRefactor(dir)
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr, err := testkit.FreeAddr()
+	if err != nil {
 		return nil, err
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	target.secret = []byte(hex.EncodeToString(secret))
-	target.baseURL = "http://" + addr
-	metricsAddr, err := freeAddr()
-	if err != nil {
-		cleanup()
-		return nil, err
-	}
 	target.metricsURL = "http://" + metricsAddr + "/metrics"
-	env := append(os.Environ(),
-		"DATABASE_URL=sqlite:"+filepath.Join(dir, "db.sqlite"),
-		"BLOB_URL=file://"+filepath.Join(dir, "blobs"),
-		"JWT_SECRET="+string(target.secret),
-		"LISTEN_ADDR="+addr,
-		"METRICS_ADDR="+metricsAddr,
-	)
+	env := []string{
+		"DATABASE_URL=sqlite:" + filepath.Join(dir, "db.sqlite"),
+		"BLOB_URL=file://" + filepath.Join(dir, "blobs"),
+		"JWT_SECRET=" + string(target.secret),
+		"METRICS_ADDR=" + metricsAddr,
+	}
 	imp := exec.Command(bin, "import", "--file", "testdata/seed.jsonl")
-	imp.Env = env
+	imp.Env = append(os.Environ(), env...)
 	if out, err := imp.CombinedOutput(); err != nil {
-		cleanup()
 		return nil, fmt.Errorf("import seed: %v\n%s", err, out)
 	}
-	srv := exec.Command(bin, "serve")
-	srv.Env = env
-	log, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		cleanup()
-		return nil, err
-	}
-	srv.Stdout, srv.Stderr = log, log
-	if err := srv.Start(); err != nil {
-		cleanup()
-		return nil, err
-	}
-	stop = func() {
-		srv.Process.Signal(os.Interrupt)
-		srv.Wait()
-		log.Close()
-		cleanup()
-	}
-	if err := waitReady(target.baseURL+"/readyz", 15*time.Second); err != nil {
-		b, _ := os.ReadFile(log.Name())
-		stop()
-		return nil, fmt.Errorf("%v; server log:\n%s", err, b)
-	}
-	return stop, nil
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
-func waitReady(url string, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %v", url, limit)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return testkit.StartServer(bin, env...)
 }

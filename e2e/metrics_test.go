@@ -1,10 +1,11 @@
 package e2e_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // TestMetricsOnTheirOwnAddress checks the binary's METRICS_ADDR wiring:
@@ -34,17 +35,13 @@ func TestMetricsOnTheirOwnAddress(t *testing.T) {
 
 func getBody(t *testing.T, url string, status int) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
+	got, _, body := testkit.Send(t, req)
+	if got != status {
+		t.Fatalf("GET %s = %d, want %d", url, got, status)
 	}
-	if resp.StatusCode != status {
-		t.Fatalf("GET %s = %d, want %d", url, resp.StatusCode, status)
-	}
-	return string(b)
+	return string(body)
 }

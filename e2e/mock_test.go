@@ -1,17 +1,16 @@
 package e2e_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/server/spectest"
 )
 
@@ -26,10 +25,7 @@ func TestPrismMock(t *testing.T) {
 	}
 	const prism = "node_modules/.bin/prism"
 	if _, err := os.Stat(prism); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no Prism: %v (make node-deps installs it)", err)
-		}
-		t.Skip("no Prism in e2e/node_modules: run make node-deps")
+		testkit.Unavailable(t, "no Prism in e2e/node_modules (make node-deps installs it): %v", err)
 	}
 	ours, err := spectest.Load("openapi.yaml", "../openapi.yaml", true)
 	if err != nil {
@@ -53,7 +49,7 @@ func TestPrismMock(t *testing.T) {
 			for range mode.rounds {
 				for _, c := range mockCalls {
 					req := c.request(t, base)
-					status, header, body := send(t, req)
+					status, header, body := testkit.Send(t, req)
 					if status != c.status {
 						t.Fatalf("%s %s: %d %s, want %d", c.method, c.path, status, body, c.status)
 					}
@@ -101,20 +97,6 @@ func (c mockCall) request(t *testing.T, base string) *http.Request {
 	return req
 }
 
-func send(t *testing.T, req *http.Request) (int, http.Header, []byte) {
-	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, body
-}
-
 // checkPage holds the list example to what the server's pages promise and
 // no schema states: no more items than page_size, a total that counts them,
 // distinct ids, tags in byte order, newest first.
@@ -157,13 +139,13 @@ func checkPage(t *testing.T, body []byte) {
 // until the test ends, and returns its base URL.
 func startPrismMock(t *testing.T, prism string, args ...string) string {
 	t.Helper()
-	addr, err := freeAddr()
+	addr, err := testkit.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
 	host, port, _ := strings.Cut(addr, ":")
 	cmd := exec.Command(prism, append([]string{"mock", "../openapi.yaml", "--host", host, "--port", port}, args...)...)
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -177,26 +159,8 @@ func startPrismMock(t *testing.T, prism string, args ...string) string {
 	})
 	base := "http://" + addr
 	// Prism takes seconds to boot; /healthz is in the spec and needs no token.
-	if err := waitReady(base+"/healthz", 90*time.Second); err != nil {
+	if err := testkit.WaitReady(base+"/healthz", 90*time.Second); err != nil {
 		t.Fatalf("prism mock: %v\n%s", err, out.String())
 	}
 	return base
-}
-
-// syncBuffer is a bytes.Buffer a child process and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"encoding/json"
 	"flag"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/server/spectest"
 )
 
@@ -71,16 +71,8 @@ func sendThroughPrism(t *testing.T, c spectest.Case, token string) (int, []byte,
 	t.Helper()
 	req := c.NewRequest(target.baseURL)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := resp.Header.Get("sl-violations")
+	status, header, body := testkit.Send(t, req)
+	h := header.Get("sl-violations")
 	if strings.Contains(h, `"location":["response"`) {
 		t.Errorf("%s: Prism finds the response invalid: %s", c, h)
 	}
@@ -101,7 +93,7 @@ func sendThroughPrism(t *testing.T, c spectest.Case, token string) (int, []byte,
 			blamed = append(blamed, `parameter "`+what+`"`)
 		}
 	}
-	return resp.StatusCode, body, blamed
+	return status, body, blamed
 }
 
 // requestViolation is an error Prism places in the request's body, query,

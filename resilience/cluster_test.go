@@ -1,7 +1,6 @@
 package resilience
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -9,6 +8,7 @@ import (
 
 	_ "github.com/lib/pq" // registers "postgres"
 
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/store/storetest"
 )
 
@@ -30,10 +30,7 @@ var clusters struct {
 func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(storetest.PGBin(), "initdb")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no PostgreSQL binaries: %v", err)
-		}
-		t.Skipf("no PostgreSQL binaries: %v", err)
+		testkit.Unavailable(t, "no PostgreSQL binaries: %v", err)
 	}
 	dir, err := os.MkdirTemp("", "resilience-pg-")
 	if err != nil {
@@ -86,14 +83,4 @@ func stopClusters() {
 	for _, c := range clusters.list {
 		c.remove()
 	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -20,27 +20,27 @@ func TestHTTPLimits(t *testing.T) {
 	tok := token(t, "acct")
 	ctx := context.Background()
 
-	req, _ := http.NewRequest(http.MethodGet, srv.url+"/v1/resources", nil)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/resources", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("X-Padding", strings.Repeat("a", 100<<10))
 	if resp, err := client.Do(req); err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("100 KiB header: %v %v, want 431", status(resp), err)
 	}
-	long := do(ctx, http.MethodGet, srv.url+"/v1/resources?directory_prefix=/"+strings.Repeat("a", 100<<10), tok, nil)
+	long := do(ctx, http.MethodGet, srv.URL+"/v1/resources?directory_prefix=/"+strings.Repeat("a", 100<<10), tok, nil)
 	if long.status != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("100 KiB URL = %d, want 431", long.status)
 	}
-	big := do(ctx, http.MethodGet, srv.url+"/v1/resources", tok+strings.Repeat("A", 9<<10), nil)
+	big := do(ctx, http.MethodGet, srv.URL+"/v1/resources", tok+strings.Repeat("A", 9<<10), nil)
 	if big.status != http.StatusUnauthorized || !strings.Contains(string(big.body), "8 KiB") {
 		t.Errorf("9 KiB token = %d %s, want 401 for its size", big.status, big.body)
 	}
 	for _, path := range []string{"/healthz", "/v1/resources", "/nope"} {
-		r := do(ctx, http.MethodGet, srv.url+path, tok, nil)
+		r := do(ctx, http.MethodGet, srv.URL+path, tok, nil)
 		if v := r.header.Get("Server"); v != "" {
 			t.Errorf("GET %s: Server: %q", path, v)
 		}
 	}
-	checkSlowloris(t, srv.url)
+	checkSlowloris(t, srv.URL)
 }
 
 // checkSlowloris sends a request line and then one header byte a second:

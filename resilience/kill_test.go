@@ -36,18 +36,18 @@ func TestKillDuringCreates(t *testing.T) {
 			rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 2))
 			for i := range *kills {
 				srv := startServer(t, env...)
-				l.base = srv.url
+				l.base = srv.URL
 				ctx, cancel := context.WithCancel(context.Background())
 				var wg sync.WaitGroup
 				wg.Go(func() { l.run(ctx, 6) })
 				time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
-				srv.kill()
+				srv.Kill()
 				cancel()
 				wg.Wait()
 				t.Logf("kill %d: %d creates acknowledged so far", i+1, len(l.acked))
 			}
 			srv := startServer(t, env...)
-			verifyNothingLost(t, srv.url, l)
+			verifyNothingLost(t, srv.URL, l)
 		})
 	}
 }

@@ -8,17 +8,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore/blobtest"
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // binary is the refactor binary TestMain builds for every test to run.
@@ -30,11 +26,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "refactor")
-	build := exec.Command("go", "build", "-o", binary, "github.com/re-factor/resources/cmd/refactor")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "resilience: building the binary:", err)
+	if binary, err = testkit.BuildRefactor(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "resilience:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -50,93 +43,29 @@ func TestMain(m *testing.M) {
 const secret = "resilience-test-secret-0123456789abcdef"
 
 func token(t testing.TB, account string) string {
-	t.Helper()
-	tok, err := auth.Sign([]byte(secret), auth.Token{Account: account, Subject: "loader",
-		Scope: "resources:read resources:write", TTL: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return testkit.Token(t, []byte(secret), account, "resources:read resources:write")
 }
 
 // proc is one running server binary.
 type proc struct {
-	t    testing.TB
-	cmd  *exec.Cmd
-	url  string
-	logs *syncBuffer
-	done chan struct{}
+	*testkit.Server
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startServer runs `refactor serve` on a free loopback port with env added
-// to the basics, and waits until it answers /healthz.
+// startServer runs `refactor serve` with env added to the basics and waits
+// until it is ready; the test's end kills it.
 func startServer(t testing.TB, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, "serve")
-	cmd.Env = append(os.Environ(), "LISTEN_ADDR=127.0.0.1:0", "JWT_SECRET="+secret)
-	cmd.Env = append(cmd.Env, env...)
-	p := &proc{t: t, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
+	srv, err := testkit.StartServer(binary, append([]string{"JWT_SECRET=" + secret}, env...)...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		p.kill()
+		srv.Kill()
 		if t.Failed() {
-			t.Logf("server log (last 4 KB):\n%s", tail(p.logs.String(), 4096))
+			t.Logf("server log (last 4 KB):\n%s", tail(srv.Logs(), 4096))
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for p.url == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not start:\n%s", p.logs.String())
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("server exited at start:\n%s", p.logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		p.url = listenURL(p.logs.String())
-	}
-	return p
-}
-
-// listenURL finds the address in the server's "serving" log line.
-func listenURL(logs string) string {
-	for line := range strings.SplitSeq(logs, "\n") {
-		var l struct{ Msg, Addr string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving" && l.Addr != "" {
-			return "http://" + l.Addr
-		}
-	}
-	return ""
-}
-
-// kill stops the server with SIGKILL: no shutdown, no flush.
-func (p *proc) kill() {
-	if p.cmd.Process != nil {
-		p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
-	}
+	return &proc{srv}
 }
 
 // rssKB is the server's resident set size in KiB.
@@ -148,7 +77,7 @@ func (p *proc) threads() int { return p.status("Threads") }
 // goroutines is the server's go_goroutines gauge from /metrics, -1 when
 // it cannot be read.
 func (p *proc) goroutines() int {
-	r := do(context.Background(), http.MethodGet, p.url+"/metrics", "", nil)
+	r := do(context.Background(), http.MethodGet, p.URL+"/metrics", "", nil)
 	for line := range strings.SplitSeq(string(r.body), "\n") {
 		if rest, ok := strings.CutPrefix(line, "go_goroutines "); ok {
 			if n, err := strconv.Atoi(strings.TrimSpace(rest)); err == nil {
@@ -161,7 +90,7 @@ func (p *proc) goroutines() int {
 
 // status reads a number from the server's /proc status file, -1 if absent.
 func (p *proc) status(field string) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		return -1
 	}

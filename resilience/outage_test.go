@@ -28,7 +28,7 @@ func TestDatabaseOutage(t *testing.T) {
 	c := newCluster(t)
 	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL=file://"+t.TempDir(),
 		"DB_STATEMENT_TIMEOUT="+stmtTimeout.String())
-	l := newLoader(t, srv.url, []string{"a", "b", "c"}, 30, 1<<40)
+	l := newLoader(t, srv.URL, []string{"a", "b", "c"}, 30, 1<<40)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { l.run(ctx, 4) })
@@ -37,11 +37,11 @@ func TestDatabaseOutage(t *testing.T) {
 	time.Sleep(time.Second)
 	for i := range *outages {
 		c.stop(t)
-		waitStatus(t, srv.url+"/readyz", http.StatusServiceUnavailable, 2*slowest)
+		waitStatus(t, srv.URL+"/readyz", http.StatusServiceUnavailable, 2*slowest)
 		time.Sleep(2 * time.Second) // the load meets the outage
 		before, _ := l.snapshot()
 		c.start(t)
-		waitStatus(t, srv.url+"/readyz", http.StatusOK, 15*time.Second)
+		waitStatus(t, srv.URL+"/readyz", http.StatusOK, 15*time.Second)
 		waitOK(t, l, before, 15*time.Second)
 		t.Logf("outage %d: survived; answers so far by status: %v", i+1, before)
 	}
@@ -58,7 +58,7 @@ func TestBlobStoreOutage(t *testing.T) {
 	blobs := filepath.Join(t.TempDir(), "blobs")
 	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL=file://"+blobs,
 		"DB_STATEMENT_TIMEOUT="+stmtTimeout.String())
-	l := newLoader(t, srv.url, []string{"a", "b"}, 50, 1<<40)
+	l := newLoader(t, srv.URL, []string{"a", "b"}, 50, 1<<40)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { l.run(ctx, 4) })

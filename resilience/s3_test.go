@@ -6,12 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/re-factor/resources/blobstore/blobtest"
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // With the default BLOB_TIMEOUT, the first 503 comes back within
@@ -47,7 +47,7 @@ func TestS3Outage(t *testing.T) {
 	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL="+u.String(),
 		"AWS_ACCESS_KEY_ID="+blobtest.AccessKey, "AWS_SECRET_ACCESS_KEY="+blobtest.SecretKey,
 		"DB_STATEMENT_TIMEOUT="+stmtTimeout.String())
-	l := newLoader(t, srv.url, []string{"a", "b"}, 50, 1<<40)
+	l := newLoader(t, srv.URL, []string{"a", "b"}, 50, 1<<40)
 	l.truncatedOK = true
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -83,8 +83,11 @@ type cutter struct {
 }
 
 func newCutter(t *testing.T, upstream string) *cutter {
-	c := &cutter{upstream: upstream, conns: map[net.Conn]bool{}}
-	c.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	addr, err := testkit.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cutter{upstream: upstream, addr: addr, conns: map[net.Conn]bool{}}
 	c.restore(t)
 	t.Cleanup(c.cut)
 	return c

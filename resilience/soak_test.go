@@ -20,7 +20,7 @@ var (
 func TestSoak(t *testing.T) {
 	c := newCluster(t)
 	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL=file://"+t.TempDir())
-	l := newLoader(t, srv.url, []string{"a", "b", "c", "d"}, 30, *soakReqs)
+	l := newLoader(t, srv.URL, []string{"a", "b", "c", "d"}, 30, *soakReqs)
 	l.keep = 300
 
 	// A warm-up fills pools and caches before the baseline is taken.
