@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 const (
@@ -92,7 +93,7 @@ func (s *server) start(bin string) error {
 	if err := os.Mkdir(data, 0o755); err != nil {
 		return fmt.Errorf("create the S3 server's data directory: %w", err)
 	}
-	p, err := freePorts(8)
+	p, err := testkit.FreePorts(8)
 	if err != nil {
 		return err
 	}
@@ -235,18 +236,4 @@ func (s *server) logTail() string {
 		}
 	}
 	return "server log (tail):\n" + string(b)
-}
-
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

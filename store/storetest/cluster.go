@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // Cluster is a PostgreSQL cluster of its own, in a folder, listening on a
@@ -68,7 +70,7 @@ func newCluster(dir string) (*Cluster, error) {
 	if err := chownToPostgres(dir); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := testkit.FreePort()
 	if err != nil {
 		return nil, err
 	}

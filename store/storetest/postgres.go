@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	_ "github.com/lib/pq" // registers "postgres"
+
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 const defaultProbeURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -40,10 +41,7 @@ func postgresURL(tb testing.TB) string {
 	tb.Helper()
 	pg.once.Do(findPostgres)
 	if pg.err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("storetest: no PostgreSQL: %v", pg.err)
-		}
-		tb.Skipf("storetest: no PostgreSQL: %v", pg.err)
+		testkit.Unavailable(tb, "storetest: no PostgreSQL: %v", pg.err)
 	}
 	pg.logged.Do(func() { tb.Logf("storetest: PostgreSQL from %s", pg.source) })
 	// The pid keeps parallel test binaries apart, the random part leftovers
@@ -127,7 +125,7 @@ func startCluster() (string, error) {
 	if err := chownToPostgres(dir); err != nil {
 		return "", err
 	}
-	port, err := freePort()
+	port, err := testkit.FreePort()
 	if err != nil {
 		return "", err
 	}
@@ -191,15 +189,6 @@ func chownToPostgres(dir string) error {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return os.Chown(dir, uid, gid)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // redact hides a password in a URL before it is printed.
