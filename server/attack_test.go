@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 )
@@ -129,24 +129,6 @@ func rsToken(t *testing.T, key *rsa.PrivateKey, header, claims any) string {
 	return input + "." + b64.EncodeToString(sig)
 }
 
-// syncBuffer collects the server's log lines from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // attackRoutes is every /v1 operation, with a body where it takes one.
 func attackRoutes(id string) []struct{ method, path, body string } {
 	create := `{"name":"x.txt","directory_path":"/","content":"data:text/plain;base64,eA=="}`
@@ -166,7 +148,7 @@ func attackRoutes(id string) []struct{ method, path, body string } {
 // touch the victim's data, and log nothing at error level.
 func TestTokenAttacks(t *testing.T) {
 	keys := newAttackKeys(t)
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	e := newEnvWith(t, store.SQLite, func(c *server.Config) {
 		v, err := auth.New(context.Background(), auth.Config{Secret: []byte(testSecret), JWKSURL: keys.jwks.URL,
 			Issuer: attackIssuer, Audience: attackAudience})

@@ -1,8 +1,9 @@
 package server_test
 
 import (
-	"io"
 	"net/http"
+
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // getRaw is get for what the spec cannot check: routes outside it (metrics,
@@ -25,16 +26,8 @@ func (e *env) raw(method, path string, header http.Header) response {
 		e.t.Fatalf("new request %s %s: %v", method, path, err)
 	}
 	req.Header = header
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatalf("read body of %s %s: %v", method, path, err)
-	}
-	r := response{status: resp.StatusCode, header: resp.Header, body: body}
+	var r response
+	r.status, r.header, r.body = testkit.Send(e.t, req)
 	checkCommon(e.t, method+" "+path, r)
 	return r
 }

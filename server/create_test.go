@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 )
@@ -184,14 +185,7 @@ func (e *env) stream(method, path, token string, body io.Reader) response {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	var r response
+	r.status, r.header, r.body = testkit.Send(e.t, req)
+	return r
 }

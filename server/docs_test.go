@@ -3,13 +3,13 @@ package server_test
 import (
 	"context"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/re-factor/resources/gen"
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 func TestDocsPage(t *testing.T) {
@@ -42,10 +42,7 @@ func TestDocsPage(t *testing.T) {
 func TestDocsRenderInChromium(t *testing.T) {
 	browser := findChromium()
 	if browser == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("Chromium is not installed; .ci/run installs it")
-		}
-		t.Skip("Chromium is not installed (apt-get install chromium)")
+		testkit.Unavailable(t, "Chromium is not installed (apt-get install chromium)")
 	}
 	e := newEnv(t, "sqlite")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -11,12 +11,12 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/blobstore/blobtest"
 	"github.com/re-factor/resources/gen"
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/server/spectest"
 	"github.com/re-factor/resources/store"
@@ -120,12 +120,7 @@ func forEngine(t *testing.T, f func(t *testing.T, e *env)) {
 }
 
 func mustToken(t testing.TB, account, scope string) string {
-	t.Helper()
-	tok, err := auth.Sign([]byte(testSecret), auth.Token{Account: account, Subject: "tester", Scope: scope, TTL: time.Hour})
-	if err != nil {
-		t.Fatalf("sign token: %v", err)
-	}
-	return tok
+	return testkit.Token(t, []byte(testSecret), account, scope)
 }
 
 func readToken(t testing.TB, account string) string {
@@ -198,16 +193,8 @@ func (e *env) doBody(method, path, token string, header http.Header, body []byte
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	got, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatalf("read body of %s %s: %v", method, path, err)
-	}
-	r := response{status: resp.StatusCode, header: resp.Header, body: got}
+	var r response
+	r.status, r.header, r.body = testkit.Send(e.t, req)
 	checkCommon(e.t, method+" "+path, r)
 	ourSpec.Check(e.t, req, r.status, r.header, r.body)
 	publishedSpec.Check(e.t, req, r.status, r.header, r.body)

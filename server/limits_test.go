@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
@@ -136,7 +137,7 @@ func lockResources(t *testing.T, dbURL string) *sql.DB {
 // newLockedEnv serves PostgreSQL with the given statement timeout and the
 // resources table locked; it returns a connection that can watch the
 // server's backends.
-func newLockedEnv(t *testing.T, timeout time.Duration) (*env, *sql.DB, *syncBuffer) {
+func newLockedEnv(t *testing.T, timeout time.Duration) (*env, *sql.DB, *testkit.SyncBuffer) {
 	t.Helper()
 	dbURL := storetest.URL(t, store.Postgres)
 	db, err := store.Open(context.Background(), dbURL, store.WithStatementTimeout(timeout))
@@ -147,7 +148,7 @@ func newLockedEnv(t *testing.T, timeout time.Duration) (*env, *sql.DB, *syncBuff
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	e := newEnvWith(t, store.Postgres, func(c *server.Config) {
 		c.DB, c.Logger = db, slog.New(slog.NewJSONHandler(logs, nil))
 	})

@@ -2,11 +2,11 @@ package server_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"testing"
 
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 )
@@ -22,16 +22,8 @@ func (e *env) rawGet(path, token string) response {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatalf("read GET %s: %v", path, err)
-	}
-	r := response{status: resp.StatusCode, header: resp.Header, body: body}
+	var r response
+	r.status, r.header, r.body = testkit.Send(e.t, req)
 	checkCommon(e.t, "GET "+path, r)
 	return r
 }
