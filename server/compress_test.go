@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // TestCompression checks which responses are compressed: JSON and the spec
@@ -51,20 +53,12 @@ func TestCompression(t *testing.T) {
 			if tt.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tt.token)
 			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			wire, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := resp.Header.Get("Content-Encoding"); got != tt.encoding {
+			_, header, wire := testkit.Send(t, req)
+			if got := header.Get("Content-Encoding"); got != tt.encoding {
 				t.Fatalf("Content-Encoding = %q, want %q", got, tt.encoding)
 			}
-			if tt.path != "/v1/resource/"+id+"/content" && !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
-				t.Errorf("Vary = %q, want Accept-Encoding in it", resp.Header.Get("Vary"))
+			if tt.path != "/v1/resource/"+id+"/content" && !strings.Contains(header.Get("Vary"), "Accept-Encoding") {
+				t.Errorf("Vary = %q, want Accept-Encoding in it", header.Get("Vary"))
 			}
 			body := decode(t, tt.encoding, wire)
 			if tt.plain != nil && !bytes.Equal(body, tt.plain) {
