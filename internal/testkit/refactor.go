@@ -45,7 +45,7 @@ func StartServer(bin string, env ...string) (*Server, error) {
 	}
 	go func() { s.cmd.Wait(); close(s.done) }()
 	deadline := time.Now().Add(startLimit)
-	for s.URL = listenURL(s.logs.String()); s.URL == ""; s.URL = listenURL(s.logs.String()) {
+	for s.URL == "" {
 		select {
 		case <-s.done:
 			return nil, fmt.Errorf("server exited at start:\n%s", s.Logs())
@@ -55,6 +55,7 @@ func StartServer(bin string, env ...string) (*Server, error) {
 			s.Kill()
 			return nil, fmt.Errorf("server did not listen within %v:\n%s", startLimit, s.Logs())
 		}
+		s.URL = listenURL(s.Logs())
 	}
 	if err := WaitReady(s.URL+"/readyz", time.Until(deadline)); err != nil {
 		s.Kill()
