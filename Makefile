@@ -1,10 +1,11 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 GO      ?= go
 BIN     := bin/refactor
+BENCH   := bin/refactor-bench
 PKGS    := ./...
 
 .PHONY: all build run test tools generate check-generate lint vet fmt-check staticcheck check clean \
-	node-deps lint-spec contract fuzz soak resilience-long bench bench-smoke console check-console console-test
+	node-deps lint-spec contract fuzz soak resilience-long bench bench-smoke bench-build console check-console console-test
 
 all: build
 
@@ -51,13 +52,18 @@ resilience-long:
 ## bench: the list benchmark (1M rows, Q1-Q11 through the server and with pgbench; Q1/Q2 also at
 ## 100k and 5M rows), then the uploads section (24 MiB creates, refused anonymous uploads); writes
 ## BENCHMARKS.md. About 16 minutes on an idle machine; BENCH_FLAGS adds flags (-only uploads: that alone)
-bench: build
-	$(GO) run ./cmd/refactor-bench -refactor $(BIN) $(BENCH_FLAGS)
+bench: build bench-build
+	./$(BENCH) -refactor $(BIN) $(BENCH_FLAGS)
 
 ## bench-smoke: the same benchmark, tiny and short, to check that it runs (under a minute)
-bench-smoke: build
-	$(GO) run ./cmd/refactor-bench -refactor $(BIN) -rows 20000 -scale "" -duration 1s -warmup 0 \
+bench-smoke: build bench-build
+	./$(BENCH) -refactor $(BIN) -rows 20000 -scale "" -duration 1s -warmup 0 \
 		-profile 0 -upload-mib 1 -work "$${TMPDIR:-/tmp}/refactor-bench-smoke" -out "$${TMPDIR:-/tmp}/BENCHMARKS.smoke.md"
+
+## bench-build: the benchmark program, a module of its own (bench/) so that its load
+## generator is no requirement of the server's
+bench-build:
+	$(GO) -C bench build -o ../$(BENCH) .
 
 ## tools: build the S3 server the storage tests run against (SeaweedFS from the Go
 ## module proxy, cached outside the repo; about 6 minutes the first time, then instant)
@@ -81,12 +87,16 @@ lint: vet fmt-check staticcheck
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) -C bench vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); test -z "$$out" || (echo "gofmt would change: $$out" >&2; exit 1)
 
+# Built once from the root module's pinned version, then run in each module.
 staticcheck:
-	$(GO) run honnef.co/go/tools/cmd/staticcheck $$($(GO) list $(PKGS) | grep -v '/gen$$')
+	$(GO) build -o bin/staticcheck honnef.co/go/tools/cmd/staticcheck
+	bin/staticcheck $$($(GO) list $(PKGS) | grep -v '/gen$$')
+	cd bench && ../bin/staticcheck ./...
 
 ## check: everything CI runs
 check: check-generate lint test

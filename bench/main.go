@@ -52,7 +52,7 @@ func main() {
 	flag.StringVar(&o.pgURL, "pg-url", os.Getenv("BENCH_DATABASE_URL"), "PostgreSQL admin URL; empty starts a throwaway cluster")
 	flag.BoolVar(&o.sqlite, "sqlite", false, "also import the dataset into SQLite and report its rate")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
-	flag.StringVar(&o.notes, "notes", "cmd/refactor-bench/notes.md", "hand-written notes to include in the report")
+	flag.StringVar(&o.notes, "notes", "bench/notes.md", "hand-written notes to include in the report")
 	flag.DurationVar(&o.profile, "profile", 10*time.Second, "CPU profile of the server under the mixed load (0: none)")
 	flag.StringVar(&o.only, "only", "", "run one section: list (Q1–Q11, import) or uploads; empty: both")
 	flag.IntVar(&o.uploadMiB, "upload-mib", 24, "content of each upload in the uploads section, MiB")

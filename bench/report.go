@@ -31,7 +31,7 @@ type report struct {
 func (r *report) write(path string) error {
 	var b strings.Builder
 	o := r.opts
-	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (`go run ./cmd/refactor-bench`) on %s. Do not edit: "+
+	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (the program in `bench/`) on %s. Do not edit: "+
 		"run it again. The reading of these figures is in [Notes](#notes) below and in "+
 		"[docs/scaling.md](docs/scaling.md).\n\n", time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "- Machine: %s; one-minute load average %s at the start, %s at the end "+
