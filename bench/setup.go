@@ -51,9 +51,17 @@ func parseSetups(list, pgURL string) ([]setup, error) {
 	if len(out) != len(names) || len(out) == 0 {
 		return nil, fmt.Errorf("-setups %q: want a comma-separated list of stock, tuned and sqlite", list)
 	}
-	if pgURL != "" && slices.ContainsFunc(out, func(s setup) bool { return s.name == "stock" }) &&
+	if pgURL == "" {
+		return out, nil
+	}
+	if slices.ContainsFunc(out, func(s setup) bool { return s.name == "stock" }) &&
 		slices.ContainsFunc(out, func(s setup) bool { return s.name == "tuned" }) {
 		return nil, fmt.Errorf("-pg-url: the server's own settings apply, so run one of -setups stock or tuned, not both")
+	}
+	for i := range out {
+		if !out[i].sqlite {
+			out[i].title, out[i].settings = "PostgreSQL, the given server's own settings", nil
+		}
 	}
 	return out, nil
 }
