@@ -47,25 +47,27 @@ Execution Time: 0.2 ms
 	}
 }
 
-func TestGoBenchLine(t *testing.T) {
-	tests := []struct {
-		line string
-		want []string // name, ns/op, B/op, allocs/op; nil: no match
-	}{
-		{"BenchmarkRequestPath/Q1-2   \t   10000\t    123456 ns/op\t   12345 B/op\t     123 allocs/op",
-			[]string{"Q1", "123456", "12345", "123"}},
-		{"BenchmarkRequestPath/get \t 1\t 98.5 ns/op\t 0 B/op\t 0 allocs/op", []string{"get", "98.5", "0", "0"}},
-		{"BenchmarkOther/Q1-2 \t 1\t 5 ns/op\t 0 B/op\t 0 allocs/op", nil},
-		{"ok  \tgithub.com/re-factor/resources/server\t1.2s", nil},
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+BenchmarkRequestPath/Q1-2   	   10000	    123456 ns/op	   12345 B/op	     123 allocs/op
+BenchmarkRequestPath/get    	       1	      98.5 ns/op	       0 B/op	       0 allocs/op
+BenchmarkRequestPathStore/Q1-2	   20000	     23456 ns/op	    2345 B/op	      23 allocs/op
+BenchmarkOther/Q1-2 	 1	 5 ns/op	 0 B/op	 0 allocs/op
+ok  	github.com/re-factor/resources/server	1.2s
+`
+	got := parseGoBench(out)
+	want := []goBenchRow{
+		{name: "Q1", path: goBenchFigures{123456, 12345, 123}, store: &goBenchFigures{23456, 2345, 23}},
+		{name: "get", path: goBenchFigures{98.5, 0, 0}},
 	}
-	for _, tt := range tests {
-		m := goBenchLine.FindStringSubmatch(tt.line)
-		var got []string
-		if m != nil {
-			got = m[1:]
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("%q: got %q, want %q", tt.line, got, tt.want)
+	if len(got) != len(want) {
+		t.Fatalf("got %d rows %+v, want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.name != w.name || g.path != w.path || (g.store == nil) != (w.store == nil) ||
+			(g.store != nil && *g.store != *w.store) {
+			t.Errorf("row %d = %+v (store %v), want %+v (store %v)", i, g, g.store, w, w.store)
 		}
 	}
 }
