@@ -104,7 +104,7 @@ func run(ctx context.Context, o options) error {
 	if o.only == "uploads" {
 		return benchUploads(ctx, o)
 	}
-	rep := &report{opts: o, machine: machine(), loadBefore: loadAverage()}
+	rep := &report{opts: o, machine: machine(), loadBefore: loadAverage(), started: time.Now()}
 	scaled := false
 	for i, s := range o.setups {
 		scale := !s.sqlite && !scaled

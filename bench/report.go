@@ -97,6 +97,7 @@ type report struct {
 	machine string
 	setups  []setupResult
 	goBench goBenchResult
+	started time.Time
 
 	loadBefore, loadAfter string
 }
@@ -117,7 +118,8 @@ func (r *report) write(path string) error {
 		"Setups this run: %s. The scale runs (Q1 and Q2 at 100,000 and 5,000,000 rows, about 10 minutes "+
 		"more) are opt-in: `make bench BENCH_FLAGS=\"-scale 100000,5000000\"`.\n\n", strings.Join(names, ", "))
 	fmt.Fprintf(&b, "- Machine: %s; one-minute load average %s at the start, %s at the end "+
-		"(above zero means other work shared the CPU)\n", r.machine, r.loadBefore, r.loadAfter)
+		"(above zero means other work shared the CPU); the run up to the uploads section took %.0f minutes\n",
+		r.machine, r.loadBefore, r.loadAfter, time.Since(r.started).Minutes())
 	fmt.Fprintf(&b, "- Dataset: %d resources over %d accounts (largest `%s`: %d), 1–5 tags each from %d "+
 		"(Zipf-skewed), paths 1–5 deep, two years of `created_at` with ties\n",
 		o.rows, numAccounts, largestAcct, accountSizes(o.rows)[0], numTags)
