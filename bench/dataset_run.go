@@ -56,15 +56,14 @@ type setupResult struct {
 func benchSetup(ctx context.Context, o options, s setup, extras, scale bool) (setupResult, error) {
 	res := setupResult{setup: s}
 	var pg *postgres
+	var err error
 	if !s.sqlite {
-		var err error
 		if pg, err = openPostgres(filepath.Join(o.work, "cluster-"+s.name), o.pgURL, s.settings); err != nil {
 			return res, err
 		}
 		defer pg.close()
 		res.database = pg.describe(ctx)
 	}
-	var err error
 	if res.main, err = benchDataset(ctx, o, s, pg, o.rows, nil, extras); err != nil {
 		return res, err
 	}
@@ -113,12 +112,12 @@ func benchDataset(ctx context.Context, o options, s setup, pg *postgres, rows in
 	}
 	res.importSaid = analyseLines(said)
 	logf("%s: imported in %v (%.0f rows/s)", s.name, res.importTime, float64(rows)/res.importTime.Seconds())
-	var sqlSide *sqlSide
+	var side *sqlSide
 	if pg != nil {
-		if sqlSide, err = openSQLSide(ctx, pg, dbURL); err != nil {
+		if side, err = openSQLSide(ctx, pg, dbURL); err != nil {
 			return res, err
 		}
-		defer sqlSide.close()
+		defer side.close()
 	}
 	logPath := filepath.Join(o.work, fmt.Sprintf("server-%s-%d.log", s.name, rows))
 	srv, err := startServer(ctx, o.bin, dbURL, logPath, o.poolSize)
@@ -131,7 +130,7 @@ func benchDataset(ctx context.Context, o options, s setup, pg *postgres, rows in
 		if only != nil && !slices.Contains(only, q.name) {
 			continue
 		}
-		qr, err := benchQuery(ctx, o, srv, sqlSide, rows, q)
+		qr, err := benchQuery(ctx, o, srv, side, rows, q)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", q.name, err)
 		}
