@@ -15,16 +15,6 @@ import (
 	"github.com/re-factor/resources/store/storetest"
 )
 
-// clusterSettings tune the throwaway cluster for this machine's 24 GiB and
-// SSD, as production would be tuned: memory for the working set, fewer
-// checkpoints during the load, no JIT for millisecond queries. Durability
-// stays on (fsync, synchronous_commit), so import figures are honest.
-var clusterSettings = []string{
-	"shared_buffers=2GB", "effective_cache_size=12GB", "work_mem=16MB",
-	"maintenance_work_mem=512MB", "max_wal_size=8GB", "checkpoint_timeout=30min",
-	"random_page_cost=1.1", "jit=off", "max_connections=100",
-}
-
 // postgres is the server the benchmark loads and queries.
 type postgres struct {
 	admin   *sql.DB
@@ -33,15 +23,15 @@ type postgres struct {
 }
 
 // openPostgres connects to adminURL, or starts a throwaway cluster in dir
-// when adminURL is empty.
-func openPostgres(dir, adminURL string) (*postgres, error) {
+// with settings when adminURL is empty.
+func openPostgres(dir, adminURL string, settings []string) (*postgres, error) {
 	p := &postgres{}
 	if adminURL == "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
 		os.Chmod(filepath.Dir(dir), 0o755) // the server may run as postgres
-		c, err := storetest.StartCluster(filepath.Join(dir, "pg"), clusterSettings...)
+		c, err := storetest.StartCluster(filepath.Join(dir, "pg"), settings...)
 		if err != nil {
 			return nil, fmt.Errorf("throwaway cluster: %w", err)
 		}
@@ -94,14 +84,16 @@ func (p *postgres) close() {
 	}
 }
 
-// version returns the server's version and the settings that matter here.
+// describe returns the server's version and the settings that matter here.
 func (p *postgres) describe(ctx context.Context) string {
-	var v, sb, jit string
-	p.admin.QueryRowContext(ctx, `SELECT current_setting('server_version'),
-		current_setting('shared_buffers'), current_setting('jit')`).Scan(&v, &sb, &jit)
+	var v, sb, rpc, ecs, wm, jit string
+	p.admin.QueryRowContext(ctx, `SELECT current_setting('server_version'), current_setting('shared_buffers'),
+		current_setting('random_page_cost'), current_setting('effective_cache_size'),
+		current_setting('work_mem'), current_setting('jit')`).Scan(&v, &sb, &rpc, &ecs, &wm, &jit)
 	where := "the server at " + p.base.Redacted()
 	if p.cluster != nil {
 		where = "a throwaway cluster started by the benchmark"
 	}
-	return fmt.Sprintf("PostgreSQL %s (%s; shared_buffers %s, jit %s)", v, where, sb, jit)
+	return fmt.Sprintf("PostgreSQL %s (%s; shared_buffers %s, random_page_cost %s, effective_cache_size %s, "+
+		"work_mem %s, jit %s)", v, where, sb, rpc, ecs, wm, jit)
 }

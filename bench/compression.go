@@ -82,12 +82,12 @@ func wireSize(ctx context.Context, url, tok, accept string) (string, int, error)
 }
 
 // writeCompression adds the comparison to the report.
-func writeCompression(b *strings.Builder, rows []compressionRow, concurrency int, d time.Duration) {
+func writeCompression(b *strings.Builder, s setup, rows []compressionRow, concurrency int, d time.Duration) {
 	if len(rows) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "\n## Compression (Q8, page_size=100)\n\nOne request for the size of the body on the wire, "+
-		"then closed-loop load at concurrency %d for %v with the same Accept-Encoding.\n\n", concurrency, d)
+	fmt.Fprintf(b, "\n## Compression (Q8, page_size=100, %s)\n\nOne request for the size of the body on the wire, "+
+		"then closed-loop load at concurrency %d for %v with the same Accept-Encoding.\n\n", s.title, concurrency, d)
 	b.WriteString("| Accept-Encoding | Content-Encoding | body bytes on the wire | server req/s | p99 | server CPU µs/request |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|\n")
 	for _, r := range rows {

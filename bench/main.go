@@ -1,8 +1,10 @@
 // Command refactor-bench is `make bench`: it generates a deterministic
-// dataset, loads it with `refactor import`, drives the running server at a
-// fixed concurrency over the list queries Q1–Q11, runs the same SQL with
-// pgbench for the database's own ceiling, then measures large uploads
-// (uploads.go), and writes BENCHMARKS.md.
+// dataset and, for each setup (a stock PostgreSQL cluster, a tuned one,
+// SQLite), loads it as a user would (`refactor migrate`, `refactor import`)
+// and at once drives the server at a fixed concurrency over the list
+// queries Q1–Q11, running the same SQL with pgbench for the database's own
+// ceiling. Then it runs the request path's Go benchmarks, measures large
+// uploads (uploads.go), and writes BENCHMARKS.md.
 //
 // It is a benchmark, not a test: run it on an otherwise idle machine.
 // Everything it starts listens on loopback and stops when it ends.
@@ -30,7 +32,9 @@ type options struct {
 	bin         string
 	work        string
 	pgURL       string
-	sqlite      bool
+	setups      []setup
+	pgbench     bool
+	goBenchTime string
 	out         string
 	notes       string
 	profile     time.Duration
@@ -40,9 +44,9 @@ type options struct {
 
 func main() {
 	var o options
-	var scale string
+	var scale, setups string
 	flag.IntVar(&o.rows, "rows", 1_000_000, "resources in the main dataset")
-	flag.StringVar(&scale, "scale", "100000,5000000", "more dataset sizes for Q1 and Q2 (comma-separated; empty: none)")
+	flag.StringVar(&scale, "scale", "", "more dataset sizes for Q1 and Q2 on the first PostgreSQL setup, comma-separated (100000,5000000 adds about 10 minutes)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "load and pgbench time per query")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each query")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent requests (and pgbench clients)")
@@ -50,10 +54,12 @@ func main() {
 	flag.StringVar(&o.bin, "refactor", "bin/refactor", "the refactor binary")
 	flag.StringVar(&o.work, "work", filepath.Join(os.TempDir(), "refactor-bench"), "folder for datasets, the cluster and logs")
 	flag.StringVar(&o.pgURL, "pg-url", os.Getenv("BENCH_DATABASE_URL"), "PostgreSQL admin URL; empty starts a throwaway cluster")
-	flag.BoolVar(&o.sqlite, "sqlite", false, "also import the dataset into SQLite and report its rate")
+	flag.StringVar(&setups, "setups", "stock,tuned,sqlite", "databases to measure: stock (initdb's settings), tuned, sqlite")
+	flag.BoolVar(&o.pgbench, "pgbench", true, "run each statement with pgbench too, for the database's own rate")
+	flag.StringVar(&o.goBenchTime, "gobench-time", "1s", "-benchtime of the request path's Go benchmarks (empty: skip them)")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
-	flag.StringVar(&o.notes, "notes", "cmd/refactor-bench/notes.md", "hand-written notes to include in the report")
-	flag.DurationVar(&o.profile, "profile", 10*time.Second, "CPU profile of the server under the mixed load (0: none)")
+	flag.StringVar(&o.notes, "notes", "bench/notes.md", "hand-written notes to include in the report")
+	flag.DurationVar(&o.profile, "profile", 10*time.Second, "CPU profile of the server under the mixed load, on the first setup (0: none)")
 	flag.StringVar(&o.only, "only", "", "run one section: list (Q1–Q11, import) or uploads; empty: both")
 	flag.IntVar(&o.uploadMiB, "upload-mib", 24, "content of each upload in the uploads section, MiB")
 	flag.Parse()
@@ -65,6 +71,10 @@ func main() {
 			}
 			o.scale = append(o.scale, n)
 		}
+	}
+	var err error
+	if o.setups, err = parseSetups(setups, o.pgURL); err != nil {
+		fatal(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -94,31 +104,20 @@ func run(ctx context.Context, o options) error {
 	if o.only == "uploads" {
 		return benchUploads(ctx, o)
 	}
-	pg, err := openPostgres(filepath.Join(o.work, "cluster"), o.pgURL)
-	if err != nil {
-		return err
-	}
-	defer pg.close()
-	rep := &report{opts: o, machine: machine(), postgres: pg.describe(ctx), loadBefore: loadAverage()}
-	main, err := benchDataset(ctx, o, pg, o.rows, nil)
-	if err != nil {
-		return err
-	}
-	rep.main = main
-	for _, n := range o.scale {
-		if n == o.rows {
-			continue
-		}
-		r, err := benchDataset(ctx, o, pg, n, []string{"Q1", "Q2"})
+	rep := &report{opts: o, machine: machine(), loadBefore: loadAverage(), started: time.Now()}
+	scaled := false
+	for i, s := range o.setups {
+		scale := !s.sqlite && !scaled
+		scaled = scaled || scale
+		r, err := benchSetup(ctx, o, s, i == 0, scale)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		rep.scale = append(rep.scale, r)
+		rep.setups = append(rep.setups, r)
 	}
-	if o.sqlite {
-		if rep.sqliteRate, err = importSQLite(ctx, o); err != nil {
-			return err
-		}
+	if o.goBenchTime != "" {
+		logf("the request path's Go benchmarks")
+		rep.goBench = requestPathBench(ctx, o.goBenchTime)
 	}
 	rep.loadAfter = loadAverage()
 	if err := rep.write(o.out); err != nil || o.only == "list" {

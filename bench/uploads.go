@@ -273,7 +273,7 @@ func (r uploadsResult) markdown() string {
 	// generator, from the CPU they spent: the figure to read when the load
 	// average says other work shared the machine.
 	bound := 2 * content / (r.createCPU + r.loadgenCPU).Seconds()
-	fmt.Fprintf(&b, "%s\n\nWritten by `make bench` (`go run ./cmd/refactor-bench -only uploads` runs this section alone) "+
+	fmt.Fprintf(&b, "%s\n\nWritten by `make bench` (`make bench BENCH_FLAGS=\"-only uploads\"` runs this section alone) "+
 		"on %s; one-minute load average %s at the start, %s at the end. The server is `refactor serve` with the "+
 		"defaults (SQLite, `file://` storage, `MAX_CONTENT_BYTES` 25 MiB), %.0f MB resident when idle. The clients "+
 		"are Go's HTTP client without `Expect: 100-continue`, one connection each, generating their bodies as they "+
