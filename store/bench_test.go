@@ -20,7 +20,8 @@ const benchRows = 20000
 func BenchmarkStore(b *testing.B) {
 	for _, engine := range storetest.Engines {
 		b.Run(engine, func(b *testing.B) {
-			db := storetest.Open(b, engine)
+			// The default timeout can cut the seeding short on a busy machine.
+			db := storetest.Open(b, engine, store.WithStatementTimeout(time.Minute))
 			rs := make([]store.Resource, 0, benchRows+20)
 			for i := range benchRows {
 				// Half an hour apart: the large account spans about 14 months.

@@ -228,22 +228,22 @@ func md5Hex(s string) string {
 // in for an engine without a bulk path, and SQLite's fastest. On failure
 // it returns the index of the failing resource.
 func insertBatch(ctx context.Context, tx *sqlx.Tx, d dialect, batch []Resource) (int, error) {
-	resources, err := tx.PrepareNamedContext(ctx, insertResource)
+	rowStmt, err := tx.PrepareNamedContext(ctx, insertResource)
 	if err != nil {
 		return -1, err
 	}
-	defer resources.Close()
-	tags, err := tx.PreparexContext(ctx, tx.Rebind(insertTag))
+	defer rowStmt.Close()
+	tagStmt, err := tx.PreparexContext(ctx, tx.Rebind(insertTag))
 	if err != nil {
 		return -1, err
 	}
-	defer tags.Close()
+	defer tagStmt.Close()
 	for i, r := range batch {
-		if _, err := resources.ExecContext(ctx, newRow(d, r)); err != nil {
+		if _, err := rowStmt.ExecContext(ctx, newRow(d, r)); err != nil {
 			return i, err
 		}
 		for _, t := range r.Tags {
-			if _, err := tags.ExecContext(ctx, r.AccountID, r.ID, t); err != nil {
+			if _, err := tagStmt.ExecContext(ctx, r.AccountID, r.ID, t); err != nil {
 				return i, err
 			}
 		}

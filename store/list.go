@@ -53,7 +53,7 @@ func (db *DB) ListResources(ctx context.Context, f ResourceFilter) (ResourcePage
 // ListQuery is the one statement ListResources runs for a filter.
 type ListQuery struct {
 	SQL  string // empty when no row can match, and nothing need run
-	Args []any
+	Args []any  // times among them are driver.Valuers, in the engine's form
 	// Prepared tells that ListResources runs SQL as a prepared statement,
 	// so PostgreSQL may plan it once for all values. Queries with tags are
 	// planned for their values every time: a common tag is best served by
