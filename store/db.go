@@ -17,7 +17,7 @@ const (
 
 // DB is a handle on the resources database. It is safe for concurrent use.
 type DB struct {
-	d dialect
+	d dialect // the engine: every SQL difference is behind it
 	// read serves queries, write changes. On SQLite write holds a single
 	// connection; on PostgreSQL they are one pool unless WithReadURL gives
 	// read its own.
