@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"os"
 	"os/exec"
@@ -62,6 +63,9 @@ func pgbenchScript(q store.ListQuery) (string, []string) {
 }
 
 func argText(a any) string {
+	if v, ok := a.(driver.Valuer); ok { // the store's timestamps
+		a, _ = v.Value()
+	}
 	if t, ok := a.(time.Time); ok {
 		return t.UTC().Format(time.RFC3339Nano)
 	}

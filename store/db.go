@@ -2,18 +2,11 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	_ "github.com/lib/pq"  // registers "postgres"
-	_ "modernc.org/sqlite" // registers "sqlite"
+	"github.com/jmoiron/sqlx"
 )
 
 // The engines Open knows, as Engine reports them.
@@ -24,12 +17,11 @@ const (
 
 // DB is a handle on the resources database. It is safe for concurrent use.
 type DB struct {
-	engine string
-	// read serves queries. write serves changes; on SQLite it holds a single
-	// connection, because SQLite has one writer at a time and queueing in
-	// Go beats spinning on SQLITE_BUSY.
-	// On PostgreSQL they are one pool unless WithReadURL gives read its own.
-	read, write     *sql.DB
+	d dialect // the engine: every SQL difference is behind it
+	// read serves queries, write changes. On SQLite write holds a single
+	// connection; on PostgreSQL they are one pool unless WithReadURL gives
+	// read its own.
+	read, write     *sqlx.DB
 	timeout         time.Duration
 	importBatchSize int
 	cursors         cursorCodec
@@ -88,22 +80,18 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if len(o.cursorKey) == 0 {
 		o.cursorKey = newCursorKey()
 	}
-	scheme, rest, _ := strings.Cut(dsn, ":")
-	var db *DB
-	var err error
-	switch strings.ToLower(scheme) {
-	case "postgres", "postgresql":
-		db, err = openPostgres(dsn, o)
-	case "sqlite":
-		db, err = openSQLite(strings.TrimPrefix(rest, "//"), o)
-	default:
+	scheme, _, _ := strings.Cut(dsn, ":")
+	d, ok := dialects[strings.ToLower(scheme)]
+	if !ok {
 		// Name only the scheme: the rest may hold a password.
 		return nil, fmt.Errorf("store: unsupported database URL scheme %q (want postgres, postgresql or sqlite)", scheme)
 	}
+	read, write, err := d.open(dsn, o)
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
-	db.cursors = cursorCodec{key: o.cursorKey}
+	db := &DB{d: d, read: read, write: write, timeout: o.statementTimeout,
+		importBatchSize: importBatchSize, cursors: cursorCodec{key: o.cursorKey}}
 	db.readStmts = newStmtCache(db.read)
 	// Connecting may take longer than a statement: ctx alone bounds it.
 	if err := db.ping(ctx, ctx); err != nil {
@@ -111,91 +99,6 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	return db, nil
-}
-
-func openPostgres(dsn string, o options) (*DB, error) {
-	write, err := openPostgresPool(dsn, o)
-	if err != nil {
-		return nil, err
-	}
-	read := write
-	if o.readURL != "" {
-		if read, err = openPostgresPool(o.readURL, o); err != nil {
-			write.Close()
-			return nil, fmt.Errorf("read URL: %w", err)
-		}
-	}
-	return &DB{engine: Postgres, read: read, write: write,
-		timeout: o.statementTimeout, importBatchSize: importBatchSize}, nil
-}
-
-func openPostgresPool(dsn string, o options) (*sql.DB, error) {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("invalid PostgreSQL URL: %w", err)
-	}
-	// lib/pq sends unknown parameters as run-time settings, so the server
-	// enforces the timeout even if a client stops watching its context.
-	q := u.Query()
-	// Whole milliseconds, rounded up: 0 would mean no timeout.
-	ms := (o.statementTimeout + time.Millisecond - 1).Milliseconds()
-	q.Set("statement_timeout", strconv.FormatInt(max(ms, 0), 10))
-	u.RawQuery = q.Encode()
-	pool, err := sql.Open("postgres", u.String())
-	if err != nil {
-		return nil, err
-	}
-	pool.SetMaxOpenConns(o.poolSize)
-	pool.SetMaxIdleConns(o.poolSize)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
-	return pool, nil
-}
-
-func openSQLite(path string, o options) (*DB, error) {
-	if o.readURL != "" {
-		return nil, fmt.Errorf("sqlite: a read URL needs PostgreSQL: SQLite has no replicas")
-	}
-	if path == "" || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("sqlite: URL needs a file path (as in sqlite:data/resources.db) or :memory: for one in memory")
-	}
-	name, err := sqliteName(path)
-	if err != nil {
-		return nil, err
-	}
-	// WAL lets readers run beside the writer; NORMAL sync is durable in WAL
-	// mode except for the last commits on power loss.
-	common := "_busy_timeout=" + strconv.FormatInt(max(o.statementTimeout.Milliseconds(), 5000), 10) +
-		"&_journal_mode=WAL&_synchronous=NORMAL&_foreign_keys=1"
-	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
-	// fails halfway when it turns from reading to writing.
-	write, err := sql.Open("sqlite", name+common+"&_txlock=immediate")
-	if err != nil {
-		return nil, err
-	}
-	write.SetMaxOpenConns(1)
-	read, err := sql.Open("sqlite", name+common+"&_query_only=1")
-	if err != nil {
-		write.Close()
-		return nil, err
-	}
-	read.SetMaxOpenConns(o.poolSize)
-	read.SetMaxIdleConns(o.poolSize)
-	return &DB{engine: SQLite, read: read, write: write,
-		timeout: o.statementTimeout, importBatchSize: importBatchSize}, nil
-}
-
-// sqliteName returns the file: URI that opens path. ":memory:" names a new
-// database in memory (serve --ephemeral) that both pools share through
-// SQLite's memdb VFS, and that lives until the last connection closes.
-func sqliteName(path string) (string, error) {
-	if path == ":memory:" {
-		return "file:/refactor-" + rand.Text() + "?vfs=memdb&", nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return "", err
-	}
-	// A file: URI, so that "?" or "#" in the path cannot start parameters.
-	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?", nil
 }
 
 // Close closes the database's connections.
@@ -232,7 +135,7 @@ func (db *DB) ping(ctx, tctx context.Context) error {
 }
 
 // Engine returns Postgres or SQLite.
-func (db *DB) Engine() string { return db.engine }
+func (db *DB) Engine() string { return db.d.name() }
 
 // withTimeout bounds one statement, or one short group of them.
 func (db *DB) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -240,14 +143,4 @@ func (db *DB) withTimeout(ctx context.Context) (context.Context, context.CancelF
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, db.timeout)
-}
-
-// timeArg converts t for use as a statement argument: SQLite stores
-// timestamps as integer Unix microseconds, PostgreSQL as timestamptz.
-func (db *DB) timeArg(t time.Time) any {
-	t = t.UTC().Truncate(time.Microsecond)
-	if db.engine == SQLite {
-		return t.UnixMicro()
-	}
-	return t
 }

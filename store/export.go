@@ -2,9 +2,10 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // exportChunkSize is how many resources an export reads per query.
@@ -16,13 +17,7 @@ const exportChunkSize = 1000
 // timeout, all from one snapshot of the database. An error from fn stops the
 // export and is returned as is.
 func (db *DB) ExportResources(ctx context.Context, accountID string, fn func(Resource) error) error {
-	opts := &sql.TxOptions{ReadOnly: true}
-	if db.engine == Postgres {
-		// One snapshot for every chunk; a SQLite read transaction is one
-		// already.
-		opts.Isolation = sql.LevelRepeatableRead
-	}
-	tx, err := db.read.BeginTx(ctx, opts)
+	tx, err := db.read.BeginTxx(ctx, db.d.snapshot())
 	if err != nil {
 		return fmt.Errorf("store: export: %w", translate(ctx, err))
 	}
@@ -48,23 +43,24 @@ func (db *DB) ExportResources(ctx context.Context, accountID string, fn func(Res
 // exportChunk returns the resources that follow after in export order. It
 // seeks on the order index rather than using OFFSET, so every chunk costs
 // the same.
-func (db *DB) exportChunk(ctx context.Context, tx *sql.Tx, accountID string, after *Resource) ([]Resource, error) {
+func (db *DB) exportChunk(ctx context.Context, tx *sqlx.Tx, accountID string, after *Resource) ([]Resource, error) {
 	ctx, cancel := db.withTimeout(ctx)
 	defer cancel()
 	// The cursor leaves out the account when there is only one: SQLite
-	// seeks on (created_at, id) after account_id = $1, not on the triple.
-	w := &where{conds: []string{"true"}}
+	// seeks on (created_at, id) after the account, not on the triple.
+	w := &where{d: db.d, conds: []string{"true"}}
 	switch {
 	case accountID != "":
 		w.and("r.account_id = " + w.arg(accountID))
 		if after != nil {
-			w.and("(r.created_at, r.id) > (" + w.arg(db.timeArg(after.CreatedAt)) + ", " + w.arg(after.ID) + ")")
+			w.and("(r.created_at, r.id) > (" + w.arg(db.d.timeArg(after.CreatedAt)) + ", " + w.arg(after.ID) + ")")
 		}
 	case after != nil:
 		w.and("(r.account_id, r.created_at, r.id) > (" + w.arg(after.AccountID) + ", " +
-			w.arg(db.timeArg(after.CreatedAt)) + ", " + w.arg(after.ID) + ")")
+			w.arg(db.d.timeArg(after.CreatedAt)) + ", " + w.arg(after.ID) + ")")
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+resourceColumns+`, `+db.tagsColumn()+`
+	rows := make([]resourceRow, 0, exportChunkSize)
+	err := tx.SelectContext(ctx, &rows, `SELECT `+resourceColumns+`, `+db.d.tagsColumn()+` AS tags
 		FROM resources r
 		WHERE `+w.String()+`
 		ORDER BY r.account_id, r.created_at, r.id
@@ -72,16 +68,7 @@ func (db *DB) exportChunk(ctx context.Context, tx *sql.Tx, accountID string, aft
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	chunk := make([]Resource, 0, exportChunkSize)
-	for rows.Next() {
-		r, err := scanResource(rows)
-		if err != nil {
-			return nil, err
-		}
-		chunk = append(chunk, r)
-	}
-	return chunk, rows.Err()
+	return resources(rows), nil
 }
 
 // CountResources returns how many resources the account has, or all
@@ -89,12 +76,12 @@ func (db *DB) exportChunk(ctx context.Context, tx *sql.Tx, accountID string, aft
 func (db *DB) CountResources(ctx context.Context, accountID string) (int64, error) {
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
-	w := &where{conds: []string{"true"}}
+	w := &where{d: db.d, conds: []string{"true"}}
 	if accountID != "" {
 		w.and("r.account_id = " + w.arg(accountID))
 	}
-	n, err := db.count(tctx, w)
-	if err != nil {
+	var n int64
+	if err := db.read.GetContext(tctx, &n, `SELECT count(*) FROM resources r WHERE `+w.String(), w.args...); err != nil {
 		return 0, fmt.Errorf("store: count resources: %w", translate(ctx, err))
 	}
 	return n, nil

@@ -8,20 +8,17 @@ import (
 
 // AppliedVersions lists the versions recorded in schema_migrations.
 func (db *DB) AppliedVersions(ctx context.Context) ([]int, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var vs []int
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		vs = append(vs, v)
-	}
-	return vs, rows.Err()
+	err := db.read.SelectContext(ctx, &vs, `SELECT version FROM schema_migrations ORDER BY version`)
+	return vs, err
+}
+
+// slowQueries hold, per engine, a statement that takes far longer than any
+// statement timeout a test sets.
+var slowQueries = map[string]string{
+	Postgres: `SELECT pg_sleep(30)`,
+	SQLite: `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000)
+		SELECT count(*) FROM c`,
 }
 
 // SlowQuery runs a statement that takes far longer than any statement
@@ -29,11 +26,7 @@ func (db *DB) AppliedVersions(ctx context.Context) ([]int, error) {
 // With clientDeadline false it does not bound the statement's context, so
 // only PostgreSQL's server-side statement_timeout can stop it.
 func (db *DB) SlowQuery(ctx context.Context, clientDeadline bool) error {
-	q := `SELECT pg_sleep(30)`
-	if db.engine == SQLite {
-		q = `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000)
-			SELECT count(*) FROM c`
-	}
+	q := slowQueries[db.Engine()]
 	qctx := ctx
 	if clientDeadline {
 		var cancel context.CancelFunc

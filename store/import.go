@@ -4,15 +4,17 @@ import (
 	"cmp"
 	"context"
 	"crypto/md5"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"iter"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/jmoiron/sqlx"
+	"github.com/jmoiron/sqlx/reflectx"
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -23,10 +25,19 @@ import (
 // statement timeout. Larger batches give index inserts more locality.
 const importBatchSize = 20000
 
-// resourceInsertColumns are the columns resourceArgs gives values for.
-const resourceInsertColumns = `account_id, id, name, directory_path, mime_type, sha256,
-	original_uri, external_id, external_storage_type, storage_bucket, storage_key,
-	size_bytes, metadata, created_by, created_at, updated_at`
+// resourceInsertColumns are the columns a new resource row gives values
+// for; resourceRow's db tags name its fields the same.
+var resourceInsertColumns = []string{"account_id", "id", "name", "directory_path", "mime_type", "sha256",
+	"original_uri", "external_id", "external_storage_type", "storage_bucket", "storage_key",
+	"size_bytes", "metadata", "created_by", "created_at", "updated_at"}
+
+// insertResource is the one INSERT of a resource row, shared by create and
+// import, with named arguments bound from a resourceRow.
+var insertResource = `INSERT INTO resources (` + strings.Join(resourceInsertColumns, ", ") + `)
+	VALUES (:` + strings.Join(resourceInsertColumns, ", :") + `)`
+
+// insertTag adds one tag of a resource.
+const insertTag = `INSERT INTO resource_tags (account_id, resource_id, tag) VALUES (?, ?, ?)`
 
 // ImportResources inserts the resources of rs, every field as given, in one
 // transaction: either all are stored or none. It returns how many it stored.
@@ -35,7 +46,7 @@ const resourceInsertColumns = `account_id, id, name, directory_path, mime_type, 
 // is taken one matching ErrConflict; both name the resource's position in rs
 // (counting from 1) and the id or path.
 func (db *DB) ImportResources(ctx context.Context, rs iter.Seq2[Resource, error]) (int64, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.write.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: import: %w", translate(ctx, err))
 	}
@@ -107,17 +118,11 @@ func readBatches(rs iter.Seq2[Resource, error], size int, send func(importBatch)
 }
 
 // storeBatch stores the batch under the statement timeout.
-func (db *DB) storeBatch(ctx context.Context, tx *sql.Tx, b importBatch) error {
+func (db *DB) storeBatch(ctx context.Context, tx *sqlx.Tx, b importBatch) error {
 	batch := b.rs
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
-	var i int
-	var err error
-	if db.engine == Postgres {
-		i, err = db.copyBatch(tctx, tx, batch)
-	} else {
-		i, err = db.insertBatch(tctx, tx, batch)
-	}
+	i, err := db.d.importBatch(tctx, tx, batch)
 	if err == nil {
 		return nil
 	}
@@ -136,7 +141,7 @@ func (db *DB) storeBatch(ctx context.Context, tx *sql.Tx, b importBatch) error {
 // reports errors late, without the row, so on a unique violation it finds
 // the offending resource from the key in the error's detail; otherwise it
 // returns -1 for the row.
-func (db *DB) copyBatch(ctx context.Context, tx *sql.Tx, batch []Resource) (int, error) {
+func copyBatch(ctx context.Context, tx *sqlx.Tx, batch []Resource) (int, error) {
 	// In primary key order, index inserts hit neighbouring pages.
 	order := make([]*Resource, len(batch))
 	for i := range batch {
@@ -145,14 +150,20 @@ func (db *DB) copyBatch(ctx context.Context, tx *sql.Tx, batch []Resource) (int,
 	slices.SortFunc(order, func(a, b *Resource) int {
 		return cmp.Or(strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.ID, b.ID))
 	})
+	fields := tx.Mapper.TraversalsByName(reflect.TypeFor[resourceRow](), resourceInsertColumns)
 	rows := func(yield func([]any) bool) {
 		for _, r := range order {
-			if !yield(db.resourceArgs(r)) {
+			row := reflect.ValueOf(newRow(postgresDialect{}, *r))
+			args := make([]any, len(fields))
+			for i, f := range fields {
+				args[i] = reflectx.FieldByIndexesReadOnly(row, f).Interface()
+			}
+			if !yield(args) {
 				return
 			}
 		}
 	}
-	if err := copyIn(ctx, tx, `COPY resources (`+resourceInsertColumns+`) FROM STDIN`, rows); err != nil {
+	if err := copyIn(ctx, tx, `COPY resources (`+strings.Join(resourceInsertColumns, ", ")+`) FROM STDIN`, rows); err != nil {
 		return conflictRow(err, batch), err
 	}
 	tags := func(yield func([]any) bool) {
@@ -167,7 +178,7 @@ func (db *DB) copyBatch(ctx context.Context, tx *sql.Tx, batch []Resource) (int,
 	return -1, copyIn(ctx, tx, `COPY resource_tags (account_id, resource_id, tag) FROM STDIN`, tags)
 }
 
-func copyIn(ctx context.Context, tx *sql.Tx, query string, rows iter.Seq[[]any]) error {
+func copyIn(ctx context.Context, tx *sqlx.Tx, query string, rows iter.Seq[[]any]) error {
 	stmt, err := tx.PrepareContext(ctx, query)
 	if err != nil {
 		return err
@@ -213,47 +224,31 @@ func md5Hex(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// insertBatch inserts batch row by row with prepared statements, SQLite's
-// fastest way in. On failure it returns the index of the failing resource.
-func (db *DB) insertBatch(ctx context.Context, tx *sql.Tx, batch []Resource) (int, error) {
-	insertResource, err := tx.PrepareContext(ctx, `INSERT INTO resources (`+resourceInsertColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`)
+// insertBatch inserts batch row by row with prepared statements: the way
+// in for an engine without a bulk path, and SQLite's fastest. On failure
+// it returns the index of the failing resource.
+func insertBatch(ctx context.Context, tx *sqlx.Tx, d dialect, batch []Resource) (int, error) {
+	rowStmt, err := tx.PrepareNamedContext(ctx, insertResource)
 	if err != nil {
 		return -1, err
 	}
-	defer insertResource.Close()
-	insertTag, err := tx.PrepareContext(ctx, `INSERT INTO resource_tags (account_id, resource_id, tag)
-		VALUES ($1, $2, $3)`)
+	defer rowStmt.Close()
+	tagStmt, err := tx.PreparexContext(ctx, tx.Rebind(insertTag))
 	if err != nil {
 		return -1, err
 	}
-	defer insertTag.Close()
-	for i := range batch {
-		r := &batch[i]
-		if _, err := insertResource.ExecContext(ctx, db.resourceArgs(r)...); err != nil {
+	defer tagStmt.Close()
+	for i, r := range batch {
+		if _, err := rowStmt.ExecContext(ctx, newRow(d, r)); err != nil {
 			return i, err
 		}
 		for _, t := range r.Tags {
-			if _, err := insertTag.ExecContext(ctx, r.AccountID, r.ID, t); err != nil {
+			if _, err := tagStmt.ExecContext(ctx, r.AccountID, r.ID, t); err != nil {
 				return i, err
 			}
 		}
 	}
 	return -1, nil
-}
-
-// resourceArgs returns r's values for resourceInsertColumns. r.Metadata
-// must be compact, as validate returns it.
-func (db *DB) resourceArgs(r *Resource) []any {
-	var metadata any // NULL
-	if r.Metadata != nil {
-		// A string, not []byte: lib/pq would send bytes as bytea, and a
-		// STRICT SQLite table refuses a BLOB in a TEXT column.
-		metadata = string(r.Metadata)
-	}
-	return []any{r.AccountID, r.ID, r.Name, r.DirectoryPath, r.MimeType, r.SHA256,
-		r.OriginalURI, r.ExternalID, r.ExternalStorageType, r.StorageBucket, r.StorageKey,
-		r.SizeBytes, metadata, r.CreatedBy, db.timeArg(r.CreatedAt), db.timeArg(r.UpdatedAt)}
 }
 
 // conflict describes a unique violation by r in words, or returns nil if

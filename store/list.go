@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math"
 	"slices"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // ListResources returns one page of the account's resources matching f,
@@ -31,12 +32,12 @@ func (db *DB) ListResources(ctx context.Context, f ResourceFilter) (ResourcePage
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
 	if q.countOnly {
-		err = db.read.QueryRowContext(tctx, q.SQL, q.Args...).Scan(&page.Total)
+		err = db.read.GetContext(tctx, &page.Total, q.SQL, q.Args...)
 	} else if page.Items, page.Total, err = db.listPage(tctx, q, f.PageSize); err == nil &&
 		len(page.Items) == 0 && q.offset > 0 {
 		// An empty page carries no total, so ask for it, unless this was
 		// the first page: then there is nothing.
-		err = db.read.QueryRowContext(tctx, q.countSQL, q.Args[:q.countArgs]...).Scan(&page.Total)
+		err = db.read.GetContext(tctx, &page.Total, q.countSQL, q.Args[:q.countArgs]...)
 	}
 	if err != nil {
 		return ResourcePage{}, fmt.Errorf("store: list resources: %w", translate(ctx, err))
@@ -52,7 +53,7 @@ func (db *DB) ListResources(ctx context.Context, f ResourceFilter) (ResourcePage
 // ListQuery is the one statement ListResources runs for a filter.
 type ListQuery struct {
 	SQL  string // empty when no row can match, and nothing need run
-	Args []any
+	Args []any  // times among them are driver.Valuers, in the engine's form
 	// Prepared tells that ListResources runs SQL as a prepared statement,
 	// so PostgreSQL may plan it once for all values. Queries with tags are
 	// planned for their values every time: a common tag is best served by
@@ -117,12 +118,12 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 	if after != nil {
 		// A row comparison the order index serves as a range start: O(page)
 		// at any depth.
-		keys += " AND (r.created_at, r.id) " + cmp + " (" + w.arg(db.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
+		keys += " AND (r.created_at, r.id) " + cmp + " (" + w.arg(db.d.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
 		offset = 0
 	}
 	limit, skip := w.arg(f.PageSize), w.arg(offset)
 	order := "k.created_at " + dir + ", k.id " + dir
-	return `SELECT (` + count + `), ` + resourceColumns + `, ` + db.tagsColumn() + `
+	return `SELECT (` + count + `) AS total, ` + resourceColumns + `, ` + db.d.tagsColumn() + ` AS tags
 		FROM (
 			SELECT r.account_id, r.id, r.created_at FROM resources r
 			WHERE ` + keys + `
@@ -139,7 +140,7 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 // join of index-only scans of resource_tags, and any other filter counts
 // entries of the index that serves it.
 func (db *DB) countQuery(w *where, f ResourceFilter) string {
-	account := "$1" // listWhere's first argument
+	account := w.account
 	others := f.DirectoryPrefix != "" || f.CreatedAfter != nil || f.CreatedBefore != nil
 	switch {
 	case others:
@@ -166,59 +167,52 @@ func countTagged(w *where, account string) string {
 	return q + ` WHERE g0.account_id = ` + account + ` AND g0.tag = ` + w.tagArgs[0]
 }
 
+// listRow is a row of a page query: a resource and the total.
+type listRow struct {
+	Total int64 `db:"total"`
+	resourceRow
+}
+
 // listPage runs q and reads the page's resources and the total.
 func (db *DB) listPage(ctx context.Context, q ListQuery, size int64) ([]Resource, int64, error) {
-	var rows *sql.Rows
+	rows := make([]listRow, 0, size)
 	var err error
 	if q.Prepared {
-		var stmt *sql.Stmt
+		var stmt *sqlx.Stmt
 		if stmt, err = db.readStmts.get(ctx, q.SQL); err != nil {
 			return nil, 0, err
 		}
-		rows, err = stmt.QueryContext(ctx, q.Args...)
+		err = stmt.SelectContext(ctx, &rows, q.Args...)
 	} else {
-		rows, err = db.read.QueryContext(ctx, q.SQL, q.Args...)
+		err = db.read.SelectContext(ctx, &rows, q.SQL, q.Args...)
 	}
-	if err != nil {
-		return nil, 0, err
+	if err != nil || len(rows) == 0 {
+		return []Resource{}, 0, err
 	}
-	defer rows.Close()
-	items := make([]Resource, 0, size)
-	var total int64
-	for rows.Next() {
-		r, err := scanResource(rows, &total)
-		if err != nil {
-			return nil, 0, err
-		}
-		items = append(items, r)
-	}
-	return items, total, rows.Err()
+	return resources(rows), rows[0].Total, nil
 }
 
-// count counts the resources matching w by reading them.
-func (db *DB) count(ctx context.Context, w *where) (int64, error) {
-	var n int64
-	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM resources r WHERE `+w.String(), w.args...).Scan(&n)
-	return n, err
-}
-
-// where collects the conditions of a list query and their arguments.
+// where collects the conditions of a query on resources aliased r and
+// their arguments.
 type where struct {
+	d       dialect
 	conds   []string
 	args    []any
+	account string   // the placeholder of the account, when there is one
 	tagArgs []string // the placeholder of each tag of the filter
 }
 
 // clone returns a copy that can take more arguments without changing w.
 func (w *where) clone() *where {
-	return &where{conds: slices.Clone(w.conds), args: slices.Clone(w.args), tagArgs: w.tagArgs}
+	c := *w
+	c.conds, c.args = slices.Clone(w.conds), slices.Clone(w.args)
+	return &c
 }
 
-// arg adds an argument and returns its placeholder. modernc.org/sqlite
-// reads $N as the Nth argument too, so both engines share the syntax.
+// arg adds an argument and returns its placeholder, in the dialect's form.
 func (w *where) arg(v any) string {
 	w.args = append(w.args, v)
-	return "$" + strconv.Itoa(len(w.args))
+	return w.d.placeholder(len(w.args))
 }
 
 func (w *where) and(cond string) { w.conds = append(w.conds, cond) }
@@ -228,66 +222,27 @@ func (w *where) String() string { return strings.Join(w.conds, " AND ") }
 // listWhere builds the filter's conditions on resources aliased r. The
 // account is the first condition, so no list can forget it.
 func (db *DB) listWhere(f ResourceFilter) *where {
-	w := &where{}
-	account := w.arg(f.AccountID)
-	w.and("r.account_id = " + account)
+	w := &where{d: db.d}
+	w.account = w.arg(f.AccountID)
+	w.and("r.account_id = " + w.account)
 	if p := f.DirectoryPrefix; p != "" {
-		if db.engine == Postgres {
-			// Under COLLATE "C" the planner turns starts_with into a range
-			// scan of resources_path_created_idx, and no character is
-			// special. Its key holds a path's first pathKeyChars characters
-			// (migration 0005), so a longer prefix is rechecked in full.
-			if utf8.RuneCountInString(p) <= pathKeyChars {
-				w.and("starts_with(r.path_key, " + w.arg(p) + ")")
-			} else {
-				w.and("starts_with(r.path_key, " + w.arg(firstChars(p, pathKeyChars)) +
-					") AND starts_with(r.directory_path, " + w.arg(p) + ")")
-			}
-		} else {
-			// SQLite has no such operator (its LIKE ignores ASCII case, GLOB
-			// has wildcards), so give the byte range of strings starting
-			// with p, which the path index serves.
-			w.and("r.directory_path >= " + w.arg(p) + " AND r.directory_path < " + w.arg(prefixEnd(p)))
-		}
+		db.d.hasPrefix(w, p)
 	}
 	// Stored times are whole microseconds, so created_at > t is created_at >
 	// t rounded down, and created_at < t is created_at < t rounded up.
 	if t := f.CreatedAfter; t != nil {
-		w.and("r.created_at > " + w.arg(db.timeArg(*t)))
+		w.and("r.created_at > " + w.arg(db.d.timeArg(*t)))
 	}
 	if t := f.CreatedBefore; t != nil {
-		w.and("r.created_at < " + w.arg(db.timeArg(ceilMicro(*t))))
+		w.and("r.created_at < " + w.arg(db.d.timeArg(ceilMicro(*t))))
 	}
 	if tags := distinct(f.Tags); len(tags) > 0 {
 		for _, t := range tags {
 			w.tagArgs = append(w.tagArgs, w.arg(t))
 		}
-		db.taggedWithAll(w, account)
+		db.d.taggedWithAll(w)
 	}
 	return w
-}
-
-// taggedWithAll adds the condition that the resource carries every tag of
-// w.tagArgs, in the form each engine plans best.
-func (db *DB) taggedWithAll(w *where, account string) {
-	if db.engine == Postgres {
-		// One semi-join per tag, each a probe of resource_tags' primary key
-		// or a scan of its tag index: the planner picks per tag from its
-		// statistics, walking the order index for a common tag and
-		// starting from the tag's few rows for a rare one.
-		for _, t := range w.tagArgs {
-			w.and(`EXISTS (SELECT FROM resource_tags g WHERE g.account_id = r.account_id
-				AND g.resource_id = r.id AND g.tag = ` + t + `)`)
-		}
-		return
-	}
-	// SQLite plans an INTERSECT as a merge of one index range per tag.
-	parts := make([]string, len(w.tagArgs))
-	for i, t := range w.tagArgs {
-		parts[i] = `SELECT g.resource_id FROM resource_tags g
-			WHERE g.account_id = ` + account + ` AND g.tag = ` + t
-	}
-	w.and("r.id IN (" + strings.Join(parts, " INTERSECT ") + ")")
 }
 
 func (f *ResourceFilter) validate() error {
@@ -329,10 +284,6 @@ func pageOffset(page, size int64) (int64, bool) {
 	}
 	return (page - 1) * size, true
 }
-
-// pathKeyChars is how many leading characters of directory_path the
-// PostgreSQL column path_key holds (migration 0005).
-const pathKeyChars = 256
 
 // firstChars returns the first n characters of s.
 func firstChars(s string, n int) string {

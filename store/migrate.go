@@ -16,11 +16,6 @@ import (
 //go:embed migrations
 var migrationFiles embed.FS
 
-// migrationLockKey is the PostgreSQL advisory lock that serialises servers
-// migrating the same database. Any fixed number works; this one is
-// "resource" in ASCII.
-const migrationLockKey = 0x7265736f75726365
-
 type migration struct {
 	version int
 	name    string
@@ -32,7 +27,7 @@ type migration struct {
 // servers may call it at once. It runs under ctx alone, without the
 // statement timeout, since a migration may rewrite a large table.
 func (db *DB) Migrate(ctx context.Context) error {
-	ms, err := migrations(db.engine)
+	ms, err := migrations(db.d.name())
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
@@ -45,21 +40,13 @@ func (db *DB) Migrate(ctx context.Context) error {
 }
 
 func (db *DB) apply(ctx context.Context, m migration) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+	tx, err := db.write.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if db.engine == Postgres {
-		// The lock is held until this transaction ends, so a second server
-		// waits here and then finds the version recorded. (SQLite's BEGIN
-		// IMMEDIATE already serialises writers.)
-		if _, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLockKey)); err != nil {
-			return err
-		}
+	if err := db.d.lockMigrations(ctx, tx); err != nil {
+		return err
 	}
 	// schema_migrations is the one table without account_id: it describes
 	// the database, not a tenant's data.
@@ -70,15 +57,15 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 		return err
 	}
 	var applied bool
-	err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`,
-		m.version).Scan(&applied)
+	err = tx.GetContext(ctx, &applied, tx.Rebind(`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`),
+		m.version)
 	if err != nil || applied {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`,
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`),
 		m.version, m.name); err != nil {
 		return err
 	}

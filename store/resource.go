@@ -9,25 +9,26 @@ import (
 )
 
 // Resource is one stored file's catalogue entry. Its JSON form is the API's
-// own representation, used by import and export.
+// own representation, used by import and export. Its db tags name the
+// columns sqlx reads as they are; resourceRow converts the rest.
 type Resource struct {
-	ID                  string          `json:"id"`
-	AccountID           string          `json:"account_id"`
-	Name                string          `json:"name"`
-	DirectoryPath       string          `json:"directory_path"`
-	MimeType            string          `json:"mime_type"`
-	SHA256              string          `json:"sha256"`
-	OriginalURI         *string         `json:"original_uri,omitempty"`
-	ExternalID          *string         `json:"external_id,omitempty"`
-	ExternalStorageType *string         `json:"external_storage_type,omitempty"`
-	StorageBucket       string          `json:"storage_bucket"`
-	StorageKey          string          `json:"storage_key"`
-	SizeBytes           int64           `json:"size_bytes"`
-	Tags                []string        `json:"tags"`
-	Metadata            json.RawMessage `json:"metadata,omitempty"`
-	CreatedBy           *string         `json:"created_by,omitempty"`
-	CreatedAt           time.Time       `json:"created_at"`
-	UpdatedAt           time.Time       `json:"updated_at"`
+	ID                  string          `json:"id" db:"id"`
+	AccountID           string          `json:"account_id" db:"account_id"`
+	Name                string          `json:"name" db:"name"`
+	DirectoryPath       string          `json:"directory_path" db:"directory_path"`
+	MimeType            string          `json:"mime_type" db:"mime_type"`
+	SHA256              string          `json:"sha256" db:"sha256"`
+	OriginalURI         *string         `json:"original_uri,omitempty" db:"original_uri"`
+	ExternalID          *string         `json:"external_id,omitempty" db:"external_id"`
+	ExternalStorageType *string         `json:"external_storage_type,omitempty" db:"external_storage_type"`
+	StorageBucket       string          `json:"storage_bucket" db:"storage_bucket"`
+	StorageKey          string          `json:"storage_key" db:"storage_key"`
+	SizeBytes           int64           `json:"size_bytes" db:"size_bytes"`
+	Tags                []string        `json:"tags" db:"-"`
+	Metadata            json.RawMessage `json:"metadata,omitempty" db:"-"`
+	CreatedBy           *string         `json:"created_by,omitempty" db:"created_by"`
+	CreatedAt           time.Time       `json:"created_at" db:"-"`
+	UpdatedAt           time.Time       `json:"updated_at" db:"-"`
 }
 
 // ResourceFilter selects one page of an account's resources. AccountID is

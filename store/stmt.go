@@ -2,8 +2,9 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"sync"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // stmtCache holds prepared statements of one pool by their SQL text. The
@@ -11,23 +12,23 @@ import (
 // cache stays small: one entry per shape of query.
 type stmtCache struct {
 	mu    sync.Mutex
-	pool  *sql.DB
-	stmts map[string]*sql.Stmt
+	pool  *sqlx.DB
+	stmts map[string]*sqlx.Stmt
 }
 
-func newStmtCache(pool *sql.DB) *stmtCache {
-	return &stmtCache{pool: pool, stmts: map[string]*sql.Stmt{}}
+func newStmtCache(pool *sqlx.DB) *stmtCache {
+	return &stmtCache{pool: pool, stmts: map[string]*sqlx.Stmt{}}
 }
 
 // get returns query prepared on the pool; database/sql prepares it again on
 // each connection that runs it for the first time.
-func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+func (c *stmtCache) get(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.stmts[query]; ok {
 		return s, nil
 	}
-	s, err := c.pool.PrepareContext(ctx, query)
+	s, err := c.pool.PreparexContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}

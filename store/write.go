@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 )
 
 // CreateResource stores r and its tags in one transaction. r must be
@@ -22,10 +23,8 @@ func (db *DB) CreateResource(ctx context.Context, r Resource) error {
 		return fmt.Errorf("store: create resource: %w", err)
 	}
 	r.Metadata = metadata
-	err = db.inTx(ctx, func(tctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(tctx, `INSERT INTO resources (`+resourceInsertColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			db.resourceArgs(&r)...); err != nil {
+	err = db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
+		if _, err := tx.NamedExecContext(tctx, insertResource, newRow(db.d, r)); err != nil {
 			return err
 		}
 		return insertTags(tctx, tx, r)
@@ -39,10 +38,9 @@ func (db *DB) CreateResource(ctx context.Context, r Resource) error {
 	return nil
 }
 
-func insertTags(ctx context.Context, tx *sql.Tx, r Resource) error {
+func insertTags(ctx context.Context, tx *sqlx.Tx, r Resource) error {
 	for _, t := range r.Tags {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO resource_tags (account_id, resource_id, tag)
-			VALUES ($1, $2, $3)`, r.AccountID, r.ID, t); err != nil {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(insertTag), r.AccountID, r.ID, t); err != nil {
 			return err
 		}
 	}
@@ -62,28 +60,21 @@ func (db *DB) GetResource(ctx context.Context, accountID, id string) (Resource, 
 	return r, nil
 }
 
-// querier is what getResource needs from a pool or a transaction.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func (db *DB) getResource(ctx context.Context, q querier, accountID, id string) (Resource, error) {
+// getResource reads the resource through q, a pool or a transaction.
+func (db *DB) getResource(ctx context.Context, q sqlx.QueryerContext, accountID, id string) (Resource, error) {
 	if !isUUID(id) {
 		return Resource{}, ErrNotFound
 	}
-	rows, err := q.QueryContext(ctx, `SELECT `+resourceColumns+`, `+db.tagsColumn()+`
-		FROM resources r WHERE r.account_id = $1 AND r.id = $2`, accountID, id)
+	var row resourceRow
+	err := sqlx.GetContext(ctx, q, &row, db.read.Rebind(`SELECT `+resourceColumns+`, `+db.d.tagsColumn()+` AS tags
+		FROM resources r WHERE r.account_id = ? AND r.id = ?`), accountID, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Resource{}, ErrNotFound
+	}
 	if err != nil {
 		return Resource{}, err
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Resource{}, err
-		}
-		return Resource{}, ErrNotFound
-	}
-	return scanResource(rows)
+	return row.resource(), nil
 }
 
 // ResourceUpdate lists the fields UpdateResource changes; nil leaves a
@@ -100,7 +91,7 @@ type ResourceUpdate struct {
 // such resource, and one matching ErrConflict when the new path is taken.
 func (db *DB) UpdateResource(ctx context.Context, accountID, id string, u ResourceUpdate, now time.Time) (Resource, error) {
 	var r Resource
-	err := db.inTx(ctx, func(tctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
 		var err error
 		if r, err = db.getResource(tctx, tx, accountID, id); err != nil {
 			return err
@@ -108,10 +99,9 @@ func (db *DB) UpdateResource(ctx context.Context, accountID, id string, u Resour
 		if err = u.apply(&r, now); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(tctx, `UPDATE resources
-			SET name = $3, directory_path = $4, metadata = $5, updated_at = $6
-			WHERE account_id = $1 AND id = $2`,
-			accountID, id, r.Name, r.DirectoryPath, metadataArg(r.Metadata), db.timeArg(r.UpdatedAt))
+		_, err = tx.NamedExecContext(tctx, `UPDATE resources
+			SET name = :name, directory_path = :directory_path, metadata = :metadata, updated_at = :updated_at
+			WHERE account_id = :account_id AND id = :id`, newRow(db.d, r))
 		return err
 	})
 	if cerr := conflict(err, r); cerr != nil {
@@ -154,28 +144,19 @@ func (u ResourceUpdate) apply(r *Resource, now time.Time) error {
 // such resource.
 func (db *DB) DeleteResource(ctx context.Context, accountID, id string) (Resource, error) {
 	var r Resource
-	err := db.inTx(ctx, func(tctx context.Context, tx *sql.Tx) error {
+	err := db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
 		var err error
 		if r, err = db.getResource(tctx, tx, accountID, id); err != nil {
 			return err
 		}
 		// Tags go with the row (ON DELETE CASCADE).
-		_, err = tx.ExecContext(tctx, `DELETE FROM resources WHERE account_id = $1 AND id = $2`, accountID, id)
+		_, err = tx.ExecContext(tctx, tx.Rebind(`DELETE FROM resources WHERE account_id = ? AND id = ?`), accountID, id)
 		return err
 	})
 	if err != nil {
 		return Resource{}, fmt.Errorf("store: delete resource %s: %w", id, translate(ctx, err))
 	}
 	return r, nil
-}
-
-// metadataArg passes compact metadata as text: lib/pq would send []byte as
-// bytea, and a STRICT SQLite table refuses a BLOB in a TEXT column.
-func metadataArg(m json.RawMessage) any {
-	if m == nil {
-		return nil
-	}
-	return string(m)
 }
 
 func isUUID(s string) bool {
@@ -185,10 +166,10 @@ func isUUID(s string) bool {
 
 // inTx runs fn in a write transaction under the statement timeout and
 // commits it; any error rolls it back.
-func (db *DB) inTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+func (db *DB) inTx(ctx context.Context, fn func(context.Context, *sqlx.Tx) error) error {
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
-	tx, err := db.write.BeginTx(tctx, nil)
+	tx, err := db.write.BeginTxx(tctx, nil)
 	if err != nil {
 		return err
 	}
@@ -198,7 +179,7 @@ func (db *DB) inTx(ctx context.Context, fn func(context.Context, *sql.Tx) error)
 	return tx.Commit()
 }
 
-func rollback(tx *sql.Tx) error {
+func rollback(tx *sqlx.Tx) error {
 	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return err
 	}

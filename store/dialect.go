@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// A dialect holds everything one engine does differently: how to open it,
+// its placeholders and time values, and the SQL fragments and strategies
+// where the engines part ways. Everything else in the package is shared, so
+// supporting another engine means writing one more dialect.
+type dialect interface {
+	// name is the engine's name, as DB.Engine reports it; it also names
+	// the engine's folder under migrations.
+	name() string
+	// open returns the read and write pools for dsn, a URL of one of the
+	// schemes the dialect claims.
+	open(dsn string, o options) (read, write *sqlx.DB, err error)
+	// placeholder returns the text standing for the nth argument (from 1)
+	// of a query, so that an argument can be referred to more than once.
+	placeholder(n int) string
+	// timeArg converts t to the engine's stored form, as an argument.
+	timeArg(t time.Time) timestamp
+	// tagsColumn is a select-list expression: the tags of the resource
+	// aliased r as a JSON array in byte order, "[]" when it has none.
+	tagsColumn() string
+	// hasPrefix adds the condition that r.directory_path starts with p.
+	hasPrefix(w *where, p string)
+	// taggedWithAll adds the condition that r carries every tag of
+	// w.tagArgs, in the form the engine plans best.
+	taggedWithAll(w *where)
+	// snapshot is the options of a read-only transaction whose queries all
+	// see one snapshot.
+	snapshot() *sql.TxOptions
+	// importBatch stores a batch of an import in tx in the engine's fastest
+	// way. On failure it returns the index of the failing resource, or -1
+	// when it cannot tell.
+	importBatch(ctx context.Context, tx *sqlx.Tx, batch []Resource) (int, error)
+	// storageKeys calls fn with the keys in bucket, in byte order, reading
+	// them through tx, a snapshot transaction.
+	storageKeys(ctx context.Context, db *DB, tx *sqlx.Tx, bucket string, fn func(string) error) error
+	// lockMigrations makes tx, which applies one migration, wait for any
+	// other server migrating the same database, and lifts the statement
+	// timeout for it.
+	lockMigrations(ctx context.Context, tx *sqlx.Tx) error
+}
+
+// dialects maps each URL scheme Open accepts to its engine's dialect.
+var dialects = map[string]dialect{
+	"postgres":   postgresDialect{},
+	"postgresql": postgresDialect{},
+	"sqlite":     sqliteDialect{},
+}

@@ -1,0 +1,142 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // registers "postgres"
+)
+
+// postgresDialect is PostgreSQL through lib/pq.
+type postgresDialect struct{}
+
+var _ dialect = postgresDialect{}
+
+func (postgresDialect) name() string { return Postgres }
+
+func (postgresDialect) open(dsn string, o options) (read, write *sqlx.DB, err error) {
+	if write, err = openPostgresPool(dsn, o); err != nil {
+		return nil, nil, err
+	}
+	read = write
+	if o.readURL != "" {
+		if read, err = openPostgresPool(o.readURL, o); err != nil {
+			write.Close()
+			return nil, nil, fmt.Errorf("read URL: %w", err)
+		}
+	}
+	return read, write, nil
+}
+
+func openPostgresPool(dsn string, o options) (*sqlx.DB, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("invalid PostgreSQL URL: %w", err)
+	}
+	// lib/pq sends unknown parameters as run-time settings, so the server
+	// enforces the timeout even if a client stops watching its context.
+	q := u.Query()
+	// Whole milliseconds, rounded up: 0 would mean no timeout.
+	ms := (o.statementTimeout + time.Millisecond - 1).Milliseconds()
+	q.Set("statement_timeout", strconv.FormatInt(max(ms, 0), 10))
+	u.RawQuery = q.Encode()
+	pool, err := sqlx.Open("postgres", u.String())
+	if err != nil {
+		return nil, err
+	}
+	pool.SetMaxOpenConns(o.poolSize)
+	pool.SetMaxIdleConns(o.poolSize)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	return pool, nil
+}
+
+func (postgresDialect) placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+func (postgresDialect) timeArg(t time.Time) timestamp {
+	return timestamp{t: t.UTC().Truncate(time.Microsecond)}
+}
+
+func (postgresDialect) tagsColumn() string {
+	return `(SELECT coalesce(json_agg(g.tag ORDER BY g.tag), '[]')
+			FROM resource_tags g WHERE g.account_id = r.account_id AND g.resource_id = r.id)`
+}
+
+// pathKeyChars is how many leading characters of directory_path the
+// column path_key holds (migration 0005).
+const pathKeyChars = 256
+
+func (postgresDialect) hasPrefix(w *where, p string) {
+	// Under COLLATE "C" the planner turns starts_with into a range scan of
+	// resources_path_created_idx, and no character is special. Its key
+	// holds a path's first pathKeyChars characters (migration 0005), so a
+	// longer prefix is rechecked in full.
+	if utf8.RuneCountInString(p) <= pathKeyChars {
+		w.and("starts_with(r.path_key, " + w.arg(p) + ")")
+	} else {
+		w.and("starts_with(r.path_key, " + w.arg(firstChars(p, pathKeyChars)) +
+			") AND starts_with(r.directory_path, " + w.arg(p) + ")")
+	}
+}
+
+func (postgresDialect) taggedWithAll(w *where) {
+	// One semi-join per tag, each a probe of resource_tags' primary key or
+	// a scan of its tag index: the planner picks per tag from its
+	// statistics, walking the order index for a common tag and starting
+	// from the tag's few rows for a rare one.
+	for _, t := range w.tagArgs {
+		w.and(`EXISTS (SELECT FROM resource_tags g WHERE g.account_id = r.account_id
+				AND g.resource_id = r.id AND g.tag = ` + t + `)`)
+	}
+}
+
+func (postgresDialect) snapshot() *sql.TxOptions {
+	return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+}
+
+func (postgresDialect) importBatch(ctx context.Context, tx *sqlx.Tx, batch []Resource) (int, error) {
+	return copyBatch(ctx, tx, batch)
+}
+
+// keysChunk is how many storage keys a cursor fetches at a time.
+const keysChunk = 1000
+
+// storageKeys sorts on the server (COLLATE "C") and fetches keysChunk keys
+// at a time through a cursor, each fetch under the statement timeout.
+func (postgresDialect) storageKeys(ctx context.Context, db *DB, tx *sqlx.Tx, bucket string, fn func(string) error) error {
+	tctx, cancel := db.withTimeout(ctx)
+	_, err := tx.ExecContext(tctx, `DECLARE storage_keys NO SCROLL CURSOR FOR
+		SELECT storage_key FROM resources WHERE storage_bucket = $1 ORDER BY storage_key COLLATE "C"`, bucket)
+	cancel()
+	if err != nil {
+		return keysError(ctx, err)
+	}
+	for {
+		tctx, cancel := db.withTimeout(ctx)
+		n, err := eachKey(ctx, tctx, tx, `FETCH `+strconv.Itoa(keysChunk)+` FROM storage_keys`, fn)
+		cancel()
+		if err != nil || n < keysChunk {
+			return err
+		}
+	}
+}
+
+// migrationLockKey is the advisory lock that serialises servers migrating
+// the same database. Any fixed number works; this one is "resource" in
+// ASCII.
+const migrationLockKey = 0x7265736f75726365
+
+func (postgresDialect) lockMigrations(ctx context.Context, tx *sqlx.Tx) error {
+	// The lock is held until tx ends, so a second server waits here and
+	// then finds the version recorded.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLockKey))
+	return err
+}
