@@ -33,7 +33,7 @@ test: tools
 FUZZTIME ?= 1m
 FUZZ_TARGETS := server:FuzzListQuery server:FuzzItemPath server:FuzzDataURLPattern upload:FuzzDecode \
 	store:FuzzValidateDirectoryPath store:FuzzValidateName store:FuzzNormalizeTags \
-	store:FuzzParseTagFilter store:FuzzDecodeResourceLine
+	resources:FuzzParseTagFilter store:FuzzDecodeResourceLine
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
 		out=$$($(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) 2>&1) || \

@@ -24,7 +24,6 @@ import (
 
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/internal/testkit"
-	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 )
 
@@ -149,7 +148,7 @@ func attackRoutes(id string) []struct{ method, path, body string } {
 func TestTokenAttacks(t *testing.T) {
 	keys := newAttackKeys(t)
 	logs := &testkit.SyncBuffer{}
-	e := newEnvWith(t, store.SQLite, func(c *server.Config) {
+	e := newEnvWith(t, store.SQLite, func(c config) {
 		v, err := auth.New(context.Background(), auth.Config{Secret: []byte(testSecret), JWKSURL: keys.jwks.URL,
 			Issuer: attackIssuer, Audience: attackAudience})
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore/blobtest"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
@@ -29,8 +30,9 @@ func BenchmarkRequests(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := server.New(server.Config{DB: db, Blobs: blobtest.Open(b, "file"), Verifier: v,
-		Fetcher: urlfetch.New(urlfetch.Config{}), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	h, err := server.New(server.Config{DB: db, Verifier: v,
+		Resources: mustService(b, resources.Config{DB: db, Blobs: blobtest.Open(b, "file"), Fetcher: urlfetch.New(urlfetch.Config{})}),
+		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}

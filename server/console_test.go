@@ -5,15 +5,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/re-factor/resources/server"
 )
 
 // TestConsoleServed checks the console's page and assets: no token needed,
 // a CSP allowing this origin only, and the server's content limit written
 // into the page. The browser suite (console/test) drives the app itself.
 func TestConsoleServed(t *testing.T) {
-	e := newEnvWith(t, "sqlite", func(c *server.Config) { c.MaxContentBytes = 12345 })
+	e := newEnvWith(t, "sqlite", func(c config) { c.Resources.MaxContentBytes = 12345 })
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, tc := range []struct {
 		path, contentType, contains string

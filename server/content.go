@@ -3,17 +3,14 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"maps"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
-	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/gen"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/store"
 )
 
@@ -24,15 +21,11 @@ func (s *Server) GetResourceContent(ctx context.Context, req gen.GetResourceCont
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.db.GetResource(ctx, account, req.Id.String())
+	r, body, err := s.resources.Download(ctx, account, req.Id.String())
 	if err != nil {
 		return nil, err
 	}
-	if r.StorageBucket != s.blobs.Bucket() {
-		return nil, fmt.Errorf("%w: the bytes of resource %s are in bucket %q, which this server does not serve",
-			store.ErrNotFound, r.ID, r.StorageBucket)
-	}
-	return contentResponse{ctx: ctx, res: r, params: req.Params, blobs: s.blobs}, nil
+	return contentResponse{ctx: ctx, res: r, params: req.Params, body: body}, nil
 }
 
 // maxRanges bounds the parts of a multi-range download, each of which opens
@@ -47,7 +40,7 @@ type contentResponse struct {
 	ctx    context.Context
 	res    store.Resource
 	params gen.GetResourceContentParams
-	blobs  *blobstore.Store
+	body   *resources.Content
 }
 
 func (c contentResponse) VisitGetResourceContentResponse(w http.ResponseWriter) error {
@@ -76,17 +69,16 @@ func (c contentResponse) VisitGetResourceContentResponse(w http.ResponseWriter) 
 	if c.params.IfNoneMatch != nil {
 		req.Header.Set("If-None-Match", *c.params.IfNoneMatch)
 	}
-	body := &blobReader{ctx: c.ctx, blobs: c.blobs, key: c.res.StorageKey, size: c.res.SizeBytes}
-	defer body.Close()
-	cw := &contentWriter{ResponseWriter: w, body: body}
-	http.ServeContent(cw, req, "", c.res.CreatedAt, body)
+	defer c.body.Close()
+	cw := &contentWriter{ResponseWriter: w, body: c.body}
+	http.ServeContent(cw, req, "", c.res.CreatedAt, c.body)
 	if cw.unsent {
 		// Nothing went out: the error handler answers, without the
 		// headers of the content.
 		clear(h)
 		maps.Copy(h, before)
 	}
-	return body.err
+	return c.body.Err()
 }
 
 // contentWriter is the ResponseWriter http.ServeContent writes to. Just
@@ -97,7 +89,7 @@ func (c contentResponse) VisitGetResourceContentResponse(w http.ResponseWriter) 
 // (416 for a range past the end, above all) into our {"error"} bodies.
 type contentWriter struct {
 	http.ResponseWriter
-	body   *blobReader
+	body   *resources.Content
 	failed bool // an error status went out; its body becomes {"error"}
 	unsent bool // opening the bytes failed; nothing goes out
 }
@@ -116,7 +108,7 @@ func (cw *contentWriter) WriteHeader(code int) {
 		if err != nil {
 			length = -1
 		}
-		if cw.body.open(length) != nil {
+		if cw.body.Open(length) != nil {
 			cw.unsent = true
 			return
 		}
@@ -127,7 +119,7 @@ func (cw *contentWriter) WriteHeader(code int) {
 func (cw *contentWriter) Write(p []byte) (int, error) {
 	switch {
 	case cw.unsent:
-		return 0, cw.body.err
+		return 0, cw.body.Err()
 	case !cw.failed:
 		return cw.ResponseWriter.Write(p)
 	}
@@ -139,75 +131,4 @@ func (cw *contentWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-// blobReader is an io.ReadSeeker over stored bytes whose size the row
-// already knows: seeking costs nothing, and the bytes are opened from the
-// current offset by open, or else by the first Read.
-type blobReader struct {
-	ctx    context.Context
-	blobs  *blobstore.Store
-	key    string
-	size   int64
-	offset int64
-	rc     io.ReadCloser
-	err    error // the first storage error, which every later Read returns
-}
-
-// open opens length bytes from the current offset, to the end when length
-// is negative. It returns the storage's error, also kept in b.err.
-func (b *blobReader) open(length int64) error {
-	if b.err != nil {
-		return b.err
-	}
-	if length == 0 {
-		length = -1 // the whole of empty content: S3 has no empty range
-	}
-	rc, err := b.blobs.NewRangeReader(b.ctx, b.key, b.offset, length)
-	if err != nil {
-		b.err = fmt.Errorf("read content %s: %w", b.key, err)
-		return b.err
-	}
-	b.rc = rc
-	return nil
-}
-
-func (b *blobReader) Read(p []byte) (int, error) {
-	if b.rc == nil {
-		if err := b.open(-1); err != nil {
-			return 0, err
-		}
-	}
-	n, err := b.rc.Read(p)
-	b.offset += int64(n)
-	if err != nil && !errors.Is(err, io.EOF) {
-		b.err = fmt.Errorf("read content %s: %w", b.key, err)
-	}
-	return n, err
-}
-
-func (b *blobReader) Seek(offset int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekCurrent:
-		offset += b.offset
-	case io.SeekEnd:
-		offset += b.size
-	}
-	if offset < 0 {
-		return 0, errors.New("seek before start")
-	}
-	if offset != b.offset {
-		b.Close()
-		b.offset = offset
-	}
-	return offset, nil
-}
-
-func (b *blobReader) Close() error {
-	if b.rc == nil {
-		return nil
-	}
-	err := b.rc.Close()
-	b.rc = nil
-	return err
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/re-factor/resources/blobstore/blobtest"
-	"github.com/re-factor/resources/server"
 )
 
 // newProbedEnv serves on SQLite and storage of the kind behind a probe that
@@ -18,7 +17,7 @@ import (
 func newProbedEnv(t *testing.T, kind string) (*env, *blobtest.Probe) {
 	t.Helper()
 	blobs, probe := blobtest.OpenProbed(t, kind)
-	e := newEnvOn(t, "sqlite", kind, func(c *server.Config) { c.Blobs = blobs })
+	e := newEnvOn(t, "sqlite", kind, func(c config) { c.Resources.Blobs = blobs })
 	e.blobs = blobs
 	return e, probe
 }

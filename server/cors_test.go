@@ -4,13 +4,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/re-factor/resources/server"
 )
 
 func TestCORS(t *testing.T) {
 	const allowed = "https://app.example"
-	on := newEnvWith(t, "sqlite", func(c *server.Config) { c.CORSAllowedOrigins = []string{allowed} })
+	on := newEnvWith(t, "sqlite", func(c config) { c.CORSAllowedOrigins = []string{allowed} })
 	off := newEnv(t, "sqlite")
 	preflight := func(origin string) http.Header {
 		return http.Header{

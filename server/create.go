@@ -8,17 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/gen"
-	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/upload"
-	"github.com/re-factor/resources/urlfetch"
 )
 
 // maxKept bounds the bodies of requests other than a create, and what a
@@ -26,70 +22,50 @@ import (
 // metadata (at most 64 KiB itself), a uri.
 const maxKept = 1 << 20
 
-// stored is content written under a new resource's key.
-type stored struct {
-	blobstore.Written
-	mediaType string // "" when the bytes must be sniffed
-}
-
 // createResource serves POST /v1/resources from the raw body, which the
 // strict handler would decode whole: the content's bytes stream into
-// storage as the JSON is read, hashed and counted on the way, so an upload
-// costs buffers, not its size. The other fields are checked against the
-// spec once the body has been read. Bytes are written before the row and
-// removed again if anything after them fails, so no row ever points at
-// missing bytes; a crash in between leaves bytes for refactor gc.
+// storage as the JSON is read, so an upload costs buffers, not its size.
+// The other fields are checked against the spec once the body has been
+// read; the draft then writes the row, or removes the bytes it stored.
 func (s *Server) createResource(c echo.Context) error {
 	ctx := c.Request().Context()
 	p, err := principalOf(ctx)
 	if err != nil {
 		return err
 	}
-	id := uuid.NewString()
-	key := blobstore.Key(p.AccountID, id)
-	var content *stored
-	created := false
-	defer func() {
-		if content != nil && !created {
-			s.removeBytes(ctx, key)
-		}
-	}()
+	draft := s.resources.NewDraft(p.AccountID, p.Subject)
+	defer draft.Discard(ctx)
 	doc, err := upload.Decode(c.Request().Body, upload.Options{Member: "content", FileRule: s.contentRule, MaxKept: maxKept}, func(f upload.File) error {
-		w, err := s.blobs.Put(ctx, key, f.Data, s.maxContent, f.MediaType)
-		if err == nil {
-			content = &stored{Written: w, mediaType: f.MediaType}
-		}
-		return err
+		return draft.PutContent(ctx, f.Data, f.MediaType)
 	})
 	if err != nil {
-		return s.bodyError(err)
+		return bodyError(err)
 	}
 	body, err := s.validateCreate(ctx, c.Request(), doc)
 	if err != nil {
 		return err
 	}
-	r, err := s.newResource(p.AccountID, p.Subject, id, body)
+	r, err := draft.Create(ctx, createFields(body))
 	if err != nil {
 		return err
 	}
-	if body.Uri != nil {
-		if content, err = s.fetch(ctx, key, *body.Uri); err != nil {
-			return s.bodyError(err)
-		}
-	}
-	r.SHA256, r.SizeBytes, r.MimeType = content.SHA256, content.Size, content.mediaType
-	if r.MimeType == "" {
-		r.MimeType = http.DetectContentType(content.Head)
-	}
-	if err := s.db.CreateResource(ctx, r); err != nil {
-		return err
-	}
-	created = true
 	out, err := toAPIResource(&r)
 	if err != nil {
 		return err
 	}
 	return gen.CreateResource200JSONResponse(out).VisitCreateResourceResponse(c.Response())
+}
+
+// createFields reads the validated body into the domain's fields.
+func createFields(body gen.ResourceCreate) resources.Fields {
+	f := resources.Fields{Name: body.Name, DirectoryPath: body.DirectoryPath, URI: body.Uri}
+	if body.Tags != nil {
+		f.Tags = *body.Tags
+	}
+	if body.Metadata != nil {
+		f.Metadata = *body.Metadata
+	}
+	return f
 }
 
 // CreateResource completes the generated strict interface. Requests never
@@ -125,7 +101,7 @@ func withBody(req *http.Request, doc []byte) *http.Request {
 
 // bodyError puts what went wrong with a create's body or content in the
 // client's words, without the storage's or the reader's internals.
-func (s *Server) bodyError(err error) error {
+func bodyError(err error) error {
 	var invalid *upload.Error
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -134,73 +110,8 @@ func (s *Server) bodyError(err error) error {
 	case errors.As(err, &tooLarge):
 		return &echo.HTTPError{Code: http.StatusRequestEntityTooLarge,
 			Message: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}
-	case errors.Is(err, blobstore.ErrTooLarge):
-		return &echo.HTTPError{Code: http.StatusRequestEntityTooLarge,
-			Message: fmt.Sprintf("content is larger than %d bytes", s.maxContent)}
 	case errors.Is(err, upload.ErrRead) && !errors.Is(err, context.Canceled):
 		return &echo.HTTPError{Code: http.StatusBadRequest, Message: "request body could not be read to its end", Internal: err}
 	}
 	return err
-}
-
-// newResource checks everything about the request that needs no I/O and
-// fills in what the server decides.
-func (s *Server) newResource(account, subject, id string, body gen.ResourceCreate) (store.Resource, error) {
-	if (body.Content == nil) == (body.Uri == nil) {
-		return store.Resource{}, badRequest("request body: content and uri: give exactly one of the two")
-	}
-	if err := errors.Join(store.ValidateName(body.Name), store.ValidateDirectoryPath(body.DirectoryPath)); err != nil {
-		return store.Resource{}, err
-	}
-	var tags []string
-	if body.Tags != nil {
-		tags = *body.Tags
-	}
-	tags, err := store.NormalizeTags(tags)
-	if err != nil {
-		return store.Resource{}, err
-	}
-	var metadata json.RawMessage
-	if body.Metadata != nil {
-		if metadata, err = store.ValidateMetadata(*body.Metadata); err != nil {
-			return store.Resource{}, err
-		}
-	}
-	now := s.now().UTC().Truncate(time.Microsecond)
-	r := store.Resource{
-		ID: id, AccountID: account, Name: body.Name, DirectoryPath: body.DirectoryPath,
-		OriginalURI: body.Uri, StorageBucket: s.blobs.Bucket(), StorageKey: blobstore.Key(account, id),
-		Tags: tags, Metadata: metadata, CreatedAt: now, UpdatedAt: now,
-	}
-	if subject != "" {
-		r.CreatedBy = &subject
-	}
-	return r, nil
-}
-
-// fetch streams the bytes at uri into storage under key.
-func (s *Server) fetch(ctx context.Context, key, uri string) (*stored, error) {
-	rc, mediaType, err := s.fetcher.Fetch(ctx, uri)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	if n := urlfetch.ContentLength(rc); n > s.maxContent {
-		return nil, fmt.Errorf("%s declares %d bytes: %w", uri, n, blobstore.ErrTooLarge)
-	}
-	w, err := s.blobs.Put(ctx, key, rc, s.maxContent, mediaType)
-	if err != nil {
-		return nil, err
-	}
-	return &stored{Written: w, mediaType: mediaType}, nil
-}
-
-// removeBytes deletes bytes whose row could not be written. A failure is
-// logged and left to refactor gc.
-func (s *Server) removeBytes(ctx context.Context, key string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := s.blobs.Delete(ctx, key); err != nil {
-		s.log.WarnContext(ctx, "bytes left for refactor gc", "storage_key", key, "error", err.Error())
-	}
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/re-factor/resources/internal/testkit"
-	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 )
 
@@ -24,7 +23,7 @@ import (
 // each gets the answer a client can act on, never a 500, and no failure
 // leaves bytes behind.
 func TestCreateBodies(t *testing.T) {
-	e := newEnvWith(t, store.SQLite, func(c *server.Config) { c.MaxContentBytes = 1024 })
+	e := newEnvWith(t, store.SQLite, func(c config) { c.Resources.MaxContentBytes = 1024 })
 	tok := rwToken(t, "acct")
 	const x = `"content":"data:text/plain;base64,eA=="`
 	tests := []struct {

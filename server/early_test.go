@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 )
@@ -77,7 +78,7 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 // headers, and checks how much of each the server had read when it
 // answered: the request's head and at most one read buffer, never the body.
 func TestRefusedBeforeTheBody(t *testing.T) {
-	u := newUnstartedEnv(t, store.SQLite, "file", func(c *server.Config) {
+	u := newUnstartedEnv(t, store.SQLite, "file", func(c config) {
 		c.RateLimit = server.RateLimit{RPS: 0.001, Burst: 1}
 	})
 	ln := &countingListener{Listener: u.srv.Listener}
@@ -89,7 +90,7 @@ func TestRefusedBeforeTheBody(t *testing.T) {
 	if r := e.get("/v1/resources", limited); r.status != http.StatusOK {
 		t.Fatalf("first request of the limited account = %d", r.status)
 	}
-	maxBody := server.MaxBodyBytes(server.DefaultMaxContentBytes)
+	maxBody := server.MaxBodyBytes(resources.DefaultMaxContentBytes)
 	tests := []struct {
 		name, token, contentType string
 		size                     int64 // the body's length
@@ -160,7 +161,7 @@ func TestRefusedBeforeTheBody(t *testing.T) {
 func TestEarlyAnswersReachWholeBodyClients(t *testing.T) {
 	e := newEnv(t, store.SQLite)
 	tok := rwToken(t, "acct")
-	maxBody := server.MaxBodyBytes(server.DefaultMaxContentBytes)
+	maxBody := server.MaxBodyBytes(resources.DefaultMaxContentBytes)
 	tests := []struct {
 		name   string
 		token  string

@@ -16,10 +16,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"github.com/re-factor/resources/auth"
-	"github.com/re-factor/resources/blobstore"
-	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/upload"
-	"github.com/re-factor/resources/urlfetch"
 )
 
 // statuses maps our sentinel errors to HTTP statuses; it is the only such table.
@@ -29,17 +27,13 @@ var statuses = []struct {
 }{
 	{auth.ErrUnauthenticated, http.StatusUnauthorized},
 	{auth.ErrForbidden, http.StatusForbidden},
-	{store.ErrInvalid, http.StatusBadRequest},
-	{store.ErrNotFound, http.StatusNotFound},
-	{store.ErrConflict, http.StatusConflict},
-	{store.ErrUnavailable, http.StatusServiceUnavailable},
-	{blobstore.ErrTooLarge, http.StatusRequestEntityTooLarge},
-	{blobstore.ErrUnavailable, http.StatusServiceUnavailable},
+	{resources.ErrInvalid, http.StatusBadRequest},
+	{resources.ErrNotFound, http.StatusNotFound},
+	{resources.ErrConflict, http.StatusConflict},
+	{resources.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{resources.ErrUnavailable, http.StatusServiceUnavailable},
 	{upload.ErrInvalid, http.StatusBadRequest},
 	{upload.ErrTooLarge, http.StatusRequestEntityTooLarge},
-	{urlfetch.ErrBadURL, http.StatusBadRequest},
-	{urlfetch.ErrRefused, http.StatusBadRequest},
-	{urlfetch.ErrFetch, http.StatusBadRequest},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable},
 }
 
@@ -109,16 +103,16 @@ func messageOf(err error, status int) string {
 		return "internal error; the request id identifies it in the server's log"
 	}
 	var re *openapi3filter.RequestError
-	var ve *store.ValidationError
+	var de *resources.Error
 	var he *echo.HTTPError
 	switch {
 	case errors.As(err, &re):
 		return describeRequestError(re)
-	case errors.As(err, &ve):
-		// Body fields: the list handler words its query's own, and the
-		// request validator refuses all the store would but for the prose
-		// rules of metadata.
-		return "request body: " + ve.Error()
+	case errors.As(err, &de) && de.Field != "":
+		// Body fields: the list handler words its query's own.
+		return "request body: " + de.Message()
+	case errors.As(err, &de):
+		return de.Message()
 	case errors.As(err, &he):
 		if he.Internal != nil && statusOf(he.Internal) == status {
 			return he.Internal.Error()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore/blobtest"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
@@ -34,8 +35,9 @@ func fuzzHandler(f *testing.F) (http.Handler, string) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h, err := server.New(server.Config{DB: db, Blobs: blobtest.Open(f, "file"), Verifier: v,
-		Fetcher: urlfetch.New(urlfetch.Config{}), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	h, err := server.New(server.Config{DB: db, Verifier: v,
+		Resources: mustService(f, resources.Config{DB: db, Blobs: blobtest.Open(f, "file"), Fetcher: urlfetch.New(urlfetch.Config{})}),
+		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		f.Fatal(err)
 	}

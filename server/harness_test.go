@@ -17,6 +17,7 @@ import (
 	"github.com/re-factor/resources/blobstore/blobtest"
 	"github.com/re-factor/resources/gen"
 	"github.com/re-factor/resources/internal/testkit"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/server/spectest"
 	"github.com/re-factor/resources/store"
@@ -50,16 +51,24 @@ func newEnv(t *testing.T, engine string) *env {
 	return newEnvOn(t, engine, "file", nil)
 }
 
-// newEnvWith is newEnv with a say in the server's Config, for what is off
+// config is what a test may adjust before its server is built: the HTTP
+// layer's Config and the domain's. The domain takes DB and Logger from the
+// HTTP layer's.
+type config struct {
+	*server.Config
+	Resources *resources.Config
+}
+
+// newEnvWith is newEnv with a say in the server's config, for what is off
 // or defaulted unless set (limits, metrics, CORS).
-func newEnvWith(t *testing.T, engine string, configure func(*server.Config)) *env {
+func newEnvWith(t *testing.T, engine string, configure func(config)) *env {
 	t.Helper()
 	return newEnvOn(t, engine, "file", configure)
 }
 
 // newEnvOn serves on the engine's database and the blob kind's storage;
 // configure, when not nil, adjusts the Config before the server is built.
-func newEnvOn(t *testing.T, engine, blobKind string, configure func(*server.Config)) *env {
+func newEnvOn(t *testing.T, engine, blobKind string, configure func(config)) *env {
 	t.Helper()
 	e := newUnstartedEnv(t, engine, blobKind, configure)
 	e.srv.Start()
@@ -74,9 +83,10 @@ type unstartedEnv struct {
 	srv *httptest.Server
 }
 
-func newUnstartedEnv(t *testing.T, engine, blobKind string, configure func(*server.Config)) unstartedEnv {
+func newUnstartedEnv(t *testing.T, engine, blobKind string, configure func(config)) unstartedEnv {
 	t.Helper()
 	var cfg server.Config
+	var rcfg resources.Config
 	db := storetest.Open(t, engine)
 	blobs := blobtest.Open(t, blobKind)
 	v, err := auth.New(context.Background(), auth.Config{Secret: []byte(testSecret)})
@@ -88,11 +98,13 @@ func newUnstartedEnv(t *testing.T, engine, blobKind string, configure func(*serv
 	if testing.Verbose() {
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	cfg.DB, cfg.Blobs, cfg.Verifier, cfg.Logger = db, blobs, v, logger
-	cfg.Fetcher = urlfetch.New(urlfetch.Config{AllowPrivate: true})
+	cfg.DB, cfg.Verifier, cfg.Logger = db, v, logger
+	rcfg.Blobs, rcfg.Fetcher = blobs, urlfetch.New(urlfetch.Config{AllowPrivate: true})
 	if configure != nil {
-		configure(&cfg)
+		configure(config{Config: &cfg, Resources: &rcfg})
 	}
+	rcfg.DB, rcfg.Logger = cfg.DB, cfg.Logger
+	cfg.Resources = mustService(t, rcfg)
 	h, err := server.New(cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
@@ -100,6 +112,15 @@ func newUnstartedEnv(t *testing.T, engine, blobKind string, configure func(*serv
 	srv := httptest.NewUnstartedServer(h)
 	t.Cleanup(srv.Close)
 	return unstartedEnv{env: &env{t: t, db: db, blobs: blobs}, srv: srv}
+}
+
+func mustService(tb testing.TB, cfg resources.Config) *resources.Service {
+	tb.Helper()
+	svc, err := resources.New(cfg)
+	if err != nil {
+		tb.Fatalf("resources.New: %v", err)
+	}
+	return svc
 }
 
 // forBackends runs f as a subtest on every database engine with every

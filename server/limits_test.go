@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/re-factor/resources/internal/testkit"
-	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
 )
@@ -75,7 +74,7 @@ func TestHostileQueries(t *testing.T) {
 // TestBodyLimits refuses oversized bodies on every write route with 413,
 // whether the size is declared up front or only found while reading.
 func TestBodyLimits(t *testing.T) {
-	e := newEnvWith(t, store.SQLite, func(c *server.Config) { c.MaxContentBytes = 1 << 10 })
+	e := newEnvWith(t, store.SQLite, func(c config) { c.Resources.MaxContentBytes = 1 << 10 })
 	tok := rwToken(t, "acct")
 	res := e.mustCreate(tok, map[string]any{"name": "a.txt", "directory_path": "/", "content": dataURL("text/plain", []byte("a"))})
 	huge := `{"name":"b.txt","directory_path":"/","metadata":{"pad":"` + strings.Repeat("x", 3<<20) + `"}}`
@@ -149,7 +148,7 @@ func newLockedEnv(t *testing.T, timeout time.Duration) (*env, *sql.DB, *testkit.
 		t.Fatal(err)
 	}
 	logs := &testkit.SyncBuffer{}
-	e := newEnvWith(t, store.Postgres, func(c *server.Config) {
+	e := newEnvWith(t, store.Postgres, func(c config) {
 		c.DB, c.Logger = db, slog.New(slog.NewJSONHandler(logs, nil))
 	})
 	return e, lockResources(t, dbURL), logs

@@ -9,7 +9,7 @@ import (
 )
 
 func TestMetrics(t *testing.T) {
-	e := newEnvWith(t, "sqlite", func(c *server.Config) {
+	e := newEnvWith(t, "sqlite", func(c config) {
 		c.Metrics = server.NewMetrics(c.DB, server.BuildInfo{Version: "v1.2.3", Commit: "abc123"})
 		c.ServeMetrics = true
 	})
@@ -50,7 +50,7 @@ func TestMetrics(t *testing.T) {
 // TestMetricsNotOnAPIUnlessAsked keeps /metrics off the API listener when
 // main serves it on METRICS_ADDR.
 func TestMetricsNotOnAPIUnlessAsked(t *testing.T) {
-	e := newEnvWith(t, "sqlite", func(c *server.Config) {
+	e := newEnvWith(t, "sqlite", func(c config) {
 		c.Metrics = server.NewMetrics(c.DB, server.BuildInfo{})
 	})
 	if r := e.getRaw("/metrics"); r.status != http.StatusNotFound {

@@ -30,7 +30,7 @@ func (e *env) rawGet(path, token string) response {
 
 func TestRateLimitPerAccount(t *testing.T) {
 	const burst = 3
-	e := newEnvWith(t, store.SQLite, func(c *server.Config) {
+	e := newEnvWith(t, store.SQLite, func(c config) {
 		// A slow refill keeps the test independent of how fast it runs.
 		c.RateLimit = server.RateLimit{RPS: 0.01, Burst: burst}
 	})

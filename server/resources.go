@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/re-factor/resources/gen"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/store"
 )
 
@@ -25,15 +26,15 @@ func (s *Server) ListResources(ctx context.Context, req gen.ListResourcesRequest
 		return nil, err
 	}
 	f := listFilter(account, req.Params)
-	page, err := s.db.ListResources(ctx, f)
-	var ve *store.ValidationError
-	if errors.As(err, &ve) {
+	page, err := s.resources.List(ctx, f)
+	var re *resources.Error
+	if errors.As(err, &re) && re.Field != "" {
 		// The filter comes from the query; the validator has refused all
 		// but a cursor this server did not make.
-		return nil, badRequest(fmt.Sprintf("query parameter %q: %s", ve.Field, ve.Reason))
+		return nil, badRequest(fmt.Sprintf("query parameter %q: %s", re.Field, re.Reason))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list resources of account %q: %w", account, err)
+		return nil, err
 	}
 	items, err := toAPIResources(page.Items)
 	if err != nil {
@@ -63,7 +64,7 @@ func listFilter(account string, p gen.ListResourcesParams) store.ResourceFilter 
 		PageSize:      defaultPageSize,
 	}
 	if p.Tags != nil {
-		f.Tags = store.ParseTagFilter(*p.Tags)
+		f.Tags = resources.ParseTagFilter(*p.Tags)
 	}
 	if p.DirectoryPrefix != nil {
 		f.DirectoryPrefix = *p.DirectoryPrefix

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -16,24 +15,19 @@ import (
 	oapimiddleware "github.com/oapi-codegen/echo-middleware"
 
 	"github.com/re-factor/resources/auth"
-	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/gen"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/store"
-	"github.com/re-factor/resources/urlfetch"
 )
 
 // Config holds what the HTTP layer depends on.
 type Config struct {
-	DB       *store.DB
-	Blobs    *blobstore.Store
-	Fetcher  *urlfetch.Fetcher
-	Verifier *auth.Verifier
-	Logger   *slog.Logger
-	// MaxContentBytes caps a resource's bytes (413 beyond); request bodies
-	// are capped to match. Default 25 MiB.
-	MaxContentBytes int64
-	// Now is the clock for created_at and updated_at; default time.Now.
-	Now func() time.Time
+	// DB answers the readiness probe; Resources serves every operation on
+	// resources, and its MaxContentBytes caps request bodies to match.
+	DB        *store.DB
+	Resources *resources.Service
+	Verifier  *auth.Verifier
+	Logger    *slog.Logger
 	// Metrics, when set, counts every request; with ServeMetrics it is
 	// also served at GET /metrics (main serves it on METRICS_ADDR instead
 	// when that is set).
@@ -47,23 +41,17 @@ type Config struct {
 	RateLimit RateLimit
 }
 
-// DefaultMaxContentBytes is MAX_CONTENT_BYTES when unset: 25 MiB.
-const DefaultMaxContentBytes = 25 << 20
-
 // New builds the echo instance that main serves and tests drive: embedded
 // spec → cheap refusals on the headers (size, type, authentication, rate) →
 // request validator → strict handlers, with one error handler rendering
 // every failure as {"error": "..."}. Nothing reads a body before its request
 // is authenticated and within its account's rate.
 func New(cfg Config) (*echo.Echo, error) {
-	if cfg.DB == nil || cfg.Blobs == nil || cfg.Fetcher == nil || cfg.Verifier == nil {
-		return nil, errors.New("server: Config needs DB, Blobs, Fetcher and Verifier")
+	if cfg.DB == nil || cfg.Resources == nil || cfg.Verifier == nil {
+		return nil, errors.New("server: Config needs DB, Resources and Verifier")
 	}
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
-	cfg.MaxContentBytes = cmp.Or(cfg.MaxContentBytes, DefaultMaxContentBytes)
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	maxContent := cfg.Resources.MaxContentBytes()
 	spec, formats, err := validatorSpec()
 	if err != nil {
 		return nil, fmt.Errorf("server: load embedded spec: %w", err)
@@ -80,8 +68,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	// body was read, and kin-openapi's own check reads the whole body into
 	// memory first.
 	withoutSecurity(spec)
-	s := &Server{db: cfg.DB, blobs: cfg.Blobs, fetcher: cfg.Fetcher, verifier: cfg.Verifier,
-		log: cfg.Logger, maxContent: cfg.MaxContentBytes, now: cfg.Now, validation: validationOptions(formats)}
+	s := &Server{db: cfg.DB, resources: cfg.Resources, verifier: cfg.Verifier, log: cfg.Logger,
+		validation: validationOptions(formats)}
 	if s.createRoute, err = ops.byID(streamedOperation); err != nil {
 		return nil, err
 	}
@@ -89,7 +77,7 @@ func New(cfg Config) (*echo.Echo, error) {
 		return nil, fmt.Errorf("server: the spec's %s has no request body", streamedOperation)
 	}
 	s.contentRule, _ = spec.Components.Schemas["DataURL"].Value.Extensions["x-pattern-rule"].(string)
-	maxBody := MaxBodyBytes(cfg.MaxContentBytes)
+	maxBody := MaxBodyBytes(maxContent)
 
 	e := echo.New()
 	e.HideBanner = true
@@ -126,7 +114,7 @@ func New(cfg Config) (*echo.Echo, error) {
 			streamedOperation: {s.requestValidator(spec, true, nil)},
 		}})
 	registerDocsAssets(e)
-	registerConsole(e, cfg.MaxContentBytes)
+	registerConsole(e, maxContent)
 	if cfg.Metrics != nil && cfg.ServeMetrics {
 		e.GET(metricsPath, echo.WrapHandler(cfg.Metrics.Handler()))
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/re-factor/resources/blobstore"
-	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/urlfetch"
 )
 
@@ -170,7 +169,7 @@ func TestCreateFromURI(t *testing.T) {
 		}
 	}))
 	defer upstream.Close()
-	e := newEnvWith(t, "sqlite", func(c *server.Config) { c.MaxContentBytes = 1024 })
+	e := newEnvWith(t, "sqlite", func(c config) { c.Resources.MaxContentBytes = 1024 })
 	tok := rwToken(t, "acct")
 	typed := e.mustCreate(tok, map[string]any{"name": "t.json", "directory_path": "/u", "uri": upstream.URL + "/typed"})
 	if typed["mime_type"] != "application/json" || typed["original_uri"] != upstream.URL+"/typed" || typed["sha256"] != sha([]byte(`{"a":1}`)) {
@@ -187,7 +186,7 @@ func TestCreateFromURI(t *testing.T) {
 	}
 	assertNoOrphans(t, e)
 
-	strict := newEnvWith(t, "sqlite", func(c *server.Config) { c.Fetcher = urlfetch.New(urlfetch.Config{}) })
+	strict := newEnvWith(t, "sqlite", func(c config) { c.Resources.Fetcher = urlfetch.New(urlfetch.Config{}) })
 	r := strict.send(http.MethodPost, "/v1/resources", tok, map[string]any{"name": "x", "directory_path": "/u", "uri": upstream.URL + "/typed"})
 	if r.status != http.StatusBadRequest || !strings.Contains(r.errorMessage(t), "address") {
 		t.Errorf("uri on loopback without URI_FETCH_ALLOW_PRIVATE = %d %s, want 400 naming the address", r.status, r.body)
@@ -195,7 +194,7 @@ func TestCreateFromURI(t *testing.T) {
 }
 
 func TestCreateRejects(t *testing.T) {
-	e := newEnvWith(t, "sqlite", func(c *server.Config) { c.MaxContentBytes = 1024 })
+	e := newEnvWith(t, "sqlite", func(c config) { c.Resources.MaxContentBytes = 1024 })
 	tok := rwToken(t, "acct")
 	ok := dataURL("text/plain", []byte("x"))
 	tests := []struct {

@@ -128,19 +128,6 @@ func validateTag(t string) error {
 	return nil
 }
 
-// ParseTagFilter reads the list query's tags parameter: split on ",", trim,
-// drop empty pieces and duplicates. It never fails: a tag no resource could
-// carry simply matches nothing.
-func ParseTagFilter(s string) []string {
-	var tags []string
-	for t := range strings.SplitSeq(s, ",") {
-		if t = strings.TrimSpace(t); t != "" && !slices.Contains(tags, t) {
-			tags = append(tags, t)
-		}
-	}
-	return tags
-}
-
 // ValidateMetadata checks that m is a JSON object of at most
 // MaxMetadataBytes once compacted, nested at most MaxMetadataDepth levels,
 // and returns it compacted. An empty m or JSON null means no metadata and

@@ -121,25 +121,6 @@ func TestNormalizeTags(t *testing.T) {
 	}
 }
 
-func TestParseTagFilter(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"", nil},
-		{" , ,", nil},
-		{"a", []string{"a"}},
-		{" a , b,a,, c ", []string{"a", "b", "c"}},
-		{"B,b", []string{"B", "b"}},
-		{strings.Repeat("x", 100), []string{strings.Repeat("x", 100)}}, // not validated
-	}
-	for _, tt := range tests {
-		if got := store.ParseTagFilter(tt.in); !slices.Equal(got, tt.want) {
-			t.Errorf("ParseTagFilter(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 // deep returns a metadata object nesting n levels (the object is level 1).
 func deep(n int) string {
 	return `{"a":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + `}`

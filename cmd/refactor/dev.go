@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/re-factor/resources/auth"
-	"github.com/re-factor/resources/blobstore"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/store"
 )
 
@@ -61,22 +61,12 @@ func devSecret(path string) (string, error) {
 // loadDemoIfEmpty loads the bundled demo resources, bytes included, into a
 // database that holds none, so a fresh `make run` has something to list and
 // download.
-func loadDemoIfEmpty(ctx context.Context, db *store.DB, blobs *blobstore.Store, logger *slog.Logger) error {
+func loadDemoIfEmpty(ctx context.Context, db *store.DB, svc *resources.Service, logger *slog.Logger) error {
 	n, err := db.CountResources(ctx, "")
 	if err != nil || n > 0 {
 		return err
 	}
-	withContent := func(yield func(store.Resource, error) bool) {
-		for r, err := range decodeLines(bytes.NewReader(demoData)) {
-			if err == nil {
-				err = storeDemoContent(ctx, blobs, &r)
-			}
-			if !yield(r, err) || err != nil {
-				return
-			}
-		}
-	}
-	loaded, err := db.ImportResources(ctx, withContent)
+	loaded, err := svc.Import(ctx, decodeLines(bytes.NewReader(demoData)), demoContent)
 	if err != nil {
 		return fmt.Errorf("load demo data: %w", err)
 	}
@@ -84,19 +74,9 @@ func loadDemoIfEmpty(ctx context.Context, db *store.DB, blobs *blobstore.Store, 
 	return nil
 }
 
-// storeDemoContent writes a demo resource's bytes, a sentence naming it,
-// into this server's storage and points the resource at them.
-func storeDemoContent(ctx context.Context, blobs *blobstore.Store, r *store.Resource) error {
-	content := fmt.Sprintf("Demo content of %s for account %s.\n", path.Join(r.DirectoryPath, r.Name), r.AccountID)
-	r.StorageBucket, r.StorageKey = blobs.Bucket(), blobstore.Key(r.AccountID, r.ID)
-	w, err := blobs.Put(ctx, r.StorageKey, strings.NewReader(content), -1, r.MimeType)
-	if err != nil {
-		return fmt.Errorf("demo content: %w", err)
-	}
-	if w.SHA256 != r.SHA256 {
-		return fmt.Errorf("demo content of %s: sha256 %s, the demo data says %s", r.ID, w.SHA256, r.SHA256)
-	}
-	return nil
+// demoContent is a demo resource's bytes: a sentence naming it.
+func demoContent(r store.Resource) io.Reader {
+	return strings.NewReader(fmt.Sprintf("Demo content of %s for account %s.\n", path.Join(r.DirectoryPath, r.Name), r.AccountID))
 }
 
 // devBanner is what serve --dev and --ephemeral print once listening: where

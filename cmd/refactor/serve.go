@@ -13,6 +13,7 @@ import (
 
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/urlfetch"
@@ -58,14 +59,21 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer blobs.Close()
+	svc, err := resources.New(resources.Config{
+		DB: db, Blobs: blobs, Logger: logger, MaxContentBytes: cfg.MaxContentBytes,
+		Fetcher: urlfetch.New(urlfetch.Config{AllowPrivate: cfg.FetchPrivate}),
+	})
+	if err != nil {
+		return err
+	}
 	var seeded int64
 	if *seedFile != "" {
-		if seeded, err = seed(ctx, db, *seedFile); err != nil {
+		if seeded, err = seed(ctx, svc, *seedFile); err != nil {
 			return err
 		}
 	}
 	if *dev {
-		if err := loadDemoIfEmpty(ctx, db, blobs, logger); err != nil {
+		if err := loadDemoIfEmpty(ctx, db, svc, logger); err != nil {
 			return err
 		}
 	}
@@ -76,10 +84,8 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	defer verifier.Close()
 	metrics := server.NewMetrics(db, buildInfo())
 	handler, err := server.New(server.Config{
-		DB: db, Blobs: blobs, Verifier: verifier, Logger: logger,
-		Fetcher:         urlfetch.New(urlfetch.Config{AllowPrivate: cfg.FetchPrivate}),
-		MaxContentBytes: cfg.MaxContentBytes,
-		RateLimit:       server.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst},
+		DB: db, Resources: svc, Verifier: verifier, Logger: logger,
+		RateLimit: server.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst},
 
 		Metrics:            metrics,
 		ServeMetrics:       cfg.MetricsAddr == "",

@@ -232,7 +232,7 @@ func (t *Tally) String() string {
 
 // fetchFailures are the messages of a uri the spec accepts but the server
 // could not fetch: what no schema can know.
-var fetchFailures = regexp.MustCompile(`^uri: (host not found|host lookup failed|timed out|could not be fetched|answered |host resolves to a non-public address|TLS)`)
+var fetchFailures = regexp.MustCompile(`^request body: uri: (host not found|host lookup failed|timed out|could not be fetched|answered |host resolves to a non-public address|TLS)`)
 
 // Check judges one answer (status, and the {"error"} message of a 400):
 // schema is what the spec blames, prose what its prose rules do. A request
