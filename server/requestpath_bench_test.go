@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,6 +163,11 @@ func benchResource(r *rand.Rand, account string, n int) store.Resource {
 	res := storetest.NewResource(account, n, storetest.Tagged(tags...),
 		storetest.In(fmt.Sprintf("/d%d/d%d", r.IntN(8), r.IntN(8))),
 		storetest.CreatedAt(benchStart.Add(time.Duration(n)*time.Hour+time.Duration(r.IntN(1e6))*time.Microsecond)))
+	var sum [16]byte
+	for i := range sum {
+		sum[i] = byte(r.IntN(256))
+	}
+	res.SHA256 = strings.Repeat(hex.EncodeToString(sum[:]), 2) // as random as the dataset's
 	res.Name = fmt.Sprintf("file-%07d.dat", n)
 	res.MimeType = "application/pdf"
 	res.StorageBucket, res.StorageKey = "bench", account+"/"+res.ID
