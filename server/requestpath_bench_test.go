@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,13 +37,20 @@ const (
 // hour apart.
 var benchStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// benchEngine is the store of the request-path benchmarks.
+var benchEngine = flag.String("bench.engine", "sqlite-memory",
+	"store of BenchmarkRequestPath: sqlite-memory, or postgres for the load benchmark's engine")
+
 // BenchmarkRequestPath serves the load benchmark's light requests
 // in-process, as its load generator sends them (bearer token, gzip
 // accepted), through the real router: authentication, validation, the
-// handler, JSON and compression. The store is SQLite in memory holding
-// resources shaped like the benchmark's, so the list pages have its size;
-// BenchmarkRequestPathStore is the store's share of each, to subtract.
-// Compare allocs/op (and instructions); times are noisy on a shared machine.
+// handler, JSON and compression. The store holds resources shaped like the
+// benchmark's, so the list pages have its size: SQLite in memory, whose
+// share BenchmarkRequestPathStore measures, or with -bench.engine=postgres
+// the load benchmark's engine. cpu-µs/op is this process's CPU time (user
+// and system, GC included) per request: with PostgreSQL, what the load
+// benchmark calls the server's CPU, less the socket I/O. Compare allocs/op
+// first; times are noisy on a shared machine.
 func BenchmarkRequestPath(b *testing.B) {
 	h, _, ids := newBenchServer(b)
 	tok := mustToken(b, benchLarge, "resources:read")
@@ -62,11 +71,14 @@ func BenchmarkRequestPath(b *testing.B) {
 			}
 			checkBenchResponse(b, serve(), bc.items)
 			b.ReportAllocs()
+			n, cpu := 0, processCPU()
 			for b.Loop() {
 				if rec := serve(); rec.Code != http.StatusOK {
 					b.Fatalf("GET %s = %d %s", bc.target, rec.Code, rec.Body)
 				}
+				n++
 			}
+			b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(n), "cpu-µs/op")
 		})
 	}
 }
@@ -120,13 +132,21 @@ func benchRequests(ids []string) []benchRequest {
 func newBenchServer(b *testing.B) (http.Handler, *store.DB, []string) {
 	b.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite::memory:")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
+	var db *store.DB
+	switch *benchEngine {
+	case "sqlite-memory":
+		var err error
+		if db, err = store.Open(ctx, "sqlite::memory:"); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { db.Close() })
+		if err := db.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+	case store.Postgres:
+		db = storetest.Open(b, store.Postgres)
+	default:
+		b.Fatalf("-bench.engine %q: want sqlite-memory or postgres", *benchEngine)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	var rs []store.Resource
@@ -199,4 +219,13 @@ func checkBenchResponse(b *testing.B, rec *httptest.ResponseRecorder, items int)
 	if len(page.Items) != items {
 		b.Fatalf("%d items, want %d", len(page.Items), items)
 	}
+}
+
+// processCPU is the CPU time this process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
