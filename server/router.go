@@ -123,7 +123,10 @@ func New(cfg Config) (*echo.Echo, error) {
 	}
 	e.Use(s.requestValidator(spec, false, func(c echo.Context) bool {
 		op, _ := ops.of(c)
-		return outsideSpec(c) || op.route == s.createRoute || quick.passes(c)
+		if outsideSpec(c) || op.route == s.createRoute {
+			return true
+		}
+		return op.route != nil && op.route.Operation.RequestBody == nil && quick.passes(c)
 	}), singleQueryValues(spec))
 	gen.RegisterHandlersWithOptions(e, handlers{ServerInterface: gen.NewStrictHandler(s, nil), create: s.createResource},
 		gen.RegisterHandlersOptions{OperationMiddlewares: map[string][]echo.MiddlewareFunc{
