@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
@@ -65,6 +66,7 @@ type Verifier struct {
 	keys         *keySet
 	accountClaim string
 	validation   []jwt.ParseOption
+	verified     verifiedTokens
 }
 
 // New returns a Verifier for cfg. With a JWKSURL it fetches the JWKS before
@@ -156,6 +158,10 @@ func (v *Verifier) Verify(ctx context.Context, authorization string) (Principal,
 	if err != nil {
 		return Principal{}, err
 	}
+	now := time.Now()
+	if p, ok := v.cached(raw, now); ok {
+		return p, nil
+	}
 	h, err := parseCompact(raw)
 	if err != nil {
 		return Principal{}, err
@@ -169,7 +175,17 @@ func (v *Verifier) Verify(ctx context.Context, authorization string) (Principal,
 	if err != nil {
 		return Principal{}, invalidToken(reason(err))
 	}
-	return v.principal(token)
+	p, err := v.principal(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	e := verifiedToken{principal: p}
+	if k, ok := key.(jwk.Key); ok {
+		e.kid, e.key = h.Kid, k
+	}
+	exp, _ := token.Expiration() // required: jwt.ParseString has checked it
+	v.verified.put(raw, e, exp, now)
+	return p, nil
 }
 
 // key picks the key and algorithm that verify a token with header h.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/klauspost/compress/gzhttp"
+	"github.com/klauspost/compress/gzip"
 	"github.com/labstack/echo/v4"
 )
 
@@ -22,9 +23,13 @@ const contentRoute = "/v1/resource/:id/content"
 
 // compressResponses encodes responses with zstd or gzip when the request's
 // Accept-Encoding allows (zstd preferred), through klauspost/compress's
-// gzhttp, which also adds Vary: Accept-Encoding.
+// gzhttp, which also adds Vary: Accept-Encoding. Both at their fastest
+// level: on a page of 20 resources gzip's default level costs half as much
+// CPU again as level 1 for 6% fewer bytes (BenchmarkRequestPath's page,
+// 9.9 kB of JSON: 2.04 kB against 2.16 kB).
 func compressResponses() echo.MiddlewareFunc {
-	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(compressMinBytes), gzhttp.ContentTypes(compressedTypes))
+	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(compressMinBytes), gzhttp.ContentTypes(compressedTypes),
+		gzhttp.CompressionLevel(gzip.BestSpeed))
 	if err != nil {
 		panic(err) // the options are fixed at build time
 	}

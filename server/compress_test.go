@@ -76,7 +76,7 @@ func TestCompression(t *testing.T) {
 	}
 }
 
-func decode(t *testing.T, encoding string, b []byte) []byte {
+func decode(t testing.TB, encoding string, b []byte) []byte {
 	t.Helper()
 	var r io.Reader
 	switch encoding {

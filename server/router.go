@@ -105,9 +105,16 @@ func New(cfg Config) (*echo.Echo, error) {
 	if l := newLimiters(cfg.RateLimit); l != nil {
 		e.Use(limitAccounts(l))
 	}
+	quick, err := newQuickCheck(spec, s.validation)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	e.Use(s.requestValidator(spec, false, func(c echo.Context) bool {
 		op, _ := ops.of(c)
-		return outsideSpec(c) || op.route == s.createRoute
+		if outsideSpec(c) || op.route == s.createRoute {
+			return true
+		}
+		return op.route != nil && op.route.Operation.RequestBody == nil && quick.passes(c)
 	}), singleQueryValues(spec))
 	gen.RegisterHandlersWithOptions(e, handlers{ServerInterface: gen.NewStrictHandler(s, nil), create: s.createResource},
 		gen.RegisterHandlersOptions{OperationMiddlewares: map[string][]echo.MiddlewareFunc{
