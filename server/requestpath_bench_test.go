@@ -18,6 +18,7 @@ import (
 
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore/blobtest"
+	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
@@ -168,8 +169,8 @@ func newBenchServer(b *testing.B) (http.Handler, *store.DB, []string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { v.Close() })
-	h, err := server.New(server.Config{DB: db, Blobs: blobtest.Open(b, "file"), Verifier: v,
-		Fetcher: urlfetch.New(urlfetch.Config{}), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	h, err := server.New(server.Config{DB: db, Verifier: v, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Resources: mustService(b, resources.Config{DB: db, Blobs: blobtest.Open(b, "file"), Fetcher: urlfetch.New(urlfetch.Config{})})})
 	if err != nil {
 		b.Fatal(err)
 	}
