@@ -55,9 +55,9 @@ type ListQuery struct {
 	Args []any
 	// Prepared tells that ListResources runs SQL as a prepared statement,
 	// so PostgreSQL may plan it once for all values. Queries with tags are
-	// planned for their values every time: a common tag is best served by
-	// walking the order index, a rare one by starting from its few rows,
-	// and a generic plan would have to pick one of the two for both. So are
+	// planned for their values every time: of several tags, the rarest is
+	// best walked in order and the others probed, and a generic plan would
+	// have to pick one tag for all values. So are
 	// prefix queries: PostgreSQL turns starts_with into an index range only
 	// when it knows the prefix (a generic plan read the account's whole
 	// path index: 71 tps instead of over 1,000 in the benchmark).
@@ -117,16 +117,18 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 	if after != nil {
 		// A row comparison the order index serves as a range start: O(page)
 		// at any depth.
-		keys += " AND (r.created_at, r.id) " + cmp + " (" + w.arg(db.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
+		keys += " AND (" + w.created + ", " + w.id + ") " + cmp + " (" +
+			w.arg(db.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
 		offset = 0
 	}
 	limit, skip := w.arg(f.PageSize), w.arg(offset)
 	order := "k.created_at " + dir + ", k.id " + dir
 	return `SELECT (` + count + `), ` + resourceColumns + `, ` + db.tagsColumn() + `
 		FROM (
-			SELECT r.account_id, r.id, r.created_at FROM resources r
+			SELECT ` + w.account + ` AS account_id, ` + w.id + ` AS id, ` + w.created + ` AS created_at
+			FROM ` + w.from + `
 			WHERE ` + keys + `
-			ORDER BY r.created_at ` + dir + `, r.id ` + dir + `
+			ORDER BY ` + w.created + ` ` + dir + `, ` + w.id + ` ` + dir + `
 			LIMIT ` + limit + ` OFFSET ` + skip + `
 		) k
 		JOIN resources r ON r.account_id = k.account_id AND r.id = k.id
@@ -135,35 +137,21 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 
 // countQuery returns a query for the exact number of resources matching f.
 // It never reads the rows themselves: the unfiltered and one-tag counts are
-// kept by triggers (migrations 0002 and 0003), a count of several tags is a
-// join of index-only scans of resource_tags, and any other filter counts
-// entries of the index that serves it.
+// kept by triggers (migrations 0002 and 0003), and any other filter counts
+// entries of the indexes that serve its page (several tags: a merge of
+// index-only ranges of resource_tags in created_at order).
 func (db *DB) countQuery(w *where, f ResourceFilter) string {
 	account := "$1" // listWhere's first argument
-	others := f.DirectoryPrefix != "" || f.CreatedAfter != nil || f.CreatedBefore != nil
-	switch {
-	case others:
-		return `SELECT count(*) FROM resources r WHERE ` + w.String()
-	case len(w.tagArgs) == 1:
-		return `SELECT coalesce((SELECT c.resources FROM account_tag_counts c
+	if f.DirectoryPrefix == "" && f.CreatedAfter == nil && f.CreatedBefore == nil {
+		switch len(w.tagArgs) {
+		case 0:
+			return `SELECT coalesce((SELECT c.resources FROM account_counts c WHERE c.account_id = ` + account + `), 0)`
+		case 1:
+			return `SELECT coalesce((SELECT c.resources FROM account_tag_counts c
 			WHERE c.account_id = ` + account + ` AND c.tag = ` + w.tagArgs[0] + `), 0)`
-	case len(w.tagArgs) > 1:
-		return countTagged(w, account)
+		}
 	}
-	return `SELECT coalesce((SELECT c.resources FROM account_counts c WHERE c.account_id = ` + account + `), 0)`
-}
-
-// countTagged counts the account's resources carrying every tag of
-// w.tagArgs without touching resources: every tag row belongs to a resource
-// (the foreign key), so the tag index alone answers.
-func countTagged(w *where, account string) string {
-	q := `SELECT count(*) FROM resource_tags g0`
-	for i := 1; i < len(w.tagArgs); i++ {
-		g := "g" + strconv.Itoa(i)
-		q += ` JOIN resource_tags ` + g + ` ON ` + g + `.account_id = g0.account_id AND ` +
-			g + `.resource_id = g0.resource_id AND ` + g + `.tag = ` + w.tagArgs[i]
-	}
-	return q + ` WHERE g0.account_id = ` + account + ` AND g0.tag = ` + w.tagArgs[0]
+	return `SELECT count(*) FROM ` + w.from + ` WHERE ` + w.String()
 }
 
 // listPage runs q and reads the page's resources and the total.
@@ -202,16 +190,22 @@ func (db *DB) count(ctx context.Context, w *where) (int64, error) {
 	return n, err
 }
 
-// where collects the conditions of a list query and their arguments.
+// where collects the conditions of a list query, their arguments, and the
+// rows they range over.
 type where struct {
 	conds   []string
 	args    []any
 	tagArgs []string // the placeholder of each tag of the filter
+	// from is the FROM clause the conditions apply to; account, created
+	// and id are its expressions of a resource's key and order.
+	from, account, created, id string
 }
 
 // clone returns a copy that can take more arguments without changing w.
 func (w *where) clone() *where {
-	return &where{conds: slices.Clone(w.conds), args: slices.Clone(w.args), tagArgs: w.tagArgs}
+	c := *w
+	c.conds, c.args = slices.Clone(w.conds), slices.Clone(w.args)
+	return &c
 }
 
 // arg adds an argument and returns its placeholder. modernc.org/sqlite
@@ -225,12 +219,37 @@ func (w *where) and(cond string) { w.conds = append(w.conds, cond) }
 
 func (w *where) String() string { return strings.Join(w.conds, " AND ") }
 
-// listWhere builds the filter's conditions on resources aliased r. The
-// account is the first condition, so no list can forget it.
+// listWhere builds the filter's conditions and the rows they range over.
+// The account is the first condition, so no list can forget it.
+//
+// Without tags the rows are resources, aliased r, in the order index. With
+// tags they are the first tag's rows of resource_tags, aliased g0, which
+// carry created_at (migration 0006) so that the tag index serves the order;
+// each other tag joins on the whole key, so that the planner may walk the
+// rarest tag's range in order and probe the rest, and resources joins only
+// when the path must be tested.
 func (db *DB) listWhere(f ResourceFilter) *where {
-	w := &where{}
+	w := &where{from: "resources r", account: "r.account_id", created: "r.created_at", id: "r.id"}
 	account := w.arg(f.AccountID)
-	w.and("r.account_id = " + account)
+	if tags := distinct(f.Tags); len(tags) > 0 {
+		w.from, w.account, w.created, w.id = "resource_tags g0", "g0.account_id", "g0.created_at", "g0.resource_id"
+		for i, t := range tags {
+			w.tagArgs = append(w.tagArgs, w.arg(t))
+			if i > 0 {
+				g := "g" + strconv.Itoa(i)
+				w.from += ` JOIN resource_tags ` + g + ` ON ` + g + `.account_id = g0.account_id AND ` +
+					g + `.created_at = g0.created_at AND ` + g + `.resource_id = g0.resource_id AND ` +
+					g + `.tag = ` + w.tagArgs[i]
+			}
+		}
+		if f.DirectoryPrefix != "" {
+			w.from += ` JOIN resources r ON r.account_id = g0.account_id AND r.id = g0.resource_id`
+		}
+	}
+	w.and(w.account + " = " + account)
+	if len(w.tagArgs) > 0 {
+		w.and("g0.tag = " + w.tagArgs[0])
+	}
 	if p := f.DirectoryPrefix; p != "" {
 		if db.engine == Postgres {
 			// Under COLLATE "C" the planner turns starts_with into a range
@@ -253,41 +272,12 @@ func (db *DB) listWhere(f ResourceFilter) *where {
 	// Stored times are whole microseconds, so created_at > t is created_at >
 	// t rounded down, and created_at < t is created_at < t rounded up.
 	if t := f.CreatedAfter; t != nil {
-		w.and("r.created_at > " + w.arg(db.timeArg(*t)))
+		w.and(w.created + " > " + w.arg(db.timeArg(*t)))
 	}
 	if t := f.CreatedBefore; t != nil {
-		w.and("r.created_at < " + w.arg(db.timeArg(ceilMicro(*t))))
-	}
-	if tags := distinct(f.Tags); len(tags) > 0 {
-		for _, t := range tags {
-			w.tagArgs = append(w.tagArgs, w.arg(t))
-		}
-		db.taggedWithAll(w, account)
+		w.and(w.created + " < " + w.arg(db.timeArg(ceilMicro(*t))))
 	}
 	return w
-}
-
-// taggedWithAll adds the condition that the resource carries every tag of
-// w.tagArgs, in the form each engine plans best.
-func (db *DB) taggedWithAll(w *where, account string) {
-	if db.engine == Postgres {
-		// One semi-join per tag, each a probe of resource_tags' primary key
-		// or a scan of its tag index: the planner picks per tag from its
-		// statistics, walking the order index for a common tag and
-		// starting from the tag's few rows for a rare one.
-		for _, t := range w.tagArgs {
-			w.and(`EXISTS (SELECT FROM resource_tags g WHERE g.account_id = r.account_id
-				AND g.resource_id = r.id AND g.tag = ` + t + `)`)
-		}
-		return
-	}
-	// SQLite plans an INTERSECT as a merge of one index range per tag.
-	parts := make([]string, len(w.tagArgs))
-	for i, t := range w.tagArgs {
-		parts[i] = `SELECT g.resource_id FROM resource_tags g
-			WHERE g.account_id = ` + account + ` AND g.tag = ` + t
-	}
-	w.and("r.id IN (" + strings.Join(parts, " INTERSECT ") + ")")
 }
 
 func (f *ResourceFilter) validate() error {
