@@ -104,10 +104,6 @@ func TestListPlans(t *testing.T) {
 		{"cursor", store.ResourceFilter{Cursor: cursor}, order, 100},
 		{"ascending common tag", store.ResourceFilter{Tags: []string{"t000"}, Ascending: true}, tags, 100},
 	}
-	// A probe per row of a common set repeats a scan thousands of times;
-	// the intended plans repeat one at most a few hundred times (the page
-	// divided by the share of rows that pass a probe).
-	const maxLoops = 1000
 	for _, s := range planSettings {
 		for _, set := range s.sets {
 			mustExec(t, conn, "SET "+set)
@@ -125,39 +121,75 @@ func TestListPlans(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var out []byte
-				if err := conn.QueryRowContext(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+q.SQL, q.Args...).Scan(&out); err != nil {
-					t.Fatal(err)
+				checkPlan(t, conn, "auto", q, sh.index, sh.maxSort)
+				if q.Prepared {
+					// Prepared, it may run on a plan made for any values.
+					checkPlan(t, conn, "force_generic_plan", q, sh.index, sh.maxSort)
 				}
-				var plans []struct{ Plan planNode }
-				if err := json.Unmarshal(out, &plans); err != nil {
-					t.Fatal(err)
-				}
-				root := &plans[0].Plan
-				page := root.pageKeys()
-				if page == nil {
-					t.Fatalf("no Limit of the page's keys in\n%s", root)
-				}
-				if !page.uses(sh.index) {
-					t.Errorf("page keys not read through %s:\n%s", sh.index, root)
-				}
-				root.walk(func(n *planNode, count bool) {
-					switch {
-					case n.NodeType == "Seq Scan" && (n.Relation == "resources" || n.Relation == "resource_tags"):
-						// The count tables have a row per account (and tag):
-						// the planner scans them whole only while they span
-						// a few pages.
-						t.Errorf("sequential scan of %s:\n%s", n.Relation, root)
-					case count:
-					case n.NodeType == "Sort" && n.input() > sh.maxSort:
-						t.Errorf("sort of %d rows (at most %d):\n%s", n.input(), sh.maxSort, root)
-					case n.ActualLoops > maxLoops:
-						t.Errorf("%s repeated %d times (at most %d):\n%s", n.NodeType, n.ActualLoops, maxLoops, root)
-					}
-				})
 			})
 		}
 	}
+}
+
+// A probe per row of a common set repeats a scan thousands of times; the
+// intended plans repeat one at most a few hundred times (the page divided by
+// the share of rows that pass a probe).
+const maxLoops = 1000
+
+// checkPlan runs EXPLAIN ANALYZE of q as a prepared statement under the
+// plan_cache_mode mode and checks its plan.
+func checkPlan(t *testing.T, conn *sql.Conn, mode string, q store.ListQuery, index string, maxSort int64) {
+	t.Helper()
+	mustExec(t, conn, "SET plan_cache_mode = "+mode)
+	mustExec(t, conn, "PREPARE list_plan AS "+q.SQL)
+	defer mustExec(t, conn, "DEALLOCATE list_plan")
+	// EXPLAIN takes no parameters of its own: the values go as literals.
+	params := make([]string, len(q.Args))
+	for i, a := range q.Args {
+		params[i] = literal(a)
+	}
+	var out []byte
+	explain := "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE list_plan(" + strings.Join(params, ", ") + ")"
+	if err := conn.QueryRowContext(context.Background(), explain).Scan(&out); err != nil {
+		t.Fatal(err)
+	}
+	var plans []struct{ Plan planNode }
+	if err := json.Unmarshal(out, &plans); err != nil {
+		t.Fatal(err)
+	}
+	root := &plans[0].Plan
+	page := root.pageKeys()
+	if page == nil {
+		t.Fatalf("%s: no Limit of the page's keys in\n%s", mode, root)
+	}
+	if !page.uses(index) {
+		t.Errorf("%s: page keys not read through %s:\n%s", mode, index, root)
+	}
+	root.walk(func(n *planNode, count bool) {
+		switch {
+		case n.NodeType == "Seq Scan" && (n.Relation == "resources" || n.Relation == "resource_tags"):
+			// The count tables have a row per account (and tag): the
+			// planner scans them whole only while they span a few pages.
+			t.Errorf("%s: sequential scan of %s:\n%s", mode, n.Relation, root)
+		case count:
+		case n.NodeType == "Sort" && n.input() > maxSort:
+			t.Errorf("%s: sort of %d rows (at most %d):\n%s", mode, n.input(), maxSort, root)
+		case n.ActualLoops > maxLoops:
+			t.Errorf("%s: %s repeated %d times (at most %d):\n%s", mode, n.NodeType, n.ActualLoops, maxLoops, root)
+		}
+	})
+}
+
+// literal returns v as an SQL literal of unknown type, which takes the
+// type of the parameter it is given for.
+func literal(v any) string {
+	switch v := v.(type) {
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	case time.Time:
+		return "'" + v.Format(time.RFC3339Nano) + "'"
+	}
+	return fmt.Sprint(v)
 }
 
 // loadPlanDataset fills the database with 200,020 resources: "big" with
