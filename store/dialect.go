@@ -29,9 +29,6 @@ type dialect interface {
 	tagsColumn() string
 	// hasPrefix adds the condition that r.directory_path starts with p.
 	hasPrefix(w *where, p string)
-	// taggedWithAll adds the condition that r carries every tag of
-	// w.tagArgs, in the form the engine plans best.
-	taggedWithAll(w *where)
 	// snapshot is the options of a read-only transaction whose queries all
 	// see one snapshot.
 	snapshot() *sql.TxOptions

@@ -55,10 +55,11 @@ type ListQuery struct {
 	SQL  string // empty when no row can match, and nothing need run
 	Args []any  // times among them are driver.Valuers, in the engine's form
 	// Prepared tells that ListResources runs SQL as a prepared statement,
-	// so PostgreSQL may plan it once for all values. Queries with tags are
-	// planned for their values every time: a common tag is best served by
-	// walking the order index, a rare one by starting from its few rows,
-	// and a generic plan would have to pick one of the two for both. So are
+	// so PostgreSQL may plan it once for all values. Queries with several
+	// tags are planned for their values every time: the rarest tag is best
+	// walked in order and the others probed, and a generic plan would have
+	// to pick one tag for all values. (One tag has a single best plan: its
+	// range of the tag index, migration 0006.) So are
 	// prefix queries: PostgreSQL turns starts_with into an index range only
 	// when it knows the prefix (a generic plan read the account's whole
 	// path index: 71 tps instead of over 1,000 in the benchmark).
@@ -99,7 +100,7 @@ func (db *DB) ListQuery(f ResourceFilter) (ListQuery, error) {
 	}
 	q.countSQL, q.countArgs = db.countQuery(w, f), len(w.args)
 	q.SQL, q.Args = db.pageQuery(w, f, after, q.offset)
-	q.Prepared = len(w.tagArgs) == 0 && f.DirectoryPrefix == ""
+	q.Prepared = len(w.tagArgs) <= 1 && f.DirectoryPrefix == ""
 	return q, nil
 }
 
@@ -118,16 +119,18 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 	if after != nil {
 		// A row comparison the order index serves as a range start: O(page)
 		// at any depth.
-		keys += " AND (r.created_at, r.id) " + cmp + " (" + w.arg(db.d.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
+		keys += " AND (" + w.created + ", " + w.id + ") " + cmp + " (" +
+			w.arg(db.d.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
 		offset = 0
 	}
 	limit, skip := w.arg(f.PageSize), w.arg(offset)
 	order := "k.created_at " + dir + ", k.id " + dir
 	return `SELECT (` + count + `) AS total, ` + resourceColumns + `, ` + db.d.tagsColumn() + ` AS tags
 		FROM (
-			SELECT r.account_id, r.id, r.created_at FROM resources r
+			SELECT ` + w.accountCol + ` AS account_id, ` + w.id + ` AS id, ` + w.created + ` AS created_at
+			FROM ` + w.from + `
 			WHERE ` + keys + `
-			ORDER BY r.created_at ` + dir + `, r.id ` + dir + `
+			ORDER BY ` + w.created + ` ` + dir + `, ` + w.id + ` ` + dir + `
 			LIMIT ` + limit + ` OFFSET ` + skip + `
 		) k
 		JOIN resources r ON r.account_id = k.account_id AND r.id = k.id
@@ -136,35 +139,20 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 
 // countQuery returns a query for the exact number of resources matching f.
 // It never reads the rows themselves: the unfiltered and one-tag counts are
-// kept by triggers (migrations 0002 and 0003), a count of several tags is a
-// join of index-only scans of resource_tags, and any other filter counts
-// entries of the index that serves it.
+// kept by triggers (migrations 0002 and 0003), and any other filter counts
+// entries of the indexes that serve its page (several tags: a merge of
+// index-only ranges of resource_tags in created_at order).
 func (db *DB) countQuery(w *where, f ResourceFilter) string {
-	account := w.account
-	others := f.DirectoryPrefix != "" || f.CreatedAfter != nil || f.CreatedBefore != nil
-	switch {
-	case others:
-		return `SELECT count(*) FROM resources r WHERE ` + w.String()
-	case len(w.tagArgs) == 1:
-		return `SELECT coalesce((SELECT c.resources FROM account_tag_counts c
-			WHERE c.account_id = ` + account + ` AND c.tag = ` + w.tagArgs[0] + `), 0)`
-	case len(w.tagArgs) > 1:
-		return countTagged(w, account)
+	if f.DirectoryPrefix == "" && f.CreatedAfter == nil && f.CreatedBefore == nil {
+		switch len(w.tagArgs) {
+		case 0:
+			return `SELECT coalesce((SELECT c.resources FROM account_counts c WHERE c.account_id = ` + w.account + `), 0)`
+		case 1:
+			return `SELECT coalesce((SELECT c.resources FROM account_tag_counts c
+			WHERE c.account_id = ` + w.account + ` AND c.tag = ` + w.tagArgs[0] + `), 0)`
+		}
 	}
-	return `SELECT coalesce((SELECT c.resources FROM account_counts c WHERE c.account_id = ` + account + `), 0)`
-}
-
-// countTagged counts the account's resources carrying every tag of
-// w.tagArgs without touching resources: every tag row belongs to a resource
-// (the foreign key), so the tag index alone answers.
-func countTagged(w *where, account string) string {
-	q := `SELECT count(*) FROM resource_tags g0`
-	for i := 1; i < len(w.tagArgs); i++ {
-		g := "g" + strconv.Itoa(i)
-		q += ` JOIN resource_tags ` + g + ` ON ` + g + `.account_id = g0.account_id AND ` +
-			g + `.resource_id = g0.resource_id AND ` + g + `.tag = ` + w.tagArgs[i]
-	}
-	return q + ` WHERE g0.account_id = ` + account + ` AND g0.tag = ` + w.tagArgs[0]
+	return `SELECT count(*) FROM ` + w.from + ` WHERE ` + w.String()
 }
 
 // listRow is a row of a page query: a resource and the total.
@@ -192,14 +180,17 @@ func (db *DB) listPage(ctx context.Context, q ListQuery, size int64) ([]Resource
 	return resources(rows), rows[0].Total, nil
 }
 
-// where collects the conditions of a query on resources aliased r and
-// their arguments.
+// where collects the conditions of a list query, their arguments, and the
+// rows they range over.
 type where struct {
 	d       dialect
 	conds   []string
 	args    []any
 	account string   // the placeholder of the account, when there is one
 	tagArgs []string // the placeholder of each tag of the filter
+	// from is the FROM clause the conditions apply to; accountCol, created
+	// and id are its expressions of a resource's key and order.
+	from, accountCol, created, id string
 }
 
 // clone returns a copy that can take more arguments without changing w.
@@ -219,28 +210,47 @@ func (w *where) and(cond string) { w.conds = append(w.conds, cond) }
 
 func (w *where) String() string { return strings.Join(w.conds, " AND ") }
 
-// listWhere builds the filter's conditions on resources aliased r. The
-// account is the first condition, so no list can forget it.
+// listWhere builds the filter's conditions and the rows they range over.
+// The account is the first condition, so no list can forget it.
+//
+// Without tags the rows are resources, aliased r, in the order index. With
+// tags they are the first tag's rows of resource_tags, aliased g0, which
+// carry created_at (migration 0006) so that the tag index serves the order;
+// each other tag joins on the whole key, so that the planner may walk the
+// rarest tag's range in order and probe the rest, and resources joins only
+// when the path must be tested.
 func (db *DB) listWhere(f ResourceFilter) *where {
-	w := &where{d: db.d}
+	w := &where{d: db.d, from: "resources r", accountCol: "r.account_id", created: "r.created_at", id: "r.id"}
 	w.account = w.arg(f.AccountID)
-	w.and("r.account_id = " + w.account)
+	if tags := distinct(f.Tags); len(tags) > 0 {
+		w.from, w.accountCol, w.created, w.id = "resource_tags g0", "g0.account_id", "g0.created_at", "g0.resource_id"
+		for i, t := range tags {
+			w.tagArgs = append(w.tagArgs, w.arg(t))
+			if i > 0 {
+				g := "g" + strconv.Itoa(i)
+				w.from += ` JOIN resource_tags ` + g + ` ON ` + g + `.account_id = g0.account_id AND ` +
+					g + `.created_at = g0.created_at AND ` + g + `.resource_id = g0.resource_id AND ` +
+					g + `.tag = ` + w.tagArgs[i]
+			}
+		}
+		if f.DirectoryPrefix != "" {
+			w.from += ` JOIN resources r ON r.account_id = g0.account_id AND r.id = g0.resource_id`
+		}
+	}
+	w.and(w.accountCol + " = " + w.account)
+	if len(w.tagArgs) > 0 {
+		w.and("g0.tag = " + w.tagArgs[0])
+	}
 	if p := f.DirectoryPrefix; p != "" {
 		db.d.hasPrefix(w, p)
 	}
 	// Stored times are whole microseconds, so created_at > t is created_at >
 	// t rounded down, and created_at < t is created_at < t rounded up.
 	if t := f.CreatedAfter; t != nil {
-		w.and("r.created_at > " + w.arg(db.d.timeArg(*t)))
+		w.and(w.created + " > " + w.arg(db.d.timeArg(*t)))
 	}
 	if t := f.CreatedBefore; t != nil {
-		w.and("r.created_at < " + w.arg(db.d.timeArg(ceilMicro(*t))))
-	}
-	if tags := distinct(f.Tags); len(tags) > 0 {
-		for _, t := range tags {
-			w.tagArgs = append(w.tagArgs, w.arg(t))
-		}
-		db.d.taggedWithAll(w)
+		w.and(w.created + " < " + w.arg(db.d.timeArg(ceilMicro(*t))))
 	}
 	return w
 }

@@ -84,17 +84,6 @@ func (postgresDialect) hasPrefix(w *where, p string) {
 	}
 }
 
-func (postgresDialect) taggedWithAll(w *where) {
-	// One semi-join per tag, each a probe of resource_tags' primary key or
-	// a scan of its tag index: the planner picks per tag from its
-	// statistics, walking the order index for a common tag and starting
-	// from the tag's few rows for a rare one.
-	for _, t := range w.tagArgs {
-		w.and(`EXISTS (SELECT FROM resource_tags g WHERE g.account_id = r.account_id
-				AND g.resource_id = r.id AND g.tag = ` + t + `)`)
-	}
-}
-
 func (postgresDialect) snapshot() *sql.TxOptions {
 	return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 }

@@ -90,16 +90,6 @@ func (sqliteDialect) hasPrefix(w *where, p string) {
 	w.and("r.directory_path >= " + w.arg(p) + " AND r.directory_path < " + w.arg(prefixEnd(p)))
 }
 
-func (sqliteDialect) taggedWithAll(w *where) {
-	// SQLite plans an INTERSECT as a merge of one index range per tag.
-	parts := make([]string, len(w.tagArgs))
-	for i, t := range w.tagArgs {
-		parts[i] = `SELECT g.resource_id FROM resource_tags g
-			WHERE g.account_id = ` + w.account + ` AND g.tag = ` + t
-	}
-	w.and("r.id IN (" + strings.Join(parts, " INTERSECT ") + ")")
-}
-
 // snapshot needs no isolation level: a SQLite read transaction sees one
 // snapshot already.
 func (sqliteDialect) snapshot() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
