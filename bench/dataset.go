@@ -164,7 +164,7 @@ func newRecord(r *rand.Rand, tags sampler, account string, n int) record {
 // createdAt spreads times over timeSpan; a fifth of them are rounded down to
 // the hour, so many resources share a created_at and the id must break ties.
 func createdAt(r *rand.Rand) time.Time {
-	t := datasetStart.Add(time.Duration(r.Int64N(int64(timeSpan / time.Microsecond))))
+	t := datasetStart.Add(time.Duration(r.Int64N(int64(timeSpan/time.Microsecond))) * time.Microsecond)
 	if r.IntN(5) == 0 {
 		return t.Truncate(time.Hour)
 	}
