@@ -33,13 +33,25 @@ const resourceInsertColumns = `account_id, id, name, directory_path, mime_type, 
 // An error from rs aborts the import and is returned as is. An invalid
 // resource gives an error matching ErrInvalid, a resource whose id or path
 // is taken one matching ErrConflict; both name the resource's position in rs
-// (counting from 1) and the id or path.
-func (db *DB) ImportResources(ctx context.Context, rs iter.Seq2[Resource, error]) (int64, error) {
+// (counting from 1) and the id or path. Once committed, the loaded tables
+// are analysed (analyze.go); an error then comes with the count stored.
+func (db *DB) ImportResources(ctx context.Context, rs iter.Seq2[Resource, error], opts ...ImportOption) (int64, error) {
+	var o importOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("store: import: %w", translate(ctx, err))
 	}
 	defer tx.Rollback()
+	// bulk.go: into empty tables, keys are checked once at the end.
+	var bulk *bulkLoad
+	if db.engine == Postgres {
+		if bulk, err = beginBulk(ctx, tx); err != nil {
+			return 0, fmt.Errorf("store: import: %w", translate(ctx, err))
+		}
+	}
 	// A second goroutine stores each batch while rs produces the next, so
 	// that decoding and the database work at the same time.
 	batches := make(chan importBatch)
@@ -67,8 +79,18 @@ func (db *DB) ImportResources(ctx context.Context, rs iter.Seq2[Resource, error]
 	if err = cmp.Or(storeErr, err); err != nil {
 		return 0, err
 	}
+	if bulk != nil {
+		o.begin(StepCheckKeys)
+		if err := bulk.finish(ctx, tx); err != nil {
+			return 0, fmt.Errorf("store: import: checking keys: %w", translate(ctx, err))
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: import: %w", translate(ctx, err))
+	}
+	o.begin(StepAnalyse)
+	if err := db.analyseLoaded(ctx); err != nil {
+		return n, fmt.Errorf("store: import: stored %d resources, then analysing the tables: %w", n, translate(ctx, err))
 	}
 	return n, nil
 }
@@ -122,7 +144,8 @@ func (db *DB) storeBatch(ctx context.Context, tx *sql.Tx, b importBatch) error {
 		return nil
 	}
 	if i < 0 {
-		return fmt.Errorf("store: import: %w", translate(ctx, err))
+		// keyViolation (bulk.go) names the key, as a bulk load's check does.
+		return fmt.Errorf("store: import: %w", translate(ctx, keyViolation(err)))
 	}
 	if cerr := conflict(err, batch[i]); cerr != nil {
 		err = cerr

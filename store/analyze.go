@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/lib/pq"
+)
+
+// loadedTables are the tables an import writes, directly or by trigger.
+var loadedTables = []string{"resources", "resource_tags", "account_counts", "account_tag_counts"}
+
+// analyseLoaded brings the planner's statistics and, on PostgreSQL, the
+// visibility map up to date for the tables an import wrote, so that the
+// first queries after it get the plans and index-only scans of a settled
+// database rather than waiting for autovacuum's next round.
+func (db *DB) analyseLoaded(ctx context.Context) error {
+	return db.analyse(ctx, loadedTables)
+}
+
+// analyseMigrated analyses the tables that the SQL of ms names: a migration
+// may add an index on an expression or a column that has no statistics
+// yet, or rewrite a table and so clear its visibility map.
+func (db *DB) analyseMigrated(ctx context.Context, ms []migration) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	query := `SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace`
+	if db.engine == SQLite {
+		query = `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`
+	}
+	var tables []string
+	rows, err := db.write.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return err
+		}
+		if named(t, ms) {
+			tables = append(tables, t)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return db.analyse(ctx, tables)
+}
+
+// named reports whether table appears as a word in the SQL of any of ms.
+func named(table string, ms []migration) bool {
+	word := regexp.MustCompile(`\b` + regexp.QuoteMeta(table) + `\b`)
+	for _, m := range ms {
+		if word.MatchString(m.sql) {
+			return true
+		}
+	}
+	return false
+}
+
+// analyse gathers the planner's statistics on tables and, on PostgreSQL,
+// vacuums them, which sets the visibility map that lets index-only scans
+// skip the heap.
+func (db *DB) analyse(ctx context.Context, tables []string) error {
+	if len(tables) == 0 {
+		return nil
+	}
+	quoted := make([]string, len(tables))
+	for i, t := range tables {
+		quoted[i] = pq.QuoteIdentifier(t)
+	}
+	if err := db.runAnalyse(ctx, quoted); err != nil {
+		return fmt.Errorf("analysing %s: %w", strings.Join(tables, ", "), err)
+	}
+	return nil
+}
+
+// runAnalyse analyses the quoted tables under ctx alone: like a migration,
+// it may take longer on a large database than a request's statement.
+func (db *DB) runAnalyse(ctx context.Context, quoted []string) error {
+	if db.engine == SQLite {
+		_, err := db.write.ExecContext(ctx, `ANALYZE `+strings.Join(quoted, "; ANALYZE "))
+		return err
+	}
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SET statement_timeout = 0`); err != nil {
+		return err
+	}
+	// Back to the pool's setting, from the connection's start-up options.
+	defer conn.ExecContext(context.WithoutCancel(ctx), `RESET statement_timeout`)
+	_, err = conn.ExecContext(ctx, `VACUUM (ANALYZE) `+strings.Join(quoted, ", "))
+	return err
+}
