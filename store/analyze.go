@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"regexp"
 	"strings"
@@ -27,29 +28,37 @@ func (db *DB) analyseMigrated(ctx context.Context, ms []migration) error {
 	if len(ms) == 0 {
 		return nil
 	}
+	return db.withoutTimeout(ctx, func(conn *sql.Conn) error {
+		tables, err := migratedTables(ctx, conn, db.engine, ms)
+		if err != nil {
+			return err
+		}
+		return db.analyseOn(ctx, conn, tables)
+	})
+}
+
+// migratedTables returns the tables of the schema that the SQL of ms names.
+func migratedTables(ctx context.Context, conn *sql.Conn, engine string, ms []migration) ([]string, error) {
 	query := `SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace`
-	if db.engine == SQLite {
+	if engine == SQLite {
 		query = `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`
 	}
-	var tables []string
-	rows, err := db.write.QueryContext(ctx, query)
+	rows, err := conn.QueryContext(ctx, query)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	var tables []string
 	for rows.Next() {
 		var t string
 		if err := rows.Scan(&t); err != nil {
-			return err
+			return nil, err
 		}
 		if named(t, ms) {
 			tables = append(tables, t)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return db.analyse(ctx, tables)
+	return tables, rows.Err()
 }
 
 // named reports whether table appears as a word in the SQL of any of ms.
@@ -67,6 +76,10 @@ func named(table string, ms []migration) bool {
 // vacuums them, which sets the visibility map that lets index-only scans
 // skip the heap.
 func (db *DB) analyse(ctx context.Context, tables []string) error {
+	return db.withoutTimeout(ctx, func(conn *sql.Conn) error { return db.analyseOn(ctx, conn, tables) })
+}
+
+func (db *DB) analyseOn(ctx context.Context, conn *sql.Conn, tables []string) error {
 	if len(tables) == 0 {
 		return nil
 	}
@@ -74,29 +87,32 @@ func (db *DB) analyse(ctx context.Context, tables []string) error {
 	for i, t := range tables {
 		quoted[i] = pq.QuoteIdentifier(t)
 	}
-	if err := db.runAnalyse(ctx, quoted); err != nil {
+	stmt := `VACUUM (ANALYZE) ` + strings.Join(quoted, ", ")
+	if db.engine == SQLite {
+		stmt = `ANALYZE ` + strings.Join(quoted, "; ANALYZE ")
+	}
+	if _, err := conn.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("analysing %s: %w", strings.Join(tables, ", "), err)
 	}
 	return nil
 }
 
-// runAnalyse analyses the quoted tables under ctx alone: like a migration,
-// it may take longer on a large database than a request's statement.
-func (db *DB) runAnalyse(ctx context.Context, quoted []string) error {
-	if db.engine == SQLite {
-		_, err := db.write.ExecContext(ctx, `ANALYZE `+strings.Join(quoted, "; ANALYZE "))
-		return err
-	}
+// withoutTimeout runs f on a connection of the write pool under ctx alone:
+// like a migration, analysing takes longer on a large database than a
+// request's statement may.
+func (db *DB) withoutTimeout(ctx context.Context, f func(*sql.Conn) error) error {
 	conn, err := db.write.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	if db.engine == SQLite {
+		return f(conn) // its timeout is the context's
+	}
 	if _, err := conn.ExecContext(ctx, `SET statement_timeout = 0`); err != nil {
 		return err
 	}
 	// Back to the pool's setting, from the connection's start-up options.
 	defer conn.ExecContext(context.WithoutCancel(ctx), `RESET statement_timeout`)
-	_, err = conn.ExecContext(ctx, `VACUUM (ANALYZE) `+strings.Join(quoted, ", "))
-	return err
+	return f(conn)
 }

@@ -98,8 +98,12 @@ func beginBulk(ctx context.Context, tx *sql.Tx) (*bulkLoad, error) {
 // loaded rows in one statement each.
 func (b *bulkLoad) finish(ctx context.Context, tx *sql.Tx) error {
 	// Like a migration, this grows with the table, not with a statement.
-	if _, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
-		return err
+	// The stock 64 MB of sort memory would spill a million rows' index
+	// entries to disk; this is spent once, for the load.
+	for _, set := range []string{`SET LOCAL statement_timeout = 0`, `SET LOCAL maintenance_work_mem = '256MB'`} {
+		if _, err := tx.ExecContext(ctx, set); err != nil {
+			return err
+		}
 	}
 	for _, stmt := range b.restore {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"iter"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -18,6 +19,9 @@ import (
 // maxLineBytes bounds one JSON Lines record: metadata may be 64 KiB, and
 // escaping can double it.
 const maxLineBytes = 1 << 20
+
+// importGCPercent is the garbage collector's GOGC during an import.
+const importGCPercent = 400
 
 func importCmd(ctx context.Context, cfg config, args []string, stdin io.Reader, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
@@ -36,6 +40,9 @@ func importCmd(ctx context.Context, cfg config, args []string, stdin io.Reader, 
 		return err
 	}
 	defer db.Close()
+	// An import allocates fast and keeps little: two batches. Collecting
+	// four times less often saves a tenth of its CPU for ~100 MB more heap.
+	defer debug.SetGCPercent(debug.SetGCPercent(importGCPercent))
 	counted := &countingReader{r: in}
 	p := startProgress(stderr, "read", inputSize(in), counted.n.Load)
 	var steps []step
