@@ -188,3 +188,24 @@ func TestImportKeyViolation(t *testing.T) {
 		})
 	}
 }
+
+// TestImportConcurrentBulk checks that imports started together into an
+// empty database, each of which may choose the bulk path, all succeed.
+func TestImportConcurrentBulk(t *testing.T) {
+	ctx := context.Background()
+	for round := range 3 {
+		db := storetest.Open(t, store.Postgres)
+		errs := make(chan error, 3)
+		for i := range cap(errs) {
+			go func() {
+				_, err := db.ImportResources(ctx, storetest.Seq(tagged("acct-"+strconv.Itoa(i), 0, 200)...))
+				errs <- err
+			}()
+		}
+		for range cap(errs) {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+	}
+}

@@ -51,8 +51,17 @@ type bulkLoad struct {
 // both tables until tx ends; in an empty database only readers of nothing
 // wait.
 func beginBulk(ctx context.Context, tx *sql.Tx) (*bulkLoad, error) {
+	// The counts (migration 0002) say whether resources is empty without
+	// locking it: two imports that both held a lock on it while waiting to
+	// lock it exclusively would deadlock.
 	var empty bool
-	if err := tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT FROM resources)`).Scan(&empty); err != nil || !empty {
+	err := tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT FROM account_counts WHERE resources > 0)`).Scan(&empty)
+	if err != nil || !empty {
+		return nil, err
+	}
+	// In the order every writer takes them (resources, then its tags);
+	// dropping the foreign key would lock resource_tags first.
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE resources, resource_tags IN ACCESS EXCLUSIVE MODE`); err != nil {
 		return nil, err
 	}
 	// Read from the catalogue rather than repeated here, so that what is
