@@ -43,6 +43,17 @@ type dialect interface {
 	// other server migrating the same database, and lifts the statement
 	// timeout for it.
 	lockMigrations(ctx context.Context, tx *sqlx.Tx) error
+	// beginBulk prepares tx, an import's transaction, for the engine's
+	// bulk path, or returns nil when the engine has none (bulk.go).
+	beginBulk(ctx context.Context, tx *sqlx.Tx) (*bulkLoad, error)
+	// tablesQuery lists the names of the schema's own tables.
+	tablesQuery() string
+	// analyse is the statement that brings the statistics of tables (quoted
+	// names) up to date after a bulk change.
+	analyse(tables []string) string
+	// untimed lifts conn's statement timeout, for work that takes as long
+	// as the database's size, and returns what restores it.
+	untimed(ctx context.Context, conn *sql.Conn) (restore func(), err error)
 }
 
 // dialects maps each URL scheme Open accepts to its engine's dialect.

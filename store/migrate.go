@@ -31,22 +31,34 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
+	var applied []migration
 	for _, m := range ms {
-		if err := db.apply(ctx, m); err != nil {
+		ok, err := db.apply(ctx, m)
+		if err != nil {
 			return fmt.Errorf("store: migrate %s: %w", m.name, translate(ctx, err))
 		}
+		if ok {
+			applied = append(applied, m)
+		}
+	}
+	// analyze.go: a migration must not leave the planner with stale
+	// statistics on a large database.
+	if err := db.analyseMigrated(ctx, applied); err != nil {
+		return fmt.Errorf("store: migrate: %w", translate(ctx, err))
 	}
 	return nil
 }
 
-func (db *DB) apply(ctx context.Context, m migration) error {
+// apply applies m unless the database has recorded it, and reports whether
+// it did.
+func (db *DB) apply(ctx context.Context, m migration) (bool, error) {
 	tx, err := db.write.BeginTxx(ctx, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer tx.Rollback()
 	if err := db.d.lockMigrations(ctx, tx); err != nil {
-		return err
+		return false, err
 	}
 	// schema_migrations is the one table without account_id: it describes
 	// the database, not a tenant's data.
@@ -54,22 +66,25 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 		version integer PRIMARY KEY,
 		name    text NOT NULL
 	)`); err != nil {
-		return err
+		return false, err
 	}
 	var applied bool
 	err = tx.GetContext(ctx, &applied, tx.Rebind(`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`),
 		m.version)
 	if err != nil || applied {
-		return err
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO schema_migrations (version, name) VALUES (?, ?)`),
 		m.version, m.name); err != nil {
-		return err
+		return false, err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // migrations returns the engine's migrations ordered by version, checking

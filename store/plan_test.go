@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -183,6 +184,9 @@ func checkPlan(t *testing.T, conn *sql.Conn, mode string, q store.ListQuery, ind
 // literal returns v as an SQL literal of unknown type, which takes the
 // type of the parameter it is given for.
 func literal(v any) string {
+	if t, ok := v.(driver.Valuer); ok { // the dialect's timestamps
+		v, _ = t.Value()
+	}
 	switch v := v.(type) {
 	case string:
 		return "'" + strings.ReplaceAll(v, "'", "''") + "'"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -119,6 +120,28 @@ func (postgresDialect) storageKeys(ctx context.Context, db *DB, tx *sqlx.Tx, buc
 // the same database. Any fixed number works; this one is "resource" in
 // ASCII.
 const migrationLockKey = 0x7265736f75726365
+
+func (postgresDialect) beginBulk(ctx context.Context, tx *sqlx.Tx) (*bulkLoad, error) {
+	return beginBulk(ctx, tx)
+}
+
+func (postgresDialect) tablesQuery() string {
+	return `SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace`
+}
+
+// analyse also vacuums: that sets the visibility map, which lets
+// index-only scans skip the heap.
+func (postgresDialect) analyse(tables []string) string {
+	return `VACUUM (ANALYZE) ` + strings.Join(tables, ", ")
+}
+
+func (postgresDialect) untimed(ctx context.Context, conn *sql.Conn) (func(), error) {
+	if _, err := conn.ExecContext(ctx, `SET statement_timeout = 0`); err != nil {
+		return nil, err
+	}
+	// Back to the pool's setting, from the connection's start-up options.
+	return func() { conn.ExecContext(context.WithoutCancel(ctx), `RESET statement_timeout`) }, nil
+}
 
 func (postgresDialect) lockMigrations(ctx context.Context, tx *sqlx.Tx) error {
 	// The lock is held until tx ends, so a second server waits here and

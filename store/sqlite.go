@@ -107,6 +107,20 @@ func (sqliteDialect) storageKeys(ctx context.Context, db *DB, tx *sqlx.Tx, bucke
 	return err
 }
 
+// beginBulk: SQLite checks keys as it inserts, with nothing to save.
+func (sqliteDialect) beginBulk(context.Context, *sqlx.Tx) (*bulkLoad, error) { return nil, nil }
+
+func (sqliteDialect) tablesQuery() string {
+	return `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`
+}
+
+func (sqliteDialect) analyse(tables []string) string {
+	return `ANALYZE ` + strings.Join(tables, "; ANALYZE ")
+}
+
+// untimed has nothing to lift: SQLite's only timeout is the context's.
+func (sqliteDialect) untimed(context.Context, *sql.Conn) (func(), error) { return func() {}, nil }
+
 // lockMigrations has nothing to do: BEGIN IMMEDIATE already serialises
 // writers, and SQLite has no server-side timeout.
 func (sqliteDialect) lockMigrations(context.Context, *sqlx.Tx) error { return nil }

@@ -27,7 +27,7 @@ func (db *DB) CreateResource(ctx context.Context, r Resource) error {
 		if _, err := tx.NamedExecContext(tctx, insertResource, newRow(db.d, r)); err != nil {
 			return err
 		}
-		return insertTags(tctx, tx, r)
+		return insertTags(tctx, tx, db.d, r)
 	})
 	if cerr := conflict(err, r); cerr != nil {
 		return fmt.Errorf("store: create resource: %w", cerr)
@@ -38,9 +38,9 @@ func (db *DB) CreateResource(ctx context.Context, r Resource) error {
 	return nil
 }
 
-func insertTags(ctx context.Context, tx *sqlx.Tx, r Resource) error {
+func insertTags(ctx context.Context, tx *sqlx.Tx, d dialect, r Resource) error {
 	for _, t := range r.Tags {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(insertTag), r.AccountID, r.ID, t); err != nil {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(insertTag), r.AccountID, r.ID, t, d.timeArg(r.CreatedAt)); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,9 @@ import (
 	"io"
 	"iter"
 	"os"
+	"runtime/debug"
+	"strings"
+	"time"
 
 	"github.com/re-factor/resources/store"
 )
@@ -16,6 +19,9 @@ import (
 // maxLineBytes bounds one JSON Lines record: metadata may be 64 KiB, and
 // escaping can double it.
 const maxLineBytes = 1 << 20
+
+// importGCPercent is the garbage collector's GOGC during an import.
+const importGCPercent = 400
 
 func importCmd(ctx context.Context, cfg config, args []string, stdin io.Reader, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
@@ -34,15 +40,38 @@ func importCmd(ctx context.Context, cfg config, args []string, stdin io.Reader, 
 		return err
 	}
 	defer db.Close()
+	// An import allocates fast and keeps little: two batches. Collecting
+	// four times less often saves a tenth of its CPU for ~100 MB more heap.
+	defer debug.SetGCPercent(debug.SetGCPercent(importGCPercent))
 	counted := &countingReader{r: in}
 	p := startProgress(stderr, "read", inputSize(in), counted.n.Load)
-	n, err := db.ImportResources(ctx, countRows(decodeLines(counted), p))
+	var steps []step
+	n, err := db.ImportResources(ctx, countRows(decodeLines(counted), p), store.WithImportSteps(func(name string) {
+		p.beginStep(name)
+		steps = append(steps, *p.step.Load())
+	}))
 	p.finish()
-	if err != nil {
+	switch {
+	case err != nil && n > 0:
+		return fmt.Errorf("import: %w", err)
+	case err != nil:
 		return fmt.Errorf("import: nothing loaded: %w", err)
 	}
-	fmt.Fprintf(stderr, "imported %d resources\n", n)
+	fmt.Fprintf(stderr, "imported %d resources (%s)\n", n, stepTimes(steps, time.Since(p.start)))
 	return nil
+}
+
+// stepTimes says how long the load and each step after it took, from the
+// steps' starts and the time the last ended.
+func stepTimes(steps []step, end time.Duration) string {
+	parts := make([]string, 0, len(steps)+1)
+	name, from := "loaded", time.Duration(0)
+	for _, st := range steps {
+		parts = append(parts, fmt.Sprintf("%s in %.1fs", name, (st.after-from).Seconds()))
+		name, from = st.name, st.after
+	}
+	parts = append(parts, fmt.Sprintf("%s in %.1fs", name, (end-from).Seconds()))
+	return strings.Join(parts, ", ")
 }
 
 func openInput(name string, stdin io.Reader) (io.Reader, func(), error) {

@@ -24,8 +24,16 @@ type progress struct {
 	done  func() int64 // units of work done so far, when total > 0
 	total int64        // units of work in all, 0 when unknown
 	start time.Time
+	step  atomic.Pointer[step] // the step after the rows under way, if any
 	stop  chan struct{}
 	ended chan struct{}
+}
+
+// step is a named step of the work after its rows, such as analysing the
+// tables an import loaded, begun at after the start.
+type step struct {
+	name  string
+	after time.Duration
 }
 
 // startProgress starts redrawing on w if it is a terminal; otherwise the
@@ -58,6 +66,11 @@ func (p *progress) loop() {
 // add counts n more rows.
 func (p *progress) add(n int64) { p.rows.Add(n) }
 
+// beginStep shows that the step name has begun, once the rows are done.
+func (p *progress) beginStep(name string) {
+	p.step.Store(&step{name: name, after: time.Since(p.start)})
+}
+
 // finish stops redrawing and clears the line, leaving the terminal as it was.
 func (p *progress) finish() {
 	if p.stop == nil {
@@ -72,6 +85,9 @@ func (p *progress) finish() {
 func (p *progress) line(elapsed time.Duration) string {
 	rows := p.rows.Load()
 	s := fmt.Sprintf("%s %d rows", p.verb, rows)
+	if st := p.step.Load(); st != nil {
+		return s + fmt.Sprintf("; %s, %s", st.name, (elapsed-st.after).Round(time.Second))
+	}
 	secs := elapsed.Seconds()
 	if secs > 0 {
 		s += fmt.Sprintf(", %.0f rows/s", float64(rows)/secs)

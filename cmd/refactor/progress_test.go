@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/re-factor/resources/store"
 )
 
 func TestProgressLine(t *testing.T) {
@@ -61,5 +63,33 @@ func TestProgressQuietWhenNotATerminal(t *testing.T) {
 	c := newCLI(t, "sqlite")
 	if _, errOut, err := c.run(string(demoData), "import", "--file", "-"); err != nil || strings.Contains(errOut, "rows/s") {
 		t.Errorf("import to a buffer: %v, stderr %q", err, errOut)
+	}
+}
+
+func TestProgressStep(t *testing.T) {
+	p := startProgress(io.Discard, "read", 0, nil)
+	defer p.finish()
+	p.add(400)
+	p.step.Store(&step{name: store.StepAnalyse, after: 4 * time.Second})
+	if got, want := p.line(6*time.Second), "read 400 rows; analysing, 2s"; got != want {
+		t.Errorf("line = %q, want %q", got, want)
+	}
+}
+
+func TestStepTimes(t *testing.T) {
+	tests := []struct {
+		steps []step
+		end   time.Duration
+		want  string
+	}{
+		{nil, 1500 * time.Millisecond, "loaded in 1.5s"},
+		{[]step{{store.StepAnalyse, 3 * time.Second}}, 4 * time.Second, "loaded in 3.0s, analysing in 1.0s"},
+		{[]step{{store.StepCheckKeys, 10 * time.Second}, {store.StepAnalyse, 12 * time.Second}}, 13500 * time.Millisecond,
+			"loaded in 10.0s, indexing and checking keys in 2.0s, analysing in 1.5s"},
+	}
+	for _, tc := range tests {
+		if got := stepTimes(tc.steps, tc.end); got != tc.want {
+			t.Errorf("stepTimes(%v, %v) = %q, want %q", tc.steps, tc.end, got, tc.want)
+		}
 	}
 }
