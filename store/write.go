@@ -66,7 +66,7 @@ func (db *DB) getResource(ctx context.Context, q sqlx.QueryerContext, accountID,
 		return Resource{}, ErrNotFound
 	}
 	var row resourceRow
-	err := sqlx.GetContext(ctx, q, &row, db.read.Rebind(`SELECT `+resourceColumns+`, `+db.d.tagsColumn()+` AS tags
+	err := sqlx.GetContext(ctx, q, &row, db.read.Rebind(`SELECT `+db.columns+`
 		FROM resources r WHERE r.account_id = ? AND r.id = ?`), accountID, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Resource{}, ErrNotFound
