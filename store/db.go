@@ -27,6 +27,7 @@ type DB struct {
 	cursors         cursorCodec
 	readStmts       *stmtCache // prepared list statements on read
 	columns         string     // resourceColumns(d)
+	getSQL          string     // getQuery(d)
 }
 
 type options struct {
@@ -92,7 +93,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	db := &DB{d: d, read: read, write: write, timeout: o.statementTimeout,
-		importBatchSize: importBatchSize, cursors: cursorCodec{key: o.cursorKey}, columns: resourceColumns(d)}
+		importBatchSize: importBatchSize, cursors: cursorCodec{key: o.cursorKey},
+		columns: resourceColumns(d), getSQL: getQuery(d)}
 	db.readStmts = newStmtCache(db.read)
 	// Connecting may take longer than a statement: ctx alone bounds it.
 	if err := db.ping(ctx, ctx); err != nil {

@@ -34,21 +34,30 @@ const tagSep = "\x1f"
 // conversion; the fields here convert the others.
 type resourceRow struct {
 	Resource
-	Metadata  jsonText  `db:"metadata"`
-	Tags      tagList   `db:"tags"`
-	CreatedAt timestamp `db:"created_at"`
-	UpdatedAt timestamp `db:"updated_at"`
+	OriginalURI         optionalText `db:"original_uri"`
+	ExternalID          optionalText `db:"external_id"`
+	ExternalStorageType optionalText `db:"external_storage_type"`
+	CreatedBy           optionalText `db:"created_by"`
+	Metadata            jsonText     `db:"metadata"`
+	Tags                tagList      `db:"tags"`
+	CreatedAt           timestamp    `db:"created_at"`
+	UpdatedAt           timestamp    `db:"updated_at"`
 }
 
 // newRow returns r's row for the engine of d. r.Metadata must be compact,
 // as validate returns it.
 func newRow(d dialect, r Resource) resourceRow {
-	return resourceRow{Resource: r, Metadata: jsonText(r.Metadata), Tags: r.Tags,
+	return resourceRow{Resource: r,
+		OriginalURI: optionalText{r.OriginalURI}, ExternalID: optionalText{r.ExternalID},
+		ExternalStorageType: optionalText{r.ExternalStorageType}, CreatedBy: optionalText{r.CreatedBy},
+		Metadata: jsonText(r.Metadata), Tags: r.Tags,
 		CreatedAt: d.timeArg(r.CreatedAt), UpdatedAt: d.timeArg(r.UpdatedAt)}
 }
 
 func (row resourceRow) resource() Resource {
 	r := row.Resource
+	r.OriginalURI, r.ExternalID = row.OriginalURI.s, row.ExternalID.s
+	r.ExternalStorageType, r.CreatedBy = row.ExternalStorageType.s, row.CreatedBy.s
 	r.Metadata, r.Tags = json.RawMessage(row.Metadata), row.Tags
 	r.CreatedAt, r.UpdatedAt = row.CreatedAt.t, row.UpdatedAt.t
 	return r
@@ -66,6 +75,33 @@ func readResources(rows *sqlx.Rows, row interface{ resource() Resource }, rs []R
 		rs = append(rs, row.resource())
 	}
 	return rs, rows.Err()
+}
+
+// optionalText is a text column that may be NULL. sqlx would allocate a
+// string for a *string field before every scan, NULL or not; this
+// allocates only for a value.
+type optionalText struct{ s *string }
+
+func (o *optionalText) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		o.s = nil
+	case string:
+		o.s = &v
+	case []byte:
+		s := string(v)
+		o.s = &s
+	default:
+		return fmt.Errorf("cannot scan %T into text", src)
+	}
+	return nil
+}
+
+func (o optionalText) Value() (driver.Value, error) {
+	if o.s == nil {
+		return nil, nil
+	}
+	return *o.s, nil
 }
 
 // timestamp is a time as an engine stores it: timestamptz on PostgreSQL,

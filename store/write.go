@@ -60,14 +60,20 @@ func (db *DB) GetResource(ctx context.Context, accountID, id string) (Resource, 
 	return r, nil
 }
 
+// getQuery returns getResource's query for the engine of d. Open builds it
+// once: it is the same for every call.
+func getQuery(d dialect) string {
+	return `SELECT ` + resourceColumns(d) + `
+		FROM resources r WHERE r.account_id = ` + d.placeholder(1) + ` AND r.id = ` + d.placeholder(2)
+}
+
 // getResource reads the resource through q, a pool or a transaction.
 func (db *DB) getResource(ctx context.Context, q sqlx.QueryerContext, accountID, id string) (Resource, error) {
 	if !isUUID(id) {
 		return Resource{}, ErrNotFound
 	}
 	var row resourceRow
-	err := sqlx.GetContext(ctx, q, &row, db.read.Rebind(`SELECT `+db.columns+`
-		FROM resources r WHERE r.account_id = ? AND r.id = ?`), accountID, id)
+	err := sqlx.GetContext(ctx, q, &row, db.getSQL, accountID, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Resource{}, ErrNotFound
 	}
