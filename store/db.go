@@ -25,7 +25,7 @@ type DB struct {
 	timeout         time.Duration
 	importBatchSize int
 	cursors         cursorCodec
-	readStmts       *stmtCache // prepared list statements on read
+	readStmts       *stmtCache // prepared list and get statements on read
 	columns         string     // resourceColumns(d)
 	getSQL          string     // getQuery(d)
 }
