@@ -12,9 +12,10 @@ import (
 )
 
 // resourceColumns returns the select list of a resource aliased r, in the
-// form resourceRow scans: timestamps as integer Unix microseconds (lib/pq's
-// parser of timestamptz text cost more than the rest of a row) and tags
-// joined by tagSep.
+// form resourceRow scans: timestamps as integer Unix microseconds (lib/pq
+// parses timestamptz text in about 275 ns and an allocation, an integer in
+// 55 ns) and tags joined by tagSep (json.Unmarshal of an array allocated per
+// tag and more).
 func resourceColumns(d dialect) string {
 	return `r.id, r.account_id, r.name, r.directory_path, r.mime_type, r.sha256,
 	r.original_uri, r.external_id, r.external_storage_type, r.storage_bucket, r.storage_key,
@@ -29,7 +30,7 @@ func resourceColumns(d dialect) string {
 const tagSep = "\x1f"
 
 // resourceRow is a resource as the database holds it: what sqlx scans a
-// row of resourceColumns and tags into, and binds insertResource's named
+// row of resourceColumns into, and binds insertResource's named
 // arguments from. Resource's own db tags name the columns that need no
 // conversion; the fields here convert the others.
 type resourceRow struct {
