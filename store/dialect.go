@@ -25,8 +25,12 @@ type dialect interface {
 	// timeArg converts t to the engine's stored form, as an argument.
 	timeArg(t time.Time) timestamp
 	// tagsColumn is a select-list expression: the tags of the resource
-	// aliased r as a JSON array in byte order, "[]" when it has none.
+	// aliased r in byte order, joined by tagSep (U+001F), "" when it has
+	// none.
 	tagsColumn() string
+	// unixMicros is a select-list expression: column, a timestamp of the
+	// resource aliased r, as integer Unix microseconds.
+	unixMicros(column string) string
 	// hasPrefix adds the condition that r.directory_path starts with p.
 	hasPrefix(w *where, p string)
 	// snapshot is the options of a read-only transaction whose queries all

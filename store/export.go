@@ -59,8 +59,7 @@ func (db *DB) exportChunk(ctx context.Context, tx *sqlx.Tx, accountID string, af
 		w.and("(r.account_id, r.created_at, r.id) > (" + w.arg(after.AccountID) + ", " +
 			w.arg(db.d.timeArg(after.CreatedAt)) + ", " + w.arg(after.ID) + ")")
 	}
-	rows := make([]resourceRow, 0, exportChunkSize)
-	err := tx.SelectContext(ctx, &rows, `SELECT `+resourceColumns+`, `+db.d.tagsColumn()+` AS tags
+	rows, err := tx.QueryxContext(ctx, `SELECT `+db.columns+`
 		FROM resources r
 		WHERE `+w.String()+`
 		ORDER BY r.account_id, r.created_at, r.id
@@ -68,7 +67,7 @@ func (db *DB) exportChunk(ctx context.Context, tx *sqlx.Tx, accountID string, af
 	if err != nil {
 		return nil, err
 	}
-	return resources(rows), nil
+	return readResources(rows, &resourceRow{}, make([]Resource, 0, exportChunkSize))
 }
 
 // CountResources returns how many resources the account has, or all

@@ -65,7 +65,9 @@ func FuzzNormalizeTags(f *testing.F) {
 			t.Fatalf("NormalizeTags(%q) = %q: want sorted, unique, at most 50", in, got)
 		}
 		for _, tag := range got {
-			if tag == "" || tag != strings.TrimSpace(tag) || len(tag) > 64 || strings.Contains(tag, ",") {
+			// No control character: the store joins tags with U+001F.
+			if tag == "" || tag != strings.TrimSpace(tag) || len(tag) > 64 || strings.Contains(tag, ",") ||
+				strings.ContainsFunc(tag, unicode.IsControl) {
 				t.Fatalf("NormalizeTags(%q) kept %q", in, tag)
 			}
 		}

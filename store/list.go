@@ -125,7 +125,7 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 	}
 	limit, skip := w.arg(f.PageSize), w.arg(offset)
 	order := "k.created_at " + dir + ", k.id " + dir
-	return `SELECT (` + count + `) AS total, ` + resourceColumns + `, ` + db.d.tagsColumn() + ` AS tags
+	return `SELECT (` + count + `) AS total, ` + db.columns + `
 		FROM (
 			SELECT ` + w.accountCol + ` AS account_id, ` + w.id + ` AS id, ` + w.created + ` AS created_at
 			FROM ` + w.from + `
@@ -163,21 +163,26 @@ type listRow struct {
 
 // listPage runs q and reads the page's resources and the total.
 func (db *DB) listPage(ctx context.Context, q ListQuery, size int64) ([]Resource, int64, error) {
-	rows := make([]listRow, 0, size)
+	var rows *sqlx.Rows
 	var err error
 	if q.Prepared {
 		var stmt *sqlx.Stmt
 		if stmt, err = db.readStmts.get(ctx, q.SQL); err != nil {
 			return nil, 0, err
 		}
-		err = stmt.SelectContext(ctx, &rows, q.Args...)
+		rows, err = stmt.QueryxContext(ctx, q.Args...)
 	} else {
-		err = db.read.SelectContext(ctx, &rows, q.SQL, q.Args...)
+		rows, err = db.read.QueryxContext(ctx, q.SQL, q.Args...)
 	}
-	if err != nil || len(rows) == 0 {
-		return []Resource{}, 0, err
+	if err != nil {
+		return nil, 0, err
 	}
-	return resources(rows), rows[0].Total, nil
+	var row listRow
+	rs, err := readResources(rows, &row, make([]Resource, 0, size))
+	if err != nil {
+		return nil, 0, err
+	}
+	return rs, row.Total, nil
 }
 
 // where collects the conditions of a list query, their arguments, and the

@@ -271,12 +271,16 @@ func TestListResourcesItems(t *testing.T) {
 		r.ExternalID = s("ext-1")
 		r.ExternalStorageType = s("gcs")
 		r.CreatedBy = s("user-1")
-		r.Metadata = []byte(`{"k":"v","n":[1,2]}`)
+		// Spaces and an escape in strings, which compacting jsonb's
+		// output must keep; keys in jsonb's order.
+		r.Metadata = []byte(`{"k":"v w","n":[1,2],"o":{"t":" a\tb "}}`)
 		r.SizeBytes = 1 << 40
 		r.CreatedAt = time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.UTC)
-		r.UpdatedAt = r.CreatedAt.Add(time.Hour)
+		// The last microsecond the API allows, and below the first: times
+		// travel as Unix microseconds, which must stay exact at both ends.
+		r.UpdatedAt = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 	})
-	bare := storetest.NewResource("acme", 2)
+	bare := storetest.NewResource("acme", 2, storetest.CreatedAt(time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC)))
 	for _, engine := range storetest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			db := storetest.Open(t, engine)

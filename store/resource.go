@@ -18,15 +18,15 @@ type Resource struct {
 	DirectoryPath       string          `json:"directory_path" db:"directory_path"`
 	MimeType            string          `json:"mime_type" db:"mime_type"`
 	SHA256              string          `json:"sha256" db:"sha256"`
-	OriginalURI         *string         `json:"original_uri,omitempty" db:"original_uri"`
-	ExternalID          *string         `json:"external_id,omitempty" db:"external_id"`
-	ExternalStorageType *string         `json:"external_storage_type,omitempty" db:"external_storage_type"`
+	OriginalURI         *string         `json:"original_uri,omitempty" db:"-"`
+	ExternalID          *string         `json:"external_id,omitempty" db:"-"`
+	ExternalStorageType *string         `json:"external_storage_type,omitempty" db:"-"`
 	StorageBucket       string          `json:"storage_bucket" db:"storage_bucket"`
 	StorageKey          string          `json:"storage_key" db:"storage_key"`
 	SizeBytes           int64           `json:"size_bytes" db:"size_bytes"`
 	Tags                []string        `json:"tags" db:"-"`
 	Metadata            json.RawMessage `json:"metadata,omitempty" db:"-"`
-	CreatedBy           *string         `json:"created_by,omitempty" db:"created_by"`
+	CreatedBy           *string         `json:"created_by,omitempty" db:"-"`
 	CreatedAt           time.Time       `json:"created_at" db:"-"`
 	UpdatedAt           time.Time       `json:"updated_at" db:"-"`
 }

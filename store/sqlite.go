@@ -79,9 +79,12 @@ func (sqliteDialect) timeArg(t time.Time) timestamp {
 }
 
 func (sqliteDialect) tagsColumn() string {
-	return `(SELECT json_group_array(g.tag ORDER BY g.tag)
+	return `(SELECT coalesce(group_concat(g.tag, char(31) ORDER BY g.tag), '')
 		FROM resource_tags g WHERE g.account_id = r.account_id AND g.resource_id = r.id)`
 }
+
+// unixMicros has nothing to convert: SQLite stores the microseconds.
+func (sqliteDialect) unixMicros(column string) string { return column }
 
 func (sqliteDialect) hasPrefix(w *where, p string) {
 	// SQLite has no starts_with (its LIKE ignores ASCII case, GLOB has

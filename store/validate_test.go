@@ -109,6 +109,8 @@ func TestNormalizeTags(t *testing.T) {
 		{"65 characters", []string{strings.Repeat("é", 65)}, nil, "longer than 64 characters"},
 		{"comma", []string{"a,b"}, nil, `must not contain ","`},
 		{"control", []string{"a\x7fb"}, nil, "control characters"},
+		// The store's separator of tags in a column (tagSep).
+		{"unit separator", []string{"a\x1fb"}, nil, "control characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -53,21 +53,38 @@ func insertTags(ctx context.Context, tx *sqlx.Tx, d dialect, r Resource) error {
 func (db *DB) GetResource(ctx context.Context, accountID, id string) (Resource, error) {
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
-	r, err := db.getResource(tctx, db.read, accountID, id)
+	r, err := db.getResource(tctx, nil, accountID, id)
 	if err != nil {
 		return Resource{}, fmt.Errorf("store: get resource %s: %w", id, translate(ctx, err))
 	}
 	return r, nil
 }
 
-// getResource reads the resource through q, a pool or a transaction.
-func (db *DB) getResource(ctx context.Context, q sqlx.QueryerContext, accountID, id string) (Resource, error) {
+// getQuery returns getResource's query for the engine of d. Open builds it
+// once: it is the same for every call.
+func getQuery(d dialect) string {
+	return `SELECT ` + resourceColumns(d) + `
+		FROM resources r WHERE r.account_id = ` + d.placeholder(1) + ` AND r.id = ` + d.placeholder(2)
+}
+
+// getResource reads the resource through tx, or the read pool when tx is
+// nil.
+func (db *DB) getResource(ctx context.Context, tx *sqlx.Tx, accountID, id string) (Resource, error) {
 	if !isUUID(id) {
 		return Resource{}, ErrNotFound
 	}
 	var row resourceRow
-	err := sqlx.GetContext(ctx, q, &row, db.read.Rebind(`SELECT `+resourceColumns+`, `+db.d.tagsColumn()+` AS tags
-		FROM resources r WHERE r.account_id = ? AND r.id = ?`), accountID, id)
+	var err error
+	if tx != nil {
+		err = tx.GetContext(ctx, &row, db.getSQL, accountID, id)
+	} else {
+		// Prepared: lib/pq runs a query with arguments in two round trips
+		// (parse, then bind), a prepared statement in one.
+		var stmt *sqlx.Stmt
+		if stmt, err = db.readStmts.get(ctx, db.getSQL); err == nil {
+			err = stmt.GetContext(ctx, &row, accountID, id)
+		}
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return Resource{}, ErrNotFound
 	}
