@@ -49,11 +49,7 @@ func (s *Server) createResource(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := toAPIResource(&r)
-	if err != nil {
-		return err
-	}
-	return gen.CreateResource200JSONResponse(out).VisitCreateResourceResponse(c.Response())
+	return resourceBody{&r}.VisitCreateResourceResponse(c.Response())
 }
 
 // createFields reads the validated body into the domain's fields.

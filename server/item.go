@@ -17,11 +17,7 @@ func (s *Server) GetResource(ctx context.Context, req gen.GetResourceRequestObje
 	if err != nil {
 		return nil, err
 	}
-	out, err := toAPIResource(&r)
-	if err != nil {
-		return nil, err
-	}
-	return gen.GetResource200JSONResponse(out), nil
+	return resourceBody{&r}, nil
 }
 
 // UpdateResource serves PUT /v1/resource/{id}: a partial update of name,
@@ -39,11 +35,7 @@ func (s *Server) UpdateResource(ctx context.Context, req gen.UpdateResourceReque
 	if err != nil {
 		return nil, err
 	}
-	out, err := toAPIResource(&r)
-	if err != nil {
-		return nil, err
-	}
-	return gen.UpdateResource200JSONResponse(out), nil
+	return resourceBody{&r}, nil
 }
 
 // DeleteResource serves DELETE /v1/resource/{id}.

@@ -55,7 +55,8 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 				slog.String("route", v.RoutePath),
 				slog.String("path", v.URIPath),
 				slog.Int("status", v.Status),
-				slog.Float64("latency_ms", float64(v.Latency.Microseconds())/1000),
+				// An integer: slog writes every float through json.Marshal.
+				slog.Int64("latency_us", v.Latency.Microseconds()),
 			}
 			// What the answer cost in body bytes read (a refused upload's
 			// should be none); lingering after the answer is not counted.

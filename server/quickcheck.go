@@ -46,8 +46,7 @@ func newQuickCheck(spec *openapi3.T, opts openapi3filter.Options) (*quickCheck, 
 }
 
 // passes reports whether c's request is to an operation without a request
-// body and its parameters pass the 3.0 validator. Like the middleware, it
-// sets the defaults of absent query parameters in the request's query.
+// body and its parameters pass the 3.0 validator.
 func (q *quickCheck) passes(c echo.Context) bool {
 	r := c.Request()
 	route, params, err := q.router.FindRoute(r)

@@ -83,39 +83,40 @@ func New(cfg Config) (*echo.Echo, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	e.Pre(keepPlusInTimestamps)
-	// Outermost, so the time spent draining a refused body is nobody's latency.
-	e.Use(lingerAfterEarlyAnswer(2 * maxBody))
+	// keepPlusInTimestamps first: nothing before it may decode the query.
+	// lingerAfterEarlyAnswer next, so the time spent draining a refused body
+	// is nobody's latency.
+	mw := []echo.MiddlewareFunc{keepPlusInTimestamps, lingerAfterEarlyAnswer(2 * maxBody)}
 	if cfg.Metrics != nil {
-		e.Use(cfg.Metrics.middleware)
+		mw = append(mw, cfg.Metrics.middleware)
 	}
-	e.Use(compressResponses())
-	e.Use(requestID, s.accessLog, recoverPanic, clientGone, securityHeaders)
+	mw = append(mw, compressResponses(), requestID, s.accessLog, recoverPanic, clientGone, securityHeaders)
 	// CORS before anything that can refuse a request, so a browser can
 	// read every error.
 	if len(cfg.CORSAllowedOrigins) > 0 {
-		e.Use(cors(cfg.CORSAllowedOrigins))
+		mw = append(mw, cors(cfg.CORSAllowedOrigins))
 	}
-	e.Use(requireJSON, limitBody(func(c echo.Context) int64 {
+	mw = append(mw, requireJSON, limitBody(func(c echo.Context) int64 {
 		if op, _ := ops.of(c); op.route == s.createRoute {
 			return maxBody
 		}
 		return maxKept
 	}), s.authenticate(ops))
 	if l := newLimiters(cfg.RateLimit); l != nil {
-		e.Use(limitAccounts(l))
+		mw = append(mw, limitAccounts(l))
 	}
 	quick, err := newQuickCheck(spec, s.validation)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	e.Use(s.requestValidator(spec, false, func(c echo.Context) bool {
+	mw = append(mw, s.requestValidator(spec, false, func(c echo.Context) bool {
 		op, _ := ops.of(c)
 		if outsideSpec(c) || op.route == s.createRoute {
 			return true
 		}
 		return op.route != nil && op.route.Operation.RequestBody == nil && quick.passes(c)
 	}), singleQueryValues(spec))
+	e.Use(composedOnce(mw...))
 	gen.RegisterHandlersWithOptions(e, handlers{ServerInterface: gen.NewStrictHandler(s, nil), create: s.createResource},
 		gen.RegisterHandlersOptions{OperationMiddlewares: map[string][]echo.MiddlewareFunc{
 			streamedOperation: {s.requestValidator(spec, true, nil)},
@@ -150,6 +151,10 @@ func validationOptions(formats map[string]openapi3.StringFormatValidator) openap
 		// parameter; without it the middleware flattens schema errors and
 		// loses the name.
 		MultiError: true,
+		// The handlers fill in the spec's defaults for absent parameters
+		// (TestHandlerDefaultsAreTheSpecs); kin-openapi's own would
+		// re-parse and re-encode the query once per absent parameter.
+		SkipSettingDefaults: true,
 		SchemaValidationOptions: []openapi3.SchemaValidationOption{
 			openapi3.WithStringFormatValidators(formats),
 		},
@@ -167,6 +172,18 @@ func (s *Server) requestValidator(spec *openapi3.T, withoutBody bool, skip middl
 		Options:              opts,
 		MultiErrorHandler:    firstValidationError,
 	})
+}
+
+// composedOnce chains mw, outermost first, around the matched route's
+// handler, once: echo composes its middleware anew for every request, a
+// closure per middleware, and this is the one middleware it sees. It
+// relies on echo calling it with the route echo matched, c.Handler().
+func composedOnce(mw ...echo.MiddlewareFunc) echo.MiddlewareFunc {
+	h := func(c echo.Context) error { return c.Handler()(c) }
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return func(echo.HandlerFunc) echo.HandlerFunc { return h }
 }
 
 // metricsPath is where Prometheus scrapes when metrics share the API's
