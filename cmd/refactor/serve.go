@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/re-factor/resources/auth"
@@ -18,6 +20,27 @@ import (
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/urlfetch"
 )
+
+// The garbage collector's defaults for serve, unless GOGC or GOMEMLIMIT
+// say otherwise. A list request leaves nothing behind, so the live heap is
+// a few MB and GOGC 100 collected every ~100 requests: ~36 µs of CPU a
+// request, a third of the server's own budget. At 400 it collects four
+// times less often for a heap goal of ~30 MB; the soft limit makes it
+// collect sooner again should the live heap ever grow towards it (many
+// large requests at once), so the trade never costs unbounded memory.
+const (
+	serveGCPercent   = 400
+	serveMemoryLimit = 96 << 20
+)
+
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(serveMemoryLimit)
+	}
+}
 
 // shutdownGrace is how long in-flight requests get to finish after SIGTERM.
 const shutdownGrace = 15 * time.Second
@@ -38,6 +61,7 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return errUsage
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	tuneGC()
 
 	if *eph {
 		cfg = ephemeral(cfg)
