@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -21,14 +20,7 @@ import (
 	"github.com/re-factor/resources/urlfetch"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	storetest.Cleanup()
-	if err := blobtest.Cleanup(); err != nil && code == 0 {
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { blobtest.Main(m, storetest.Cleanup) }
 
 // clock is the fixed time of every test service.
 var clock = time.Date(2026, 11, 29, 1, 2, 3, 0, time.UTC)

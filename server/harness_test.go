@@ -25,14 +25,7 @@ import (
 	"github.com/re-factor/resources/urlfetch"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	storetest.Cleanup()
-	if err := blobtest.Cleanup(); err != nil && code == 0 {
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { blobtest.Main(m, storetest.Cleanup) }
 
 const testSecret = "server-test-secret-0123456789abcdef"
 

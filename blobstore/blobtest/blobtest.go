@@ -84,10 +84,14 @@ func openFile(tb testing.TB, opts []blobstore.Option) *blobstore.Store {
 	return st
 }
 
-// Main runs the tests of m, stops the S3 server if a test started it, and
+// Main runs the tests of m, calls each of also (other packages' clean-ups,
+// such as storetest.Cleanup), stops the S3 server if a test started it, and
 // exits with the tests' status.
-func Main(m *testing.M) {
+func Main(m *testing.M, also ...func()) {
 	code := m.Run()
+	for _, f := range also {
+		f()
+	}
 	if err := Cleanup(); err != nil && code == 0 {
 		code = 1
 	}
