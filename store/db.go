@@ -25,7 +25,8 @@ type DB struct {
 	timeout         time.Duration
 	importBatchSize int
 	cursors         cursorCodec
-	readStmts       *stmtCache // prepared list statements on read
+	readStmts       *stmtCache   // prepared list statements on read
+	totals          *totalsCache // exact totals by the generation they hold at
 }
 
 type options struct {
@@ -91,7 +92,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	db := &DB{d: d, read: read, write: write, timeout: o.statementTimeout,
-		importBatchSize: importBatchSize, cursors: cursorCodec{key: o.cursorKey}}
+		importBatchSize: importBatchSize, cursors: cursorCodec{key: o.cursorKey},
+		totals: newTotalsCache()}
 	db.readStmts = newStmtCache(db.read)
 	// Connecting may take longer than a statement: ctx alone bounds it.
 	if err := db.ping(ctx, ctx); err != nil {
