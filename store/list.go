@@ -35,7 +35,7 @@ func (db *DB) ListResources(ctx context.Context, f ResourceFilter) (ResourcePage
 	if q.generationArg >= 0 {
 		key = totalKey(f)
 		if cached, hit = db.totals.get(key); hit {
-			q.Args[q.generationArg] = cached.generation
+			q = q.CachedAt(cached.generation)
 		}
 	}
 	tctx, cancel := db.withTimeout(ctx)
@@ -92,8 +92,8 @@ type ListQuery struct {
 	countSQL  string
 	countArgs int // how many of Args countSQL takes
 	// generationArg is the index in Args of the generation of a cached
-	// total, nil when none is cached (store/totals.go); -1 when the total
-	// is a maintained count, which is never cached.
+	// total, nil until CachedAt sets it (store/totals.go); -1 when the
+	// total is a maintained count, which is never cached.
 	generationArg int
 }
 
@@ -131,6 +131,19 @@ func (db *DB) ListQuery(f ResourceFilter) (ListQuery, error) {
 	q.SQL, q.Args = db.pageQuery(w, f, after, q.offset)
 	q.Prepared = len(w.tagArgs) <= 1 && f.DirectoryPrefix == ""
 	return q, nil
+}
+
+// CachedAt returns q as ListResources runs it while it holds the filter's
+// total counted at generation g of the account (migration 0007): the
+// statement counts only when the account's generation is no longer g. A
+// query whose total is a maintained count comes back as it is.
+func (q ListQuery) CachedAt(g int64) ListQuery {
+	if q.generationArg < 0 || q.SQL == "" {
+		return q
+	}
+	q.Args = slices.Clone(q.Args)
+	q.Args[q.generationArg] = g
+	return q
 }
 
 // pageQuery returns the page and the total in one statement: one round trip

@@ -245,18 +245,17 @@ func TestListTotalsHitRunsNoCount(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			i := slices.Index(q.Args, nil)
-			if i < 0 {
-				t.Fatalf("no argument for a cached generation in %v", q.Args)
-			}
 			for _, c := range []struct {
-				generation any
-				counts     bool
-			}{{nil, true}, {generation - 1, true}, {generation, false}} {
-				q.Args[i] = c.generation
-				if got := countRuns(t, engine, raw, q); got != c.counts {
-					t.Errorf("given generation %v (the account's is %d): count runs = %v, want %v",
-						c.generation, generation, got, c.counts)
+				name   string
+				q      store.ListQuery
+				counts bool
+			}{
+				{"nothing cached", q, true},
+				{"cached at an older generation", q.CachedAt(generation - 1), true},
+				{"cached at the account's generation", q.CachedAt(generation), false},
+			} {
+				if got := countRuns(t, engine, raw, c.q); got != c.counts {
+					t.Errorf("%s: count runs = %v, want %v", c.name, got, c.counts)
 				}
 			}
 		})
