@@ -164,53 +164,94 @@ func TestListTotalsConcurrentWriters(t *testing.T) {
 			db := storetest.Open(t, engine)
 			const writers, each = 4, 15
 			f := store.ResourceFilter{AccountID: "acme", Tags: []string{"a", "b"}, DirectoryPrefix: "/in", Page: 1, PageSize: 5}
-			var wg sync.WaitGroup
-			errs := make(chan error, writers+1)
-			for w := range writers {
-				wg.Go(func() {
-					for i := range each {
-						r := storetest.NewResource("acme", w*each+i, storetest.In("/in"), storetest.Tagged("a", "b"))
-						if err := db.CreateResource(ctx, r); err != nil {
-							errs <- err
-							return
-						}
+			ids := make([][]string, writers)
+			// Creates only: each later statement sees no fewer.
+			raceWriters(t, db, f, writers, func(w int) error {
+				for i := range each {
+					r := storetest.NewResource("acme", w*each+i, storetest.In("/in"), storetest.Tagged("a", "b"))
+					if err := db.CreateResource(ctx, r); err != nil {
+						return err
 					}
-				})
-			}
-			done := make(chan struct{})
-			go func() {
-				defer close(errs)
-				// Creates only: each later statement sees no fewer.
-				var last int64
-				for {
-					p, err := db.ListResources(ctx, f)
+					ids[w] = append(ids[w], r.ID)
+				}
+				return nil
+			}, func(prev, cur int64) bool { return cur >= prev && cur <= writers*each })
+			checkTotal(t, db, f, writers*each)
+
+			// Moves out of the prefix and deletes: no more.
+			out := "/out"
+			raceWriters(t, db, f, writers, func(w int) error {
+				for i, id := range ids[w] {
+					var err error
+					switch i % 3 {
+					case 0:
+						_, err = db.UpdateResource(ctx, "acme", id, store.ResourceUpdate{DirectoryPath: &out}, storetest.BaseTime)
+					case 1:
+						_, err = db.DeleteResource(ctx, "acme", id)
+					}
 					if err != nil {
-						errs <- err
-						return
-					}
-					if p.Total < last || p.Total > writers*each {
-						errs <- fmt.Errorf("total %d after %d (at most %d)", p.Total, last, writers*each)
-						return
-					}
-					last = p.Total
-					select {
-					case <-done:
-						return
-					default:
+						return err
 					}
 				}
-			}()
-			wg.Wait()
-			close(done)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			for range 2 {
-				if got := mustList(t, db, f).Total; got != writers*each {
-					t.Errorf("total %d, want %d", got, writers*each)
-				}
+				return nil
+			}, func(prev, cur int64) bool { return cur <= prev })
+			checkTotal(t, db, f, writers*each/3)
+		})
+	}
+}
+
+// raceWriters runs work for each of n writers while a reader lists f, and
+// checks each total the reader sees against the one before with ok.
+func raceWriters(t *testing.T, db *store.DB, f store.ResourceFilter, n int, work func(w int) error, ok func(prev, cur int64) bool) {
+	t.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, n+1)
+	for w := range n {
+		wg.Go(func() {
+			if err := work(w); err != nil {
+				errs <- err
 			}
 		})
+	}
+	done := make(chan struct{})
+	var reader sync.WaitGroup
+	prev := mustList(t, db, f).Total
+	reader.Go(func() {
+		for {
+			p, err := db.ListResources(ctx, f)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if !ok(prev, p.Total) {
+				errs <- fmt.Errorf("total %d after %d", p.Total, prev)
+				return
+			}
+			prev = p.Total
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	})
+	wg.Wait()
+	close(done)
+	reader.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// checkTotal lists f twice, the second time from the cache.
+func checkTotal(t *testing.T, db *store.DB, f store.ResourceFilter, want int64) {
+	t.Helper()
+	for range 2 {
+		if got := mustList(t, db, f).Total; got != want {
+			t.Errorf("total %d, want %d", got, want)
+		}
 	}
 }
 
