@@ -28,6 +28,7 @@ type DB struct {
 	readStmts       *stmtCache // prepared list and get statements on read
 	columns         string     // resourceColumns(d)
 	getSQL          string     // getQuery(d)
+	totals          *totalsCache // exact totals by the generation they hold at
 }
 
 type options struct {
@@ -94,7 +95,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	}
 	db := &DB{d: d, read: read, write: write, timeout: o.statementTimeout,
 		importBatchSize: importBatchSize, cursors: cursorCodec{key: o.cursorKey},
-		columns: resourceColumns(d), getSQL: getQuery(d)}
+		columns: resourceColumns(d), getSQL: getQuery(d), totals: newTotalsCache()}
 	db.readStmts = newStmtCache(db.read)
 	// Connecting may take longer than a statement: ctx alone bounds it.
 	if err := db.ping(ctx, ctx); err != nil {

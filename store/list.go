@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"slices"
@@ -29,18 +30,38 @@ func (db *DB) ListResources(ctx context.Context, f ResourceFilter) (ResourcePage
 	if q.SQL == "" {
 		return page, nil
 	}
+	var key totalsKey
+	cached, hit := cachedTotal{}, false
+	if q.generationArg >= 0 {
+		key = totalKey(f)
+		if cached, hit = db.totals.get(key); hit {
+			q = q.CachedAt(cached.generation)
+		}
+	}
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
+	var t counted
 	if q.countOnly {
-		err = db.read.GetContext(tctx, &page.Total, q.SQL, q.Args...)
-	} else if page.Items, page.Total, err = db.listPage(tctx, q, f.PageSize); err == nil &&
+		err = db.read.GetContext(tctx, &t, q.SQL, q.Args...)
+	} else if page.Items, t, err = db.listPage(tctx, q, f.PageSize); err == nil &&
 		len(page.Items) == 0 && q.offset > 0 {
 		// An empty page carries no total, so ask for it, unless this was
 		// the first page: then there is nothing.
-		err = db.read.GetContext(tctx, &page.Total, q.countSQL, q.Args[:q.countArgs]...)
+		err = db.read.GetContext(tctx, &t, q.countSQL, q.Args[:q.countArgs]...)
 	}
 	if err != nil {
 		return ResourcePage{}, fmt.Errorf("store: list resources: %w", translate(ctx, err))
+	}
+	switch {
+	case t.Total.Valid:
+		page.Total = t.Total.Int64
+		if t.Generation.Valid {
+			db.totals.put(key, cachedTotal{generation: t.Generation.Int64, total: page.Total})
+		}
+	case hit && t.Generation.Valid:
+		// The statement left the total out: the account is still at the
+		// generation the cached total was counted at.
+		page.Total = cached.total
 	}
 	// After a cursor, rows before it may have been deleted meanwhile, so
 	// the total cannot tell whether more follow: a full page says maybe.
@@ -70,6 +91,10 @@ type ListQuery struct {
 	countOnly bool  // SQL returns only the total
 	countSQL  string
 	countArgs int // how many of Args countSQL takes
+	// generationArg is the index in Args of the generation of a cached
+	// total, nil until CachedAt sets it (store/totals.go); -1 when the
+	// total is a maintained count, which is never cached.
+	generationArg int
 }
 
 // ListQuery returns the statement ListResources runs for f, for EXPLAIN and
@@ -79,11 +104,15 @@ func (db *DB) ListQuery(f ResourceFilter) (ListQuery, error) {
 	if err := f.validate(); err != nil {
 		return ListQuery{}, err
 	}
-	q := ListQuery{page: f.Page}
+	q := ListQuery{page: f.Page, generationArg: -1}
 	if !f.satisfiable() {
 		return q, nil
 	}
 	w := db.listWhere(f)
+	if !maintainedTotal(f, w) {
+		w.generation = w.arg(nil)
+		q.generationArg = len(w.args) - 1
+	}
 	var after *position
 	if f.Cursor != "" {
 		c, err := db.cursors.decode(f)
@@ -95,13 +124,26 @@ func (db *DB) ListQuery(f ResourceFilter) (ListQuery, error) {
 		q.offset = offset
 	} else {
 		// Past the end of any table: only the total is needed.
-		q.SQL, q.Args, q.countOnly = db.countQuery(w, f), w.args, true
+		q.SQL, q.Args, q.countOnly = `SELECT `+db.totalColumns(w, f), w.args, true
 		return q, nil
 	}
-	q.countSQL, q.countArgs = db.countQuery(w, f), len(w.args)
+	q.countSQL, q.countArgs = `SELECT `+db.totalColumns(w, f), len(w.args)
 	q.SQL, q.Args = db.pageQuery(w, f, after, q.offset)
 	q.Prepared = len(w.tagArgs) <= 1 && f.DirectoryPrefix == ""
 	return q, nil
+}
+
+// CachedAt returns q as ListResources runs it while it holds the filter's
+// total counted at generation g of the account (migration 0007): the
+// statement counts only when the account's generation is no longer g. A
+// query whose total is a maintained count comes back as it is.
+func (q ListQuery) CachedAt(g int64) ListQuery {
+	if q.generationArg < 0 || q.SQL == "" {
+		return q
+	}
+	q.Args = slices.Clone(q.Args)
+	q.Args[q.generationArg] = g
+	return q
 }
 
 // pageQuery returns the page and the total in one statement: one round trip
@@ -114,7 +156,7 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 	if f.Ascending {
 		dir, cmp = "ASC", ">"
 	}
-	count := db.countQuery(w, f)
+	total := db.totalColumns(w, f)
 	keys := w.String()
 	if after != nil {
 		// A row comparison the order index serves as a range start: O(page)
@@ -125,7 +167,7 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 	}
 	limit, skip := w.arg(f.PageSize), w.arg(offset)
 	order := "k.created_at " + dir + ", k.id " + dir
-	return `SELECT (` + count + `) AS total, ` + db.columns + `
+	return `SELECT ` + total + `, ` + db.columns + `
 		FROM (
 			SELECT ` + w.accountCol + ` AS account_id, ` + w.id + ` AS id, ` + w.created + ` AS created_at
 			FROM ` + w.from + `
@@ -137,52 +179,71 @@ func (db *DB) pageQuery(w *where, f ResourceFilter, after *position, offset int6
 		ORDER BY ` + order, w.args
 }
 
-// countQuery returns a query for the exact number of resources matching f.
-// It never reads the rows themselves: the unfiltered and one-tag counts are
-// kept by triggers (migrations 0002 and 0003), and any other filter counts
-// entries of the indexes that serve its page (several tags: a merge of
-// index-only ranges of resource_tags in created_at order).
-func (db *DB) countQuery(w *where, f ResourceFilter) string {
-	if f.DirectoryPrefix == "" && f.CreatedAfter == nil && f.CreatedBefore == nil {
-		switch len(w.tagArgs) {
-		case 0:
-			return `SELECT coalesce((SELECT c.resources FROM account_counts c WHERE c.account_id = ` + w.account + `), 0)`
-		case 1:
-			return `SELECT coalesce((SELECT c.resources FROM account_tag_counts c
-			WHERE c.account_id = ` + w.account + ` AND c.tag = ` + w.tagArgs[0] + `), 0)`
+// maintainedTotal reports whether triggers keep f's exact total (migrations
+// 0002 and 0003): no filter, or one tag alone.
+func maintainedTotal(f ResourceFilter, w *where) bool {
+	return f.DirectoryPrefix == "" && f.CreatedAfter == nil && f.CreatedBefore == nil && len(w.tagArgs) <= 1
+}
+
+// totalColumns returns the select-list columns total, the exact number of
+// resources matching f, and generation, the account's generation when the
+// total can be cached (migration 0007). They never read the rows
+// themselves: the unfiltered and one-tag counts are kept by triggers, and
+// any other filter counts entries of the indexes that serve its page
+// (several tags: a merge of index-only ranges of resource_tags in
+// created_at order), and only when the cached total's generation is not the
+// account's: both engines evaluate an uncorrelated subquery once, when first
+// needed (PostgreSQL as an InitPlan), so a CASE that does not reach it never
+// counts.
+func (db *DB) totalColumns(w *where, f ResourceFilter) string {
+	if maintainedTotal(f, w) {
+		if len(w.tagArgs) == 0 {
+			return `NULL AS generation, coalesce((SELECT c.resources FROM account_counts c
+			WHERE c.account_id = ` + w.account + `), 0) AS total`
 		}
+		return `NULL AS generation, coalesce((SELECT c.resources FROM account_tag_counts c
+			WHERE c.account_id = ` + w.account + ` AND c.tag = ` + w.tagArgs[0] + `), 0) AS total`
 	}
-	return `SELECT count(*) FROM ` + w.from + ` WHERE ` + w.String()
+	generation := `(SELECT c.generation FROM account_counts c WHERE c.account_id = ` + w.account + `)`
+	return generation + ` AS generation, CASE WHEN ` + generation + ` = ` + w.generation + ` THEN NULL
+		ELSE (SELECT count(*) FROM ` + w.from + ` WHERE ` + w.String() + `) END AS total`
+}
+
+// counted is the total a list statement returns: null when the account is
+// still at the generation of the cached total it was given.
+type counted struct {
+	Generation sql.NullInt64 `db:"generation"`
+	Total      sql.NullInt64 `db:"total"`
 }
 
 // listRow is a row of a page query: a resource and the total.
 type listRow struct {
-	Total int64 `db:"total"`
+	counted
 	resourceRow
 }
 
 // listPage runs q and reads the page's resources and the total.
-func (db *DB) listPage(ctx context.Context, q ListQuery, size int64) ([]Resource, int64, error) {
+func (db *DB) listPage(ctx context.Context, q ListQuery, size int64) ([]Resource, counted, error) {
 	var rows *sqlx.Rows
 	var err error
 	if q.Prepared {
 		var stmt *sqlx.Stmt
 		if stmt, err = db.readStmts.get(ctx, q.SQL); err != nil {
-			return nil, 0, err
+			return nil, counted{}, err
 		}
 		rows, err = stmt.QueryxContext(ctx, q.Args...)
 	} else {
 		rows, err = db.read.QueryxContext(ctx, q.SQL, q.Args...)
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, counted{}, err
 	}
 	var row listRow
 	rs, err := readResources(rows, &row, make([]Resource, 0, size))
 	if err != nil {
-		return nil, 0, err
+		return nil, counted{}, err
 	}
-	return rs, row.Total, nil
+	return rs, row.counted, nil
 }
 
 // where collects the conditions of a list query, their arguments, and the
@@ -191,8 +252,11 @@ type where struct {
 	d       dialect
 	conds   []string
 	args    []any
-	account string   // the placeholder of the account, when there is one
-	tagArgs []string // the placeholder of each tag of the filter
+	account string // the placeholder of the account, when there is one
+	// generation is the placeholder of a cached total's generation, when
+	// the total is not a maintained count.
+	generation string
+	tagArgs    []string // the placeholder of each tag of the filter
 	// from is the FROM clause the conditions apply to; accountCol, created
 	// and id are its expressions of a resource's key and order.
 	from, accountCol, created, id string

@@ -188,6 +188,8 @@ func literal(v any) string {
 		v, _ = t.Value()
 	}
 	switch v := v.(type) {
+	case nil: // no cached total's generation
+		return "NULL"
 	case string:
 		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 	case time.Time:
