@@ -25,9 +25,9 @@ type DB struct {
 	timeout         time.Duration
 	importBatchSize int
 	cursors         cursorCodec
-	readStmts       *stmtCache // prepared list and get statements on read
-	columns         string     // resourceColumns(d)
-	getSQL          string     // getQuery(d)
+	readStmts       *stmtCache   // prepared list and get statements on read
+	columns         string       // resourceColumns(d)
+	getSQL          string       // getQuery(d)
 	totals          *totalsCache // exact totals by the generation they hold at
 }
 
