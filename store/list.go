@@ -152,6 +152,11 @@ func (db *DB) countQuery(w *where, f ResourceFilter) string {
 			WHERE c.account_id = ` + w.account + ` AND c.tag = ` + w.tagArgs[0] + `), 0)`
 		}
 	}
+	if len(w.tagArgs) > 0 {
+		if q := db.d.countTags(w); q != "" {
+			return q
+		}
+	}
 	return `SELECT count(*) FROM ` + w.from + ` WHERE ` + w.String()
 }
 
@@ -188,6 +193,9 @@ type where struct {
 	args    []any
 	account string   // the placeholder of the account, when there is one
 	tagArgs []string // the placeholder of each tag of the filter
+	// prefix is the directory_prefix condition on r; after and before are
+	// the placeholders of the window's ends. Empty when not filtered.
+	prefix, after, before string
 	// from is the FROM clause the conditions apply to; accountCol, created
 	// and id are its expressions of a resource's key and order.
 	from, accountCol, created, id string
@@ -228,13 +236,13 @@ func (db *DB) listWhere(f ResourceFilter) *where {
 			w.tagArgs = append(w.tagArgs, w.arg(t))
 			if i > 0 {
 				g := "g" + strconv.Itoa(i)
-				w.from += ` JOIN resource_tags ` + g + ` ON ` + g + `.account_id = g0.account_id AND ` +
+				w.from += ` ` + db.d.joinTags() + ` resource_tags ` + g + ` ON ` + g + `.account_id = g0.account_id AND ` +
 					g + `.created_at = g0.created_at AND ` + g + `.resource_id = g0.resource_id AND ` +
 					g + `.tag = ` + w.tagArgs[i]
 			}
 		}
 		if f.DirectoryPrefix != "" {
-			w.from += ` JOIN resources r ON r.account_id = g0.account_id AND r.id = g0.resource_id`
+			w.from += ` ` + db.d.joinTags() + ` resources r ON r.account_id = g0.account_id AND r.id = g0.resource_id`
 		}
 	}
 	w.and(w.accountCol + " = " + w.account)
@@ -242,15 +250,18 @@ func (db *DB) listWhere(f ResourceFilter) *where {
 		w.and("g0.tag = " + w.tagArgs[0])
 	}
 	if p := f.DirectoryPrefix; p != "" {
-		db.d.hasPrefix(w, p)
+		w.prefix = db.d.hasPrefix(w, p)
+		w.and(w.prefix)
 	}
 	// Stored times are whole microseconds, so created_at > t is created_at >
 	// t rounded down, and created_at < t is created_at < t rounded up.
 	if t := f.CreatedAfter; t != nil {
-		w.and(w.created + " > " + w.arg(db.d.timeArg(*t)))
+		w.after = w.arg(db.d.timeArg(*t))
+		w.and(w.created + " > " + w.after)
 	}
 	if t := f.CreatedBefore; t != nil {
-		w.and(w.created + " < " + w.arg(db.d.timeArg(ceilMicro(*t))))
+		w.before = w.arg(db.d.timeArg(ceilMicro(*t)))
+		w.and(w.created + " < " + w.before)
 	}
 	return w
 }
