@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -188,6 +189,10 @@ func literal(v any) string {
 		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 	case time.Time:
 		return "'" + v.Format(time.RFC3339Nano) + "'"
+	case driver.Valuer: // a time, in the engine's form
+		if val, err := v.Value(); err == nil {
+			return literal(val)
+		}
 	}
 	return fmt.Sprint(v)
 }
