@@ -49,8 +49,8 @@ func WithStatementTimeout(d time.Duration) Option {
 }
 
 // WithPoolSize sets the maximum number of open connections: to PostgreSQL,
-// or for reading SQLite (which always writes through one connection). The
-// default is 10.
+// or for reading SQLite (which always writes through one connection, and
+// reads through at most two a CPU core). The default is 10.
 func WithPoolSize(n int) Option {
 	return func(o *options) { o.poolSize = max(n, 1) }
 }

@@ -31,8 +31,16 @@ type dialect interface {
 	// unixMicros is a select-list expression: column, a timestamp of the
 	// resource aliased r, as integer Unix microseconds.
 	unixMicros(column string) string
-	// hasPrefix adds the condition that r.directory_path starts with p.
-	hasPrefix(w *where, p string)
+	// hasPrefix returns the condition that r.directory_path starts with p,
+	// adding its arguments to w.
+	hasPrefix(w *where, p string) string
+	// joinTags is the join that brings a list's further tags, and the
+	// resources a prefix tests, to its first tag's rows (g0).
+	joinTags() string
+	// countTags returns a query for the number of resources matching w, a
+	// filter with tags whose total no maintained count holds, or "" for
+	// the count of w's own rows.
+	countTags(w *where) string
 	// snapshot is the options of a read-only transaction whose queries all
 	// see one snapshot.
 	snapshot() *sql.TxOptions

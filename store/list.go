@@ -204,9 +204,15 @@ func (db *DB) totalColumns(w *where, f ResourceFilter) string {
 		return `NULL AS generation, coalesce((SELECT c.resources FROM account_tag_counts c
 			WHERE c.account_id = ` + w.account + ` AND c.tag = ` + w.tagArgs[0] + `), 0) AS total`
 	}
+	count := `SELECT count(*) FROM ` + w.from + ` WHERE ` + w.String()
+	if len(w.tagArgs) > 0 {
+		if q := db.d.countTags(w); q != "" {
+			count = q
+		}
+	}
 	generation := `(SELECT c.generation FROM account_counts c WHERE c.account_id = ` + w.account + `)`
 	return generation + ` AS generation, CASE WHEN ` + generation + ` = ` + w.generation + ` THEN NULL
-		ELSE (SELECT count(*) FROM ` + w.from + ` WHERE ` + w.String() + `) END AS total`
+		ELSE (` + count + `) END AS total`
 }
 
 // counted is the total a list statement returns: null when the account is
@@ -257,6 +263,9 @@ type where struct {
 	// the total is not a maintained count.
 	generation string
 	tagArgs    []string // the placeholder of each tag of the filter
+	// prefix is the directory_prefix condition on r; after and before are
+	// the placeholders of the window's ends. Empty when not filtered.
+	prefix, after, before string
 	// from is the FROM clause the conditions apply to; accountCol, created
 	// and id are its expressions of a resource's key and order.
 	from, accountCol, created, id string
@@ -297,13 +306,13 @@ func (db *DB) listWhere(f ResourceFilter) *where {
 			w.tagArgs = append(w.tagArgs, w.arg(t))
 			if i > 0 {
 				g := "g" + strconv.Itoa(i)
-				w.from += ` JOIN resource_tags ` + g + ` ON ` + g + `.account_id = g0.account_id AND ` +
+				w.from += ` ` + db.d.joinTags() + ` resource_tags ` + g + ` ON ` + g + `.account_id = g0.account_id AND ` +
 					g + `.created_at = g0.created_at AND ` + g + `.resource_id = g0.resource_id AND ` +
 					g + `.tag = ` + w.tagArgs[i]
 			}
 		}
 		if f.DirectoryPrefix != "" {
-			w.from += ` JOIN resources r ON r.account_id = g0.account_id AND r.id = g0.resource_id`
+			w.from += ` ` + db.d.joinTags() + ` resources r ON r.account_id = g0.account_id AND r.id = g0.resource_id`
 		}
 	}
 	w.and(w.accountCol + " = " + w.account)
@@ -311,15 +320,18 @@ func (db *DB) listWhere(f ResourceFilter) *where {
 		w.and("g0.tag = " + w.tagArgs[0])
 	}
 	if p := f.DirectoryPrefix; p != "" {
-		db.d.hasPrefix(w, p)
+		w.prefix = db.d.hasPrefix(w, p)
+		w.and(w.prefix)
 	}
 	// Stored times are whole microseconds, so created_at > t is created_at >
 	// t rounded down, and created_at < t is created_at < t rounded up.
 	if t := f.CreatedAfter; t != nil {
-		w.and(w.created + " > " + w.arg(db.d.timeArg(*t)))
+		w.after = w.arg(db.d.timeArg(*t))
+		w.and(w.created + " > " + w.after)
 	}
 	if t := f.CreatedBefore; t != nil {
-		w.and(w.created + " < " + w.arg(db.d.timeArg(ceilMicro(*t))))
+		w.before = w.arg(db.d.timeArg(ceilMicro(*t)))
+		w.and(w.created + " < " + w.before)
 	}
 	return w
 }

@@ -97,6 +97,11 @@ func TestListResourcesFilters(t *testing.T) {
 		{"after later than before", store.ResourceFilter{CreatedAfter: at(5), CreatedBefore: at(3)}, nil},
 		{"combined", store.ResourceFilter{Tags: []string{"alpha"}, DirectoryPrefix: "/docs", CreatedAfter: at(1)}, []int{2}},
 		{"combined ascending", store.ResourceFilter{Tags: []string{"beta"}, DirectoryPrefix: "/docs", Ascending: true}, []int{1, 14}},
+		{"tags in a window", store.ResourceFilter{Tags: []string{"alpha", "beta"}, CreatedBefore: at(2)}, []int{1}},
+		{"tags after the window", store.ResourceFilter{Tags: []string{"alpha", "beta"}, CreatedAfter: at(1)}, nil},
+		{"tags, prefix and window", store.ResourceFilter{Tags: []string{"beta", "gamma"}, DirectoryPrefix: "/docs",
+			CreatedAfter: at(13), CreatedBefore: at(15)}, []int{14}},
+		{"tags and a prefix they miss", store.ResourceFilter{Tags: []string{"alpha", "beta"}, DirectoryPrefix: "/docs/"}, nil},
 	}
 	for _, engine := range storetest.Engines {
 		t.Run(engine, func(t *testing.T) {

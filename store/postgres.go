@@ -79,18 +79,23 @@ func (postgresDialect) unixMicros(column string) string {
 // column path_key holds (migration 0005).
 const pathKeyChars = 256
 
-func (postgresDialect) hasPrefix(w *where, p string) {
+func (postgresDialect) hasPrefix(w *where, p string) string {
 	// Under COLLATE "C" the planner turns starts_with into a range scan of
 	// resources_path_created_idx, and no character is special. Its key
 	// holds a path's first pathKeyChars characters (migration 0005), so a
 	// longer prefix is rechecked in full.
 	if utf8.RuneCountInString(p) <= pathKeyChars {
-		w.and("starts_with(r.path_key, " + w.arg(p) + ")")
-	} else {
-		w.and("starts_with(r.path_key, " + w.arg(firstChars(p, pathKeyChars)) +
-			") AND starts_with(r.directory_path, " + w.arg(p) + ")")
+		return "starts_with(r.path_key, " + w.arg(p) + ")"
 	}
+	return "starts_with(r.path_key, " + w.arg(firstChars(p, pathKeyChars)) +
+		") AND starts_with(r.directory_path, " + w.arg(p) + ")"
 }
+
+func (postgresDialect) joinTags() string { return "JOIN" }
+
+// countTags leaves the choice to the planner, which weighs each tag's
+// statistics (see ListQuery.Prepared).
+func (postgresDialect) countTags(*where) string { return "" }
 
 func (postgresDialect) snapshot() *sql.TxOptions {
 	return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
