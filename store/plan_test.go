@@ -194,10 +194,6 @@ func literal(v any) string {
 		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 	case time.Time:
 		return "'" + v.Format(time.RFC3339Nano) + "'"
-	case driver.Valuer: // a time, in the engine's form
-		if val, err := v.Value(); err == nil {
-			return literal(val)
-		}
 	}
 	return fmt.Sprint(v)
 }
