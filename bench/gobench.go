@@ -36,7 +36,8 @@ type goBenchResult struct {
 	skipped string
 }
 
-var goBenchLine = regexp.MustCompile(`^BenchmarkRequestPath(Store)?/(\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op\s+([0-9]+) B/op\s+([0-9]+) allocs/op`)
+// Metrics a benchmark reports itself (cpu-µs/op) come between ns/op and B/op.
+var goBenchLine = regexp.MustCompile(`^BenchmarkRequestPath(Store)?/(\S+?)(?:-\d+)?\s+\d+\s+([0-9.]+) ns/op(?:\s+[0-9.]+ \S+/op)*?\s+([0-9]+) B/op\s+([0-9]+) allocs/op`)
 
 // requestPathBench runs the request path's benchmarks in the server's
 // module (the working folder) for benchtime each. A missing benchmark or a

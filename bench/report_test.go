@@ -49,7 +49,7 @@ Execution Time: 0.2 ms
 
 func TestParseGoBench(t *testing.T) {
 	out := `goos: linux
-BenchmarkRequestPath/Q1-2   	   10000	    123456 ns/op	   12345 B/op	     123 allocs/op
+BenchmarkRequestPath/Q1-2   	   10000	    123456 ns/op	       430.9 cpu-µs/op	   12345 B/op	     123 allocs/op
 BenchmarkRequestPath/get    	       1	      98.5 ns/op	       0 B/op	       0 allocs/op
 BenchmarkRequestPathStore/Q1-2	   20000	     23456 ns/op	    2345 B/op	      23 allocs/op
 BenchmarkOther/Q1-2 	 1	 5 ns/op	 0 B/op	 0 allocs/op
