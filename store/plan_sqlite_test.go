@@ -24,14 +24,7 @@ func TestSQLiteListPlans(t *testing.T) {
 	url := storetest.URL(t, store.SQLite)
 	// Loading 6,000 rows may outlast the default statement timeout under
 	// -race on a busy machine; the plans are what is tested.
-	db, err := store.Open(ctx, url, store.WithStatementTimeout(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.OpenURL(t, url, store.WithStatementTimeout(time.Minute))
 	var rs []store.Resource
 	for n := range 6000 {
 		tags := []string{fmt.Sprintf("t%03d", 2+n%150)}

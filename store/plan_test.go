@@ -44,14 +44,7 @@ var planSettings = []struct {
 func TestListPlans(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.URL(t, store.Postgres)
-	db, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.OpenURL(t, url)
 	raw, err := sql.Open("postgres", url)
 	if err != nil {
 		t.Fatal(err)

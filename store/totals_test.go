@@ -98,14 +98,7 @@ func TestListTotalsFollowWrites(t *testing.T) {
 	for _, engine := range storetest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			url := storetest.URL(t, engine)
-			db, err := store.Open(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db := storetest.OpenURL(t, url)
 			m := totalsModel{}
 			var rs []store.Resource
 			for n := 1; n <= 30; n++ {
@@ -263,14 +256,7 @@ func TestListTotalsHitRunsNoCount(t *testing.T) {
 	for _, engine := range storetest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			url := storetest.URL(t, engine)
-			db, err := store.Open(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db := storetest.OpenURL(t, url)
 			var rs []store.Resource
 			for n := 1; n <= 30; n++ {
 				rs = append(rs, totalsResource(n))

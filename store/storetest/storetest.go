@@ -44,7 +44,18 @@ func Cleanup() { stopCluster() }
 // removed when the test ends.
 func Open(tb testing.TB, engine string, opts ...store.Option) *store.DB {
 	tb.Helper()
-	db := OpenEmpty(tb, engine, opts...)
+	return OpenURL(tb, URL(tb, engine), opts...)
+}
+
+// OpenURL opens and migrates the database at url (from URL), for a test
+// that also reaches it by other means; it is closed when the test ends.
+func OpenURL(tb testing.TB, url string, opts ...store.Option) *store.DB {
+	tb.Helper()
+	db, err := store.Open(context.Background(), url, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
 	if err := db.Migrate(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
