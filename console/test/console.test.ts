@@ -2,6 +2,7 @@
 // from seed.jsonl, Debian's Chromium through playwright-core. Every list the
 // console shows is checked against the API's own answer to the same query.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { apiGet, apiList, chromiumPath, consoleDir, launch, repoRoot, seriousVio
 const browserPath = chromiumPath();
 const screenshots = process.env.CONSOLE_SCREENSHOTS ?? join(repoRoot, "docs", "console");
 const maxContentBytes = 1 << 20; // small, so the size check is quick to hit
+const maxUploadBytes = 24 << 20; // past the content limit, files go in pieces up to this
 
 describe("console", { skip: browserPath === null ? "Chromium is not installed (apt-get install chromium)" : false }, () => {
   let browser: Browser;
@@ -22,7 +24,7 @@ describe("console", { skip: browserPath === null ? "Chromium is not installed (a
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "console-test-"));
     server = await serve(["--ephemeral", "--seed", join(consoleDir, "test", "seed.jsonl"), "--account", "console"],
-      { MAX_CONTENT_BYTES: String(maxContentBytes) });
+      { MAX_CONTENT_BYTES: String(maxContentBytes), MAX_UPLOAD_BYTES: String(maxUploadBytes) });
     browser = await launch(browserPath!);
     await mkdir(screenshots, { recursive: true });
   });
@@ -227,19 +229,67 @@ describe("console", { skip: browserPath === null ? "Chromium is not installed (a
     let posted = false;
     page.on("request", (r) => { if (r.method() === "POST") posted = true; });
     const big = join(work, "big.bin");
-    await writeFile(big, Buffer.alloc(maxContentBytes + 1, 7));
+    await writeFile(big, Buffer.alloc(maxUploadBytes + 1, 7));
     await page.setInputFiles("#c-file", big);
     const err = await page.waitForSelector("#c-file-error");
-    assert.match((await err.textContent()) ?? "", /at most 1\.0 MiB/);
+    assert.match((await err.textContent()) ?? "", /at most 24(\.0)? MiB/);
     assert.equal(await page.isDisabled("button:text-is('Upload')"), true);
     // Dropped rather than picked: the same check.
     await page.evaluate((size) => {
       const dt = new DataTransfer();
       dt.items.add(new File([new Uint8Array(size)], "dropped.bin", { type: "application/octet-stream" }));
       document.querySelector(".drop")!.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }, maxContentBytes + 1);
-    await page.getByText("dropped.bin is 1.0 MiB").waitFor();
+    }, maxUploadBytes + 1);
+    await page.getByText(/dropped\.bin is 24(\.0)? MiB/).waitFor();
     assert.equal(posted, false);
+    await ctx.close();
+  });
+
+  it("uploads a large file in pieces, paused, and resumed after a reload", async () => {
+    const ctx = await context();
+    let page = await signedIn(ctx);
+    const data = Buffer.alloc(20 << 20);
+    for (let i = 0; i < data.length; i += 4096) data.writeUInt32BE(i, i);
+    const file = join(work, "recording.bin");
+    await writeFile(file, data);
+    await page.setInputFiles("#c-file", file);
+    await page.getByText("Sent in pieces").waitFor();
+    await page.fill("#c-dir", "/uploads/large");
+    // On loopback the whole file can arrive before a click lands, so the
+    // pieces after the first are held until Pause has been pressed.
+    let patches = 0;
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => { release = resolve; });
+    await page.route("**/v1/uploads/**", async (route) => {
+      if (route.request().method() === "PATCH" && patches++ > 0) {
+        await paused;
+        await route.abort().catch(() => {});
+        return;
+      }
+      await route.continue();
+    });
+    const firstPiece = page.waitForResponse((r) => r.request().method() === "PATCH" && r.status() === 204);
+    await page.click("button:text-is('Upload')");
+    await firstPiece;
+    await page.click("button:text-is('Pause')");
+    await page.waitForSelector("button:text-is('Resume')");
+    release();
+    assert.deepEqual(await seriousViolations(page), []);
+    // A reload loses the File; choosing it again resumes where the server is.
+    page = await signedIn(ctx);
+    const offsets: number[] = [];
+    page.on("request", (r) => { if (r.method() === "PATCH") offsets.push(Number(r.headers()["upload-offset"])); });
+    await page.setInputFiles("#c-file", file);
+    await page.fill("#c-dir", "/uploads/large");
+    await page.click("button:text-is('Upload')");
+    await page.waitForURL(/\?id=/);
+    assert.ok(offsets.length > 0 && offsets[0]! >= 8 << 20, `the upload resumed, not restarted: PATCH offsets ${offsets}`);
+    const id = new URL(page.url()).searchParams.get("id")!;
+    const created = (await (await apiGet(server, `/v1/resource/${id}`)).json()) as Record<string, unknown>;
+    assert.equal(created.size_bytes, data.length);
+    assert.equal(created.sha256, createHash("sha256").update(data).digest("hex"));
+    const listed = (await (await apiGet(server, "/v1/resources?directory_prefix=/uploads/large")).json()) as { total: number };
+    assert.equal(listed.total, 1, "one resource, however many times the upload was taken up");
     await ctx.close();
   });
 
@@ -285,6 +335,116 @@ describe("console", { skip: browserPath === null ? "Chromium is not installed (a
     }
     assert.equal(await page.evaluate(() => (window as unknown as { xssRan?: string }).xssRan), undefined);
     assert.deepEqual(ran, [], "stored content ran script");
+    await ctx.close();
+  });
+
+  it("shares a resource by a link that opens in a fresh browser with no token, and revokes it", async () => {
+    const body = "shared without a token\n";
+    const created = await fetch(`${server.base}/v1/resources`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "shared.txt", directory_path: "/shared", content: `data:text/plain;base64,${Buffer.from(body).toString("base64")}` }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const ctx = await browser.newContext({ locale: "en-US", timezoneId: "UTC", permissions: ["clipboard-read", "clipboard-write"] });
+    const page = await ctx.newPage();
+    await page.goto(`${server.base}/console/?id=${id}#token=${server.token}`);
+    await page.waitForSelector("#s-expires");
+    await page.selectOption("#s-expires", "600");
+    await page.fill("#s-max", "2");
+    await page.check("#s-inline");
+    await page.click("button:text-is('Create link')");
+    const url = await page.inputValue("#s-url");
+    assert.match(url, new RegExp(`^${server.base}/v1/links/rfd_[A-Za-z0-9_-]{43}$`));
+    await page.click("#share-title ~ .secret button:text-is('Copy')");
+    await page.getByText("Copied.").waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url);
+    await page.locator("section.share li[data-link]").first().waitFor();
+    assert.match(await page.locator("section.share li[data-link]").first().innerText(), /inline, 0 of 2 downloads/);
+    assert.deepEqual(await seriousViolations(page), []);
+
+    // A stranger's browser: a fresh context, no token, no console.
+    const stranger = await browser.newContext();
+    const opened = await (await stranger.newPage()).goto(url);
+    assert.equal(opened?.status(), 200);
+    assert.equal(opened?.headers()["content-security-policy"], "sandbox");
+    assert.equal(await opened?.text(), body);
+    await stranger.close();
+
+    await page.click("section.share li[data-link] button:text-is('Revoke')");
+    await page.locator("#share-title ~ p:text-is('None.')").waitFor();
+    const late = await browser.newContext();
+    assert.equal((await (await late.newPage()).goto(url))?.status(), 404);
+    await late.close();
+    await ctx.close();
+  });
+
+  it("makes an upload link for a folder, whose token uploads there only, and revokes it", async () => {
+    const ctx = await context();
+    const page = await signedIn(ctx, "?directory_prefix=/dropbox");
+    assert.equal(await page.inputValue("#u-dir"), "/dropbox");
+    await page.fill("#u-types", "text/*");
+    await page.fill("#u-uploads", "1");
+    await page.click("button:text-is('Create upload link')");
+    const token = await page.inputValue("#u-token");
+    assert.match(token, /^rfu_[A-Za-z0-9_-]{43}$/);
+    assert.deepEqual(await seriousViolations(page), []);
+    const upload = (dir: string) => fetch(`${server.base}/v1/resources`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "from-a-partner.txt", directory_path: dir, content: "data:text/plain;base64,aGk=" }),
+    });
+    assert.equal((await upload("/elsewhere")).status, 403, "outside the link's folder");
+    assert.equal((await upload("/dropbox")).status, 200);
+    assert.equal((await upload("/dropbox")).status, 401, "one upload allowed");
+    assert.equal((await fetch(`${server.base}/v1/resources`, { headers: { Authorization: `Bearer ${token}` } })).status, 401);
+    const listed = await apiList(server, "?directory_prefix=/dropbox");
+    assert.equal(listed.total, 1);
+
+    await page.fill("#u-uploads", "");
+    await page.click("button:text-is('Create upload link')");
+    const row = page.locator("section.share li[data-link]", { hasText: "/dropbox, 0 uploads" });
+    await row.waitFor();
+    await row.locator("button:text-is('Revoke')").click();
+    await row.waitFor({ state: "detached" });
+    await ctx.close();
+  });
+
+  it("shows new, changed and deleted resources live, without a reload", async () => {
+    const ctx = await context();
+    const page = await ctx.newPage();
+    // Headers arrive at once; the body streams for as long as the page lives.
+    const streaming = page.waitForResponse((r) => new URL(r.url()).pathname === "/v1/events/stream");
+    await loaded(page, () => page.goto(`${server.base}/console/?directory_prefix=%2Flive#token=${server.token}`));
+    assert.equal((await streaming).status(), 200);
+    let navigations = 0;
+    page.on("framenavigated", () => navigations++);
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${server.base}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${server.token}`, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      assert.ok(res.ok, `${method} ${path}: ${res.status}`);
+      return res.status === 204 ? undefined : ((await res.json()) as { id: string });
+    };
+    // Written by another client (the API here), seen on this page.
+    const made = await call("POST", "/v1/resources", { name: "live.txt", directory_path: "/live", content: "data:text/plain;base64,bGl2ZQ==" });
+    const row = `tr[data-id="${made!.id}"]`;
+    await page.waitForSelector(row);
+    assert.match(await page.innerText(".live"), /Added live\.txt/);
+    assert.equal(await page.getAttribute("[data-total]", "data-total"), "1");
+    await call("PUT", `/v1/resource/${made!.id}`, { name: "renamed.txt" });
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent?.includes("renamed.txt"), row);
+    assert.match(await page.innerText(".live"), /Changed renamed\.txt/);
+    // Outside the page's prefix: no change shown.
+    await call("POST", "/v1/resources", { name: "elsewhere.txt", directory_path: "/other", content: "data:text/plain;base64,eA==" });
+    await call("DELETE", `/v1/resource/${made!.id}`);
+    await page.waitForSelector(row, { state: "detached" });
+    assert.match(await page.innerText(".live"), /Deleted renamed\.txt/);
+    assert.equal(await page.getAttribute("[data-total]", "data-total"), "0");
+    assert.equal(navigations, 0, "the page never reloaded");
+    assert.deepEqual(await seriousViolations(page), []);
     await ctx.close();
   });
 
