@@ -23,6 +23,69 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for Disposition.
+const (
+	Attachment Disposition = "attachment"
+	Inline     Disposition = "inline"
+)
+
+// Valid indicates whether the value is a known member of the Disposition enum.
+func (e Disposition) Valid() bool {
+	switch e {
+	case Attachment:
+		return true
+	case Inline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventDataChanged.
+const (
+	EventDataChangedDirectoryPath EventDataChanged = "directory_path"
+	EventDataChangedMetadata      EventDataChanged = "metadata"
+	EventDataChangedName          EventDataChanged = "name"
+)
+
+// Valid indicates whether the value is a known member of the EventDataChanged enum.
+func (e EventDataChanged) Valid() bool {
+	switch e {
+	case EventDataChangedDirectoryPath:
+		return true
+	case EventDataChangedMetadata:
+		return true
+	case EventDataChangedName:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventType.
+const (
+	ResourceCreated   EventType = "resource.created"
+	ResourceDeleted   EventType = "resource.deleted"
+	ResourceUpdated   EventType = "resource.updated"
+	ResourcesImported EventType = "resources.imported"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case ResourceCreated:
+		return true
+	case ResourceDeleted:
+		return true
+	case ResourceUpdated:
+		return true
+	case ResourcesImported:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExternalStorageType.
 const (
 	AzureBlob ExternalStorageType = "azure_blob"
@@ -44,18 +107,21 @@ func (e ExternalStorageType) Valid() bool {
 	}
 }
 
-// Defines values for GetResourceContentParamsDisposition.
+// Defines values for WebhookDeliveryState.
 const (
-	Attachment GetResourceContentParamsDisposition = "attachment"
-	Inline     GetResourceContentParamsDisposition = "inline"
+	Delivered WebhookDeliveryState = "delivered"
+	Failed    WebhookDeliveryState = "failed"
+	Pending   WebhookDeliveryState = "pending"
 )
 
-// Valid indicates whether the value is a known member of the GetResourceContentParamsDisposition enum.
-func (e GetResourceContentParamsDisposition) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookDeliveryState enum.
+func (e WebhookDeliveryState) Valid() bool {
 	switch e {
-	case Attachment:
+	case Delivered:
 		return true
-	case Inline:
+	case Failed:
+		return true
+	case Pending:
 		return true
 	default:
 		return false
@@ -96,6 +162,14 @@ func (e ListResourcesParamsSort) Valid() bool {
 // Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
 type DataURL = string
 
+// DeletedResource defines model for DeletedResource.
+type DeletedResource struct {
+	DirectoryPath string             `json:"directory_path"`
+	Id            openapi_types.UUID `json:"id"`
+	Name          string             `json:"name"`
+	Tags          []string           `json:"tags"`
+}
+
 // DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
 // segments; no trailing `/` except the root `/`; no control characters;
 // at most 1024 characters (not UTF-8 bytes; every path accepted when
@@ -104,10 +178,127 @@ type DataURL = string
 // Examples: /reports/2024
 type DirectoryPath = string
 
+// Disposition How a browser is told to treat downloaded bytes: `attachment` saves
+// them, `inline` shows them (still under `Content-Security-Policy:
+// sandbox`).
+type Disposition string
+
+// DownloadLink defines model for DownloadLink.
+type DownloadLink struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreatedBy The `sub` of the token that made it (omitted when none)
+	CreatedBy *string `json:"created_by,omitempty"`
+
+	// Disposition How a browser is told to treat downloaded bytes: `attachment` saves
+	// them, `inline` shows them (still under `Content-Security-Policy:
+	// sandbox`).
+	Disposition Disposition `json:"disposition"`
+
+	// Downloads Responses that carried bytes so far
+	Downloads int64     `json:"downloads"`
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Id The link's id, to revoke it by
+	Id openapi_types.UUID `json:"id"`
+
+	// MaxDownloads Omitted when unlimited
+	MaxDownloads *LinkUses          `json:"max_downloads,omitempty"`
+	ResourceId   openapi_types.UUID `json:"resource_id"`
+
+	// Url Where to download without a token: `PUBLIC_URL` (else this
+	// request's scheme and host) and `/v1/links/<token>`. Only in the
+	// answer to `createDownloadLink`.
+	Url *string `json:"url,omitempty"`
+}
+
+// DownloadLinkCreate defines model for DownloadLinkCreate.
+type DownloadLinkCreate struct {
+	// Disposition How the link serves the bytes; `attachment` when omitted
+	Disposition *Disposition `json:"disposition,omitempty"`
+
+	// ExpiresIn Seconds the link lives, from 1 to 604,800 (7 days); default 3,600
+	ExpiresIn *LinkLifetime `json:"expires_in,omitempty"`
+
+	// MaxDownloads Responses carrying bytes (200 or 206) the link serves; unlimited when omitted
+	MaxDownloads *LinkUses `json:"max_downloads,omitempty"`
+}
+
+// DownloadLinkList defines model for DownloadLinkList.
+type DownloadLinkList struct {
+	Items []DownloadLink `json:"items"`
+}
+
 // Error defines model for Error.
 type Error struct {
 	// Error What went wrong, in words a person can act on
 	Error string `json:"error"`
+}
+
+// Event One committed change of the account's resources, in the Standard
+// Webhooks form: the same JSON in `listEvents`, `streamEvents` and
+// webhook deliveries.
+type Event struct {
+	Data EventData `json:"data"`
+
+	// Id The event's id; a webhook delivery's `webhook-id`
+	Id openapi_types.UUID `json:"id"`
+
+	// Sequence The account's events counted from 1, without gaps, in commit order
+	Sequence int64 `json:"sequence"`
+
+	// Timestamp When the change happened
+	Timestamp time.Time `json:"timestamp"`
+
+	// Type `resource.created`, `resource.updated` and `resource.deleted` carry
+	// the resource in `data.resource`; `resources.imported` is the one
+	// event of an import into the account, with `data.imported`, the
+	// number of resources it loaded (re-list to see them).
+	Type EventType `json:"type"`
+}
+
+// EventData defines model for EventData.
+type EventData struct {
+	// Changed For `resource.updated`, the fields whose values changed
+	Changed *[]EventDataChanged `json:"changed,omitempty"`
+
+	// Imported For `resources.imported`, how many resources the import loaded into the account
+	Imported *int64 `json:"imported,omitempty"`
+
+	// Resource The resource as it is after the change; for `resource.deleted`,
+	// its `id`, `name`, `directory_path` and `tags`.
+	Resource *EventData_Resource `json:"resource,omitempty"`
+}
+
+// EventDataChanged defines model for EventData.Changed.
+type EventDataChanged string
+
+// EventData_Resource The resource as it is after the change; for `resource.deleted`,
+// its `id`, `name`, `directory_path` and `tags`.
+type EventData_Resource struct {
+	union json.RawMessage
+}
+
+// EventList defines model for EventList.
+type EventList struct {
+	Items []Event `json:"items"`
+
+	// NextAfter The `after` of the next page
+	NextAfter int64 `json:"next_after"`
+}
+
+// EventType `resource.created`, `resource.updated` and `resource.deleted` carry
+// the resource in `data.resource`; `resources.imported` is the one
+// event of an import into the account, with `data.imported`, the
+// number of resources it loaded (re-list to see them).
+type EventType string
+
+// EventsGone defines model for EventsGone.
+type EventsGone struct {
+	Error string `json:"error"`
+
+	// OldestSequence The oldest sequence still held (one past the last when none is)
+	OldestSequence int64 `json:"oldest_sequence"`
 }
 
 // ExternalStorageType Type of external storage provider
@@ -118,6 +309,12 @@ type Health struct {
 	// Status Examples: ok
 	Status string `json:"status"`
 }
+
+// LinkLifetime Seconds the link lives, from 1 to 604,800 (7 days); default 3,600
+type LinkLifetime = int64
+
+// LinkUses defines model for LinkUses.
+type LinkUses = int64
 
 // Metadata Any JSON object. Three rules no JSON Schema can state, checked by the
 // server (400 naming `metadata`): at most 65,536 bytes once written as
@@ -228,22 +425,14 @@ type Resource struct {
 // union in generated SDKs, so the rule is stated here instead: a body
 // with both or neither is a 400.
 type ResourceCreate struct {
-	// Content The bytes as a data URL (RFC 2397),
-	// `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
-	// spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
-	// (a `value` may instead be a quoted string of printable ASCII without
-	// `"`, `\` or `,`) of at most 127 characters each, with at most 7
-	// parameters. `<data>` is standard base64 (RFC 4648 section 4:
-	// `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
-	// four characters; carriage returns and line feeds anywhere in it are
-	// ignored, as are the unused bits of the last character. The media type,
-	// with type, subtype and attribute names in lower case and parameters
-	// sorted (a repeated attribute keeps its first value), becomes
-	// `mime_type`. Exactly one of `content` and `uri`.
+	// Name File name: 1 to 255 characters, no `/` and no control characters
+	// (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
+	// bytes; before this rule was stated here the server counted bytes, and
+	// every name it accepted then is still accepted.
 	//
 	//
-	// Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
-	Content *DataURL `json:"content,omitempty"`
+	// Examples: q1-summary.md
+	Name ResourceName `json:"name"`
 
 	// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
 	// segments; no trailing `/` except the root `/`; no control characters;
@@ -253,6 +442,15 @@ type ResourceCreate struct {
 	//
 	// Examples: /reports/2024
 	DirectoryPath DirectoryPath `json:"directory_path"`
+
+	// Tags Tags: at most 50 as sent. Each is trimmed, then must be 1 to 64
+	// characters without `,` or control characters (see `TagInput`);
+	// duplicates are dropped, so no `uniqueItems`. The resource carries
+	// them sorted.
+	//
+	//
+	// Examples: ["finance","quarterly"]
+	Tags *[]TagInput `json:"tags,omitempty"`
 
 	// Metadata Any JSON object. Three rules no JSON Schema can state, checked by the
 	// server (400 naming `metadata`): at most 65,536 bytes once written as
@@ -266,24 +464,6 @@ type ResourceCreate struct {
 	//
 	// Examples: {"quarter":"Q3","year":2024}
 	Metadata *Metadata `json:"metadata,omitempty"`
-
-	// Name File name: 1 to 255 characters, no `/` and no control characters
-	// (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
-	// bytes; before this rule was stated here the server counted bytes, and
-	// every name it accepted then is still accepted.
-	//
-	//
-	// Examples: q1-summary.md
-	Name ResourceName `json:"name"`
-
-	// Tags Tags: at most 50 as sent. Each is trimmed, then must be 1 to 64
-	// characters without `,` or control characters (see `TagInput`);
-	// duplicates are dropped, so no `uniqueItems`. The resource carries
-	// them sorted.
-	//
-	//
-	// Examples: ["finance","quarterly"]
-	Tags *[]TagInput `json:"tags,omitempty"`
 
 	// Uri An `http` or `https` URL the server fetches the bytes from (at most 3
 	// redirects; private and loopback addresses are refused). Kept as
@@ -301,6 +481,23 @@ type ResourceCreate struct {
 	//
 	// Examples: https://example.org/logo.svg
 	Uri *SourceURI `json:"uri,omitempty"`
+
+	// Content The bytes as a data URL (RFC 2397),
+	// `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
+	// spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
+	// (a `value` may instead be a quoted string of printable ASCII without
+	// `"`, `\` or `,`) of at most 127 characters each, with at most 7
+	// parameters. `<data>` is standard base64 (RFC 4648 section 4:
+	// `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
+	// four characters; carriage returns and line feeds anywhere in it are
+	// ignored, as are the unused bits of the last character. The media type,
+	// with type, subtype and attribute names in lower case and parameters
+	// sorted (a repeated attribute keeps its first value), becomes
+	// `mime_type`. Exactly one of `content` and `uri`.
+	//
+	//
+	// Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
+	Content *DataURL `json:"content,omitempty"`
 }
 
 // ResourceName File name: 1 to 255 characters, no `/` and no control characters
@@ -372,14 +569,246 @@ type TagInput = string
 // Examples: 2024-02-01T00:00:00Z
 type Timestamp = time.Time
 
+// Upload A resumable upload, as `GET /v1/uploads/{id}` tells it.
+type Upload struct {
+	// Done Whether the upload became its resource, at `/v1/resource/{id}`.
+	Done bool `json:"done"`
+
+	// ExpiresAt When the unfinished upload expires: `UPLOAD_EXPIRY` after its
+	// creation or its last stored bytes, whichever is later.
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Id The upload's id, and the id of the resource it becomes.
+	Id openapi_types.UUID `json:"id"`
+
+	// Length The upload's size; absent while deferred.
+	Length *int64 `json:"length,omitempty"`
+
+	// Offset Bytes stored.
+	Offset int64 `json:"offset"`
+}
+
+// UploadLink defines model for UploadLink.
+type UploadLink struct {
+	AllowSubdirectories bool      `json:"allow_subdirectories"`
+	CreatedAt           time.Time `json:"created_at"`
+
+	// CreatedBy The `sub` of the token that made it (omitted when none)
+	CreatedBy *string `json:"created_by,omitempty"`
+
+	// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
+	// segments; no trailing `/` except the root `/`; no control characters;
+	// at most 1024 characters (not UTF-8 bytes; every path accepted when
+	// the server counted bytes is still accepted).
+	//
+	//
+	// Examples: /reports/2024
+	DirectoryPath DirectoryPath `json:"directory_path"`
+	ExpiresAt     time.Time     `json:"expires_at"`
+
+	// Id The link's id, to revoke it by; `created_by` of what it creates is `upload-link:<id>`
+	Id       openapi_types.UUID `json:"id"`
+	MaxBytes int64              `json:"max_bytes"`
+
+	// MaxUploads Omitted when unlimited
+	MaxUploads *LinkUses `json:"max_uploads,omitempty"`
+
+	// MimeTypes Lower case, sorted; empty for any
+	MimeTypes []string `json:"mime_types"`
+	Tags      []Tag    `json:"tags"`
+
+	// Token The bearer token for the link's holder. Only in the answer to
+	// `createUploadLink`.
+	Token *string `json:"token,omitempty"`
+
+	// Uploads Uses taken, by uploads done or under way
+	Uploads int64 `json:"uploads"`
+}
+
+// UploadLinkCreate defines model for UploadLinkCreate.
+type UploadLinkCreate struct {
+	// AllowSubdirectories Also anywhere beneath `directory_path`; `false` when omitted
+	AllowSubdirectories *bool `json:"allow_subdirectories,omitempty"`
+
+	// DirectoryPath The folder the holder creates resources in
+	//
+	// Examples: /reports/2024
+	DirectoryPath DirectoryPath `json:"directory_path"`
+
+	// ExpiresIn Seconds the link lives, from 1 to 604,800 (7 days); default 3,600
+	ExpiresIn *LinkLifetime `json:"expires_in,omitempty"`
+
+	// MaxBytes Largest file, in bytes; default and at most the server's
+	// `MAX_CONTENT_BYTES` (a larger value is a 400)
+	MaxBytes *int64 `json:"max_bytes,omitempty"`
+
+	// MaxUploads Resources the link creates; unlimited when omitted
+	MaxUploads *LinkUses `json:"max_uploads,omitempty"`
+
+	// MimeTypes Media types accepted (`image/*` accepts every image type),
+	// compared without parameters and case; any when omitted or empty.
+	// A file must declare its type (a data URL always does; a fetched
+	// `uri` by its `Content-Type`).
+	MimeTypes *[]string `json:"mime_types,omitempty"`
+
+	// Tags Tags every resource created through the link carries
+	Tags *[]TagInput `json:"tags,omitempty"`
+}
+
+// UploadLinkList defines model for UploadLinkList.
+type UploadLinkList struct {
+	Items []UploadLink `json:"items"`
+}
+
+// WebhookAttempt defines model for WebhookAttempt.
+type WebhookAttempt struct {
+	At      time.Time `json:"at"`
+	Attempt int       `json:"attempt"`
+
+	// Error Why the attempt failed (omitted when it succeeded)
+	Error     *string `json:"error,omitempty"`
+	LatencyMs int64   `json:"latency_ms"`
+
+	// Status The receiver's HTTP status (omitted when none came)
+	Status *int `json:"status,omitempty"`
+}
+
+// WebhookCreate defines model for WebhookCreate.
+type WebhookCreate struct {
+	Description *string `json:"description,omitempty"`
+
+	// DirectoryPrefix Only events whose resource's `directory_path` starts with this (`resources.imported` passes)
+	DirectoryPrefix *string `json:"directory_prefix,omitempty"`
+
+	// Tags Only events whose resource carries all these tags (`resources.imported` passes)
+	Tags *[]TagInput `json:"tags,omitempty"`
+
+	// Types The event types to deliver; empty or absent, every type
+	Types *[]EventType `json:"types,omitempty"`
+
+	// Url Where deliveries are posted; `https` (any scheme of http and https with `URI_FETCH_ALLOW_PRIVATE`)
+	Url WebhookURL `json:"url"`
+}
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	Attempts   []WebhookAttempt    `json:"attempts"`
+	CreatedAt  time.Time           `json:"created_at"`
+	Id         openapi_types.UUID  `json:"id"`
+	ResourceId *openapi_types.UUID `json:"resource_id,omitempty"`
+
+	// Sequence The event's sequence
+	Sequence  int64                `json:"sequence"`
+	State     WebhookDeliveryState `json:"state"`
+	UpdatedAt time.Time            `json:"updated_at"`
+}
+
+// WebhookDeliveryState defines model for WebhookDelivery.State.
+type WebhookDeliveryState string
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Items []WebhookDelivery `json:"items"`
+}
+
+// WebhookEndpoint defines model for WebhookEndpoint.
+type WebhookEndpoint struct {
+	CreatedAt       time.Time `json:"created_at"`
+	Description     string    `json:"description"`
+	DirectoryPrefix string    `json:"directory_prefix"`
+
+	// DisabledReason Why deliveries stopped (omitted while enabled)
+	DisabledReason *string            `json:"disabled_reason,omitempty"`
+	Enabled        bool               `json:"enabled"`
+	Id             openapi_types.UUID `json:"id"`
+
+	// PreviousSecretExpiresAt After a rotation, until when the previous key also signs
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+
+	// Secret The signing key (`whsec_` and base64), in the answer that made it only (registration, rotation)
+	Secret    *string     `json:"secret,omitempty"`
+	Tags      []string    `json:"tags"`
+	Types     []EventType `json:"types"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	Url       string      `json:"url"`
+}
+
+// WebhookEndpointList defines model for WebhookEndpointList.
+type WebhookEndpointList struct {
+	Items []WebhookEndpoint `json:"items"`
+}
+
+// WebhookTestResult defines model for WebhookTestResult.
+type WebhookTestResult struct {
+	// Error Why it failed (omitted when the receiver answered 2xx)
+	Error *string `json:"error,omitempty"`
+
+	// Id The test message's `webhook-id`
+	Id        string `json:"id"`
+	LatencyMs int64  `json:"latency_ms"`
+
+	// Status The receiver's HTTP status (omitted when none came)
+	Status *int `json:"status,omitempty"`
+}
+
+// WebhookURL Where deliveries are posted; `https` (any scheme of http and https with `URI_FETCH_ALLOW_PRIVATE`)
+type WebhookURL = string
+
+// WebhookUpdate defines model for WebhookUpdate.
+type WebhookUpdate struct {
+	Description     *string `json:"description,omitempty"`
+	DirectoryPrefix *string `json:"directory_prefix,omitempty"`
+
+	// Enabled true re-enables a disabled endpoint; false disables it
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// RotateSecret true makes a new signing key (the old one signs too for 24 hours)
+	RotateSecret *bool        `json:"rotate_secret,omitempty"`
+	Tags         *[]TagInput  `json:"tags,omitempty"`
+	Types        *[]EventType `json:"types,omitempty"`
+
+	// Url Where deliveries are posted; `https` (any scheme of http and https with `URI_FETCH_ALLOW_PRIVATE`)
+	Url *WebhookURL `json:"url,omitempty"`
+}
+
+// DeliveryId defines model for DeliveryId.
+type DeliveryId = openapi_types.UUID
+
+// EventDirectoryPrefix defines model for EventDirectoryPrefix.
+type EventDirectoryPrefix = string
+
+// EventTags defines model for EventTags.
+type EventTags = string
+
+// EventTypes defines model for EventTypes.
+type EventTypes = string
+
+// EventsAfter defines model for EventsAfter.
+type EventsAfter = int64
+
+// LinkId defines model for LinkId.
+type LinkId = openapi_types.UUID
+
+// LinkToken Examples: rfd_Vq1mX0pZ9cQ3kL7sT2wY5uB8nE4rH6jA1dG0fC9xK3M
+type LinkToken = string
+
 // ResourceId Examples: 75e35926-dd42-5b28-8493-ea7133ef5dcd
 type ResourceId = openapi_types.UUID
+
+// TusResumable Examples: 1.0.0
+type TusResumable = string
+
+// WebhookId defines model for WebhookId.
+type WebhookId = openapi_types.UUID
 
 // BadRequestError defines model for BadRequestError.
 type BadRequestError = Error
 
 // ConflictError defines model for ConflictError.
 type ConflictError = Error
+
+// EventsGoneError defines model for EventsGoneError.
+type EventsGoneError = EventsGone
 
 // ForbiddenError defines model for ForbiddenError.
 type ForbiddenError struct {
@@ -406,6 +835,9 @@ type ServiceUnavailableError = Error
 // TooManyRequestsError defines model for TooManyRequestsError.
 type TooManyRequestsError = Error
 
+// TusVersionError defines model for TusVersionError.
+type TusVersionError = Error
+
 // UnauthorizedError defines model for UnauthorizedError.
 type UnauthorizedError struct {
 	Error *string `json:"error,omitempty"`
@@ -414,14 +846,59 @@ type UnauthorizedError struct {
 // UnsupportedMediaTypeError defines model for UnsupportedMediaTypeError.
 type UnsupportedMediaTypeError = Error
 
-// GetResourceContentParams defines parameters for GetResourceContent.
-type GetResourceContentParams struct {
-	// Disposition `inline` asks a browser to show the bytes rather than save them
-	// (for previews); the response then also carries
-	// `Content-Security-Policy: sandbox`, so stored HTML or SVG can never
-	// run script with this server's origin. Default `attachment`.
-	Disposition *GetResourceContentParamsDisposition `form:"disposition,omitempty" json:"disposition,omitempty"`
+// UploadGoneError defines model for UploadGoneError.
+type UploadGoneError = Error
 
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// After The sequence after which to start (the last one seen). `0` is
+	// before the account's first event. `listEvents` without it starts at
+	// the oldest event held.
+	After *EventsAfter `form:"after,omitempty" json:"after,omitempty"`
+
+	// Limit Most events to return.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Types Only events of these types (comma-separated; spaces around each and
+	// empty pieces ignored). Without it, every type.
+	Types *EventTypes `form:"types,omitempty" json:"types,omitempty"`
+
+	// Tags Only events whose resource carries all these tags, split as the
+	// list's `tags`. A `resources.imported` event passes: it may concern
+	// any resource.
+	Tags *EventTags `form:"tags,omitempty" json:"tags,omitempty"`
+
+	// DirectoryPrefix Only events whose resource's `directory_path` starts with this, as
+	// the list's `directory_prefix`. A `resources.imported` event passes.
+	DirectoryPrefix *EventDirectoryPrefix `form:"directory_prefix,omitempty" json:"directory_prefix,omitempty"`
+}
+
+// StreamEventsParams defines parameters for StreamEvents.
+type StreamEventsParams struct {
+	// After The sequence after which to start (the last one seen). `0` is
+	// before the account's first event. `listEvents` without it starts at
+	// the oldest event held.
+	After *EventsAfter `form:"after,omitempty" json:"after,omitempty"`
+
+	// Types Only events of these types (comma-separated; spaces around each and
+	// empty pieces ignored). Without it, every type.
+	Types *EventTypes `form:"types,omitempty" json:"types,omitempty"`
+
+	// Tags Only events whose resource carries all these tags, split as the
+	// list's `tags`. A `resources.imported` event passes: it may concern
+	// any resource.
+	Tags *EventTags `form:"tags,omitempty" json:"tags,omitempty"`
+
+	// DirectoryPrefix Only events whose resource's `directory_path` starts with this, as
+	// the list's `directory_prefix`. A `resources.imported` event passes.
+	DirectoryPrefix *EventDirectoryPrefix `form:"directory_prefix,omitempty" json:"directory_prefix,omitempty"`
+
+	// LastEventID The last sequence received; wins over `after`.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
+// GetLinkContentParams defines parameters for GetLinkContent.
+type GetLinkContentParams struct {
 	// Range A byte range, such as `bytes=0-1023` (RFC 9110)
 	Range *string `json:"Range,omitempty"`
 
@@ -429,8 +906,20 @@ type GetResourceContentParams struct {
 	IfNoneMatch *string `json:"If-None-Match,omitempty"`
 }
 
-// GetResourceContentParamsDisposition defines parameters for GetResourceContent.
-type GetResourceContentParamsDisposition string
+// GetResourceContentParams defines parameters for GetResourceContent.
+type GetResourceContentParams struct {
+	// Disposition `inline` asks a browser to show the bytes rather than save them
+	// (for previews); the response then also carries
+	// `Content-Security-Policy: sandbox`, so stored HTML or SVG can never
+	// run script with this server's origin. Default `attachment`.
+	Disposition *Disposition `form:"disposition,omitempty" json:"disposition,omitempty"`
+
+	// Range A byte range, such as `bytes=0-1023` (RFC 9110)
+	Range *string `json:"Range,omitempty"`
+
+	// IfNoneMatch An ETag from an earlier download; a match answers 304
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
 
 // ListResourcesParams defines parameters for ListResources.
 type ListResourcesParams struct {
@@ -497,11 +986,133 @@ type ListResourcesParams struct {
 // ListResourcesParamsSort defines parameters for ListResources.
 type ListResourcesParamsSort string
 
+// CreateUploadParams defines parameters for CreateUpload.
+type CreateUploadParams struct {
+	// TusResumable The tus version, `1.0.0` (412 otherwise).
+	TusResumable *TusResumable `json:"Tus-Resumable,omitempty"`
+
+	// UploadLength The upload's size in bytes; or send `Upload-Defer-Length` instead.
+	UploadLength *string `json:"Upload-Length,omitempty"`
+
+	// UploadDeferLength `1` when the size is declared later, by a PATCH's `Upload-Length`.
+	UploadDeferLength *string `json:"Upload-Defer-Length,omitempty"`
+
+	// UploadMetadata The resource's fields, each value base64-encoded (see above).
+	UploadMetadata *string `json:"Upload-Metadata,omitempty"`
+}
+
+// TerminateUploadParams defines parameters for TerminateUpload.
+type TerminateUploadParams struct {
+	// TusResumable The tus version, `1.0.0` (412 otherwise).
+	TusResumable *TusResumable `json:"Tus-Resumable,omitempty"`
+}
+
+// UploadChunkParams defines parameters for UploadChunk.
+type UploadChunkParams struct {
+	// TusResumable The tus version, `1.0.0` (412 otherwise).
+	TusResumable *TusResumable `json:"Tus-Resumable,omitempty"`
+
+	// UploadOffset Where the body starts; the offset a `HEAD` reports.
+	UploadOffset string `json:"Upload-Offset"`
+
+	// UploadLength The size, once, for an upload created with `Upload-Defer-Length`.
+	UploadLength *string `json:"Upload-Length,omitempty"`
+}
+
+// ResourceEventParams defines parameters for ResourceEvent.
+type ResourceEventParams struct {
+	// WebhookId The event's id, the same on every attempt
+	WebhookId string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature `v1,` and the base64 signature; during a key rotation, two of them separated by a space
+	WebhookSignature string `json:"webhook-signature"`
+}
+
 // UpdateResourceJSONRequestBody defines body for UpdateResource for application/json ContentType.
 type UpdateResourceJSONRequestBody = ResourceUpdate
 
+// CreateDownloadLinkJSONRequestBody defines body for CreateDownloadLink for application/json ContentType.
+type CreateDownloadLinkJSONRequestBody = DownloadLinkCreate
+
 // CreateResourceJSONRequestBody defines body for CreateResource for application/json ContentType.
 type CreateResourceJSONRequestBody = ResourceCreate
+
+// CreateUploadLinkJSONRequestBody defines body for CreateUploadLink for application/json ContentType.
+type CreateUploadLinkJSONRequestBody = UploadLinkCreate
+
+// CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+type CreateWebhookJSONRequestBody = WebhookCreate
+
+// UpdateWebhookJSONRequestBody defines body for UpdateWebhook for application/json ContentType.
+type UpdateWebhookJSONRequestBody = WebhookUpdate
+
+// ResourceEventJSONRequestBody defines body for ResourceEvent for application/json ContentType.
+type ResourceEventJSONRequestBody = Event
+
+// AsResource returns the union data inside the EventData_Resource as a Resource
+func (t EventData_Resource) AsResource() (Resource, error) {
+	var body Resource
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromResource overwrites any union data inside the EventData_Resource as the provided Resource
+func (t *EventData_Resource) FromResource(v Resource) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeResource performs a merge with any union data inside the EventData_Resource, using the provided Resource
+func (t *EventData_Resource) MergeResource(v Resource) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsDeletedResource returns the union data inside the EventData_Resource as a DeletedResource
+func (t EventData_Resource) AsDeletedResource() (DeletedResource, error) {
+	var body DeletedResource
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDeletedResource overwrites any union data inside the EventData_Resource as the provided DeletedResource
+func (t *EventData_Resource) FromDeletedResource(v DeletedResource) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDeletedResource performs a merge with any union data inside the EventData_Resource, using the provided DeletedResource
+func (t *EventData_Resource) MergeDeletedResource(v DeletedResource) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EventData_Resource) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *EventData_Resource) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -520,6 +1131,15 @@ type ServerInterface interface {
 	// Readyz Readiness probe
 	// (GET /readyz)
 	Readyz(ctx echo.Context) error
+	// ListEvents Page through the account's changes
+	// (GET /v1/events)
+	ListEvents(ctx echo.Context, params ListEventsParams) error
+	// StreamEvents Stream the account's changes as server-sent events
+	// (GET /v1/events/stream)
+	StreamEvents(ctx echo.Context, params StreamEventsParams) error
+	// GetLinkContent Download through a link, without a token
+	// (GET /v1/links/{token})
+	GetLinkContent(ctx echo.Context, token LinkToken, params GetLinkContentParams) error
 	// DeleteResource Delete a resource, its tags and its bytes
 	// (DELETE /v1/resource/{id})
 	DeleteResource(ctx echo.Context, id ResourceId) error
@@ -532,12 +1152,69 @@ type ServerInterface interface {
 	// GetResourceContent Download a resource's bytes
 	// (GET /v1/resource/{id}/content)
 	GetResourceContent(ctx echo.Context, id ResourceId, params GetResourceContentParams) error
+	// ListDownloadLinks List a resource's live download links
+	// (GET /v1/resource/{id}/links)
+	ListDownloadLinks(ctx echo.Context, id ResourceId) error
+	// CreateDownloadLink Share a resource by a link that needs no token
+	// (POST /v1/resource/{id}/links)
+	CreateDownloadLink(ctx echo.Context, id ResourceId) error
+	// RevokeDownloadLink Revoke a download link
+	// (DELETE /v1/resource/{id}/links/{link_id})
+	RevokeDownloadLink(ctx echo.Context, id ResourceId, linkId LinkId) error
 	// ListResources List all resources
 	// (GET /v1/resources)
 	ListResources(ctx echo.Context, params ListResourcesParams) error
 	// CreateResource Create a resource
 	// (POST /v1/resources)
 	CreateResource(ctx echo.Context) error
+	// ListUploadLinks List the account's live upload links
+	// (GET /v1/upload-links)
+	ListUploadLinks(ctx echo.Context) error
+	// CreateUploadLink Let someone without an account upload into a folder
+	// (POST /v1/upload-links)
+	CreateUploadLink(ctx echo.Context) error
+	// RevokeUploadLink Revoke an upload link
+	// (DELETE /v1/upload-links/{link_id})
+	RevokeUploadLink(ctx echo.Context, linkId LinkId) error
+	// UploadOptions Discover the tus protocol's version, extensions and limit
+	// (OPTIONS /v1/uploads)
+	UploadOptions(ctx echo.Context) error
+	// CreateUpload Start a resumable upload (tus)
+	// (POST /v1/uploads)
+	CreateUpload(ctx echo.Context, params CreateUploadParams) error
+	// TerminateUpload Abandon a resumable upload
+	// (DELETE /v1/uploads/{id})
+	TerminateUpload(ctx echo.Context, id openapi_types.UUID, params TerminateUploadParams) error
+	// GetUpload Where an upload stands (HEAD, for tus clients)
+	// (GET /v1/uploads/{id})
+	GetUpload(ctx echo.Context, id openapi_types.UUID) error
+	// UploadChunk Send bytes of a resumable upload
+	// (PATCH /v1/uploads/{id})
+	UploadChunk(ctx echo.Context, id openapi_types.UUID, params UploadChunkParams) error
+	// ListWebhooks List the account's webhook endpoints
+	// (GET /v1/webhooks)
+	ListWebhooks(ctx echo.Context) error
+	// CreateWebhook Register a webhook endpoint
+	// (POST /v1/webhooks)
+	CreateWebhook(ctx echo.Context) error
+	// DeleteWebhook Delete a webhook endpoint and its deliveries
+	// (DELETE /v1/webhooks/{webhook_id})
+	DeleteWebhook(ctx echo.Context, webhookId WebhookId) error
+	// GetWebhook Get a webhook endpoint
+	// (GET /v1/webhooks/{webhook_id})
+	GetWebhook(ctx echo.Context, webhookId WebhookId) error
+	// UpdateWebhook Change, re-enable or rotate the key of a webhook endpoint
+	// (PATCH /v1/webhooks/{webhook_id})
+	UpdateWebhook(ctx echo.Context, webhookId WebhookId) error
+	// ListWebhookDeliveries The endpoint's latest deliveries and their attempts
+	// (GET /v1/webhooks/{webhook_id}/deliveries)
+	ListWebhookDeliveries(ctx echo.Context, webhookId WebhookId) error
+	// RetryWebhookDelivery Queue a delivery again
+	// (POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry)
+	RetryWebhookDelivery(ctx echo.Context, webhookId WebhookId, deliveryId DeliveryId) error
+	// TestWebhook Send the endpoint a signed test message now
+	// (POST /v1/webhooks/{webhook_id}/test)
+	TestWebhook(ctx echo.Context, webhookId WebhookId) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -587,6 +1264,159 @@ func (w *ServerInterfaceWrapper) Readyz(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.Readyz(ctx)
+	return err
+}
+
+// ListEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", ctx.QueryParams(), &params.After, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter after: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "types" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "types", ctx.QueryParams(), &params.Types, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter types: %s", err))
+	}
+
+	// ------------- Optional query parameter "tags" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tags", ctx.QueryParams(), &params.Tags, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tags: %s", err))
+	}
+
+	// ------------- Optional query parameter "directory_prefix" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "directory_prefix", ctx.QueryParams(), &params.DirectoryPrefix, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter directory_prefix: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvents(ctx, params)
+	return err
+}
+
+// StreamEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) StreamEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamEventsParams
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", ctx.QueryParams(), &params.After, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter after: %s", err))
+	}
+
+	// ------------- Optional query parameter "types" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "types", ctx.QueryParams(), &params.Types, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter types: %s", err))
+	}
+
+	// ------------- Optional query parameter "tags" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tags", ctx.QueryParams(), &params.Tags, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tags: %s", err))
+	}
+
+	// ------------- Optional query parameter "directory_prefix" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "directory_prefix", ctx.QueryParams(), &params.DirectoryPrefix, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter directory_prefix: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Last-Event-ID, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Last-Event-ID: %s", err))
+		}
+
+		params.LastEventID = &LastEventID
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StreamEvents(ctx, params)
+	return err
+}
+
+// GetLinkContent converts echo context to params.
+func (w *ServerInterfaceWrapper) GetLinkContent(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "token" -------------
+	var token LinkToken
+
+	err = runtime.BindStyledParameterWithOptions("simple", "token", ctx.Param("token"), &token, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter token: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetLinkContentParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Range" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Range")]; found {
+		var Range string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Range, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Range", valueList[0], &Range, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Range: %s", err))
+		}
+
+		params.Range = &Range
+	}
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetLinkContent(ctx, token, params)
 	return err
 }
 
@@ -695,6 +1525,62 @@ func (w *ServerInterfaceWrapper) GetResourceContent(ctx echo.Context) error {
 	return err
 }
 
+// ListDownloadLinks converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDownloadLinks(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ResourceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDownloadLinks(ctx, id)
+	return err
+}
+
+// CreateDownloadLink converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateDownloadLink(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ResourceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateDownloadLink(ctx, id)
+	return err
+}
+
+// RevokeDownloadLink converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeDownloadLink(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ResourceId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "link_id" -------------
+	var linkId LinkId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "link_id", ctx.Param("link_id"), &linkId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter link_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeDownloadLink(ctx, id, linkId)
+	return err
+}
+
 // ListResources converts echo context to params.
 func (w *ServerInterfaceWrapper) ListResources(ctx echo.Context) error {
 	var err error
@@ -771,6 +1657,365 @@ func (w *ServerInterfaceWrapper) CreateResource(ctx echo.Context) error {
 	return err
 }
 
+// ListUploadLinks converts echo context to params.
+func (w *ServerInterfaceWrapper) ListUploadLinks(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListUploadLinks(ctx)
+	return err
+}
+
+// CreateUploadLink converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateUploadLink(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateUploadLink(ctx)
+	return err
+}
+
+// RevokeUploadLink converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeUploadLink(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "link_id" -------------
+	var linkId LinkId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "link_id", ctx.Param("link_id"), &linkId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter link_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeUploadLink(ctx, linkId)
+	return err
+}
+
+// UploadOptions converts echo context to params.
+func (w *ServerInterfaceWrapper) UploadOptions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UploadOptions(ctx)
+	return err
+}
+
+// CreateUpload converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateUpload(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateUploadParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Tus-Resumable" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Tus-Resumable")]; found {
+		var TusResumable TusResumable
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Tus-Resumable, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Tus-Resumable", valueList[0], &TusResumable, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Tus-Resumable: %s", err))
+		}
+
+		params.TusResumable = &TusResumable
+	}
+	// ------------- Optional header parameter "Upload-Length" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Upload-Length")]; found {
+		var UploadLength string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Upload-Length, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Upload-Length", valueList[0], &UploadLength, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Upload-Length: %s", err))
+		}
+
+		params.UploadLength = &UploadLength
+	}
+	// ------------- Optional header parameter "Upload-Defer-Length" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Upload-Defer-Length")]; found {
+		var UploadDeferLength string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Upload-Defer-Length, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Upload-Defer-Length", valueList[0], &UploadDeferLength, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Upload-Defer-Length: %s", err))
+		}
+
+		params.UploadDeferLength = &UploadDeferLength
+	}
+	// ------------- Optional header parameter "Upload-Metadata" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Upload-Metadata")]; found {
+		var UploadMetadata string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Upload-Metadata, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Upload-Metadata", valueList[0], &UploadMetadata, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Upload-Metadata: %s", err))
+		}
+
+		params.UploadMetadata = &UploadMetadata
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateUpload(ctx, params)
+	return err
+}
+
+// TerminateUpload converts echo context to params.
+func (w *ServerInterfaceWrapper) TerminateUpload(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TerminateUploadParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Tus-Resumable" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Tus-Resumable")]; found {
+		var TusResumable TusResumable
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Tus-Resumable, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Tus-Resumable", valueList[0], &TusResumable, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Tus-Resumable: %s", err))
+		}
+
+		params.TusResumable = &TusResumable
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TerminateUpload(ctx, id, params)
+	return err
+}
+
+// GetUpload converts echo context to params.
+func (w *ServerInterfaceWrapper) GetUpload(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetUpload(ctx, id)
+	return err
+}
+
+// UploadChunk converts echo context to params.
+func (w *ServerInterfaceWrapper) UploadChunk(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UploadChunkParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Tus-Resumable" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Tus-Resumable")]; found {
+		var TusResumable TusResumable
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Tus-Resumable, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Tus-Resumable", valueList[0], &TusResumable, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Tus-Resumable: %s", err))
+		}
+
+		params.TusResumable = &TusResumable
+	}
+	// ------------- Required header parameter "Upload-Offset" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Upload-Offset")]; found {
+		var UploadOffset string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Upload-Offset, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Upload-Offset", valueList[0], &UploadOffset, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Upload-Offset: %s", err))
+		}
+
+		params.UploadOffset = UploadOffset
+	} else {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter Upload-Offset is required, but not found"))
+	}
+	// ------------- Optional header parameter "Upload-Length" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Upload-Length")]; found {
+		var UploadLength string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Upload-Length, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Upload-Length", valueList[0], &UploadLength, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Upload-Length: %s", err))
+		}
+
+		params.UploadLength = &UploadLength
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UploadChunk(ctx, id, params)
+	return err
+}
+
+// ListWebhooks converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhooks(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhooks(ctx)
+	return err
+}
+
+// CreateWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateWebhook(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateWebhook(ctx)
+	return err
+}
+
+// DeleteWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteWebhook(ctx, webhookId)
+	return err
+}
+
+// GetWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) GetWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetWebhook(ctx, webhookId)
+	return err
+}
+
+// UpdateWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateWebhook(ctx, webhookId)
+	return err
+}
+
+// ListWebhookDeliveries converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookDeliveries(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookDeliveries(ctx, webhookId)
+	return err
+}
+
+// RetryWebhookDelivery converts echo context to params.
+func (w *ServerInterfaceWrapper) RetryWebhookDelivery(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// ------------- Path parameter "delivery_id" -------------
+	var deliveryId DeliveryId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "delivery_id", ctx.Param("delivery_id"), &deliveryId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter delivery_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RetryWebhookDelivery(ctx, webhookId, deliveryId)
+	return err
+}
+
+// TestWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) TestWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookId
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TestWebhook(ctx, webhookId)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -824,6 +2069,28 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/resource/:id", wrapper.GetResource, options.OperationMiddlewares["getResource"]...)
 	router.PUT(options.BaseURL+"/v1/resource/:id", wrapper.UpdateResource, options.OperationMiddlewares["updateResource"]...)
 	router.GET(options.BaseURL+"/v1/resource/:id/content", wrapper.GetResourceContent, options.OperationMiddlewares["getResourceContent"]...)
+	router.GET(options.BaseURL+"/v1/resource/:id/links", wrapper.ListDownloadLinks, options.OperationMiddlewares["listDownloadLinks"]...)
+	router.POST(options.BaseURL+"/v1/resource/:id/links", wrapper.CreateDownloadLink, options.OperationMiddlewares["createDownloadLink"]...)
+	router.DELETE(options.BaseURL+"/v1/resource/:id/links/:link_id", wrapper.RevokeDownloadLink, options.OperationMiddlewares["revokeDownloadLink"]...)
+	router.GET(options.BaseURL+"/v1/links/:token", wrapper.GetLinkContent, options.OperationMiddlewares["getLinkContent"]...)
+	router.GET(options.BaseURL+"/v1/upload-links", wrapper.ListUploadLinks, options.OperationMiddlewares["listUploadLinks"]...)
+	router.POST(options.BaseURL+"/v1/upload-links", wrapper.CreateUploadLink, options.OperationMiddlewares["createUploadLink"]...)
+	router.DELETE(options.BaseURL+"/v1/upload-links/:link_id", wrapper.RevokeUploadLink, options.OperationMiddlewares["revokeUploadLink"]...)
+	router.OPTIONS(options.BaseURL+"/v1/uploads", wrapper.UploadOptions, options.OperationMiddlewares["uploadOptions"]...)
+	router.POST(options.BaseURL+"/v1/uploads", wrapper.CreateUpload, options.OperationMiddlewares["createUpload"]...)
+	router.DELETE(options.BaseURL+"/v1/uploads/:id", wrapper.TerminateUpload, options.OperationMiddlewares["terminateUpload"]...)
+	router.GET(options.BaseURL+"/v1/uploads/:id", wrapper.GetUpload, options.OperationMiddlewares["getUpload"]...)
+	router.PATCH(options.BaseURL+"/v1/uploads/:id", wrapper.UploadChunk, options.OperationMiddlewares["uploadChunk"]...)
+	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
+	router.GET(options.BaseURL+"/v1/events/stream", wrapper.StreamEvents, options.OperationMiddlewares["streamEvents"]...)
+	router.GET(options.BaseURL+"/v1/webhooks", wrapper.ListWebhooks, options.OperationMiddlewares["listWebhooks"]...)
+	router.POST(options.BaseURL+"/v1/webhooks", wrapper.CreateWebhook, options.OperationMiddlewares["createWebhook"]...)
+	router.DELETE(options.BaseURL+"/v1/webhooks/:webhook_id", wrapper.DeleteWebhook, options.OperationMiddlewares["deleteWebhook"]...)
+	router.GET(options.BaseURL+"/v1/webhooks/:webhook_id", wrapper.GetWebhook, options.OperationMiddlewares["getWebhook"]...)
+	router.PATCH(options.BaseURL+"/v1/webhooks/:webhook_id", wrapper.UpdateWebhook, options.OperationMiddlewares["updateWebhook"]...)
+	router.POST(options.BaseURL+"/v1/webhooks/:webhook_id/test", wrapper.TestWebhook, options.OperationMiddlewares["testWebhook"]...)
+	router.GET(options.BaseURL+"/v1/webhooks/:webhook_id/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
+	router.POST(options.BaseURL+"/v1/webhooks/:webhook_id/deliveries/:delivery_id/retry", wrapper.RetryWebhookDelivery, options.OperationMiddlewares["retryWebhookDelivery"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.Healthz, options.OperationMiddlewares["healthz"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.Readyz, options.OperationMiddlewares["readyz"]...)
 	router.GET(options.BaseURL+"/openapi.yaml", wrapper.GetOpenAPIYAML, options.OperationMiddlewares["getOpenAPIYAML"]...)
@@ -832,9 +2099,97 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 }
 
+// WebhookReceiverInterface represents handlers for receiving inbound
+// webhook requests. Each webhook becomes a Handle*Webhook
+// method that the implementation fills in. The caller mounts the per-
+// webhook echo.HandlerFunc returned by {Op}WebhookHandler at
+// whatever URL path they advertise to senders.
+type WebhookReceiverInterface interface {
+	// An event, delivered to a registered endpoint
+	// HandleResourceEventWebhook handles the POST webhook for resourceEvent.
+	HandleResourceEventWebhook(ctx echo.Context, params ResourceEventParams) error
+}
+
+// ResourceEventWebhookHandler returns the echo.HandlerFunc for the resourceEvent webhook.
+// Mount this at the URL path advertised to webhook senders. Errors
+// during parameter binding are returned via echo.NewHTTPError so echo's
+// error-handling chain reports them as 400. Middlewares are applied in
+// the order provided -- the last argument becomes the outermost wrapper.
+func ResourceEventWebhookHandler(si WebhookReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
+	h := echo.HandlerFunc(func(ctx echo.Context) error {
+		var err error
+		_ = err
+
+		// Parameter object where we will unmarshal all parameters from the context.
+		var params ResourceEventParams
+
+		// ------------- Required header parameter "webhook-id" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("webhook-id")]; found {
+			var WebhookId string
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for webhook-id, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "webhook-id", valueList[0], &WebhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook-id: %s", err))
+			}
+			params.WebhookId = WebhookId
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter webhook-id is required, but not found"))
+		}
+
+		// ------------- Required header parameter "webhook-timestamp" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("webhook-timestamp")]; found {
+			var WebhookTimestamp string
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for webhook-timestamp, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "webhook-timestamp", valueList[0], &WebhookTimestamp, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook-timestamp: %s", err))
+			}
+			params.WebhookTimestamp = WebhookTimestamp
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter webhook-timestamp is required, but not found"))
+		}
+
+		// ------------- Required header parameter "webhook-signature" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("webhook-signature")]; found {
+			var WebhookSignature string
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for webhook-signature, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "webhook-signature", valueList[0], &WebhookSignature, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook-signature: %s", err))
+			}
+			params.WebhookSignature = WebhookSignature
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter webhook-signature is required, but not found"))
+		}
+
+		return si.HandleResourceEventWebhook(ctx, params)
+	})
+	for _, mw := range middlewares {
+		h = mw(h)
+	}
+	return h
+}
+
 type BadRequestErrorJSONResponse Error
 
 type ConflictErrorJSONResponse Error
+
+type EventsGoneErrorJSONResponse EventsGone
 
 type ForbiddenErrorJSONResponse struct {
 	Error *string `json:"error,omitempty"`
@@ -868,11 +2223,15 @@ type TooManyRequestsErrorJSONResponse struct {
 	Headers TooManyRequestsErrorResponseHeaders
 }
 
+type TusVersionErrorJSONResponse Error
+
 type UnauthorizedErrorJSONResponse struct {
 	Error *string `json:"error,omitempty"`
 }
 
 type UnsupportedMediaTypeErrorJSONResponse Error
+
+type UploadGoneErrorJSONResponse Error
 
 type GetDocsRequestObject struct {
 }
@@ -996,6 +2355,466 @@ type Readyz503JSONResponse struct {
 }
 
 func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsRequestObject struct {
+	Params ListEventsParams
+}
+
+type ListEventsResponseObject interface {
+	VisitListEventsResponse(w http.ResponseWriter) error
+}
+
+type ListEvents200JSONResponse EventList
+
+func (response ListEvents200JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response ListEvents400JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response ListEvents401JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response ListEvents403JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents410JSONResponse struct{ EventsGoneErrorJSONResponse }
+
+func (response ListEvents410JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response ListEvents429JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListEvents500JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response ListEvents503JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEventsRequestObject struct {
+	Params StreamEventsParams
+}
+
+type StreamEventsResponseObject interface {
+	VisitStreamEventsResponse(w http.ResponseWriter) error
+}
+
+type StreamEvents200TexteventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response StreamEvents200TexteventStreamResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamEvents400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response StreamEvents400JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response StreamEvents401JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response StreamEvents403JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents410JSONResponse struct{ EventsGoneErrorJSONResponse }
+
+func (response StreamEvents410JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response StreamEvents429JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response StreamEvents500JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response StreamEvents503JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLinkContentRequestObject struct {
+	Token  LinkToken `json:"token"`
+	Params GetLinkContentParams
+}
+
+type GetLinkContentResponseObject interface {
+	VisitGetLinkContentResponse(w http.ResponseWriter) error
+}
+
+type GetLinkContent200ResponseHeaders struct {
+	ETag *string
+}
+
+type GetLinkContent200AsteriskResponse struct {
+	Body          io.Reader
+	Headers       GetLinkContent200ResponseHeaders
+	ContentType   string
+	ContentLength int64
+}
+
+func (response GetLinkContent200AsteriskResponse) VisitGetLinkContentResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", response.ContentType)
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetLinkContent206AsteriskResponse struct {
+	Body          io.Reader
+	ContentType   string
+	ContentLength int64
+}
+
+func (response GetLinkContent206AsteriskResponse) VisitGetLinkContentResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", response.ContentType)
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(206)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetLinkContent302ResponseHeaders struct {
+	Location *string
+}
+
+type GetLinkContent302Response struct {
+	Headers GetLinkContent302ResponseHeaders
+}
+
+func (response GetLinkContent302Response) VisitGetLinkContentResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type GetLinkContent304Response struct {
+}
+
+func (response GetLinkContent304Response) VisitGetLinkContentResponse(w http.ResponseWriter) error {
+	w.WriteHeader(304)
+	return nil
+}
+
+type GetLinkContent400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response GetLinkContent400JSONResponse) VisitGetLinkContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLinkContent404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response GetLinkContent404JSONResponse) VisitGetLinkContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLinkContent416Response struct {
+}
+
+func (response GetLinkContent416Response) VisitGetLinkContentResponse(w http.ResponseWriter) error {
+	w.WriteHeader(416)
+	return nil
+}
+
+type GetLinkContent429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response GetLinkContent429JSONResponse) VisitGetLinkContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLinkContent500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetLinkContent500JSONResponse) VisitGetLinkContentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetLinkContent503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response GetLinkContent503JSONResponse) VisitGetLinkContentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1624,6 +3443,424 @@ func (response GetResourceContent503JSONResponse) VisitGetResourceContentRespons
 	return err
 }
 
+type ListDownloadLinksRequestObject struct {
+	Id ResourceId `json:"id"`
+}
+
+type ListDownloadLinksResponseObject interface {
+	VisitListDownloadLinksResponse(w http.ResponseWriter) error
+}
+
+type ListDownloadLinks200JSONResponse DownloadLinkList
+
+func (response ListDownloadLinks200JSONResponse) VisitListDownloadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDownloadLinks400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response ListDownloadLinks400JSONResponse) VisitListDownloadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDownloadLinks401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response ListDownloadLinks401JSONResponse) VisitListDownloadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDownloadLinks403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response ListDownloadLinks403JSONResponse) VisitListDownloadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDownloadLinks404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response ListDownloadLinks404JSONResponse) VisitListDownloadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDownloadLinks429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response ListDownloadLinks429JSONResponse) VisitListDownloadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDownloadLinks500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListDownloadLinks500JSONResponse) VisitListDownloadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDownloadLinks503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response ListDownloadLinks503JSONResponse) VisitListDownloadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDownloadLinkRequestObject struct {
+	Id   ResourceId `json:"id"`
+	Body *CreateDownloadLinkJSONRequestBody
+}
+
+type CreateDownloadLinkResponseObject interface {
+	VisitCreateDownloadLinkResponse(w http.ResponseWriter) error
+}
+
+type CreateDownloadLink201JSONResponse DownloadLink
+
+func (response CreateDownloadLink201JSONResponse) VisitCreateDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDownloadLink400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response CreateDownloadLink400JSONResponse) VisitCreateDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDownloadLink401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response CreateDownloadLink401JSONResponse) VisitCreateDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDownloadLink403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response CreateDownloadLink403JSONResponse) VisitCreateDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDownloadLink404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response CreateDownloadLink404JSONResponse) VisitCreateDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDownloadLink413JSONResponse struct {
+	PayloadTooLargeErrorJSONResponse
+}
+
+func (response CreateDownloadLink413JSONResponse) VisitCreateDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDownloadLink415JSONResponse struct {
+	UnsupportedMediaTypeErrorJSONResponse
+}
+
+func (response CreateDownloadLink415JSONResponse) VisitCreateDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDownloadLink429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response CreateDownloadLink429JSONResponse) VisitCreateDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDownloadLink500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateDownloadLink500JSONResponse) VisitCreateDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateDownloadLink503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response CreateDownloadLink503JSONResponse) VisitCreateDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeDownloadLinkRequestObject struct {
+	Id     ResourceId `json:"id"`
+	LinkId LinkId     `json:"link_id"`
+}
+
+type RevokeDownloadLinkResponseObject interface {
+	VisitRevokeDownloadLinkResponse(w http.ResponseWriter) error
+}
+
+type RevokeDownloadLink204Response struct {
+}
+
+func (response RevokeDownloadLink204Response) VisitRevokeDownloadLinkResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeDownloadLink400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response RevokeDownloadLink400JSONResponse) VisitRevokeDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeDownloadLink401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response RevokeDownloadLink401JSONResponse) VisitRevokeDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeDownloadLink403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response RevokeDownloadLink403JSONResponse) VisitRevokeDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeDownloadLink404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response RevokeDownloadLink404JSONResponse) VisitRevokeDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeDownloadLink429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response RevokeDownloadLink429JSONResponse) VisitRevokeDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeDownloadLink500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RevokeDownloadLink500JSONResponse) VisitRevokeDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeDownloadLink503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response RevokeDownloadLink503JSONResponse) VisitRevokeDownloadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListResourcesRequestObject struct {
 	Params ListResourcesParams
 }
@@ -1920,6 +4157,2217 @@ func (response CreateResource503JSONResponse) VisitCreateResourceResponse(w http
 	return err
 }
 
+type ListUploadLinksRequestObject struct {
+}
+
+type ListUploadLinksResponseObject interface {
+	VisitListUploadLinksResponse(w http.ResponseWriter) error
+}
+
+type ListUploadLinks200JSONResponse UploadLinkList
+
+func (response ListUploadLinks200JSONResponse) VisitListUploadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUploadLinks401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response ListUploadLinks401JSONResponse) VisitListUploadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUploadLinks403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response ListUploadLinks403JSONResponse) VisitListUploadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUploadLinks429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response ListUploadLinks429JSONResponse) VisitListUploadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUploadLinks500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListUploadLinks500JSONResponse) VisitListUploadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUploadLinks503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response ListUploadLinks503JSONResponse) VisitListUploadLinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUploadLinkRequestObject struct {
+	Body *CreateUploadLinkJSONRequestBody
+}
+
+type CreateUploadLinkResponseObject interface {
+	VisitCreateUploadLinkResponse(w http.ResponseWriter) error
+}
+
+type CreateUploadLink201JSONResponse UploadLink
+
+func (response CreateUploadLink201JSONResponse) VisitCreateUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUploadLink400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response CreateUploadLink400JSONResponse) VisitCreateUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUploadLink401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response CreateUploadLink401JSONResponse) VisitCreateUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUploadLink403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response CreateUploadLink403JSONResponse) VisitCreateUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUploadLink413JSONResponse struct {
+	PayloadTooLargeErrorJSONResponse
+}
+
+func (response CreateUploadLink413JSONResponse) VisitCreateUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUploadLink415JSONResponse struct {
+	UnsupportedMediaTypeErrorJSONResponse
+}
+
+func (response CreateUploadLink415JSONResponse) VisitCreateUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUploadLink429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response CreateUploadLink429JSONResponse) VisitCreateUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUploadLink500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateUploadLink500JSONResponse) VisitCreateUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUploadLink503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response CreateUploadLink503JSONResponse) VisitCreateUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUploadLinkRequestObject struct {
+	LinkId LinkId `json:"link_id"`
+}
+
+type RevokeUploadLinkResponseObject interface {
+	VisitRevokeUploadLinkResponse(w http.ResponseWriter) error
+}
+
+type RevokeUploadLink204Response struct {
+}
+
+func (response RevokeUploadLink204Response) VisitRevokeUploadLinkResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeUploadLink400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response RevokeUploadLink400JSONResponse) VisitRevokeUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUploadLink401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response RevokeUploadLink401JSONResponse) VisitRevokeUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUploadLink403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response RevokeUploadLink403JSONResponse) VisitRevokeUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUploadLink404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response RevokeUploadLink404JSONResponse) VisitRevokeUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUploadLink429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response RevokeUploadLink429JSONResponse) VisitRevokeUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUploadLink500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RevokeUploadLink500JSONResponse) VisitRevokeUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeUploadLink503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response RevokeUploadLink503JSONResponse) VisitRevokeUploadLinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadOptionsRequestObject struct {
+}
+
+type UploadOptionsResponseObject interface {
+	VisitUploadOptionsResponse(w http.ResponseWriter) error
+}
+
+type UploadOptions200ResponseHeaders struct {
+	TusExtension *string
+	TusMaxSize   *int64
+	TusResumable *string
+	TusVersion   *string
+}
+
+type UploadOptions200Response struct {
+	Headers UploadOptions200ResponseHeaders
+}
+
+func (response UploadOptions200Response) VisitUploadOptionsResponse(w http.ResponseWriter) error {
+	if response.Headers.TusExtension != nil {
+		w.Header().Set("Tus-Extension", fmt.Sprint(*response.Headers.TusExtension))
+	}
+	if response.Headers.TusMaxSize != nil {
+		w.Header().Set("Tus-Max-Size", fmt.Sprint(*response.Headers.TusMaxSize))
+	}
+	if response.Headers.TusResumable != nil {
+		w.Header().Set("Tus-Resumable", fmt.Sprint(*response.Headers.TusResumable))
+	}
+	if response.Headers.TusVersion != nil {
+		w.Header().Set("Tus-Version", fmt.Sprint(*response.Headers.TusVersion))
+	}
+	w.WriteHeader(200)
+	return nil
+}
+
+type CreateUploadRequestObject struct {
+	Params CreateUploadParams
+	Body   io.Reader
+}
+
+type CreateUploadResponseObject interface {
+	VisitCreateUploadResponse(w http.ResponseWriter) error
+}
+
+type CreateUpload201ResponseHeaders struct {
+	Location      *string
+	TusResumable  *string
+	UploadExpires *string
+	UploadOffset  *int64
+}
+
+type CreateUpload201Response struct {
+	Headers CreateUpload201ResponseHeaders
+}
+
+func (response CreateUpload201Response) VisitCreateUploadResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	if response.Headers.TusResumable != nil {
+		w.Header().Set("Tus-Resumable", fmt.Sprint(*response.Headers.TusResumable))
+	}
+	if response.Headers.UploadExpires != nil {
+		w.Header().Set("Upload-Expires", fmt.Sprint(*response.Headers.UploadExpires))
+	}
+	if response.Headers.UploadOffset != nil {
+		w.Header().Set("Upload-Offset", fmt.Sprint(*response.Headers.UploadOffset))
+	}
+	w.WriteHeader(201)
+	return nil
+}
+
+type CreateUpload400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response CreateUpload400JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response CreateUpload401JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response CreateUpload403JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload409JSONResponse struct{ ConflictErrorJSONResponse }
+
+func (response CreateUpload409JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload412JSONResponse struct{ TusVersionErrorJSONResponse }
+
+func (response CreateUpload412JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload413JSONResponse struct {
+	PayloadTooLargeErrorJSONResponse
+}
+
+func (response CreateUpload413JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload415JSONResponse struct {
+	UnsupportedMediaTypeErrorJSONResponse
+}
+
+func (response CreateUpload415JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response CreateUpload429JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateUpload500JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUpload503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response CreateUpload503JSONResponse) VisitCreateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateUploadRequestObject struct {
+	Id     openapi_types.UUID `json:"id"`
+	Params TerminateUploadParams
+}
+
+type TerminateUploadResponseObject interface {
+	VisitTerminateUploadResponse(w http.ResponseWriter) error
+}
+
+type TerminateUpload204Response struct {
+}
+
+func (response TerminateUpload204Response) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type TerminateUpload400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response TerminateUpload400JSONResponse) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateUpload401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response TerminateUpload401JSONResponse) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateUpload403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response TerminateUpload403JSONResponse) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateUpload404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response TerminateUpload404JSONResponse) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateUpload409JSONResponse struct{ ConflictErrorJSONResponse }
+
+func (response TerminateUpload409JSONResponse) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateUpload410JSONResponse struct{ UploadGoneErrorJSONResponse }
+
+func (response TerminateUpload410JSONResponse) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateUpload412JSONResponse struct{ TusVersionErrorJSONResponse }
+
+func (response TerminateUpload412JSONResponse) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateUpload429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response TerminateUpload429JSONResponse) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateUpload500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response TerminateUpload500JSONResponse) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TerminateUpload503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response TerminateUpload503JSONResponse) VisitTerminateUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUploadRequestObject struct {
+	Id openapi_types.UUID `json:"id"`
+}
+
+type GetUploadResponseObject interface {
+	VisitGetUploadResponse(w http.ResponseWriter) error
+}
+
+type GetUpload200ResponseHeaders struct {
+	UploadExpires *string
+	UploadLength  *int64
+	UploadOffset  *int64
+}
+
+type GetUpload200JSONResponse struct {
+	Body    Upload
+	Headers GetUpload200ResponseHeaders
+}
+
+func (response GetUpload200JSONResponse) VisitGetUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.UploadExpires != nil {
+		w.Header().Set("Upload-Expires", fmt.Sprint(*response.Headers.UploadExpires))
+	}
+	if response.Headers.UploadLength != nil {
+		w.Header().Set("Upload-Length", fmt.Sprint(*response.Headers.UploadLength))
+	}
+	if response.Headers.UploadOffset != nil {
+		w.Header().Set("Upload-Offset", fmt.Sprint(*response.Headers.UploadOffset))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpload400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response GetUpload400JSONResponse) VisitGetUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpload401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response GetUpload401JSONResponse) VisitGetUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpload403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response GetUpload403JSONResponse) VisitGetUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpload404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response GetUpload404JSONResponse) VisitGetUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpload410JSONResponse struct{ UploadGoneErrorJSONResponse }
+
+func (response GetUpload410JSONResponse) VisitGetUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpload429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response GetUpload429JSONResponse) VisitGetUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpload500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetUpload500JSONResponse) VisitGetUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUpload503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response GetUpload503JSONResponse) VisitGetUploadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunkRequestObject struct {
+	Id     openapi_types.UUID `json:"id"`
+	Params UploadChunkParams
+	Body   io.Reader
+}
+
+type UploadChunkResponseObject interface {
+	VisitUploadChunkResponse(w http.ResponseWriter) error
+}
+
+type UploadChunk204ResponseHeaders struct {
+	UploadExpires *string
+	UploadOffset  *int64
+}
+
+type UploadChunk204Response struct {
+	Headers UploadChunk204ResponseHeaders
+}
+
+func (response UploadChunk204Response) VisitUploadChunkResponse(w http.ResponseWriter) error {
+	if response.Headers.UploadExpires != nil {
+		w.Header().Set("Upload-Expires", fmt.Sprint(*response.Headers.UploadExpires))
+	}
+	if response.Headers.UploadOffset != nil {
+		w.Header().Set("Upload-Offset", fmt.Sprint(*response.Headers.UploadOffset))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type UploadChunk400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response UploadChunk400JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response UploadChunk401JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response UploadChunk403JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response UploadChunk404JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk409JSONResponse struct{ ConflictErrorJSONResponse }
+
+func (response UploadChunk409JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk410JSONResponse struct{ UploadGoneErrorJSONResponse }
+
+func (response UploadChunk410JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk412JSONResponse struct{ TusVersionErrorJSONResponse }
+
+func (response UploadChunk412JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk413JSONResponse struct {
+	PayloadTooLargeErrorJSONResponse
+}
+
+func (response UploadChunk413JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk415JSONResponse struct {
+	UnsupportedMediaTypeErrorJSONResponse
+}
+
+func (response UploadChunk415JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk423JSONResponse Error
+
+func (response UploadChunk423JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(423)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response UploadChunk429JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UploadChunk500JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadChunk503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response UploadChunk503JSONResponse) VisitUploadChunkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooksRequestObject struct {
+}
+
+type ListWebhooksResponseObject interface {
+	VisitListWebhooksResponse(w http.ResponseWriter) error
+}
+
+type ListWebhooks200JSONResponse WebhookEndpointList
+
+func (response ListWebhooks200JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response ListWebhooks401JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response ListWebhooks403JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response ListWebhooks429JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListWebhooks500JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response ListWebhooks503JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookRequestObject struct {
+	Body *CreateWebhookJSONRequestBody
+}
+
+type CreateWebhookResponseObject interface {
+	VisitCreateWebhookResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhook201JSONResponse WebhookEndpoint
+
+func (response CreateWebhook201JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response CreateWebhook400JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response CreateWebhook401JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response CreateWebhook403JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook413JSONResponse struct {
+	PayloadTooLargeErrorJSONResponse
+}
+
+func (response CreateWebhook413JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook415JSONResponse struct {
+	UnsupportedMediaTypeErrorJSONResponse
+}
+
+func (response CreateWebhook415JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response CreateWebhook429JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateWebhook500JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response CreateWebhook503JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookRequestObject struct {
+	WebhookId WebhookId `json:"webhook_id"`
+}
+
+type DeleteWebhookResponseObject interface {
+	VisitDeleteWebhookResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhook204Response struct {
+}
+
+func (response DeleteWebhook204Response) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhook400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response DeleteWebhook400JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response DeleteWebhook401JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response DeleteWebhook403JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response DeleteWebhook404JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response DeleteWebhook429JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteWebhook500JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response DeleteWebhook503JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookRequestObject struct {
+	WebhookId WebhookId `json:"webhook_id"`
+}
+
+type GetWebhookResponseObject interface {
+	VisitGetWebhookResponse(w http.ResponseWriter) error
+}
+
+type GetWebhook200JSONResponse WebhookEndpoint
+
+func (response GetWebhook200JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response GetWebhook400JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response GetWebhook401JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response GetWebhook403JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response GetWebhook404JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response GetWebhook429JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetWebhook500JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response GetWebhook503JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookRequestObject struct {
+	WebhookId WebhookId `json:"webhook_id"`
+	Body      *UpdateWebhookJSONRequestBody
+}
+
+type UpdateWebhookResponseObject interface {
+	VisitUpdateWebhookResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhook200JSONResponse WebhookEndpoint
+
+func (response UpdateWebhook200JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response UpdateWebhook400JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response UpdateWebhook401JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response UpdateWebhook403JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response UpdateWebhook404JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook413JSONResponse struct {
+	PayloadTooLargeErrorJSONResponse
+}
+
+func (response UpdateWebhook413JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook415JSONResponse struct {
+	UnsupportedMediaTypeErrorJSONResponse
+}
+
+func (response UpdateWebhook415JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response UpdateWebhook429JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateWebhook500JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response UpdateWebhook503JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveriesRequestObject struct {
+	WebhookId WebhookId `json:"webhook_id"`
+}
+
+type ListWebhookDeliveriesResponseObject interface {
+	VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookDeliveries200JSONResponse WebhookDeliveryList
+
+func (response ListWebhookDeliveries200JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response ListWebhookDeliveries400JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response ListWebhookDeliveries401JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response ListWebhookDeliveries403JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response ListWebhookDeliveries404JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response ListWebhookDeliveries429JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListWebhookDeliveries500JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response ListWebhookDeliveries503JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDeliveryRequestObject struct {
+	WebhookId  WebhookId  `json:"webhook_id"`
+	DeliveryId DeliveryId `json:"delivery_id"`
+}
+
+type RetryWebhookDeliveryResponseObject interface {
+	VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error
+}
+
+type RetryWebhookDelivery202JSONResponse WebhookDelivery
+
+func (response RetryWebhookDelivery202JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response RetryWebhookDelivery400JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response RetryWebhookDelivery401JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response RetryWebhookDelivery403JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response RetryWebhookDelivery404JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response RetryWebhookDelivery429JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RetryWebhookDelivery500JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response RetryWebhookDelivery503JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookRequestObject struct {
+	WebhookId WebhookId `json:"webhook_id"`
+}
+
+type TestWebhookResponseObject interface {
+	VisitTestWebhookResponse(w http.ResponseWriter) error
+}
+
+type TestWebhook200JSONResponse WebhookTestResult
+
+func (response TestWebhook200JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook400JSONResponse struct{ BadRequestErrorJSONResponse }
+
+func (response TestWebhook400JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook401JSONResponse struct{ UnauthorizedErrorJSONResponse }
+
+func (response TestWebhook401JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook403JSONResponse struct{ ForbiddenErrorJSONResponse }
+
+func (response TestWebhook403JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook404JSONResponse struct{ NotFoundErrorJSONResponse }
+
+func (response TestWebhook404JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook429JSONResponse struct {
+	TooManyRequestsErrorJSONResponse
+}
+
+func (response TestWebhook429JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response TestWebhook500JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook503JSONResponse struct {
+	ServiceUnavailableErrorJSONResponse
+}
+
+func (response TestWebhook503JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetDocs API reference page
@@ -1937,6 +6385,15 @@ type StrictServerInterface interface {
 	// Readyz Readiness probe
 	// (GET /readyz)
 	Readyz(ctx context.Context, request ReadyzRequestObject) (ReadyzResponseObject, error)
+	// ListEvents Page through the account's changes
+	// (GET /v1/events)
+	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
+	// StreamEvents Stream the account's changes as server-sent events
+	// (GET /v1/events/stream)
+	StreamEvents(ctx context.Context, request StreamEventsRequestObject) (StreamEventsResponseObject, error)
+	// GetLinkContent Download through a link, without a token
+	// (GET /v1/links/{token})
+	GetLinkContent(ctx context.Context, request GetLinkContentRequestObject) (GetLinkContentResponseObject, error)
 	// DeleteResource Delete a resource, its tags and its bytes
 	// (DELETE /v1/resource/{id})
 	DeleteResource(ctx context.Context, request DeleteResourceRequestObject) (DeleteResourceResponseObject, error)
@@ -1949,12 +6406,69 @@ type StrictServerInterface interface {
 	// GetResourceContent Download a resource's bytes
 	// (GET /v1/resource/{id}/content)
 	GetResourceContent(ctx context.Context, request GetResourceContentRequestObject) (GetResourceContentResponseObject, error)
+	// ListDownloadLinks List a resource's live download links
+	// (GET /v1/resource/{id}/links)
+	ListDownloadLinks(ctx context.Context, request ListDownloadLinksRequestObject) (ListDownloadLinksResponseObject, error)
+	// CreateDownloadLink Share a resource by a link that needs no token
+	// (POST /v1/resource/{id}/links)
+	CreateDownloadLink(ctx context.Context, request CreateDownloadLinkRequestObject) (CreateDownloadLinkResponseObject, error)
+	// RevokeDownloadLink Revoke a download link
+	// (DELETE /v1/resource/{id}/links/{link_id})
+	RevokeDownloadLink(ctx context.Context, request RevokeDownloadLinkRequestObject) (RevokeDownloadLinkResponseObject, error)
 	// ListResources List all resources
 	// (GET /v1/resources)
 	ListResources(ctx context.Context, request ListResourcesRequestObject) (ListResourcesResponseObject, error)
 	// CreateResource Create a resource
 	// (POST /v1/resources)
 	CreateResource(ctx context.Context, request CreateResourceRequestObject) (CreateResourceResponseObject, error)
+	// ListUploadLinks List the account's live upload links
+	// (GET /v1/upload-links)
+	ListUploadLinks(ctx context.Context, request ListUploadLinksRequestObject) (ListUploadLinksResponseObject, error)
+	// CreateUploadLink Let someone without an account upload into a folder
+	// (POST /v1/upload-links)
+	CreateUploadLink(ctx context.Context, request CreateUploadLinkRequestObject) (CreateUploadLinkResponseObject, error)
+	// RevokeUploadLink Revoke an upload link
+	// (DELETE /v1/upload-links/{link_id})
+	RevokeUploadLink(ctx context.Context, request RevokeUploadLinkRequestObject) (RevokeUploadLinkResponseObject, error)
+	// UploadOptions Discover the tus protocol's version, extensions and limit
+	// (OPTIONS /v1/uploads)
+	UploadOptions(ctx context.Context, request UploadOptionsRequestObject) (UploadOptionsResponseObject, error)
+	// CreateUpload Start a resumable upload (tus)
+	// (POST /v1/uploads)
+	CreateUpload(ctx context.Context, request CreateUploadRequestObject) (CreateUploadResponseObject, error)
+	// TerminateUpload Abandon a resumable upload
+	// (DELETE /v1/uploads/{id})
+	TerminateUpload(ctx context.Context, request TerminateUploadRequestObject) (TerminateUploadResponseObject, error)
+	// GetUpload Where an upload stands (HEAD, for tus clients)
+	// (GET /v1/uploads/{id})
+	GetUpload(ctx context.Context, request GetUploadRequestObject) (GetUploadResponseObject, error)
+	// UploadChunk Send bytes of a resumable upload
+	// (PATCH /v1/uploads/{id})
+	UploadChunk(ctx context.Context, request UploadChunkRequestObject) (UploadChunkResponseObject, error)
+	// ListWebhooks List the account's webhook endpoints
+	// (GET /v1/webhooks)
+	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
+	// CreateWebhook Register a webhook endpoint
+	// (POST /v1/webhooks)
+	CreateWebhook(ctx context.Context, request CreateWebhookRequestObject) (CreateWebhookResponseObject, error)
+	// DeleteWebhook Delete a webhook endpoint and its deliveries
+	// (DELETE /v1/webhooks/{webhook_id})
+	DeleteWebhook(ctx context.Context, request DeleteWebhookRequestObject) (DeleteWebhookResponseObject, error)
+	// GetWebhook Get a webhook endpoint
+	// (GET /v1/webhooks/{webhook_id})
+	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
+	// UpdateWebhook Change, re-enable or rotate the key of a webhook endpoint
+	// (PATCH /v1/webhooks/{webhook_id})
+	UpdateWebhook(ctx context.Context, request UpdateWebhookRequestObject) (UpdateWebhookResponseObject, error)
+	// ListWebhookDeliveries The endpoint's latest deliveries and their attempts
+	// (GET /v1/webhooks/{webhook_id}/deliveries)
+	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// RetryWebhookDelivery Queue a delivery again
+	// (POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry)
+	RetryWebhookDelivery(ctx context.Context, request RetryWebhookDeliveryRequestObject) (RetryWebhookDeliveryResponseObject, error)
+	// TestWebhook Send the endpoint a signed test message now
+	// (POST /v1/webhooks/{webhook_id}/test)
+	TestWebhook(ctx context.Context, request TestWebhookRequestObject) (TestWebhookResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -2078,6 +6592,82 @@ func (sh *strictHandler) Readyz(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(ReadyzResponseObject); ok {
 		return validResponse.VisitReadyzResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListEvents operation middleware
+func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) error {
+	var request ListEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvents(ctx.Request().Context(), request.(ListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
+		return validResponse.VisitListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// StreamEvents operation middleware
+func (sh *strictHandler) StreamEvents(ctx echo.Context, params StreamEventsParams) error {
+	var request StreamEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamEvents(ctx.Request().Context(), request.(StreamEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(StreamEventsResponseObject); ok {
+		return validResponse.VisitStreamEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetLinkContent operation middleware
+func (sh *strictHandler) GetLinkContent(ctx echo.Context, token LinkToken, params GetLinkContentParams) error {
+	var request GetLinkContentRequestObject
+
+	request.Token = token
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetLinkContent(ctx.Request().Context(), request.(GetLinkContentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetLinkContent")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetLinkContentResponseObject); ok {
+		return validResponse.VisitGetLinkContentResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -2208,6 +6798,105 @@ func (sh *strictHandler) GetResourceContent(ctx echo.Context, id ResourceId, par
 	return nil
 }
 
+// ListDownloadLinks operation middleware
+func (sh *strictHandler) ListDownloadLinks(ctx echo.Context, id ResourceId) error {
+	var request ListDownloadLinksRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDownloadLinks(ctx.Request().Context(), request.(ListDownloadLinksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDownloadLinks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDownloadLinksResponseObject); ok {
+		return validResponse.VisitListDownloadLinksResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateDownloadLink operation middleware
+func (sh *strictHandler) CreateDownloadLink(ctx echo.Context, id ResourceId) error {
+	var request CreateDownloadLinkRequestObject
+
+	request.Id = id
+
+	var body CreateDownloadLinkJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateDownloadLink(ctx.Request().Context(), request.(CreateDownloadLinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateDownloadLink")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateDownloadLinkResponseObject); ok {
+		return validResponse.VisitCreateDownloadLinkResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeDownloadLink operation middleware
+func (sh *strictHandler) RevokeDownloadLink(ctx echo.Context, id ResourceId, linkId LinkId) error {
+	var request RevokeDownloadLinkRequestObject
+
+	request.Id = id
+	request.LinkId = linkId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeDownloadLink(ctx.Request().Context(), request.(RevokeDownloadLinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeDownloadLink")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeDownloadLinkResponseObject); ok {
+		return validResponse.VisitRevokeDownloadLinkResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListResources operation middleware
 func (sh *strictHandler) ListResources(ctx echo.Context, params ListResourcesParams) error {
 	var request ListResourcesRequestObject
@@ -2279,177 +6968,817 @@ func (sh *strictHandler) CreateResource(ctx echo.Context) error {
 	return nil
 }
 
+// ListUploadLinks operation middleware
+func (sh *strictHandler) ListUploadLinks(ctx echo.Context) error {
+	var request ListUploadLinksRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUploadLinks(ctx.Request().Context(), request.(ListUploadLinksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUploadLinks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListUploadLinksResponseObject); ok {
+		return validResponse.VisitListUploadLinksResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateUploadLink operation middleware
+func (sh *strictHandler) CreateUploadLink(ctx echo.Context) error {
+	var request CreateUploadLinkRequestObject
+
+	var body CreateUploadLinkJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUploadLink(ctx.Request().Context(), request.(CreateUploadLinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUploadLink")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateUploadLinkResponseObject); ok {
+		return validResponse.VisitCreateUploadLinkResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeUploadLink operation middleware
+func (sh *strictHandler) RevokeUploadLink(ctx echo.Context, linkId LinkId) error {
+	var request RevokeUploadLinkRequestObject
+
+	request.LinkId = linkId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeUploadLink(ctx.Request().Context(), request.(RevokeUploadLinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeUploadLink")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeUploadLinkResponseObject); ok {
+		return validResponse.VisitRevokeUploadLinkResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UploadOptions operation middleware
+func (sh *strictHandler) UploadOptions(ctx echo.Context) error {
+	var request UploadOptionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UploadOptions(ctx.Request().Context(), request.(UploadOptionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UploadOptions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UploadOptionsResponseObject); ok {
+		return validResponse.VisitUploadOptionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateUpload operation middleware
+func (sh *strictHandler) CreateUpload(ctx echo.Context, params CreateUploadParams) error {
+	var request CreateUploadRequestObject
+
+	request.Params = params
+
+	request.Body = ctx.Request().Body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUpload(ctx.Request().Context(), request.(CreateUploadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUpload")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateUploadResponseObject); ok {
+		return validResponse.VisitCreateUploadResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TerminateUpload operation middleware
+func (sh *strictHandler) TerminateUpload(ctx echo.Context, id openapi_types.UUID, params TerminateUploadParams) error {
+	var request TerminateUploadRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TerminateUpload(ctx.Request().Context(), request.(TerminateUploadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TerminateUpload")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TerminateUploadResponseObject); ok {
+		return validResponse.VisitTerminateUploadResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetUpload operation middleware
+func (sh *strictHandler) GetUpload(ctx echo.Context, id openapi_types.UUID) error {
+	var request GetUploadRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUpload(ctx.Request().Context(), request.(GetUploadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUpload")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetUploadResponseObject); ok {
+		return validResponse.VisitGetUploadResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UploadChunk operation middleware
+func (sh *strictHandler) UploadChunk(ctx echo.Context, id openapi_types.UUID, params UploadChunkParams) error {
+	var request UploadChunkRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	request.Body = ctx.Request().Body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UploadChunk(ctx.Request().Context(), request.(UploadChunkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UploadChunk")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UploadChunkResponseObject); ok {
+		return validResponse.VisitUploadChunkResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListWebhooks operation middleware
+func (sh *strictHandler) ListWebhooks(ctx echo.Context) error {
+	var request ListWebhooksRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhooks(ctx.Request().Context(), request.(ListWebhooksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhooks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhooksResponseObject); ok {
+		return validResponse.VisitListWebhooksResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateWebhook operation middleware
+func (sh *strictHandler) CreateWebhook(ctx echo.Context) error {
+	var request CreateWebhookRequestObject
+
+	var body CreateWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhook(ctx.Request().Context(), request.(CreateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateWebhookResponseObject); ok {
+		return validResponse.VisitCreateWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteWebhook operation middleware
+func (sh *strictHandler) DeleteWebhook(ctx echo.Context, webhookId WebhookId) error {
+	var request DeleteWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhook(ctx.Request().Context(), request.(DeleteWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteWebhookResponseObject); ok {
+		return validResponse.VisitDeleteWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetWebhook operation middleware
+func (sh *strictHandler) GetWebhook(ctx echo.Context, webhookId WebhookId) error {
+	var request GetWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhook(ctx.Request().Context(), request.(GetWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetWebhookResponseObject); ok {
+		return validResponse.VisitGetWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateWebhook operation middleware
+func (sh *strictHandler) UpdateWebhook(ctx echo.Context, webhookId WebhookId) error {
+	var request UpdateWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	var body UpdateWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhook(ctx.Request().Context(), request.(UpdateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateWebhookResponseObject); ok {
+		return validResponse.VisitUpdateWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListWebhookDeliveries operation middleware
+func (sh *strictHandler) ListWebhookDeliveries(ctx echo.Context, webhookId WebhookId) error {
+	var request ListWebhookDeliveriesRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookDeliveries(ctx.Request().Context(), request.(ListWebhookDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookDeliveries")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookDeliveriesResponseObject); ok {
+		return validResponse.VisitListWebhookDeliveriesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RetryWebhookDelivery operation middleware
+func (sh *strictHandler) RetryWebhookDelivery(ctx echo.Context, webhookId WebhookId, deliveryId DeliveryId) error {
+	var request RetryWebhookDeliveryRequestObject
+
+	request.WebhookId = webhookId
+	request.DeliveryId = deliveryId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryWebhookDelivery(ctx.Request().Context(), request.(RetryWebhookDeliveryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryWebhookDelivery")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RetryWebhookDeliveryResponseObject); ok {
+		return validResponse.VisitRetryWebhookDeliveryResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TestWebhook operation middleware
+func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookId) error {
+	var request TestWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TestWebhook(ctx.Request().Context(), request.(TestWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TestWebhookResponseObject); ok {
+		return validResponse.VisitTestWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4svCr4HB3K1JCydTVtlypfJ7EmfFObuvL5NuY3hAkIQljCtAQoG0l8al9h/M9w/f/vMJ5lH2S",
-	"U90AKVKir8lOzdRu1YxDkcSt0fduND87kZzNpWBCK2f02WGXdDZPGF4fMCWzNGJwrbLZjKYLZ+TsktTe",
-	"JxdcT4mmE0WoiMmMaRpTTR3XOadJhs1oFMlM6I88dkZOzGbScZ0oZVSz+CPVzsjpet1+y+u0OoMjb3vk",
-	"eSPP+1B6J1zYdq1E0piljuvEPGWRluni45zqqTNyNlI2l6lWG9CX4zo41uaA9Qbb3WErjvvd1iDsbrW2",
-	"+tu9FqObnV6PjQdxFDuuU8x59Nn5JaOpZqkzcv7ScVxnwWjqjKDPK9eZ8Rn7qBdz5owczS71xoymZ7G8",
-	"EI7rCDqD2790WhZI7Rl0raa0Oxg6I6ffZVtDFg7j7W2PhQMaRvHA2+6HnW635423xkMv3uxsh9vD7fH2",
-	"sBt2aH84YF5nKw43B3Q4ZNAX/8Q+hgsN+zLsuo7SMqUT9jHMojOml6DN758xgJsFvtqApxv5rqmNO8IG",
-	"NtYZnThjLqiIYBoWQsnCOXWdbB7fso1XV1euM6cpnTHN0gpK7cfwK2YqSvlccymckXM0ZQVqPVKExyNC",
-	"yfHx/gvCBeFakd6wFU1pSiPNUjKW6Yw0puySxiziM5qQmE+4Vr7ggjCupywlEVVshwRZKkZZxuNR4JIw",
-	"pREz+KqnjPS6LWxmuqMpI0JqX9AoYnPN4mbbhx3mMD3EtmK3OUAoZb9kPGWxM9JpxlxHRVM2o1UyOrkb",
-	"Kp66DkwBgQlzdQByWrMUhv7bidfa3m29pK3x6eetq1b5Z/8+Pzvdqz/CzhpEVjrlYuK4zmXLjtVKswSe",
-	"zDKlSchy+KssmhKqyJ1WgrueMjWXQhk+8h2ND9gvGVN6L01lCrciKTQTGlnEfJ7wiAISbPysABOqXCik",
-	"8bsch1Y50S8ZSxekQDEiM03kmKRUTFiZDTEzrrP6vu/MgVyAvHxnRIplazKTSpOO5zmwGpwC8Jrq6GPO",
-	"EkAjqkmYMnqmEEvzbasZPjVQIKGMFyNSZWTL0X1nw3eITAk1ly3FYMaaxYSGSiaZZjDIlFxMpWJEsckM",
-	"uHeOvYTN5nrhEt9pm258p932HddwayGJTilPuJjYgYAUhCSwI6lMSEFhyuzkEqf/mLKxM3L+sLGUGBvm",
-	"qdowG4sNqkT9HY2J3Xwg59JWpQgGC0QLP0oAAWEL9ZQrX8QyymBxO0isM6YUnTACJAiwLqgYGgGlXrnO",
-	"cynGCY8ehGkA1CN6xvDB2uZFtueRAb5flTsbFfYPYE1SRuMFYZdcaQUszLJj4iO39p1vAt98vbD2lzIN",
-	"eRwz8ZDFz7hSXEwOIzlntesf572PiJZnTJCERmfKwD8XLSNYM1HYx8rq5qmcs1RzMxrLZzjj4hUTEyCu",
-	"zipjgg7sHRn+zGCR6wAoFk0alJzThMd2eoDuwA9ggoKxmNmJIWWZrWgC1H5gNNHTtz/eE17yrAIlpanO",
-	"FMz07D77agavW9fbH2Fy+wJ4CU0esqPctq3dzfwhwRs7dhsNe+Ix4TETmo+5oTMu8Lli6TlLHymSyMmv",
-	"tb05AMghDk4sIbjOG6lfykzED4GMsG1rIQMsdIxPvwV9vpGa4FikQRMlQc8gVEhUTywWPlIFASFCvqML",
-	"UHaPpHxF0wl7yAK1bXsdI4N+RiRMZAgaIxsRe49oKUmCLb/F4u1KyJGUxMznynVgI3nEjgU9pzyhYfKg",
-	"FWbL5rWLzPGVR4xwRTSbzWVKU54sSKnpDkmZThdETWWqk8U3WbRdHyktkDRgOmBnhFQhA7KKOkwtEymj",
-	"0RTfkynugErkRdNxnSkDm8cqzjpdtHbHVglaHTKSIlZES3JBOSgRY5kyszaj4dVqpp1TMGwEn2UzZ+QV",
-	"xAisYcJwbVeucyTlayoWVoarh+wV6C6v+IxrVk9x8Jwk8AJhl5Fh1UAnoAPkRJLvFAUIIDcqQYQoA4Bv",
-	"sn+ArLDiXG1RIxyuRKzL6TbmODhyppQhFJoEFBc1Z3VzDkqTDvJZGxvjt7DXx4JmeipT/onFX6FDHMnr",
-	"dKgMBwDREoE+OyK2BQkZTQFG2PJXEi3l1ZIGaseUBO/fv2/tliYZgEacJExMDHc+Fiqbg97H4tcs5vRo",
-	"MWcPlEF/Pnz7pp4gSnZCYRbA2yOimIjJczNMC8YekbWRvgUVlJZJcJ0EBnOWPeMiXlBNjw9e1dvy6K8A",
-	"s5Ei6yPHB69I4+Dlc9LtbW82XV8EcHvkZ57Xi2C38IptmBsqC5f3TnbMTap1ysNM29tPzV2En7lz+o+/",
-	"//8dYLLDvmsewhjmWVCYQECfFNRVEsAYgUsCOxxcFoMEaGAE2H2A5hXO3usPDKIqXzRo8XxGF4QLpUED",
-	"RtP5l0wC9AxKgk0zT7nQyOd3D5/v7+caqi8C34GBfT8ACRC4QRNeL6zQ7mbJKiMgLOxK8jc2fbF0s7RJ",
-	"sLZykDNKUxHTNCYGPGYr+sP+FvAh2DbSH/ki2A3+8ff/Cj4gIPDyE1x6eLkNl0/gz0bQJHMaA6fGmQRP",
-	"A+BIlMyyRPM52nC+GMssLU19h0Q0TTnIvZTpLBXGD5NwwciYsRh+Li6mLGXG4wMg9wWfCJmy2EVMShny",
-	"0UxkisUkBHsbjUVGEqr0cqw2OUKDERAX9tX1hXFWwjWxm42jF7udm5WCJPLCOo/wjSVofaEMRTQosHtm",
-	"bPKigzPG5sYHMOap0gQRo+mSkEVyxpQvgsKNGLTJ3iWNdLIgUqDBG1jeYZEuS3lgBEPZlYQEg/7HeUK5",
-	"yDGdfv+TCr/fUvs/xOfR7PLs+eTpU+e04kHClif/8Yc//glQojt89PhJ+28fgy//+fkK/UMfaOtT6/Rz",
-	"x+10N6827vpi49lo567vPm08u/MEvvjOie9fdj3404E/vRb8/Q7+vIDLAVwO8HJz7/Szh818p9n87Lmb",
-	"VzlgTnw/9X1x+hjGNmN4re0nG6fFg6+/27xv541no6fFj6df6l962lwO8OyePruc27rkn8Bg2+32dQzW",
-	"tR4pHJ+rnEGsMB4Qoi9y11fuVqtKj+IxmcokBu5Z9jKMoMdUK8t5NoIdImTu9Qrahoe224EvctfYTsXt",
-	"FWwEqGfOjW8glVIXvax7wXZ8sXQHdvtlTtwAU/H46GVry8i6HcLOjX8ReLN1IZOLKRO+WNrPBPVI4F4o",
-	"H5Ez8yQhKz7nMtlXIxygydHLQvfxun13RRkq0X3j2WjjC/xpPBv5fvsZ/H/yt4227196HlBP5yWQ0Eu4",
-	"3H55evK3jWuePP7i+23z3w0vNZtPmvfC1t+Os9N1CjXuGo2ziqTvp1STCzCaL1IpJi5IjguZghQjc5Yq",
-	"KUhEBaGRJhI29DZ9dRlMOLFDnq4psa6zd2n8IYfGgESlbF37AuEmx4TZlwtzc57Kc27CaEyAJXDiqJ7j",
-	"OpNIOa5DP2Up+xgmMiwNnc8wd5Stwyd3fVWjHvKsppOVZdqWdet8XQrM0TjmsDKavCsNbEIu1YXvigXq",
-	"ycR0BFpAyox/WMG+47ND1F9xc2ACzCXRlEVnSJHAEYBvIKE2+p4HWgEyjTxSGDRHhd41HLiD3tASshQR",
-	"Ixcp15oJQpUvQN2G3cdBG8gnmshkAh/4pecFOTpmYk4BJshMOkOisjSVE6qZL5iK6JyRRh6CoSQBhQG6",
-	"iLc8L2iiZ1ksyBlbGMcCQNoliouI+eKdVHqSssO/vHqkSADWQRjAyoF00PUDC57tEJqmdGHUMQM6RQRT",
-	"Rr3xheF+rud5JGHnLFEkZmzuIvs0r4PWw5IxCRkAC18iHdI4/MsrrtkjhTDwxTgTqGkqgn5iIbEflrpG",
-	"EyMJV5rkoSNj+ChNF0jMxgfpi45XngfCNmaRBNu5iFN9Lx8py0/XuWkl0NurBnrXMBE410S27E2AX/uA",
-	"Xrw2gQjA03KMvEoW5dD3KoHuv8jV1jwogFEkeSGU8Xrksm5V/2Mz6ZzewkuqEfY13sBnTGk6m6NgqghW",
-	"ckEVsW2NedDr9bZdcnz03CUzHqXSeiyaK9Oqjf6WI5ox1ayl+Yw5N8w2XNwEqEyxFIRAMcHKzNHBhkYZ",
-	"4LnKwmCHyBnQYuwSAWKZBCJLErABYdlCCra6CipoLd9bTTi42aKuqjbrHlEwQiROvugXxRHlYlXRgcFz",
-	"Fl6LRrkwWLrrU+s4W3biEj7OXQToirwLWNZgUEwjzzDQVvDc6FyokVXuHUXVA6Z9ZVI/Pq95MvgvGbsJ",
-	"RGDOHR/vv3BLlh9A4ZaAfDkaXw6233h9/wg8zqmF1ihMEpY5e5hwLN4sUnUIVUpGHOnJ2McVPZuWhSla",
-	"9LWSjwuSyzqTlaEYI8HrQmC2yVu7eb6o2T1tLH6F23gzu+58Lbsu5fGs4snr/dd76B/IOc4SDrn3Hoyq",
-	"R6rkViAN61woexSWMe4aj4JbcicQ401ouoQlihkbodQ3/BwzHU1BMTh4BWIuoegJgdfRb6AEH49ZTMap",
-	"nBnxiDvSJvsz67srQrPonSAXU6pxB4QULdSdi7EW6J1ZrFsfq/lOZX/jPB4DNi89EqhSK6afZnrc2rqD",
-	"rDL5NDczklzIvqGzdQ4CN1e3DDqWKZ9wYFlZytd3+619So4P9ldbr/Aes//okSFcg5D0Rb4vAPglepPb",
-	"sBvllC/mWZhwhe15wgjAFuOs2BCGNMZooQmh24wp23GNgTjVeq5GGxv2Xlumk41ETmRbnU9qZVqenLYW",
-	"XfhhtzsYkilV01WoFDHCxrBfZkrrKVirgvWrE+BO63nvsH8/XnrbvBEwpUy7NeDwT2uYBtRtXq+sedgt",
-	"qz9c6GHfuTkAs57Utza8NeLMc2IcpdW5KKPUxw9TGyvZg6uj/8gWJnidaj4GVl+EMG1ygP2pFkqzWZvs",
-	"a0sN0ZSKCVO+WNc3UdEFBhCD6TKT5yxex+2vymK8fdEmy3F1ta/AEoGtxuTWG4Rkm7yfAg0buKMxRnIX",
-	"BkFnv2s0epPnlLJ5yhR6MKCXnyUXLEbZ0ia7yQXYYPYF0phLpXiYLIyPo+lacZFjHJFpDKYTWFGZ4chM",
-	"tR3X4ZrN1G0s9Yji6mf0ct+8PljiJBqDjutkqDnZ56BRXFWzPu9rWqCL3nbwq9kXKy4HVORKppkVQGta",
-	"fllVKNjlGo1WaabCPSpWWAVude6OXMI9xzbX63Vjmqg1xe72SEIRRJzwcyZ2qn4QmSUxUXThCyVJI5CC",
-	"vR0H1rmagy5ouiTMrJl6gS10lgqD2rkLQGhJqC8ywaUALJ0wwYwr7/DFjwrwt8jWswEpeGbjPRg4A5Uz",
-	"lPHCRmtCqafAGYTN5+WKUNL3PMMkquZ2KfR6o3lmI5ZfadetKOE3NSw8WQ9Rdq5lUEd0opaOqIFHqCLA",
-	"Ntpkj0ZTTHlJ+WwGSokGYswRoAPW57Dvi5IfO8+UC1z0na87R61Gf0Qn+2Ke6aC544slz0FfbJzK+RxG",
-	"UxJdXCXeEZhg3FKPMNoM6rszy9TW2P41aeend2dvONVbeBwwNKMd3tTZIc77+GB/jZvU846bCPyNxYCV",
-	"JEYQIdDZyGxQdzAogR95fLARXO+99kXj+Inned4//v5fcNF56RL4d/OlvbH9stkmRgwqE4BY6d8GMqwB",
-	"sZOnlRhnFBAsMPAyxV4X0EBfni9MJASWhIHcPBiCuLgW8lgX+tXDFNWIR3cwuCHgcX1w4sndlUWAh3XK",
-	"LCMU9UGDfGOPkcHfyrmrTOtbupbesIuSS6mhAPTG8U0VkcL6zZoPYl2rYx2weYLnKIzJap0JF1OZsJtH",
-	"/nprj10YowlR64axrmqIcEnIaxS4K0gAVpSJHqI9FaDVXcJzY/SZRRvPB9rdjZwL93yRMrMFaofMU34O",
-	"SiCmOEg5D2l0Rmgcp0wpyzRTNs4Ui5tt8iObawwaBGWz9a5ZAr4ABmsRGcgLdavtreEjRYLjg/2ACJqm",
-	"8gIIUKIPoGZZI1/gDrAaQDSoWBi3mEsomcJiG9RsgUzJ/rvzfr4yI7lBmsxZGjGhWyaCoVwT5AtTCpoT",
-	"i6HVMG8F3Qoi54ZsfDGXqUauh15fLoyix6Ww0gyoxbWnPwAQ45RiXBC0jnztayLOZoevzKtNdu32db3+",
-	"VoUrXkx5NPUF7BQm7KBwwyxefNW6WjAOKCRRK2El4zZAWAFPAdxQMjlnJk8GXQBRvn4T/xDqgqWke3lZ",
-	"Cngsk65BvfUF5h2qHYIZxBdcGUZssL7Qj4qgVX0WyW3egqXfM+VOlfV6/a0qt/1henpypM3/7+anJ4fq",
-	"9Nlow0SbTxrPRo1no8oBJLd/NWp+Hl7V3V+98cW07w5OvNbg9Ev3xGv1T+Gl0y8d/Odz9+rLSae1ffoM",
-	"fzZ9v9383Lu6V5vml9E1kxz8liZZM5Xms+tm3v+Nzbx+lp7bubr7mnq/kzV177Gm7u9kTb3aNa29+vtY",
-	"TP/OG/Tbm/vgThtxUw/D2h6avn9aSkRrf/zP//ijTdNrNB8/cXeetk6fNBt2rNPHzWc2pejGNqP/0zr9",
-	"8qfyeN2rpsmX8/1nt7feeFbbHlr+4eGt7xd+EwSkJeguKDVRJbSp4ijaQXDnGg816kquFs2pUhcyjUHz",
-	"PKKTGp2TaDpBwx2dh6PcOF8z/dyANLi2nhrjVQ2ZL8Y80SzFAFKtVYi3L6ZcM4L5zqRxLHgkY0bew82P",
-	"h3BzlOemoc9SpooEvj///OEqKI5X2p4V0TSEGa5k8RqDD6zMrUGTUJ2fvmYiNpZ/rpiacFhJK6OhPGdo",
-	"qL58ScKFL6x1BOpusiCNdylXs0eKzFN5uSBjyhPU8Sk55zJBfbA4E2oTBX1hckCWozRxGWrOEmicaQsK",
-	"uAkD73ro1bauKpmiW4JqEks0As+EvCgAsq5J5T6KqoE67N9on7qFfYr5rcY+3fXMIKeA2KVXqiYsEHD3",
-	"6rYu7onj61hXYLTvuL7j1nmEZGoAqaobbnHd+F5uQHg8f3Ybaq4gEx6sKbxaSHiwU1yRhI318vA2OqqC",
-	"0Q3r8sW1rq4qxqIirwizRhhgxjoSEIsFZDVOBZu0DTvjvch3amtQ3qjHvwoy3GEe3xRfrvEhYn5cHc6Y",
-	"rH6zr4g/eRih1krPwwak8Pnn/PgTBliDD8Zy/Z//nk5Hs1nQbJPgyJrLHwJzpCCbz4twvA05kDQTBP1n",
-	"g22TBjceK6YVyeaw3P/5725vNNgelUwyX8QSswq1yWYrhRaXzNQlCaPzYhCZGsMt771dtdwtuqGTHINm",
-	"REvpIoNC29XwZ5MJGxTrD3wBNCAlCJ+CZ8KcFAmedPsjz6uLGZugSrfldY4wonJjUGUl/Io5LY1nIw81",
-	"F9RkuqfN0p2TTtdqOb0Tr3PaPEJ9pGPvgRbUO22OUCfCW6VLk6iMl09Q1n/4cvKkdXpLB837ivWb8cgt",
-	"cgnz2JPXPeoMRl5/5A0+kAZikNnsI0SXD0tM8jzAmMH2jjms9QR6+VP3O+OTUizKUq4XGHyx5THw7Ntu",
-	"ZhyA5iTcy3wT/vz+KD/SBwswT5dLBaXEHN/iYixrCObdPsi+iI9txgYiU8paYxpp4OEYrcXM/BhEq3Vi",
-	"xGzMBToxFbqX9tCbG2ycdwKSSjwsg+d1gl17gg77HhGzFGIOBvz5/ZE9fmSYap6el6c8chMCIJoJCuLA",
-	"uIzRqeMan7IiXERJFgO/R40AVR/FkEaoXp7JNM4VjAu3SVAtR4CHn8TyVKkZ5vu9o9LKMN8a3sPAWPDZ",
-	"NxnYvjMivmNWYxUNsyLfuTJ+t8ePfzKEyaVoP35MTHfoMC952DCXBKmZ0OUp+8KfzvF8AFckL3cBGFMO",
-	"0TUCi8eBS4JCswg2gkLpCFxfBHmgA94yVGzf57NsZt7GK5cETGSzoGkcWkve4otlyA5dm4XrfikDV72H",
-	"9nmb7BYrg73xhS3pAUyZK+vcYjG6pyyhlep55KmPlfogGDL3RaXKx7VBjKUGgX/mkguNfsU8+djA8pEi",
-	"JagRYOEGO8fswjqSV5LETao0enJBdqAmCcSSFXURSiSHx9GWueIuCaIsVTKFKwzE2sX4YqUUjYmbYAY0",
-	"emknzEQ8zQgHe7svXu8ZHq65Rl62JGIg8gM2Zikz8bJzlipD/p221/YwGWrOBJ1zZ+T02p22Zzj6FNnP",
-	"RiwjvJjUJZ3sCvLD0etXJM37JykTMe4kYkiwYbtu/6ykCEi4IJSEmYgBRpGcLzBt8IDFMtoBdEokiCUh",
-	"9RS2HLswEhGsKXsUGmwApKj92Bk53zP9QuL5hEpRoa7nrYR9MQttqmdY8GJ5/HU1H6C20kaJMzujk1O3",
-	"XOfn3X5p9XOKlYXy2lj2sD/IzcsWu9RMGMhjtsSV62xM8dDEp2vh2wVywAwSRP9URkyZQ0HQs5jkRIWZ",
-	"HVXA/GC7rgdMXYSleG+jKHpy08pf8XMmYDrzVIb3WnUZJ65dOlAdxm8KthdJcc5SQwBIhkb30RKNz5JZ",
-	"hgrXX3dfv2rXocvbORO77/bxePWtWFN3TnuJPDdl1956wPwW8B4By68I54JbPQTWC2ow/1pYF2BeyMyG",
-	"n2iMh0XGqLHHrGQGIzdCLZ5G2uzATbCGvbgfrO10vxXU7ATuDDUsznQbWdokpqJwhxFiyiUDr7eMwKzD",
-	"5cB0/nWE6ToDr3d7g+vKqdwEwwPc+AdR9nmnSMHb+MzjKwO6hJnQdxUML/D+wfIoywo4+jUnP7EJmoH9",
-	"u4BrtbQctuvc3m690gW2vAO8V4psYbP+7c2q5YqgVXf79la1xVcQM+4Am2rtqG+CTwUGmX1CbbbImdZq",
-	"WQsUfuR5cDlu5Yig6rHLzSlxjcdcj0HefSvRlE5r1YEhf7fIQXDuXkqj1OSaYl7/xujfMEZ/z3QJne+D",
-	"tuUKpyf1k1m+slGqgHp16jq1ftJ3NNWcJjZXdmRsXzwOAhbRMkXYpFa3SwaHSanG5JzYF5iQ0yYBLCUo",
-	"JDq2NHZNyGwfJqmrTV5LVDqlMEkKVE+NjZ7b7HlVw0yZo+uU9L1tY0DZDGiTGGOCFDN5zupUepMrVSFr",
-	"RIfvZLy4b8kheb5Sn/i1tDkWtsraMicKAGCBU0lcKpfqXK8uTNNoys9ZXl24nDslLwSeSwplXvU0z28q",
-	"y1oTDxLJojzOWtHg1pgLmrRn9yo7t5J8dlXNT7T4+ZU8E9Pyq2uqpHMuq1vhXvzaxZ9XtuehxZ/LW/nv",
-	"cs93K/e8iU7R4cgbjPqd9uDDQzD3X1daeneQltVqttCqc4cp1haQxMaDu0Dmuvpmv3sRb7jkrVK+1s7Z",
-	"KHHMSf3prJTRmSrOQhWiMD8yxFMSlAu3Be7y99KJSwUJ9o7oJKiUvjHMpdTgBVdzqdA1EZT9p2OeMF80",
-	"Aqo1jaYzzBTNRAKmXhAv2zzlIuGCBU0Tuy+6PbQGY+udTHi0GBFFRRzKy6BNDg1WKBIcgMIQkEbXG7qk",
-	"3xnmneyPW2+kYK3XVEfTgDR6Xr95jUOvOO5igbqmRK3GjfHAE8bElpGZAOH71Gt1vG4vMAeKtjsdr5lX",
-	"bDclFZcs+8CWBb/eN+jWuD9hN4yjkgrCaJpwUCrkhQAa2yGUzGC9uW+A9Lz+deNXAHS/eQR2wwhVWCY7",
-	"TOWFwoKJRE3lRSklOaWo9egpFUTRc1PgwxeNsUxBbzzn7EI183q/9nwp5tRiYmtxNuN2lMDggcV0dBHL",
-	"lBz+9D0mwKL654s0E8SsIqcC69jEhFaT6dwmL9iYZokmZaQt1d1HR/kSiCUsroAwNr2AHCy6KZW5qdw0",
-	"wKw9GLuu4J/eqkE93nhc9RoWIdSQC4qTv9UJXRRMrJYC3atNHIKX8+qCyBnyU6l5Dzd4v69cp+sN/0kr",
-	"sHo8iw2tVqd15Tq9Op/PG6nJTMZ8zFlsCnkgySFZMUUqVNP8V9AMOjUHs5F3oe9bUc3VmGPl49+/H8ny",
-	"0ZJQfvQAz9FXmOArwv76SNgrrOO/Ugo4b+USwS6Y0rbyYy5ylUz1U6qioE1eYrKeKQsVcmGzDXbfvGiT",
-	"Y3Em5IVY/ZqFOSNiy1+2ydGFNAFKX1ineyU6Wf26Ap7zJDNzhIsKk3xTHA9oKAYSWwGXpkl+yBlDtZGc",
-	"zWipCFtew9IUaFoZwB7TBLmIpSTwZdIwyw6aeApxSm2RtqI0FUyZCkJDxYQuVS5FgcJtIteMMSwqlWck",
-	"NJScsVIWjEvyRBc6k2JiDhO6RJ3xeXkyqlYDga1c4tQtyofZuFIhjXBhINZYhVXClW4aZ4iBBEYqEq6J",
-	"FJhytlPkP6VYEp7RaErmnEWsnAOFsDZrwGfK6FelA5f2sKWJuVszPGeXGLXguqgZ8fgxTZLHjy0r9oXB",
-	"DLMAjOm7mAjVUkBSmp/bnppt8t6U1rETtGl2mFOq6STPPs1zGzAb4q1ga7ucpnSBEZqi6MUI65UVECoO",
-	"AQLgQGdIGEbRKSYLFidPg2bJaWUTJ+YstbPD983QO76g9q6poZFXr8iS2JQ4IQ0sc49F+xCBbbZa+cRQ",
-	"kyg+myeLAq42ZI1LiWWJtAae3aZKipUzyg1pd2lG12s0yOXupQ3WoeTSzYXlEucpG/NLwJCEa6Dy1W32",
-	"hS1MbN7EvIWqdyUYkeBPYKV8tMWJXRI8Nm5Ek0OD/rUS0Eylz7y80kyx5JypNtlDVJ4xKrAGn8GbNtkt",
-	"IcHyi0s7yIUA62AV5UKfKxuxCu21r4DV6o7F+nDRXwn1vBJZ7gHj5pCWKYHQ2D98S7aGXqc5KnLNcn5Z",
-	"TVUE9ozpgE0XUTjSpBEs/WQmm8qylKDZJnsikjHzRfAkIFwUiYpgEf2p+12wAx1mguFbMYG3GniSzcoX",
-	"rJaH9mKWCvxcFvp6lcm45bY2H/T2JCD/+Pv/M1X+BCNLx2k19YdQX5iNNPp9njmTJIpwgSx7LQeTLFMw",
-	"DXerS8NsCFlOnzTJPLqcL0kXa1RXm9ZYjw4FjLHS/l09V8v01PvgSPk89T2Q5AaMiJYYgZw6qCwnQKoy",
-	"7BJHLh6b34Epms1NIhpKmzY5pDNmv4QGJmC1w3pA98qAfuJ1Rp53C7TN+N8G3Icy1aYOislhWIIIIyVt",
-	"csRNAa4S9Az+hSl+JChc+CLgcVBUscF8FGQTmFlgS1aYIWDrpKaJrfI1yeMcvjDFwDEpHhSQpTJ7vR0L",
-	"OtI1BiyssWy64i+8WVdRdT14BIZCNgstUOZ0woVNlEA3RgekwhzLwVJlcvkYRkYsQwiwwsKInJwGy3o3",
-	"oGiTAJcftMnxPC9iiB+LUZoM+62Qa+QmbMJS0ogSjmVuTLaymY/RaPf39vZILLMwAb3ZenN88Wd6Tg9x",
-	"HW4u6TVLkmVx9zG7IHROU9Cx3hd1VjF3tdXxfGGKOLnFMeJkQRSfCFA4StnTqJAiizPs0ABSrUyhmHCe",
-	"T900/hFNzxgJOm0PhGGHdU2uOekEri8Mky3xR3O8W12PAzaZrAYHOnigxBSL2u52e73Nrtcbbg36m5tD",
-	"z/NKpaQ6Nd/yWMOJNwYd5Jjg3hrFCassYjJ/x/PcUunaHKTFFxWNEgYNgubNq8FP6dUvqeuV1tS5/xre",
-	"zukvGSO588e65IxPS2aq8GY9UiQQ7FJ/LDIvxxK0FIuPpoINTc6KYt0TNiq+R2CkyySPapW+fUVnzBe2",
-	"5BJVZAwYSTWqsjGb62le/M2wAgyiGm4wh+slR7B1sFB3MvSQiwjQkDAVsE0Omc15RX5kNCblGnsysO7W",
-	"AtxBLhbL+bd2RSwmXO/YvTP2GJgH1qb0xS4xUMrBogg1Z8qwIBeNWeWDVYZilmYk9QVQGNUZLGPKorO6",
-	"g/A3oIwZvIIvpXNUg063evKgOPD3sXXPMys0X6fFmhKylHCFNEyJ+iwtn1xpPtQveFtkFX0FwK7Xo6vG",
-	"jYCYiKZNftQPJXY5xmqr4ZzcI9ra7R51vG/4qV02HG9uhb1ua6u/PWgNtrtxi3Yoa9HtaKsTht3Ii9n1",
-	"n9rtPuRTu91rYq+bdGsrYpudOAzDbuj1trzNwbDbDTd7g+0+625udwYe6/e3okGHDsNhvzPuegPW34wH",
-	"EaPhZu+bx17vCJuHfGq3so3ALv/9reV/5W8tn7pOiZM5I2f3Lz/s/vJX9uPlX9X3f34RdT4cve68Pdrv",
-	"vnp/cPbmxb5+835/8fa513/z4uzTq/c/Td982vv0uvvT7M37g58/vBsfnO+fxd8PLv7S+eGv89559+jY",
-	"27+Y/SK+/zDef40+M+BbHbck9kdd10EN0Rn1zKeflT6asj0Rr345d137NN/OKTRN000NnzvNR96sjuyV",
-	"h77h82FF9bCVOJ+tAVOWqiXnLhdlAYvS0RDInYqRHZSq0i6LkaEKtFqNrLKFa5q9TftCBWJmvvqW25kz",
-	"uiBjmSQYC8Rvr4BaM6dKEVDLwZy3+pD91NmdtYtmUS8bJocdt4lVxvBoNerYvljKTivwVyX59Ueiy3L9",
-	"mipdK9L3BlFfJ8KdqxxtVmH6PEtTgOl8aTU5N2umFby7q6Lt3Ef3LVB5Le6H1qcoxihvv46mpSQAXPQt",
-	"X/xbKYyJWJkP7ea2yXKtp3c88fB7is/9rmNnWKOWJskSDa7JZ3GduVTXFBSulDMzsYHqF/vQeWKLjmEN",
-	"r7z09crHUsxpMDzj1mDVomXI1S+kjSJFVNNETjIz8sy6/W0v6MkMeGwOLuYfSwPehBIerwr5HLjlysO+",
-	"MNmxbsnVtQhqvgzRLApbFI441c6/qYhus8R8rDT3cRQZC8Hr3f/78fnbN0d7b44+fvfXo73DgDT6nR4J",
-	"2UKKuFkOyPgiz5XNz0sCs111sRufKGg1hQtqeTyWUF/0ve26CJapE/tNMmjj5Tccy6lSGJWt+YSjDZkU",
-	"mf51SbTF6KUP1uVKXP7xsP3FdwevF9+dRbOXs3hX/ng8+6n74f2g8+Hwu070fPfyNT+ehN3+5PhoP8Pv",
-	"2d2mjW7EKR1rdb2i2VtVNHNlstfCpkaVXNfE8KFJC7PFQks0yNZL6VUyMW5ILOYzOsF37DyKEmx2nJvr",
-	"tD0g19IWF/6nZAlbkrspT7hUnPy+KcKb6GXeGvVA2W13ur3+YLhmulBB74EkOGIn8iLKwl7LG9C4NRhv",
-	"D1th2B+3Blted2swjuLhdvceCHUXy6WCbIXdsh11aOyNh9F4sDXusTDqsM3YiwbDuMdCb0y3tsP+JuuN",
-	"x51wyNhWJ96OO2En6oZevBWNe3TFbukNv9ZuuSNkcmoxNOKWC+LUJwzXbOO/atbwv/N/f2WFyfC/O+T/",
-	"Vo9OVit0nJziZ2dMs7rEvGV2UKHpgBJkMyXHPLE1km1OsKkiWkpSLSZSE9pJZcgU2mMyjaZM6bzKjF47",
-	"FVscw6ueXS+NlJ/1vDq9+t8AAAD//w==",
+	"7P37dttGli+Ov0odzswy6YAUSFGyRC2v/BRbjtWRLy1R8bQNjVAEiiQisIpBgaIYR2f1O5zfM8z/5xXO",
+	"o/STfFftXQUUQFAiZSWTdHvWtEORuNRl177vz/5cC8RkKjjjqaz1PtfYDZ1MYwafX4o5jwUNTyJ+9SJh",
+	"NGWh+lrOJhOaLGq92iGJI35FhiIhKeNkEvFZyiShPCTpOGGMhPoJsubUrmk8Y+r+AB91SdNar9ZxO92m",
+	"+6zptvvuXm/b7bnux5qTXTNQr6Gc1pxaGMmpkFEaCa6+S1MajCeMp+qn7DU916mxm2mUMFn1/K55fhTW",
+	"ejV3sDvcpXusuR20w2Y3fMaa+0OXNjuDnWCPtcMufTasObUJvbm03rDt1BImxSwJ2CU85tkO297Z7+w2",
+	"w7Dbae4MOnvNve7+dpPRZ+3tbTbcCYOw5tRmSVzr1cZpOpW9rS06jVp6rVuBmGxdt7fUWsqtZBhe/vhz",
+	"e/Kf7vTjfvDX7auTZ7Lfmf9tZ/bdHj/qJq93fzpsh9+7wxf7Nz9sv6nd3jq1Uz2e8u6YcZJ5lI5JSke4",
+	"NxOW0pCm1N4UGgRixlOcUcgmwtoEayHbzfZO393vuZUbpe5rqmViCWxYwoJUJIvLKU3HtV5tK2FTkaRy",
+	"Sz3LbMKaq5eNufe59vOMJilLar3aX9s1p7ZgNKn11DNvndokmrDLdDFltV4tZTfp1oQmV2r3ak6N04n6",
+	"+ud2Uy9Sa6IeLce0s7Nb69W6Hba3ywa74f6+ywY7dBCEO+5+d9DudLbd4d5w1w2ftfcH+7v7w/3dzqBN",
+	"u7s7zG3vhYNnO3R3l6lnRb+wy8EiVQdot+PUZCoSOmKXg1lwxdJ8ac33VwwIHBdfbqlft8yuya0110Zt",
+	"bK33qTaMOOWBGoZeoXhRu3Bqs2l4zzYqGjqf3nPUw0RMyUDcwHGnZEqTlMM+5zQUx2J+KWcDs/ORWoY0",
+	"mTHn4Ye+TEP6vXKLBhO2FfGBuKmtOvN7hccDue2EHbYXdNvNZ3R/0OwOt1lzL2wHzd2BSzvDffYs2N7R",
+	"Z15vY9vt7u0823Xxy9lUs4G261rUButPp9M4CqjiUFvTULGOaEJHbOup2oVskxIxaaqxw5fiiilulgxn",
+	"l9vj/v7VyaTz15u969NfdgZv28GHZ4v33fD7XfkXl77qsPP96Icd8WZP0XI2DvdW7d6YqUMHXLs/k6dM",
+	"ziZ0EMOuhEwGSTTVfLM/ZiSdSXLNEhkJTtIxI5Il1ywhcsrolXSI3265LddvKTINxmwCZ04fKZkmER9Z",
+	"BHOEC7/8og9jhk+f8WHEIzlmIcFBE71ZpE45OX31guy32y5RNNroEf/8/cm7w5eXR//5/vj0b77H6TBl",
+	"CYlSSYA81JgF/h1TmRJ1kFhI1F45ZD6OgjFTc4nUzylLWh5faxonAvetesFw3E8kOT89cYivmLVe/63P",
+	"UXjrqzcLyUgUqherSUchEUP4lPHgKCUDFogJk8WVHYpkAmQ7SyJ1mFeM8N1wKBUHKY/vtZiTCeULWAJp",
+	"3qpXmiZMr9CKd0Y83e3mb414ykYsqQFNTWlCJyzVZPWSxdE1SxbHYfUahfr3J5JEiilF6gc4tBnjNZdc",
+	"wgUJ+3kWJYrPIIeoWpEZXDmlacoS9bz/+uQ29w+br2hzePF577Zp/9nd5M925/bflxbbqd009buayUyd",
+	"ntpkJtW2EUrOz49fEjkLxoRKspbmoNbw6Jrx9KVhYu8TNoxultfvHY8XhKlLpaYkQzVPJPGLPNAnMqWJ",
+	"uhBk+jiSDqHS42rX40impTvgjX6LHBI/kyutaKLkMAt9fCmZUimZxLMC+/bzjCULa+NKz7vnSMGk+8Dv",
+	"1p8pCWiiBAahcaxIWDJQWBwip3GUqkVPx8zjZorqt/Wm1VMnb0IXJBA8YAn3uDot5q7VkwaGvc5Ekf3f",
+	"NVM8lGpG6lpSD8RkQpuSqROWsvCAyCkN1NQTMeMhYVRRGQ89zibTdEGmEVO/RiOuTnKjRT5E6VjMUhKl",
+	"jnpFsoAH41S0UqmEipmilqtO9kXIYqYk/IqJw4TsmVsH0PPk0/q3vfq3PfM0z2vVv+3pd/yqlY1f9Ssa",
+	"v2bb43nZBjXUUxrf1r/tOY/5vMbTDc90aR/g/KjNWlq5/Bs9HusbPTLQrJdpMacTeTgEpbWKeUr284zx",
+	"gBGUdiDHSCrwqJM6nG0l7QRX1zLeaBHf9UkkPT5gQ5EwYPpajXwiyTBKZIrU1yK+mhYOwQeugaRj+AhN",
+	"kXmIOGTmJjJmcbj6aMAo7xYok4hHk9kEDLIl4eLUlJ65SpIoOwikCKkj21UMjvhR6JOIg+SnXM5ZIhvV",
+	"Ykbd/y8kYtRS9lGPrJTL2nI1ywoqJ6yoXkx/lsR+j/jK8PSBirvbZEAl2+3OktjjwZgmNFBqAKl3dnZJ",
+	"QnkoJmQQpbJhkUhxD1CxvWsHckfDp9qmNu9FYcPU3Z8Omx9p8xe3uX/ZvPjc3d5s6dUTlmZO8omb5aJL",
+	"q6mMetsCX0XTljyPwp7Za70D27vN7F3KupqQ+pjd0JAF0YTGJIxGUSo9HnHConTMEhJQyQ7UxvGeot+e",
+	"75BBghIEXC+MbHeacBs+TqmBXKQep0HApophrty4e86NvWtrWacXzp/grK01E7XNG9lWmSVF6t12hwi1",
+	"dfNIskbLLD1abfni92eymT9/1brDQ8F6XFJIPrDBWIiVnHWOPxPGw6mIQFKs0tX1pf8yfPQWvHpTwSUq",
+	"c9/R8FQJZZkeJYkAsR0InjIOJpht6f8k0Wy0PacDGr431lPZjwKylGTGFVHSWOkclI+Y7U1h+N5a+Xqv",
+	"NqUjdimjX5hX65Fs2imZCJmStusCKcAQ0nH57cOIxYpF0JQMEmXvAwcy21bx+gRXgQxEuOiRoi2Sv92r",
+	"bXk1Ao4h+GgpVXQgRTxLmXrJWCv9ko0moBlrzkRA0XWIV2vhY7xaq+XVHDRyuCBpQqM44iP9IsXmuFAa",
+	"fZoIm1PjTub0+e8JG9Z6tX/byr3cW/ir3MKNhRuKR+U7GhK9+T30dJmtSmAZ9CLq9aNEESDq+EohC0Uw",
+	"U5M7AEY8YVLSESPqWKm1zji0uklx4Vun9kLwYRwFD6I0tah9qqX/0uZ5RZ/rVsH1qdYxThgNF4TdRDJ9",
+	"nMUzk6lleu/3grMHTS2ZcXRDLs0LFNCeMa9QaW53yJheMzJgjBO8F7dAK7ZKpSWRJHvbbs2p4ZeXRvGu",
+	"9fa23U2mn82sag3U96XRpQUtX16xEPyo5RF7vO4f/Xj0tn92eXrUP3rbP3731m+0yClrgnFie5Sko/7k",
+	"ZCSI4GSYiInH/dK8fNIkbU1mr0QyiMKQ8YdsxiSSMuKjs0BMWeWWDM3Te6hikpgGV7I44J6iNiLhGaXF",
+	"niZiypI0wrcxM8JJxE8YHyk+1q4SePobMfiJKZJb3ops0sqYuKZxFOrhGUNIDZAzFjI9MGBiaEg58Jkb",
+	"ZxrEumaShYplyyhkwDqHasWBNUxYGFE08RtqvV8zGqfjdz9suNLiqrC+MqXpTKo5Xm1yPvHlVSvy7gc1",
+	"uGOuGD6NH0ILkb63kg7MjwS+ONAEgDIkCkkUMp5GwwiZYWQ7oJ9IEovR70UYZgHIGXq/NUNzam9F+krM",
+	"ePiQleH63sqVUXJuCL8+Bp99K1IC7yJ1GkuBURkOSqblCDBHDwjyPV0oQu4LcUKT0YN4cqrvrZygfk6P",
+	"DGIxALdzj+jvSCoEieHOx5i8ngnpC0FwPLdOTW1kFLBzTq9pFCsV+iEznOW3V07S0GsUMHD2s8lUJDSJ",
+	"4gWxbj0gCUuTBZFjkaTx4lEmredHrAmiayikKVVmq2JCOrCohjbjCaPBGK4TCeyAjMW8USuEi07VOJsr",
+	"fFNnLBA8lCQVZE4hgAHOJpgbquGVJkr74h4HENhSQryhfKEVLfmQvVIK5kk0idIVaoL6ncTqAsJuAmTy",
+	"kKwwjqQ5JGancjFtrQiRuACPsn+KWNWMjW4peyWvnTXc+hReDpwpYbAKDXD3ySmrGrNvDdo3o0Yj/w+x",
+	"1zP5IxrF627zlzKIBGYD2SLkFY1iFvaIX7CvfXVGtFqjzodiz1no89apnXM6S8ciiX5h4RdoTJlrbok6",
+	"Z/ACJQ4DZSj1ssEMGE3UvsKdv5M4tGdL6mB2UeJ/+PCheWgN0lemVhwzPkKJcs7lbIqO7jdK++kvpuyB",
+	"cvMvZ+/eVh9iywDN7E11dY9IxkPyAl/TVO/ukaU3PcbJtaZJYJ5EvayWxWYfauFgIDxcKWcK8fJQmfgd",
+	"t7PbdNtNt9Nvuzp9wyGd7tiduMbUqIqN9+BbDBFTONUTcQ2RJ4gwUMLZXL/uUVYMLSBrDpEkUzUm8Djj",
+	"qjV17oBP6qWoP07E41UzaYAFXZgN6OlSCKXUxzEZMMfMjwwWHvcTNqRBKhIyCvwWOVuaMdhH2Zwx2k1T",
+	"en56Uu1G0y9Wpr8SveT89ITUT1+9IJ3t/WcNx+O++rrnzVx3O1AnDz6xLfxCzgb5d58O8Euapkk0mKX6",
+	"6+f4LRAFfnPxj7//9wH6ph38Ub0Df/MzP4mSD1QZWsRX7/Ad4uvXqY/ZS9DN78PjfaAHGL3b3UGmIz1e",
+	"p9nvE7ogEZepst3Av/bzTKiTgOyFiCGZJhFPQc84PHtxfGxsK4/7Xk292PN8tUW+4zfU5ZmrqvPMct1A",
+	"2FPPxFzxzON5FkKL+EszV3QlU8pDmoTadY9b0d3t7ik5CAKg2/O4f+j/4+//x/8ICwEff1EfXfi4rz5+",
+	"o/7Z8htkSkOlKcBI/Oe+koiUTGZxGk3B0ePxoZgl1tAPMHit9K6EpbOEoyM+jjgjQ8ZC9ediPmYJQ5e/",
+	"WnKP63guBBeoDuHNOBiYgyiLGuMByN7VIn3wKhlT0/E4JgKoz0RvNrw9223je+IkFnMdPYAr8qX1uETu",
+	"VqdK3WDouMsecMXYFB2FGFgEwmg4Jp/F436WCOW3yNENDdJ4AcFKMSS+Zoia6GZJ5Bci1eDThgMD+XrT",
+	"mEbcUDr9/kc5+H5PHr8Or4PJzdWL0fPnpegP3Pnpf/3bv/+HIonO7pOn37T+69L/9X9/vgUn8kfa/KV5",
+	"8bnttDvPbrfWvbD+be9g3Wuf179dewC/erVPnnfTcdU/bfXPdlP9+53656X6uKM+7sDHZ0cXn124zas1",
+	"Gp9d59mtWZhPnpd4Hr94qt6dxb6+2brIfvjybxubPrz+be959sfzX6svet7IX/Dtho59w20d8hsw2Far",
+	"tYrBmvwueD9IMmAQJcaj9IGXmAxgJ+QWNbZyQuNSWgnmKS5HVpYuw0BNxf2pzryJUjaR1VfgFzRJ6KKG",
+	"oQ8T4PmEEUB4+FL6pX72xZI+6dTyHCc9raLYzH4mYxGHSmzYjsFeIafJ3/IPCBcmJuC3UHi0Wr7HTeDg",
+	"oBAU8Ld8MPCm2kEqlCqvn7IcIzjweB4s6XRtEVRXRsB5/1VzD4X8gU6vgdCFCZ6S+ZhxzJnQFhoYcFo/",
+	"kSiSlCJSirba/K6YCn0BuaWZAu92uk5Jo7cYXv3b3tav6p/6tz3Pa32r/vfpv7ZannfjuopttF8p3vFK",
+	"fdx/dfHpv7ZW/PL0V89r4f/fcVGj8U1jo2P6xwkFKaq0agaqMicpGSRiLjFjNBVxqIR9mjCaZqF+s689",
+	"UKB00YFPJL1mmHY3cYgfcSXsfSLHYg5O7wmpIxHMeMgS4hsr5YwFsyRKF833Io6CRc/jkvJwIG58QyVc",
+	"GdKfigUO+PiKmK9TKNJYZjd22rXFU0KasmYawRlfeqKdhl2l/iqV0jfaCTrTIZ44oeASJ3UxiVJzTggX",
+	"nDWqXhMW9+YuM8PexttCuUd5fKcmhotDwpxCczClIEOa1JzNspWKyeXrLmJ0X3KToygtYdfiClODFzXn",
+	"fp5fKkW5e9UURZxLSOUrRQDs/ZnxWHvQbkuFLWvIIKhpqcj8VtqsyJNlTKyFIrn0iP/+/LuT4xeX56cn",
+	"PqmzWDIdPNXG/hNJYBaop46FTNHs8/M6GS381fO0LdAikHOJMQWPY5KYGoePFG2fFK2C3pt7vSQY7RUq",
+	"0rBNl4V6hwIBVcrOpTorcB6E6L6i8XvrSA9pLJmzpFQ86Cg5FQwx1TSKog3jd1oUFtgf0I4+6PYZifg6",
+	"ZHkSDRmcnEej6fzgqzO/ADcaHPp6x3WVGOm4u43y7A5y6i9N6PaebTqJZLrMbTONK/tw51bYnPterQye",
+	"WEU9meNphWuwfDhpSuaMp2SeCD5y1HGZi0SZqGTKEik4CSgnNEgJUMh9jkV7jPjKyjFea49YOUeaQQ4u",
+	"sqNgTPmIGcGyHMOSjokXnmnF2+M64UlCnhs6nCSdoH9QXW3nvjrEl0q0T0wuLKRYm5woXZwQmTz40gnT",
+	"pWf35gS8VBfewf8hKQAEwAGhpPTyxRNJfP1dMwr9dURCnsFQ9bp8FXU2glFVh4mYkLaTseYRneL64n4Q",
+	"kWBm2mpR2a4SlepQy5ROpncUBOl9HtPplHHIQl9PpOIXa+wBOmeruHe2WPpp9oAd3OSV5PtSk0BJwYLJ",
+	"VGz2K2WzlNPGfUjZwPwhUwABNqgk5kFOzjyMKrjKGMtqIi+c+2w8p5YlpN89UquKwiFjU1uU/YrFTXAF",
+	"0cpxxJXKnNPa5kSTWNYy5Yt3w1rv093bnNnXt849PLZkj99eOHdk50Kab6pMgTyyhvtyAHFDv5z07zvo",
+	"pPYjtVy+2ij133LFDqguWLGiXc3VJPYYUgVZbQUBcHaTXtLVNQg+xeCh5r/qcjKlkJO4aXb/suAqvH7l",
+	"EevrE14cnF8ux1BLvHSycJGXNgjVAbTW81I8TsBF3zLf+AfVdUS6mk9w5nEsjBBDQrk5AWXS10YqPts6",
+	"R6CP8tlkwBK7vASITZ+iemIyvASRDJzBk5JFWF4GSxs1q2B/lRf5VFSlVHEMK6ftgYHGirS6KkrTCXlZ",
+	"OhwaypCfVxecYaAoc31nViSJoOJjI+ZSqaEsD7OSIm8wQegMMyqqaVN9q7aU6Yuz/ItpIq4jFKFm/+R2",
+	"zamNAnUY6C+zhF0OYjGo3AmdvLW0CyYXrJgPLq6qk8Hties7q+ZZ0MdhgkM6i9Nab3vXdZ1VSQJGkVZ6",
+	"i3S0OqGId9ftOnuuS+rPSEgXsnFA9APJtrPrupUbSG9wA3fd7h6WVd8lLjIboLLuyDyr7cL/3fewNxau",
+	"QLXFhSnvxWU45AtUMXEZW6QPcBfJLGaScIG/nQFHBnVaLT9zSDBmwRW4I5AlaPdhveu6hNMJuDKNUPcb",
+	"vSwMtrvj7GzvmgpfdWTmidKZOVR+KiGg9HV4aR28lw1wffqesoxd1zdOshmfUogkq4vau0TOkkSMaKq4",
+	"mwzolJG6SZunJFZHTj0i3HNdvwH1L3xBrtgC84wUnTlERjxgHn8vZDpK2NlfT5QK+5MUfKBYL+dCB2+B",
+	"oR0QkEYYHcOlk4QzidEmj6NP1nFdl8TsmsWShIxNUWfCy0mUShYPyYCpxYKLSJvUz/56EqXsiYQ18Phw",
+	"xiHwp2wHCjNXz2GJg4ExrPMz6f6YUyBTugDubdwHbdceB6xtyAIRskRmtQXfiydSe3mXfbwFnIrtIk7F",
+	"0jl0ajfNkWjqL9X6tU7p/A0mj9dKEB9FpmAjd5TZ0/HLkjmFbjEx5xKToDLVqxSOYxNRu3Du4/ZF72KJ",
+	"MxrFGhl4Qf7Oqa7mV4Lv9NULsr29ve+Q8/4Lh0yiIBE6galRGlYleMWF8wh+zXyhZhIKMEU2wMLI65nP",
+	"U9G5nA38A+M0cAgH6AGfz+IYIAEs76c9C8qrNfbl0NDdjhw74LKcIJlCASmkB2axl0DwlEa8HH5B/w0K",
+	"sEoyMqIwz95NdB5d/hCHREOTfQOZiessy9IaZMMwAClrGX0VktpZU1A/YNgrrPtzHv08Y3ctUV7Pmgfi",
+	"G7V7C+TsCiq7QOrOz5tXTcGYmpAcoAYJrrmHCcfsygxpiFApRRDBedK4BXb0j9rCFBIsKiUfeidA1mGV",
+	"pFKU/TeZwGwR7dl2PF6xeykmYEjYxrvZdftL2bUFQ1SmkzfHb44gXaOMEILuKxPjfiKtLA9S17kedoJH",
+	"XpdUkeDhWNkdBJM7Gg5hsWRoC1nPBo8ES4OxUgxOT5SYiykkpoBjHmrOeTQcGq8RiEfYkRY51gaFZdNc",
+	"MaZ4Pk1hB7jgTUQxMO9aoEm2HBMtwzUtw+lYCSIQ6JMsfT5Lh829NWSVCZev41Z4qx0uxYR7OlnaMjB5",
+	"kmgUKZY1S6IKF6f+lZyfHpfvLvEe3H9IkFGG4VzpdmZf1MLn5E3uo26QUx6fzgYxIu8Mo5gRtbZgc8KN",
+	"kAMLemKmCRkIDnxwRdjaoJcZ5DKRjLZiMRIteT2qlGkGW2sp2fj1YWdnl4ypHC8B5ZiSgfpu12ZKyyXR",
+	"ZcH6xfhdF9W8d7e7GS+9b9ywMBZQ2NLiRL+wZfggjlywOOfdzsXG4cwyJtnS67UJi78TzFsrjkXqjMyH",
+	"qY0F8LPy239gC6xlSdJoqFh9VtGga4X0n3IhUzZpkeNUnwZ01EmPL+uboOgqBhBCnZa4ZuEybX8RCNv9",
+	"k04r8XBONOIIYvPdISRb5MNYnWGdCQtgBCaxgkDupYMaPdamJmyaMAkef/WUn0TEWQiypUUO47mywfQF",
+	"pD4VUkaDeIGZFw1HiwtDcRgKcMCKmiFHRgirtdyRfWoC18d4+Y5bck06tRloTvp3pVHcFkHrNjUtwG2k",
+	"H/C72RdV4QbLNFudUpWrChm7XDqjxTNT4B6lULO1blXOHiPh1gwzl82A+xI7s/z8UXTN+EHRDyJmcUgk",
+	"XXhcClL3BWfvhr72mJql8xsOGcy0mTqHO9JZwpG0jQuAp4JQj894JLii0hHjDBOMzl7+IBX9ZhXWOj9Y",
+	"/abTbyGPWamcAxEudPLsQKRjKAHR+BqRJJR0XbcqEmil999pnukEciUmMJbW2/1iGy97VKeknN/1kDc5",
+	"2md2f/dhClF2f3slQ+vTkcwdVzsuoZJIgCE6osEYHOpJNJkoJQaKlw3BoO+wW4CbMbFJ34EMwOUUL20B",
+	"9OnomE9nqd848HjOoyCjLEzEdKreJgW4xCxe42MudRmADHO6NBNcEhMrUDYv1meHMNR7eWK21NuQZhPd",
+	"9+AzmMP56bF9706ZK1XzoLsYxVs6qbBhXilRpB7Ww43r7OwU4HLUSm/5q3PzPF4//8Z1Xfcff/8/6kP7",
+	"lUPUf5+90l/sv2q0CIpTHbMuPV+naWpD5IBkMFhK1quDrwSBffJXpWs6GmkN8jzVlCA/36R6Ao0uJXQu",
+	"Kw9FTNliPmdnZ+eOdM7VqZffrK90qvXQzp08/7I6JdJs7DkIio0TjR7PRfWWzS3XVB3SNtCBTiURXPvf",
+	"GrWHsbpydtA0piZ8nTkl5mMRs7vf/OVWI5uj8QWkdce7qoLC+aFeOoGHnPjKGsPcaLDLfLDeLTpH49HK",
+	"4UL7vW6487bHE4ZbIA/INImulTIJlStCTAc0uCI0DBMmZVY1NpxJQCD8gU1TCD74tvm7bvGHxxXj1YSs",
+	"jhfoaPt7u08k8c9Pj33CaZKIOYN03LnSBZan1fO4zhFcXog65Qt0rzmEQv4gqVPcApGQ4/fXXTMz1ACU",
+	"lJmyJGA8bWIkRCL4A+BqXQG+3/H7611zl3osJ2KKx8bjU5GkwPXAexxxVBgBAwo4iDotjkb+UQsxTChk",
+	"PSvtxcx9SfRpuIrSuFrkUG9fx+3uFbgiwAZ6XO0U1GGB0ANwALhUu2wgA4wLTLC0wlPofoC1UjxF0YYU",
+	"8TXD8idwJQRm/hhHwQTLzs2NFTjJsRyUmuxhep08yNGvMKkCqD7Ts7LgV3Vx0H1eh1IWp8163e5ekdu+",
+	"Hl986qf4v/fTi09n8uLb3hbm0n9CIMoC+JTTve01Pu/eVn1f/uJXvL+z88lt7lz82vnkNrsX6qKLX9vw",
+	"n8+d218/tZv7F9/Cnw3PazU+b99udE/j196KQe78kQZZMZTGt6tG3v2Djbx6lK7Tvl1/Ttt/kjl1NphT",
+	"508yp+3KOS1d+ueYTHftDfrjjX1nrY246wm7lU9oeN6FVV/Yuvzf/+vfdfVlvfH0G+fgefPim0Zdv+sC",
+	"sYa3CuWMFff0/n/Ni1//w35f57aBZZCe9+39d299W3m/uvPfHn73ZmE8TpS0VLoLSE1QCTWaA4h2Jbjz",
+	"cgxQV4xaNKVSzkUC6fx9OqrQOUlKR2DQgxOyZ4z2JdPP8Uk9SrXHB72zA+bxYRSnLIFAVKVVCF/Px1HK",
+	"EBCb1M95FIiQkQ/qy8sz9WXPVN6B71MkkvieN/388dbPoPX0kyVJ6UCNsFScjQafsjL3dhqEpgZVlfEQ",
+	"PQJGMcWwmqWV0YG4ZmCovnoF0ALaOlLqbrwg9fdJJCdPJJkm4mZBhjSKQcen5DoSMfYuMHiAugzS45hL",
+	"kr8FC13klMXq5lmql0J9qV586IJ3XLu8RALuCqhWAyPwiot5tiDLmpTxXRQN1N3unfapk9mnULaM9umh",
+	"iy+5UIRtXVI0YdUB7tze94gNaXyZ6jKK9mqOV3OqPEUiyUDW7Q3XtI4+mTsIHmCt7iPNEjEBXk/m7YKD",
+	"p3YqkiRmwzQH7gQHlt+7Y14eX+kCK1IsKPKSMG2EKcpYJgKiqYCU411qk/bVzrgvzU7t7dgb9fR3IYY1",
+	"xvGo9LLCtwh5dlU0g2ANuK9AP6trHg61ebe9vU+y2IHhx79AoNb/iJbr//u/43FvMvEbLeL3tbn80Uek",
+	"iNl0moX1deiCJDNOwH+2s4/pdNAfRJLZVE33//3fznZvZ79nmWQeDwVkJ6aYFWeFKHNm6pCY0Wn2EpGg",
+	"4Wae3ipa7prcwNkOwTeSCuEAgwLbFfkzljn42fx9j6szIIQSPhnPVGOSxP+m0+25blXsGYMzHWga5N4X",
+	"nCmFcSE3pv5tzwXNBTSZzkXD+uZTu6O1nO1Pbvui0Qd9pK2/U1rQ9kWjBzoRfGV9xDJs+PgNyPqPv376",
+	"pnlxzwMam4r1u+nIyXISTQzL7fTbOz2323N3PpI6UBBudh/I5WNOSa6rKGZn/wDxlL5RT/mPzneNHN+o",
+	"ijMmBkdLg+ggSP/3R32y1B6HpCDMorS1XFels82XSoWA6iz8oAEL0DcrrfQJmmJFqPkGX9fKV3YgRMwo",
+	"Xy7i3bRX0VJjohxryeP3NSaSqzsTfVkxcdaXKNICZq3WQ/eWlMVaEbjzlTL6hR0QOoAY8hxi0yEbskT3",
+	"Grq3w5BTEys6Gn2HxdpZ26L7mxVVhF71wwv77iC5VYU78u5nFQm2lW3NPlfQ2B+62v7hnvvfrQT+wJRq",
+	"q+WASaPGlGqHIWBr+EiCTfUYDQEThboEfN0a+izxZsNKtUIHuEevvre7yS0liliZfRiaPMB8DQ38urAT",
+	"Mu4tBlyCiFkjhWPpGat7jtgAhlkWrN72MeAlF2r1SVaq73FNAPl51FZMod/H7Iv7fczu7PcB0AbTFRAT",
+	"54AuQaGLymChGaIkIUQ8Eo33MaeLL62bC6uSRSp5kU3TBSrKZ+GYdlab4BKUW0JuGCxcxTdLmkQsRQ6P",
+	"NmCcUSihK5ZQHhAf3lECHqgS9I8Zo1TErAG+MTgCHw0zsur4+JdjIKxIBgR4Y5lCENHJsgDzqiqEesOI",
+	"kB1/8bj/5vA/L1+8e9s/etu//O5v/aMzn9QpojAnWHacRWAaRW3k9+OGp4XKYigp08u7Gpzhbk75Jodh",
+	"z+P4dV+34vT1d1IjO8HXcHXD0aVUCctdZFYStVpobLxD+aIwInXsgRe3PH6oU20Vp9GJ1KATYha3BRhJ",
+	"MQtP2WQHhJoEbI9jHtVggUiZNripMYoypm0bORb+3F34dyWoujuR6rynGxopdlK5MUdw2ad8pOOpQzqJ",
+	"4kXp56fFdJjtzmqJtZxtpDcyT+PJ6nYSMRuNLbrC/J7a46bqlPn2Grk1OV99jIJvS3V9OIiIxtE4TFNF",
+	"yBU68AZ6H80fcjf/WAlRskCtAJ8DflR1hAuKbpQqGkJM70qFVxlZPFhcTuTG/ekcq9C2CiwgYBGGuF/3",
+	"++8JXluhhxNlsTbut1fMehXGrJbxrp16GE6QPZnPy5hzd1kNv0nrUlKvLLvHxp2NmrPGENPH6TN670ge",
+	"lWc4tRXCK4OI0QIsFQYbxqj7iouC0W23/lx3fBY8ij3A7vL4NLLXXQ/TlHh+erJE0uruO4jX9BKu4jNw",
+	"FtbnfiXGVWGnPMQoXxP+bFO4tLthEQw0kAVSs6FCBv5YGzlmyniIUltTEcLtAEOtrNcppt0/NO/dmgEO",
+	"yck3drN89RLBPIa8LNPgFwvNI91N73HQF0s8ei2WXIWtSAcxCy8TRmUV9qWSsTniFZEpZEnbQkxpsYzD",
+	"U6ordfG3akfYmudhmrDrSMzkpWRBwtLLu3y02I+DkkSkOrNuxtMozktAzMMAoQCy3mQ04nJtJyuOYUV/",
+	"3mgEVdPq0XV/PpYs0L1S0X3QcMquDNtFh8HhhI0imSZ68GYalWu7KYKvJU42FwNLnH9jFpBJizVYg7qy",
+	"SORO1nBauygquo0bYnsQ8zDn8xGZR3bkv5h59JlMT5kEwJW1IfyUcVitFqeWgqppkYWkc3PT2MRDmzKZ",
+	"mkyFZUi6P7GqDSRoDfeOjans/oDQphbjVOb9VEhwxxaSj3VqshhiPg7AmEJCDtY7nZ8eX7466r94fXl4",
+	"cvLuw+X70+MfD/tHfqN2fzrrPYWGZvwPyu9/DAPh/rss2VFc3zSZqV1v4gXQYENLsqxn7QGBkZsfJInS",
+	"SjcgMFh2uYqrw5sm9Apewtm8yOJ120isfVdSBLpnDUVCOl0yFjPsPb780k396psaC//jSn65jxCITQC0",
+	"hio/3TsX3P+HM/S+YjDglSHqv3zoLzkBD8lfPvRNEriNVlMPYhpNiJ8XUvp5/xdo14gJMB7HWAOis9n9",
+	"Gut+Mpxd/uPv/+07gKu2HF9ogBM0lsLjEMsEu3ROFxhRjSwn4mBhbjdeyyznDLLlC/FwkogZwjXFGusA",
+	"WYIiGFiRnIAUY8AmOhEfigrV5/0xkVMWREMNhwCUmLCmbmuDpdCgiiiSNZn9IRtGHE6+hJqLIzAX/a3r",
+	"to+Dg76XkviHuvMTPLtHcPsIhtb+8qGfNZnREPt5F3SP66AOdMDxRyyFYIEu+WhgbpJByzF7qjH1UsYp",
+	"T3toxHocaiMcLM2SJOJBPAtZ6KDuBIFzyQyqdwU0bAva/NhtRgG8j+c939BY/v6ob60FCFh1HdSp+p89",
+	"FLlerUe8Gs5fS0FcA692i+UrT5/+iPktkeCtp08JPg7qzqxCFYB2QCOe5j0ws7K0CJoIRJKYjsGEykLF",
+	"bN3XnlbfIX7G9f0tP+OwvuNx3xxxdRXKDn29krp4NXxyiK/sQr+BdSF5io7H8wpaqBDKKuDyVLJyEY7+",
+	"vUUOs5mpvfG47oqMeH25CtJ1XZOvYrVENue90GIZKtg9XmiUvLIWME/Eg39AREB5jsECw7VUWky+auB1",
+	"R+ocsrmuxyphtiFyGRREJQz67sUxtn41qr51SKFZTw7d5hA/mCVSJOoT+PMzNlHq5o3lhwBIBsVOI0x8",
+	"0W84PTp8+eYIuUcapeBtz4+9YgunbMgSbWrrtvO1nu4Qf+vUxJRxOo1qvdp2q91yMY46Bia9FYoAPoyq",
+	"xOMhJ6/7b05IYp5PEsZD2EmgEH9LP7r1kxQc4hWUDGY8VGsUiOkCUHxOWSiCA4NyCblnY7Xl8AhMLBsL",
+	"mWrEZaWIwIk6Dmu92vcsfSkALLHQl73juqUqbACFGaeTuNg2sGyLVPbBteRXrffpwrFbpb8/tmavgVBR",
+	"vn8yrTiV/njTZDcp47jyAF5w69S2xoDg+MvK9e2o4wA2NpquImASO4eoJ/OROVSQsFNcmNf60dULUyXL",
+	"s+u2spbEd838JLpmXA1nmojBRrO2aWLl1PsGoztje4Hg1yzBAwDHEFMIUwE53FZ2M+Qt/u3wzUmrilze",
+	"TRk/fH8MjQTvpZq7e07eBXZ1byvFe5a3r1h+QZxn3Ooha72gSPkr1zpb5oWY6SpOGgJ24xASX0NmZZNj",
+	"lFPwVLFX3IG71lrtxWZrrYf7WKumB7D2qkG7+/uOpbajs7a6RhIZ6BkUagdkx93O6xodXdiJAFlkIiao",
+	"TGYSc8BGERgSRI5n2F7GdLvjWhPREhGSBTWMhVJ3CGZA0pjyABQhHkqdCYlMAoC6IIFiebNOccZfxi2c",
+	"2o67ff8Nqzow37Wxp0CND2I31+0tDPHcSf9LEPiYuanhrh2DRgyd7Xqgt2TqIiQEmO4EWLJaR9VUbZPJ",
+	"/DGBZuhL0nA08gxWmSAIM9IG4KlWBpmUxIe/NEoGRoAi6XGD82qKa4FvGrpME8olxRaHFCkCQZBQweP4",
+	"HI+zm0gRSTTUw4gX6nN+ed6DoUV847v3jS6OzVTKi6gBf+32AQcQLcuBm8F4Zhqk1qCLp4KMBBG8RT4o",
+	"0seSIOkQP8cHx46TgxIOtAHgxhoeFpK6HgkKiCgECTGhaTAmSuUk8iqaTlnY0MOKUnscLXJ0nXWdulJW",
+	"DeC7H/149LZ/dnl61D962z9+99Y3MMZKwdEZN42ex6m8Aj0GCSUnKjVlGM+YSjJQc58mMzVYZBmSdNuo",
+	"BmMR02ogbK2iB4LL2YQlUNcjMV0SYMKrNKaTrNUF6HlGw1wJpp9fgi4DiY2hb52ljBohUzNPGILaAUCA",
+	"Ur+CRmvwjXo1SNkpNIvOAKXbAMdsAzTfB9693sD74B5Z+2rFXta9OE8PQ/fW7cUXahb3Om7AS71Cq3Bq",
+	"3XX49nc01C3GNftV97Xvv2+54zXcuQbjfyWSQRSGjOe3tdcYaI44n9/X2b//vsrW8SCk1njpMUcEWOuu",
+	"LxVtmTB7D8lkVuJRzjc1PJ0l3/RZvV+8bWHbmpVS7gwUjCZ4r/QxrftgFsFfTbzdb/Sgxa5h+lQpe8SH",
+	"S3q+x8UwS1RziB+FPR+9bIY5QUUS9N30EagSxu8b3dUB9gpdmLGLBgoVLICEFiJwLEwmOypFKAUA48l0",
+	"n0g87p9QmTbh8c3jl77WvdQcSgkkukuFadEB32KdFvTl0N1q1ZsVC59jR7gJy7p70Jz35v0FR3SqgYs8",
+	"jr1wSZ1ylBcIyEKguTwH9HJ055cGjNl7LB42ICNQrYTaG+gHXPd7ZMxokg4YTf0GgbIMQlMSM4psNlmQ",
+	"9o6pzlGCAOpMbyKDrapLXLlubqwMgRbJSli0tql0TAlKJolS8GyGUmkfabLokXYGCs8MmD+ub4adFsQR",
+	"ClszUQ9A1zga7XovWyDOqCx0Wcr155xy5BU64TxekotVYuzM6tH0yIKsb1STbGg6whQq4uGSiOtcM8wE",
+	"3JhRbOSgJVxhswuSbqnqrO209243rfQq54E4xEAVYQuRP6tgXOJIViOLWq/WM2dcDDNfMQ0mzONa9euR",
+	"cgcUj0dhj3Q7Hge+RD57tSj0aj2v9o+//zfUdpo19Gq9bsfxYB/ggqVHqauzZlCFZ0Af4Frvc36T+usf",
+	"f//v29vb3LG/ntOpnx01cIvB8csOjD50MaPXDGovK8/zVzXgD68GIAurVgCwnLwssDdTC7AD5meIrNze",
+	"afz6sySGQqo8aAN2aou8hdgPF6Xwj98iZ1nnR42ulwUBFKsfsTQDETXYXlBYXC8mqzsez74wwQqtN/Tp",
+	"SH/W4aPsQqs7ZeEB5a65xDTNdYh/qpZVfTgeNt8KzppvlA2ou/v5r48OX/oNNMD9UyxQTLLHcNFM9Hdo",
+	"EmIieY6GvQCMhryTpIN9JOUUTq4GObNnUuhm6feUDQenWkN5K6uRYolAxE3RtPW0KUhXoOcDgoNX2gcG",
+	"UTw+Zgkz6N8Guo2FGBLddrv4JINvf4gRUFBzMLMqdEgkyUxCeasDEIlYfhci+ql6LDgLcotVo20oranr",
+	"dlvEHDZ87DBChEd4kTKlTcEG1KvriRvMsHq3s08GbCE4dMT2eFlnSWY8U6iO3/5weXr08vj06EX/uXa8",
+	"+Y5NxhrK1TR6lWTb7WCozfjpzk9PIHqvI4BZTwE3V65A1FtzhA490kBwQPIk7MtMsgOldGWdDTLXm5o1",
+	"2O1mIBpwckVMwwqQLis35ag4wC8n2qOjKyZ8IMbnbrPtdrZ9hDfeb7fdxip1Bc7HnVLKqYj+qEOKTh6l",
+	"kdAkjliSrf0BodrTkq99d9X7C8fyznHcr0I83XpaNKezXJlBxCm4IdYSwaZWDscKLzuqhLxRF/88E4qk",
+	"EZvZnHfzhDtk/61T67i7v9EMNP2xEOmjOKxbp7btdirSl+48WzlMpKJpmhL/RKAfAw6efaoQmbD6UBWX",
+	"1TxidV6lWtr80YUlvac98y3Ms7v86LdCjSqMhhELMZkHyBlIlklSoMjGl+lT3fvveyvSV2LGLV2qXdER",
+	"AY4p+DAlTSM5jJRy8adVhVY4+03L48xHQkF0OOUO4ZY6pBjmCm1oU+NQPaoPj7+90JpUATkCNyVmmDZX",
+	"ZN3YSPQ0b5dV4lQVVKh7j/659PWHEfSfWlvHfYIUnawvi1JwoCWDzjUz7N5QZVa2uooytUa+JP9XU9A6",
+	"fuQcD+dzoWtu1TKYa61mubfOmp5o65Y/vSP6X5Civ2epRc6bkO1mDNU87jgE/08lhtp7mqQRjXVUtIfh",
+	"R6sJtmlDguZxy8qiwrYtANwdehw8YC3dRjlLU4A7MVlrYHo1a/2bvBHXqL4jgDE1UbfMuRRDNoDS7aUp",
+	"hN/HrDAbvEfbRRNxXanTY5514VgDOXwnwsWGJ1q9ApTDbCPfCI2/rB2vOV66WgC9OAVQ85pTg8r+KrT2",
+	"2hZNgnF0zbY6bqdbK+KqizmH3mcDgYceG+YUh3PKECuSxwv7PVrRzzHwm8OI07g1CfFRm/Ecnbh+W8zd",
+	"1/T5hTwTWv8U51Ts/521/Ya9sOZod9nEPkfFysLq3jFFeB+4rwkNn5NlcI/l7YF3rdV+aPVWFlrRLbVY",
+	"W9o5tWd5164v76hVbHS121nuPmUWs9AU6suaMeX8rrJXR7HESW/cMwBM2+25O71uu7Xz8SGU+68rLd01",
+	"pOULwYdxFFiTa68xxPd0oQ5MXwgAQrFu3llnZeRsilk2gArSX0z/WVzM5zrJ6B4pf1tl52xZHLM6oAz+",
+	"a5klvWWi0MRdo6QETeKQJWevxynXzl6DdosPBObiVDt97aTwYRQzj9d9mqY0GE/A0zzjMZMALJDd8zzi",
+	"ccQZFoas4zNukTOkCmmcx6TecXcd0m3vmoeUfMn1bbfbWOHRK3nDv3r17huHrzeMUHklocWGmEuA/yJy",
+	"LOaWHyqhGgaSciLpNTYR93h9KBIs92Vz2TgwWIfotYd+G1D+m/VzWieMIIWhdMh7Fwk5+/F7aI4B6p/H",
+	"kxknOAsLviJrdoFdUFrkpUZlsolWo/ZU5EpZVFxbV9i8LNyT5VbV8hcqTrOs2391rj6mc/V/1un451AK",
+	"/vm9nMt+TWrD32zsNPoC67tSzkOc+M74sDVauBjDetgTKIpjZHCaG9fVtmWBRC5Sj2ehRKzOgFBiwyGc",
+	"zbOU6ty3i3rD+emJXJW9apYRfb6/Yaal/aJ/loTLf0E/F3TPpUUivmbFTAf528QSyq4vIStO2BtdX14Y",
+	"kNJzSu3vOaEDKeJZahI2NGT690d93+N8RaaG7n5ZrrrFuh6qZBGLyTQR11GIMW6aAm6pNBkIg4U6jU6u",
+	"gj2RxNeIupNRVvZLSSDimNHRDABOqcenNEk5XD6Npkwpc+g2g+mpLZDEz8Ew/QxpvK7VFY9vO7uu62TR",
+	"Q0yyB+VbJ2KWEikc5ETSAKvwBVRcI7VkmRqmxVme+RJJLJ3ISlHBedXD5BaddnDF2FStiWlGDs5/Afiu",
+	"6PrLkJcd09EyVoSnlFUJeaZ0RJXyd5pBGZumtupvm9f4BwQCTMbEyRLKOF6LRRxAtlU8EkHf7Ad+ob8x",
+	"ZPF7TSBFr9ghef/yVSUhOWQkBMZ+U8bJJOJQ5o41Ugljpj2f7TyzgVF3dRFAvrm13vatAQNi89I4uEbo",
+	"VIvNse21sRdwdCFdFH2euXrcq6GlUStCs+7tdl13A/eOvd4adm8t52R7w+3QrsJ74znL4wlrD5tNldjT",
+	"TzzIDxAuPXZg5gH7l1Bdv3qmHp78OIb0kdypDrXheSpaJs42iPSv1m63Pqv/XC5F70v9ipfKMjOBIAuZ",
+	"iIDMa2q13C4R3FQCVtYv6IqKmWSYYwmzjCSmkWELfZA0pmSviqmfLkmJtbIL8Lav2QV/9OOglYKSEvjb",
+	"K6XOWukwVbbjaovxJMLMT1YFwVI0+zJPrRRJ+pzKwG+RV1jsCVW1g4jrBjaHb1+2yDm/4krKlOExIBUt",
+	"GnHoBUL6c4FgHR7XBegFpI4ehHkNksgoulb6CXYFpxz7OWUdZ+uS8VCpgNcsobFO9sAc3EBMJrSpeyKx",
+	"EJHSdQrx0guwfzC4UwGeFWHV6zhtxBbCBFz4Fd1OaC6j1g8ZstkzwQ8Z6d5gE8ZSDXSEcDBSTJjVWMkh",
+	"pncSnQg+wr71DtS92oORjVXmdu6PuMdnjRtn4d0PFho0t7xWSjHWuD8ZwLycxgCCCF3MDrKWWok65Mg/",
+	"pxELmN1WC2uTYA7wm9TV1Hlvf93XH/FntKAxrjYDEG2Qfp8+pXH89Klm3R5HysAJQGq7A8DuTakOX6os",
+	"SHhSQ1dVcaEHqDu3QZvClI5MQ0OD8wM5ze84W9rlJAE0KYlNlOWYhT0oicsh+E1fecSyQjwaECgpHWkz",
+	"r09HfsPKddAgQlOW6NHB9fjqA49T/S0XFvIx9GMEY4nUUyFILNQwgYB1AzS7CXWDyGgyjRfZumr4FphK",
+	"KKyjtePqbSp07ar1TPzVyaOv1Y5wjfy4QRChiiTz7IgpTccEEekUhcRRqk55eZs9js/XVwKGTwmxukf8",
+	"//Ad4l+qfzxP/ftUV85BsQCkZViLpraFh6bnyUSy+FoZpEdAyhNGOWg+SDctcmgRAdTYAxUcABdSVKdm",
+	"YVc8ljaivNpbCYOwVpY/UBlyWALX/JJVN2D7JnEiwr7fUERF6sdn78jerttu9LL2ZYZfFrvfKfYMDZsa",
+	"DpBwkJK6n6dXIBaZZil+o0WOeCBC5nH/G1/pWKb3HZXE/4/Od/4BoMBxBleFRF1VB1ANLV9CFgiMR84S",
+	"rkx4TBGS2MQxwmZ08LRvfPKPv///QeRBeUaWb1OEwSLU47iRGBYyKFLQ9owDy15q60fyrn7I3ao6+9W5",
+	"sDvyIbBVarfgo4ulU1fZKa+aHLI1horJdW3IvOPhJjQyYEPkGJsRyR0UEeQUAZzaL0zHh1OF7BLenDeX",
+	"gr99rfgjKBs28CBndAIAIBNEiyg+sHqht+2F/sZt91z3ntXG9z/Ocp+JJCUiCbVDxFoiSLBrkX4EDWqs",
+	"xUmR/gYJYCYOFh73o9AvYowAmwCUHV0RjK9QWydSGgMhT+nIpMdlpdIiQQUkt/9Whz+VjlSNFAFzBNxf",
+	"xDGn8Bd8eeHcz6agDB+LZWFRpnQUcQ0ahMAlSiqo4ecYIwwS6jRD8AFos0c+Xfh5rTlAhvowfb9FzqfG",
+	"kRvrDj273eYgSoGbsBFLSB0LoEwDAhwParTHR0dHJBSzQaz0Zp0E4PG/0Gt6BvNwjKRPGbYpwLrlIZsT",
+	"OqWJ0rE+aGgYKgH5sdl2PR5GoyiVDhFTLFOKF7rEomc35ASFFFgcskNcSFkaQjZg06KzgWH1lF4x4rdb",
+	"rhKGbdbB9qWk7TseRyZrl3Sx4UwavaCKBjSwWhVaiIUVst/pbG8/67jbu3s73WfPdteCDimFZ5EcwL/L",
+	"JhIVJzpiDvaHbbuuQ+ZLS0pwRT2OSpi6IWvDs2I2lzL6ZcWUOiX8k03n8G5Kf54B4HCEMKCQyZEjnxvb",
+	"9InUeDoZCiEU3xt6hP2f0/hKKzFq1D1D/Fq6jFjW4dJmDB4HPgBiaKgokqagyoZsmo7zykTFCiD3FrnB",
+	"FMsec283dk9SuhOeByMilIYEsHgtcsYM6hZw5AwnSDENU9yZLbdvxKKNRZlDBUXpgd47jT7KM5sS8Blg",
+	"lcyySEKxTbkaPUC4Y4c9zMDFE5ObkdTj6oTRdJbo6kGluWUKgO6RewfJ4MsL9GIBKO+0O8Vmtnbfu6cb",
+	"tmfS89RUYxGLRSukXtUQr/HQnJL7fN7gK1DsejkpF90IQIlg2pju8SCxbZe/BkX+tEGSbqfTb7sPTNIt",
+	"K9nqXWx3+GxvsN1p7nX3d5o7+52wSduUNel+sNceDDqBG7JSkq42iWq92l87Nae2YDRRDKLTXTNlt7Mi",
+	"ZfcZ3dsL2LN2OBgMOgN3e899trPb6Qyebe/sd1nn2X57x2Xd7l6w06a7g91ue9hxd1j3WbgTMDp4tv3o",
+	"Kbtrrs3mKbulbVTs8nfJ0q4igAdkaVsE0H4IAXzN2S5to2JHFier9WqHf319+PPf2A83f5Pf/+Vl0P7Y",
+	"f9N+1z/unHw4vXr78jh9++F48e6F23378uqXkw8/jt/+cvTLm86Pk7cfTn/6+H54en18FX6/M/9r+/Xf",
+	"ptvXnf65ezyf/My//zg8fgM+M8W32o4l9nsdpwYaoglqUpn2x+yIh+X46rL2iXHoTNPEx1TwuQvz5mfF",
+	"N7v2qwvxwBUdL0rpoToWb0tVy7kbcVvAgnTEA7IWJn2eIm9D0oMKVAalL2zhkmavq4VAgQAHVG5nTuiC",
+	"DEUcQwppJLVao8H/PK7Mea0PkXqm1K+lXTSyJraAN6V+aBGtjAFUAOjYHs9lpxb4ZUlebN2wSq5/Uy3X",
+	"S9L3DlG/qqftVAvaUsR3liRqTae51XRvpymL7tZVtGub6L4ZKS8lrYH1ybN32Nuv8TV07jhMerOWu0CV",
+	"5tWOsU3yuV6sif77ZwrJ/RMkgMVxTgYryiBWZWidpSLRvWcxyRFjAxSytkyrVnCe6PQqaGOqm7VCGMRK",
+	"JEJkdMB7rxvIHAsiJp0LHUUKaEpjMZrhmyfa7W+QnlgqiR+FCOKv9QD1B0p4+JTJZw3boAWxx7Go0in2",
+	"Ua+nVhsG6CffyDCNM0ecbBGdQmYCJPa0IfahsV202yPLfa/oM3zgcVOdadbKWhypy0vA7WqwH2ZT7P+t",
+	"Hnb+/uTd4cusZ3HbJd9H39kQrA7u0FLPDSUCxiIOnbx9ALwffgDHBZUQ9TD2Iubta9ErNeBLXXdXktpQ",
+	"tS6UKfh0lTjYdYlsHJBue1uD2mjoQTsk5XFTZGq6Jyhxs9QWE7zCSq/LnHBWswzq8a67D8Elq7e6hsgt",
+	"djt5ohPXdMhoudVJDytgs4iQsYaN/a3Eoh6Bfh7EohwDHAlZDR7X/lSKpSximJXiRllndESLLM0T5FMg",
+	"Jix7hEVg+NqBCBerU98epcxWnWvd3cmup0KQbcQ/sY+/DpBlcABVlbbZ2+HhvYLKfoDS2DlefHf6ZvHd",
+	"VTB5NQkPxQ/nkx87Hz/stD+efdcOXhzevInOR4NOd3TeP569GD1/fq/tsRUmdAjQYSvMiu2yWWFMh+0m",
+	"3IqGw7LeDT9i7dgsiYrrdMIKoOZ4uuyajTuqjyGTT1pQwWIkWvJ6VNPvgUY4srdlUt1aIhltZRc9oCBz",
+	"k2w99+HZequKiaUuKXpAHfEziCns9baVadNqd7a7O7tLhirldAMigTe2AzegbLDddHdo2NwZ7u82B4Pu",
+	"sLmz53b2doZBuLvf2YCg1rFTC8SWWan7QZuG7nA3GO7sDbfZIGizZ6Eb7OyG22zgDune/qD7jG0Ph+3B",
+	"LmN77XA/bA/aQWfghnvBcJuWrNTt3S+1UtdcGXNa8Iw42alZWVVcsY3/qqXFX4uEf2f1GPnf2kXCqEk0",
+	"768ayrO/LOVjqXYI9a1MQalDxZBdP0TWKh8yNQJKyLQd13U9jheUK4tA9VlZW5SrQb9pZVGpt/8dx/ar",
+	"obepoVdMPIRSH5v+1s6pvKtWp6BP9yD9zgfCghIU7NFW3TDP45iTAFdnxTOxsubUU5RZwkx83nJbYKlI",
+	"qa2gx+uW/Ql1DmA6od2WOa9W9Ryccaj48fNDrQxFrF3BDlwslgw6aJgcJt0RMM99bjdMNlqeYsXAdAL7",
+	"L8oa+jk6o8xGQUWQnjpkTPIFGh16AWgYYqFP0Ub1LebT0zVIoV7Flt1fL5IeN+nVRTvEGB+9ZcPDmONg",
+	"vQ8YZwAGlBXq0DgW80s5G5j7Iib9hm1/q9n4oL9uPfWzPCyYG9anqIvgDnqjLXNwfA2jmJnM0ZlkkD+I",
+	"veLozaXZmhY59LgmDJNNavewBLNJ2eTLE8MV8HjBjgLAMmVHgSU6BC4rEtMwWD95BGVa6lI1rgENrlpo",
+	"YGpyX1E6tdo2yznfl1lniZh+J27K7vI5Y1dNID91ARmIG13/k9eiyYByiPbyaxEFRWOkaoeNG3VZgdbP",
+	"lFs0mLCtiA/ETamGaNft7plCJq2Ctt3u3s6zXf2l3tvM1WnoCLJZrCWYhkOlmyNlgYPRmGOJmDTV+5V8",
+	"XltfzDfhj1CpVB7NJnVKFjndWaWUU+ufuk7pq5r7BcoBS4kUEyZ0SQEAifLMh6YZnk7yHIIY2qjsyNaL",
+	"H7neCN11kHGKfLquJC8kyzONRl7ZNuUwkxDGwQihROzpBRDWE7rwOCriw4hHcry69qjEub9WHv1zVR4V",
+	"lInfDlnXLiXKpN/nGqYiymUwVKS6d/rnapOsAjHaRB3SmSSao7WKYDP9mWwe5ROqeoq6OZuzhvEJW4Uk",
+	"rFzefUJ5FwnumA9NxWaaOEsnZcnEpJdmF4RsyJJmDMFeBzQHhMGuSl+FEb+hN82zyoDqckikV8g71cNQ",
+	"2hrWv1djaEc83e3WKoOg6v2nxpZYRX56hbf6M5lfq2/+0bQeXrXYujfx/UuNrYsvqsC+78KVjmQgslL9",
+	"GfSSTEUg4ifZqx17w7HnMjaqWx+dZUUEEeozKoJRGB0kn9R42i03G9NF3fi505lsRWLL/ABHHJ+haavh",
+	"8XogEuaQjARJJQ0SmwhJTm+OzmXAw9Z8CVSpEdoapgMsxm6gd/6CyOgXHYwrRPnWjcxhUYuasu5mMxfJ",
+	"lfR4PZ3J5k+yid865Hw6XTjquuZ0kX3ZPz/7IUobWazLAvbQaLGBmIBj3UzoTQYWWy5F87h/xRY6FaKO",
+	"NXw+mdIokY2eibZVRqnqRl1uOB43pmzp6WDq5e+m2D0cswIgtshuUrg9j+CSOhjdRZR9yaPh0HTwMBFe",
+	"Uh+zG4Q1w+31OIQjMXYMmm/eSzuysKmekLPXh83Ozi4J1WMT2WgRX5mgMFuMicLfOqSs07XtnYF3qM2B",
+	"aKhj1TP59kPyaRnjHDbIrn3W5G+K2bJiiszJkZnvfFE24LuuW0QChJaYXXffisiWYXzHJiSsoy86CRiK",
+	"qMD1QSfMId32tn6GISHTEz7S7b9QO5tEqUO6nX2y9L4xNYfh3fujt/pEnPlkxlHPykxsqc6HWzgchrBR",
+	"FXwirRYL6v22wwZq3LXXxofPOlpLohCWsxDIzWmFDBi0lOthwWtWOmBWWKPc1YEvjCmMFxv20SSJroG0",
+	"C4/W3WNpisMr1OD7jnFcYLlUeYcNsQrOUGctr5HGk5IeV8/XO3KE3/k94mt+c/Sf749P/+aTeqdLxmKW",
+	"FPqxZonqUg8G+B5A/RKhZKJOc/ffH/ZfvPZ13z9M/IBjY9rlmsMGF2BKwAQxpKHBUQ5/RcZiDpnu4JCI",
+	"NKxOi7xHHdzBrBB83BNpvHLaiwI989SmJkw38h8FPkmYGrDMweY3Cvj3bALIgvomXA/wNKaVrhXWV3tq",
+	"FgwTQsAHqlNWtGtIOqbQeUCDK8Nu9KuALUFTISN/0NWkd/WgSEkjlup+QmbsdCTvcyht3AKwpJ9UaSTZ",
+	"zoCwM3rTAZQrMLU1VeLSNBxa2RewwE82hMRs230TYVCShCyIKSS8UygNBxwNoOEnssy97huUPZPNhlYp",
+	"h3VCCJY8oohtmmpLyD2hA3HNGveN6k2eSlGtDQLceDD5cT7Y/ot7wr+7+jh6/twpCmxysv2XOPh+fxG+",
+	"fvPcgTSNj5N49rcPOz99PLu5eTN//rxKn7xY10mJxaXfiCBlduPCLwaZxPoGVAVE4VTVq1S8Rl7V1aqt",
+	"cOGt8JGlNslDQhsWBGayp7W6Z89dloD2G5irv9SQKHL/9V5uLs5vfwfbtd7d+lrYoH/6OHpnDVfGTGpL",
+	"7qtj8nH6QNIkrTINlTXUWN/2LHpVKnoVlR10qEvQKoWr0NEGBmLbjo0DQrlRXYyYnkmm2xRDmIgckvJD",
+	"I6mU8x6C2zFUxfIkQy03KwR932gNjyLrL9bzXmITiK+o/KsYxRqLgttV7Nj6UAbzpz7hhwPKQ6U9L53x",
+	"BzSLKumE2P1TG33qnKImYkpwepkOiGLMBywIZZoAPiYecI9jf0oBOTfKzDF+mazaNVLLk8ymSnWvi0RX",
+	"q6PfB06xYmIsbOAMmcRM7nTMEh2t1nbVQVkndXK/U+6moZZ6bew89OqkQrTIO140ZiNEi5oqtuIsTZj9",
+	"PKPxki6c5bbnWdhow7YQURXXKcvG1v3rlX2KmRBL2U0Qvve4beJwhCvqut2DEpsFmBATiynP1OOKU7Zd",
+	"5Lu5m25Vb4GMLf7G+Uor8pQKWuHjqGem/Oles8wxCGJRisYQtOkNN3du/+vohQ+Dunwgu/9Ts+0PwL1y",
+	"Xwp4OSWpK5aLXvHcg72JonYPjlqByKPQOGBtv17RYxKlxp2XmdKQo5IZ0lFYK6d3VDdQnUWoXeUVh25z",
+	"/7D5ijaHF5/3bpv2n91N/mx3bjeEITg/P34JBTy65MMYkEUr+InMfFNorU+h08hy2eoUu2eb4hFiORK1",
+	"nDDrbIYA9TwoS1EyerzedfcxEW4eSdYzrbexy5oSeyj1orTRIt+B5gzyE12mmSMbqp44AudAnhI6+a/Y",
+	"NIXqKsmCGeDLZd2jJ3RBEvCloMceyq90zF8iEJiBtKDQHTWaMIApKeQq1imJGZWMjMEHXwIdzaALzZPm",
+	"NAJ0DkXnUYptWKwMvVSQmKVkJFomCmNhasi8YC53Kxs3bxHWXC1pNPS4gc7IndVCXIF4BPdNhvnhgNs/",
+	"Qs+jCWREEjsNQOd4Ex8Bh+QBOO5EOgYILVkKrKA/Nazu2KcW7cV4BtHwR3UuIl/JSBGx2w5sgqOGtHSR",
+	"xn0uMi2K7jrka7nwUKQKHjCND58Rj137Ve35fASP5+/sbbsv4a27ohI0PFjSMTVz5myut7D1W6hFX7WT",
+	"P7MJ+z/tI9t+NHPAKEtL1sBhxsRRGChZIW1LTYmYMIIMcy0+QBBFE3ZAEpYmi9Y/gT+P8TD32H+Jza89",
+	"enM2GAtRqLZZrlz5YC76Dc1A/Y4jHk5FxNOvtSu/be2K3nfC9HrbtSvZdm+UhnTKRpFExGwI8aSCJCxg",
+	"ETbNs17NrnMMOOz2B97aDAKFSuK/f3fW9w1uIWgyWgr6R9dQZABVKPCrFk0e9/WcmohcYP7K8AW068d8",
+	"n4Gm+TlmC/P4mTLEaBISswpETlkQDTVVY3ARRmK0ST0i/dyG1lnVEhh134d0K3y/0rcVh4JVR5U6FmI6",
+	"oMGVQ6ZJdE1TRkTi8TjiV81YBDQmNAwTJqVDuJgTcJAxTigJWRxBXkEY0RjcFHXtsbAxIZIZNzU+56fH",
+	"l6+O+i9eXx6enLz7cPn+9PjHw/6Rr/Gy1YoorfyKLRyP+5IFCdgum9Zh6JXbuAhjI0bx2NUFD+JSVRzK",
+	"nANQ5fQafi0O+BeOwRmCIHSJ667NdEvSeuuz/rRcBlA8kC/he/tA3meF4B1fc+v/8A0fMdC5TFNZfFWL",
+	"h4htItsrdcDvWbqShNzfk7d+7Yj4h6fL78HF9GBGt6k7TD/NNEGs9tC+GFM+0g46RJbCJLIW8RlXEwl7",
+	"gHjok4Q18RtwbprR64TMOZUkjCTckKd8WucM/KyQkgggTj/P2IyFHrcuQFeutkdNPazg2D1iTHnYaBE/",
+	"ESlN2SXqDnpkHp/oxomczUFDy8GFlcKcKRrLipr2/sWhx68YwnFLkgpB6lSD+hP/uu34JNOIEW3QZLpW",
+	"ezDD30vRw1c9HoTOozEjpKrwaze6r+rfnRAoY2y0n7EWZcHhEYeDqc4k+HJ+E+Vwy9IC7gJUabsuZPnK",
+	"1OJnZSAUCBOBKYn57DRN2WSakrpMaTqTDjyBBwuHMLUQkH270pv00lZPfutzrF+2+Npq+U97jvoIUgxH",
+	"44lcJlaTdBMlhi7l76J1rHn6tj4bdw38AAoAICM/9MX3t9czRH9nh+i/KiUFVaPMn4S4FkrRwBZpij3p",
+	"JXXypgxGe4F4LVQtQJO1gAEscqui1DtNFqXzuHz0O7/V0a869jD5r7buH/3owzbZDk+oJ3oc+ai4yBed",
+	"w5Un672QqST+Z68WhV7NIR7Eib1aj3g1PYKWerv+zbip8c+QptSr9Tz+Obv4Uj3m9tZ3NNq30vtRDpt1",
+	"0WkWGkFpLObQCRwyOuoYeIdmfGmyaDhkPmYQTxMJ+KNTi71CNyo0jKpzpuXv6A9QbztlchZXCu4zxlNS",
+	"n49pmjVKtxwhaiFY2Ph6wP8MYc3i3hkiByk/YVICNryYr3/qi9X6n2sIknY4S8e13qeL2xzp6G6AwQwq",
+	"W4lBXbs6jACTONc4MtgDnZeSB1+Xk2Fem1yoLBlpGTvGoCgXWvbKBqCHxSz1+JpoM+oSxJshdRupTqf7",
+	"6tEiDkd12k4A5gsZMhb2NLsJxGQSpSkLzY86ba6qJa/HI050x6ZUIMJ/Ok7EbDSGLzDBxtFahAkY0ixA",
+	"KQsDhVBb1UiNnZ61Frsj8Eiloa3X/f77M/L+3Vlfery+FPlrAPRjzKhMdd6S4p0Rw2r0vPkoJSFdFMaZ",
+	"UWZFZ7hEDBjid4skGDOZJrqXLjZuLAQbjSs3YZCZF2BfLIvO9PECKWSH8guxSRBvlSLqSBl0sCx58wLL",
+	"7wXVlhCVVRJBPQLB19WQAJeaph7P14fUZ5IROwyrLga0NGzIpVbULKEiXADjBJYR0RhKe8RwCJP+SdEX",
+	"ts6jA0Xf26bsGhL1MMCZMQvEJqhTvjB+r8EsJZ2bGwelmz4nESdtV7u8ZOMAUvr4kuDLPHwWyCGVggPM",
+	"gKIfMVTHyiovwvRJa92gtlEqLssD5iP5t8iPLImGBq8/69il4fYWZDnwHEeDhCaLHnn95vBF8+z1YWdn",
+	"1yFXbAHYBpiRqEtfoZ8oCwGLzhxHfz6WLLj0CfoGHQAXKITJW0sx8tZAhAvdZfLeRGIgHJ1HnBUzmH71",
+	"xmJYlbmXj+LLUgvPeXRj9tRUMEcyc03Ms9N+30CyNbhzPKX85apOKVXV1eBfNVUhuGe5u/WAhLMEG9Rd",
+	"sQX6hgBBIJ0LvZkTkne4hips6BR735SyN2y0xBe/jTsXWdH6btxy9tdCHWhCgysu5jELRyWjtVwWxZE8",
+	"HXMBci4ldk14Pne03d7e3v5/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

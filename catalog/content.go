@@ -1,4 +1,4 @@
-package resources
+package catalog
 
 import (
 	"context"
@@ -6,22 +6,22 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources"
 )
 
 // Download returns the account's resource id and a reader of its bytes,
 // which opens nothing until it is read or opened. Bytes outside this
 // server's bucket are ErrNotFound.
-func (s *Service) Download(ctx context.Context, account, id string) (store.Resource, *Content, error) {
+func (s *Service) Download(ctx context.Context, account, id string) (resources.Resource, *Content, error) {
 	r, err := s.db.GetResource(ctx, account, id)
 	if err != nil {
-		return store.Resource{}, nil, s.describe(err, "")
+		return resources.Resource{}, nil, err
 	}
-	if !s.ours(r) {
-		return store.Resource{}, nil, &Error{Kind: ErrNotFound, Reason: "resource not found",
-			Err: fmt.Errorf("the bytes of resource %s are in bucket %q, which this server does not serve", r.ID, r.StorageBucket)}
+	c, err := s.content(ctx, r)
+	if err != nil {
+		return resources.Resource{}, nil, err
 	}
-	return r, &Content{ctx: ctx, s: s, key: r.StorageKey, size: r.SizeBytes}, nil
+	return r, c, nil
 }
 
 // Content is an io.ReadSeeker over a resource's bytes whose size the row
@@ -49,7 +49,7 @@ func (c *Content) Open(length int64) error {
 	}
 	rc, err := c.s.blobs.NewRangeReader(c.ctx, c.key, c.offset, length)
 	if err != nil {
-		c.err = c.s.describe(fmt.Errorf("read content %s: %w", c.key, err), "")
+		c.err = c.s.bytesError(fmt.Errorf("read content %s: %w", c.key, err))
 		return c.err
 	}
 	c.rc = rc
@@ -68,7 +68,7 @@ func (c *Content) Read(p []byte) (int, error) {
 	n, err := c.rc.Read(p)
 	c.offset += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) {
-		c.err = c.s.describe(fmt.Errorf("read content %s: %w", c.key, err), "")
+		c.err = c.s.bytesError(fmt.Errorf("read content %s: %w", c.key, err))
 	}
 	return n, err
 }

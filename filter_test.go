@@ -5,8 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/re-factor/resources/resources"
-	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources"
 )
 
 func TestParseTagFilter(t *testing.T) {
@@ -42,7 +41,7 @@ func FuzzParseTagFilter(f *testing.F) {
 			}
 			seen[tag] = true
 		}
-		normal, err := store.NormalizeTags(strings.Split(s, ","))
+		normal, err := resources.NormalizeTags(strings.Split(s, ","))
 		if err != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package resources_test
+package catalog_test
 
 import (
 	"context"
@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/blobstore"
 	"github.com/re-factor/resources/blobstore/blobtest"
-	"github.com/re-factor/resources/resources"
+	"github.com/re-factor/resources/catalog"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
 	"github.com/re-factor/resources/urlfetch"
@@ -27,7 +28,7 @@ var clock = time.Date(2026, 11, 29, 1, 2, 3, 0, time.UTC)
 
 // env is a service on a real database and a real blob store.
 type env struct {
-	svc   *resources.Service
+	svc   *catalog.Service
 	db    *store.DB
 	blobs *blobstore.Store
 }
@@ -35,7 +36,7 @@ type env struct {
 func newEnv(t *testing.T, engine string, blobs *blobstore.Store, maxContent int64) env {
 	t.Helper()
 	db := storetest.Open(t, engine)
-	svc, err := resources.New(resources.Config{DB: db, Blobs: blobs, MaxContentBytes: maxContent,
+	svc, err := catalog.New(catalog.Config{DB: db, Blobs: blobs, MaxContentBytes: maxContent,
 		Fetcher: urlfetch.New(urlfetch.Config{}), Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
@@ -43,28 +44,34 @@ func newEnv(t *testing.T, engine string, blobs *blobstore.Store, maxContent int6
 	return env{svc: svc, db: db, blobs: blobs}
 }
 
-// forBackends runs f on every database engine with every storage kind.
-func forBackends(t *testing.T, f func(t *testing.T, e env)) {
+// eachBackend runs f as a subtest on every database engine with every
+// storage kind.
+func eachBackend(t *testing.T, f func(t *testing.T, engine, kind string)) {
 	for _, engine := range storetest.Engines {
 		for _, kind := range blobtest.Kinds {
-			t.Run(engine+"/"+kind, func(t *testing.T) { f(t, newEnv(t, engine, blobtest.Open(t, kind), 0)) })
+			t.Run(engine+"/"+kind, func(t *testing.T) { f(t, engine, kind) })
 		}
 	}
 }
 
+// forBackends runs f on every database engine with every storage kind.
+func forBackends(t *testing.T, f func(t *testing.T, e env)) {
+	eachBackend(t, func(t *testing.T, engine, kind string) { f(t, newEnv(t, engine, blobtest.Open(t, kind), 0)) })
+}
+
 // create makes a resource of account "acct" with content in dir/name.
-func (e env) create(t *testing.T, dir, name, content string) (store.Resource, error) {
+func (e env) create(t *testing.T, dir, name, content string) (resources.Resource, error) {
 	t.Helper()
 	ctx := context.Background()
 	d := e.svc.NewDraft("acct", "tester")
 	defer d.Discard(ctx)
 	if err := d.PutContent(ctx, strings.NewReader(content), "text/plain"); err != nil {
-		return store.Resource{}, err
+		return resources.Resource{}, err
 	}
 	return d.Create(ctx, resources.Fields{Name: name, DirectoryPath: dir, Tags: []string{" b", "a"}})
 }
 
-func (e env) mustCreate(t *testing.T, dir, name, content string) store.Resource {
+func (e env) mustCreate(t *testing.T, dir, name, content string) resources.Resource {
 	t.Helper()
 	r, err := e.create(t, dir, name, content)
 	if err != nil {
@@ -78,7 +85,7 @@ func (e env) keys(t *testing.T) []string {
 	t.Helper()
 	var keys []string
 	none := func(context.Context, func(string) error) error { return nil }
-	err := e.blobs.Orphans(context.Background(), time.Now().Add(time.Hour), none, false, func(o blobstore.Orphan) error {
+	err := e.blobs.Orphans(context.Background(), time.Now().Add(time.Hour), none, nil, false, func(o blobstore.Orphan) error {
 		keys = append(keys, o.Key)
 		return nil
 	})
@@ -189,7 +196,7 @@ func TestDelete(t *testing.T) {
 		}
 
 		// A row imported from another bucket whose key we happen to hold.
-		elsewhere := storetest.NewResource("acct", 1, func(r *store.Resource) {
+		elsewhere := storetest.NewResource("acct", 1, func(r *resources.Resource) {
 			r.StorageBucket, r.StorageKey = "elsewhere", blobstore.Key("acct", r.ID)
 		})
 		if _, err := e.blobs.Put(ctx, elsewhere.StorageKey, strings.NewReader(""), -1, ""); err != nil {
@@ -216,22 +223,22 @@ func TestUpdate(t *testing.T) {
 		tests := []struct {
 			name string
 			id   string
-			u    store.ResourceUpdate
+			u    resources.Update
 			kind error
 			says string
 		}{
 			// Invalid fields are refused whether or not the id exists.
-			{"bad name, missing id", "7a4bb1b9-6f6b-4f32-8d5f-38f3c4b1a001", store.ResourceUpdate{Name: str("")}, resources.ErrInvalid, "name: is required"},
-			{"bad path", r.ID, store.ResourceUpdate{DirectoryPath: str("/a/")}, resources.ErrInvalid, `directory_path: must not end with "/"`},
-			{"bad metadata", r.ID, store.ResourceUpdate{Metadata: json.RawMessage(`"x"`)}, resources.ErrInvalid, "metadata: must be a JSON object"},
-			{"missing id", "7a4bb1b9-6f6b-4f32-8d5f-38f3c4b1a001", store.ResourceUpdate{Name: str("c.txt")}, resources.ErrNotFound, "resource not found"},
-			{"taken path", r.ID, store.ResourceUpdate{Name: str("b.txt")}, resources.ErrConflict, "another resource of the account has this directory_path and name"},
+			{"bad name, missing id", "7a4bb1b9-6f6b-4f32-8d5f-38f3c4b1a001", resources.Update{Name: str("")}, resources.ErrInvalid, "name: is required"},
+			{"bad path", r.ID, resources.Update{DirectoryPath: str("/a/")}, resources.ErrInvalid, `directory_path: must not end with "/"`},
+			{"bad metadata", r.ID, resources.Update{Metadata: json.RawMessage(`"x"`)}, resources.ErrInvalid, "metadata: must be a JSON object"},
+			{"missing id", "7a4bb1b9-6f6b-4f32-8d5f-38f3c4b1a001", resources.Update{Name: str("c.txt")}, resources.ErrNotFound, "resource not found"},
+			{"taken path", r.ID, resources.Update{Name: str("b.txt")}, resources.ErrConflict, "another resource of the account has this directory_path and name"},
 		}
 		for _, tt := range tests {
 			_, err := e.svc.Update(ctx, "acct", tt.id, tt.u)
 			wantError(t, err, tt.kind, tt.says)
 		}
-		got, err := e.svc.Update(ctx, "acct", r.ID, store.ResourceUpdate{Name: str("c.txt"), DirectoryPath: str("/moved"), Metadata: json.RawMessage(`{ "k": 1 }`)})
+		got, err := e.svc.Update(ctx, "acct", r.ID, resources.Update{Name: str("c.txt"), DirectoryPath: str("/moved"), Metadata: json.RawMessage(`{ "k": 1 }`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,17 +292,17 @@ func TestImport(t *testing.T) {
 	forBackends(t, func(t *testing.T, e env) {
 		ctx := context.Background()
 		sum := sha256.Sum256([]byte("hi"))
-		good := storetest.NewResource("acct", 1, func(r *store.Resource) { r.SHA256, r.SizeBytes = hex.EncodeToString(sum[:]), 2 })
+		good := storetest.NewResource("acct", 1, func(r *resources.Resource) { r.SHA256, r.SizeBytes = hex.EncodeToString(sum[:]), 2 })
 		wrong := storetest.NewResource("acct", 2) // says empty
-		hi := func(store.Resource) io.Reader { return strings.NewReader("hi") }
+		hi := func(resources.Resource) io.Reader { return strings.NewReader("hi") }
 
-		if _, err := e.svc.Import(ctx, storetest.Seq(good, wrong), hi); err == nil || !strings.Contains(err.Error(), "sha256") {
+		if _, err := e.svc.Import(ctx, storetest.Lines(t, good, wrong), catalog.ImportOptions{Content: hi}); err == nil || !strings.Contains(err.Error(), "sha256") {
 			t.Fatalf("import of a mismatched hash: %v, want an error naming sha256", err)
 		}
 		if keys := e.keys(t); len(keys) > 0 {
 			t.Fatalf("a failed import left %q in storage", keys)
 		}
-		n, err := e.svc.Import(ctx, storetest.Seq(good), hi)
+		n, err := e.svc.Import(ctx, storetest.Lines(t, good), catalog.ImportOptions{Content: hi})
 		if err != nil || n != 1 {
 			t.Fatalf("import: %d, %v", n, err)
 		}
@@ -306,6 +313,67 @@ func TestImport(t *testing.T) {
 		defer c.Close()
 		if b, err := io.ReadAll(c); err != nil || string(b) != "hi" {
 			t.Errorf("downloaded %q, %v; want \"hi\"", b, err)
+		}
+	})
+}
+
+// TestImportLargerThanContentLimit: a resource may hold up to
+// MaxUploadBytes (a resumable upload's, a uri's), so its bytes import
+// whole past MaxContentBytes, and not past MaxUploadBytes.
+func TestImportLargerThanContentLimit(t *testing.T) {
+	for _, engine := range storetest.Engines {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			svc, err := catalog.New(catalog.Config{DB: storetest.Open(t, engine), Blobs: blobtest.Open(t, "file"),
+				Fetcher: urlfetch.New(urlfetch.Config{}), MaxContentBytes: 1 << 10, MaxUploadBytes: 4 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, c := range []struct {
+				size int
+				ok   bool
+			}{{4 << 10, true}, {4<<10 + 1, false}} {
+				data := strings.Repeat("x", c.size)
+				sum := sha256.Sum256([]byte(data))
+				r := storetest.NewResource("acct", i, func(r *resources.Resource) { r.SHA256, r.SizeBytes = hex.EncodeToString(sum[:]), int64(c.size) })
+				n, err := svc.Import(ctx, storetest.Lines(t, r), catalog.ImportOptions{Content: func(resources.Resource) io.Reader { return strings.NewReader(data) }})
+				if c.ok && (err != nil || n != 1) {
+					t.Errorf("import of %d bytes: %d, %v; want 1", c.size, n, err)
+				}
+				if !c.ok && (!errors.Is(err, blobstore.ErrTooLarge) || n != 0) {
+					t.Errorf("import of %d bytes: %d, %v; want 0, too large", c.size, n, err)
+				}
+			}
+		})
+	}
+}
+
+// TestImportInvalidLine: a line that breaks a rule stops the import with an
+// error naming the line and the rule, and nothing is stored (the store's
+// TestImportResourcesAtomic shows all or none over several batches).
+func TestImportInvalidLine(t *testing.T) {
+	const count = 50
+	storetest.EachEngine(t, func(t *testing.T, db *store.DB) {
+		svc, err := catalog.New(catalog.Config{DB: db, Blobs: blobtest.Open(t, "file"), Fetcher: urlfetch.New(urlfetch.Config{})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := make([]resources.Resource, count)
+		for i := range rs {
+			rs[i] = storetest.NewResource("acme", i, storetest.In("/docs"), storetest.Tagged("t"))
+		}
+		rs[count-2].Name = ""
+		n, err := svc.Import(context.Background(), storetest.Lines(t, rs...), catalog.ImportOptions{})
+		if !errors.Is(err, resources.ErrInvalid) || n != 0 {
+			t.Fatalf("got %d, %v; want 0, ErrInvalid", n, err)
+		}
+		for _, s := range []string{"line 49", "name: is required"} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("error %q does not name %s", err, s)
+			}
+		}
+		if got, err := svc.Count(context.Background(), ""); err != nil || got != 0 {
+			t.Errorf("%d resources stored (%v), want none", got, err)
 		}
 	})
 }
