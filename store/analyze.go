@@ -97,6 +97,11 @@ func (db *DB) withoutTimeout(ctx context.Context, f func(*sql.Conn) error) error
 		return err
 	}
 	defer conn.Close()
+	if db.write.perTransaction {
+		// No start-up parameter set a timeout to lift, and a SET would
+		// outlive f on a server connection other clients share.
+		return f(conn)
+	}
 	restore, err := db.d.untimed(ctx, conn)
 	if err != nil {
 		return err

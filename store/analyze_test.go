@@ -8,14 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
 )
 
 // tagged returns n resources of account, numbered from first, each tagged
 // "a" and "b".
-func tagged(account string, first, n int) []store.Resource {
-	rs := make([]store.Resource, n)
+func tagged(account string, first, n int) []resources.Resource {
+	rs := make([]resources.Resource, n)
 	for i := range rs {
 		rs[i] = storetest.NewResource(account, first+i, storetest.Tagged("a", "b"))
 	}
@@ -26,7 +27,7 @@ func tagged(account string, first, n int) []store.Resource {
 // it loaded, and on PostgreSQL a visibility map that covers them, both into
 // an empty database (the bulk path) and into one that holds resources.
 func TestImportAnalyses(t *testing.T) {
-	for _, engine := range storetest.Engines {
+	for _, engine := range storetest.Setups {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
 			db := storetest.Open(t, engine)
@@ -88,13 +89,13 @@ func checkAnalysed(t *testing.T, db *store.DB, resources int) {
 // TestMigrateAnalyses checks that a migration's tables are analysed, and
 // only those: the ones its SQL names.
 func TestMigrateAnalyses(t *testing.T) {
-	for _, engine := range storetest.Engines {
+	for _, engine := range storetest.Setups {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
 			db := storetest.Open(t, engine)
 			storetest.MustImport(t, db, tagged("acme", 0, 50)...)
 			forget := `DELETE FROM sqlite_stat1`
-			if engine == store.Postgres {
+			if storetest.Engine(engine) == store.Postgres {
 				forget = `SELECT pg_stat_reset()`
 			}
 			if err := db.ExecSQL(ctx, forget); err != nil {
@@ -105,7 +106,7 @@ func TestMigrateAnalyses(t *testing.T) {
 			}
 			for table, want := range map[string]bool{"resource_tags": true, "resources": false} {
 				query := `SELECT EXISTS (SELECT 1 FROM sqlite_stat1 WHERE tbl = $1)`
-				if engine == store.Postgres {
+				if storetest.Engine(engine) == store.Postgres {
 					query = `SELECT last_analyze IS NOT NULL AND last_vacuum IS NOT NULL
 						FROM pg_stat_user_tables WHERE relname = $1`
 				}
@@ -131,7 +132,7 @@ func TestImportBulkKeepsSchema(t *testing.T) {
 	before := schema(t, db)
 	bad := tagged("acme", 0, 10)
 	bad[9].ID = bad[3].ID
-	if _, err := db.ImportResources(ctx, storetest.Seq(bad...)); !errors.Is(err, store.ErrConflict) {
+	if _, err := db.ImportResources(ctx, storetest.Seq(bad...)); !errors.Is(err, resources.ErrConflict) {
 		t.Fatalf("import with a repeated id: %v, want a conflict", err)
 	}
 	if got := schema(t, db); got != before {

@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
 )
@@ -14,15 +16,17 @@ import (
 // indexes to matter, small enough to load in a second or two per engine.
 const benchRows = 20000
 
-// BenchmarkStore times the store's read paths on both engines: the first
-// page of a large account, a one-week window of it, the whole of a small
-// account, and a get by id. Compare runs with benchstat.
+// BenchmarkStore times the store's read paths on both engines, and on
+// PostgreSQL through PgBouncer: the first page of a large account, a
+// one-week window of it, the whole of a small account, and a get by id; the
+// first page and the get also from 16 goroutines at once (the "-16" ones),
+// as a server under load runs them. Compare runs with benchstat.
 func BenchmarkStore(b *testing.B) {
-	for _, engine := range storetest.Engines {
+	for _, engine := range storetest.Setups {
 		b.Run(engine, func(b *testing.B) {
 			// The default timeout can cut the seeding short on a busy machine.
-			db := storetest.Open(b, engine, store.WithStatementTimeout(time.Minute))
-			rs := make([]store.Resource, 0, benchRows+20)
+			db := storetest.Open(b, engine, store.WithStatementTimeout(time.Minute), store.WithPoolSize(concurrency))
+			rs := make([]resources.Resource, 0, benchRows+20)
 			for i := range benchRows {
 				// Half an hour apart: the large account spans about 14 months.
 				created := storetest.BaseTime.Add(time.Duration(i) * 30 * time.Minute)
@@ -37,12 +41,12 @@ func BenchmarkStore(b *testing.B) {
 			weekEnd := weekStart.Add(7 * 24 * time.Hour)
 			lists := []struct {
 				name string
-				f    store.ResourceFilter
+				f    resources.Filter
 			}{
-				{"list-first-page", store.ResourceFilter{AccountID: "large", Page: 1, PageSize: 50}},
-				{"list-one-week", store.ResourceFilter{AccountID: "large", Page: 1, PageSize: 50,
+				{"list-first-page", resources.Filter{AccountID: "large", Page: 1, PageSize: 50}},
+				{"list-one-week", resources.Filter{AccountID: "large", Page: 1, PageSize: 50,
 					CreatedAfter: &weekStart, CreatedBefore: &weekEnd}},
-				{"list-small-account", store.ResourceFilter{AccountID: "small", Page: 1, PageSize: 50}},
+				{"list-small-account", resources.Filter{AccountID: "small", Page: 1, PageSize: 50}},
 			}
 			ctx := context.Background()
 			for _, l := range lists {
@@ -53,13 +57,18 @@ func BenchmarkStore(b *testing.B) {
 					})
 				})
 			}
-			b.Run("get-by-id", func(b *testing.B) {
-				id := rs[benchRows/2].ID
-				loop(b, func() error {
-					_, err := db.GetResource(ctx, "large", id)
+			get := func() error {
+				_, err := db.GetResource(ctx, "large", rs[benchRows/2].ID)
+				return err
+			}
+			b.Run("get-by-id", func(b *testing.B) { loop(b, get) })
+			b.Run("list-first-page-16", func(b *testing.B) {
+				loopParallel(b, func() error {
+					_, err := db.ListResources(ctx, lists[0].f)
 					return err
 				})
 			})
+			b.Run("get-by-id-16", func(b *testing.B) { loopParallel(b, get) })
 		})
 	}
 }
@@ -75,6 +84,25 @@ func loop(b *testing.B, op func() error) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
+}
+
+// concurrency is how many goroutines loopParallel runs op in.
+const concurrency = 16
+
+// loopParallel is loop with op run by concurrency goroutines at once.
+func loopParallel(b *testing.B, op func() error) {
+	b.ReportAllocs()
+	b.SetParallelism(max(concurrency/runtime.GOMAXPROCS(0), 1))
+	start := cpuTime(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := op(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
 }
 

@@ -7,8 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"hash"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/re-factor/resources"
 )
 
 // A cursor is the position after the last row of a page, for the keyset
@@ -37,7 +41,12 @@ type cursor struct {
 }
 
 // cursorCodec signs and checks cursors with one key.
-type cursorCodec struct{ key []byte }
+type cursorCodec struct {
+	key  []byte
+	macs *sync.Pool // of hmac.New(sha256.New, key)
+}
+
+func newCursorCodec(key []byte) cursorCodec { return cursorCodec{key: key, macs: new(sync.Pool)} }
 
 // newCursorKey returns a random key: cursors then hold only within one
 // process, which is enough for tests and a single server.
@@ -47,7 +56,7 @@ func newCursorKey() []byte {
 	return k
 }
 
-func (c cursorCodec) encode(f ResourceFilter, page int64, last Resource) string {
+func (c cursorCodec) encode(f resources.Filter, page int64, last resources.Resource) string {
 	b := []byte{cursorVersion}
 	b = binary.AppendUvarint(b, uint64(page))
 	b = binary.AppendVarint(b, last.CreatedAt.UnixMicro())
@@ -58,9 +67,9 @@ func (c cursorCodec) encode(f ResourceFilter, page int64, last Resource) string 
 }
 
 // decode checks s against f and returns the position it holds. Anything
-// wrong with it gives a *ValidationError for "cursor".
-func (c cursorCodec) decode(f ResourceFilter) (cursor, error) {
-	bad := invalid("cursor", "is not a cursor this list returned for these filters and page_size")
+// wrong with it gives a resources.ErrInvalid for "cursor".
+func (c cursorCodec) decode(f resources.Filter) (cursor, error) {
+	bad := resources.Invalid("cursor", "is not a cursor this list returned for these filters and page_size")
 	b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
 	if err != nil || len(b) < 1+digestLen+macLen {
 		return cursor{}, bad
@@ -83,28 +92,40 @@ func (c cursorCodec) decode(f ResourceFilter) (cursor, error) {
 }
 
 func (c cursorCodec) mac(b []byte) []byte {
-	h := hmac.New(sha256.New, c.key)
+	// A MAC from the pool starts from its key's saved inner and outer
+	// states: hmac.New hashes the padded key twice and allocates both.
+	h, _ := c.macs.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, c.key)
+	} else {
+		h.Reset()
+	}
 	h.Write(b)
-	return h.Sum(nil)[:macLen]
+	sum := h.Sum(make([]byte, 0, sha256.Size))[:macLen]
+	c.macs.Put(h)
+	return sum
 }
 
 // filterDigest identifies everything about f that a cursor must agree with.
-func filterDigest(f ResourceFilter) []byte {
-	h := sha256.New()
-	field := func(s string) { h.Write(binary.AppendUvarint(nil, uint64(len(s)))); h.Write([]byte(s)) }
-	field(f.AccountID)
-	field(strings.Join(distinct(f.Tags), "\x00"))
-	field(f.DirectoryPrefix)
+func filterDigest(f resources.Filter) []byte {
+	// One buffer hashed once: a hash.Hash written field by field cost an
+	// allocation a field on every page that returns a cursor.
+	b := make([]byte, 0, 128)
+	field := func(s string) []byte { return append(binary.AppendUvarint(b, uint64(len(s))), s...) }
+	b = field(f.AccountID)
+	b = field(strings.Join(distinct(f.Tags), "\x00"))
+	b = field(f.DirectoryPrefix)
 	for _, t := range []*time.Time{f.CreatedAfter, f.CreatedBefore} {
 		if t == nil {
-			field("")
+			b = field("")
 		} else {
-			field(t.UTC().Format(time.RFC3339Nano))
+			b = field(t.UTC().Format(time.RFC3339Nano))
 		}
 	}
-	h.Write([]byte{boolByte(f.Ascending)})
-	h.Write(binary.AppendUvarint(nil, uint64(f.PageSize)))
-	return h.Sum(nil)[:digestLen]
+	b = append(b, boolByte(f.Ascending))
+	b = binary.AppendUvarint(b, uint64(f.PageSize))
+	sum := sha256.Sum256(b)
+	return sum[:digestLen]
 }
 
 func boolByte(b bool) byte {

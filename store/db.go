@@ -1,7 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,20 +24,40 @@ type DB struct {
 	// read serves queries, write changes. On SQLite write holds a single
 	// connection; on PostgreSQL they are one pool unless WithReadURL gives
 	// read its own.
-	read, write     *sqlx.DB
+	read, write pool
+	// current is read, unless read is a replica (WithReadURL): then write,
+	// whose reads see every commit. What a commit has just woken (the
+	// change feed) or revoked (a link) is read there.
+	current         pool
 	timeout         time.Duration
 	importBatchSize int
 	cursors         cursorCodec
-	readStmts       *stmtCache   // prepared list and get statements on read
-	columns         string       // resourceColumns(d)
-	getSQL          string       // getQuery(d)
-	totals          *totalsCache // exact totals by the generation they hold at
+	readStmts       *stmtCache     // list and get statements on read, prepared where they may be
+	currentStmts    *stmtCache     // on current
+	columns         string         // resourceColumns(d)
+	getSQL          string         // getQuery(d)
+	totals          *totalsCache   // exact totals by the generation they hold at
+	listCounts      *countsCache   // what chose a list's walk (prefixFirst)
+	hooks           committedHooks // OnEvents (events.go)
+	listenURL       string         // the direct connection LISTEN uses (listen.go)
+}
+
+// pool is one pool of connections to the database.
+type pool struct {
+	*sqlx.DB
+	// perTransaction tells that a pooler in transaction mode (PgBouncer's
+	// pool_mode=transaction) stands between the pool and the server: each
+	// transaction, and each statement outside one, may run on another
+	// server connection, so nothing may outlive it there (a prepared
+	// statement, a session setting, a session lock).
+	perTransaction bool
 }
 
 type options struct {
 	statementTimeout time.Duration
 	poolSize         int
 	readURL          string
+	listenURL        string
 	cursorKey        []byte
 }
 
@@ -42,8 +65,11 @@ type options struct {
 type Option func(*options)
 
 // WithStatementTimeout bounds every statement, both through its context and,
-// on PostgreSQL, through the server's statement_timeout. Zero disables it.
-// The default is 5 seconds.
+// on PostgreSQL, through the server's statement_timeout: a start-up
+// parameter of each connection, or behind a pooler in transaction mode a
+// setting of each transaction (statements outside one then have only their
+// context, whose deadline makes lib/pq send the server a cancel request).
+// Zero disables it. The default is 5 seconds.
 func WithStatementTimeout(d time.Duration) Option {
 	return func(o *options) { o.statementTimeout = d }
 }
@@ -58,7 +84,8 @@ func WithPoolSize(n int) Option {
 // WithReadURL sends list and get queries to a second PostgreSQL database,
 // typically a streaming replica of the first: reads then scale with
 // replicas, at the price of replication lag (a list may not yet show a
-// resource just written). Empty means the one database serves all.
+// resource just written; a get that finds nothing there asks the first
+// database). Empty means the one database serves all.
 func WithReadURL(url string) Option {
 	return func(o *options) { o.readURL = url }
 }
@@ -73,8 +100,11 @@ func WithCursorKey(key []byte) Option {
 // Open connects to the database at dsn and checks that it answers. Accepted
 // forms are postgres://… or postgresql://… (lib/pq) and sqlite:PATH
 // (modernc.org/sqlite; the file and its directory are created if missing).
+// A PostgreSQL URL reached through a pooler in transaction mode, such as
+// PgBouncer's pool_mode=transaction, must say so with the parameter
+// pool_mode=transaction.
 // Open does not migrate: call Migrate. An unreachable database gives an
-// error matching ErrUnavailable.
+// error matching resources.ErrUnavailable.
 func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	o := options{statementTimeout: 5 * time.Second, poolSize: 10}
 	for _, opt := range opts {
@@ -93,14 +123,20 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
-	db := &DB{d: d, read: read, write: write, timeout: o.statementTimeout,
-		importBatchSize: importBatchSize, cursors: cursorCodec{key: o.cursorKey},
-		columns: resourceColumns(d), getSQL: getQuery(d), totals: newTotalsCache()}
+	db := &DB{d: d, read: read, write: write, listenURL: cmp.Or(o.listenURL, dsn), timeout: o.statementTimeout,
+		importBatchSize: importBatchSize, cursors: newCursorCodec(o.cursorKey),
+		columns: resourceColumns(d), getSQL: getQuery(d), totals: newTotalsCache(),
+		listCounts: newCountsCache()}
 	db.readStmts = newStmtCache(db.read)
+	db.current, db.currentStmts = db.read, db.readStmts
+	if o.readURL != "" {
+		db.current = db.write
+		db.currentStmts = newStmtCache(db.current)
+	}
 	// Connecting may take longer than a statement: ctx alone bounds it.
 	if err := db.ping(ctx, ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("store: open: %w", err)
+		return nil, fmt.Errorf("store: open: %w", poolerHint(err))
 	}
 	return db, nil
 }
@@ -108,6 +144,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 // Close closes the database's connections.
 func (db *DB) Close() error {
 	db.readStmts.close()
+	db.currentStmts.close()
 	err := db.read.Close()
 	if db.write != db.read {
 		if werr := db.write.Close(); err == nil {
@@ -118,7 +155,7 @@ func (db *DB) Close() error {
 }
 
 // Ping checks that the database answers within the statement timeout. It
-// returns an error matching ErrUnavailable when it does not.
+// returns an error matching resources.ErrUnavailable when it does not.
 func (db *DB) Ping(ctx context.Context) error {
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
@@ -147,4 +184,20 @@ func (db *DB) withTimeout(ctx context.Context) (context.Context, context.CancelF
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, db.timeout)
+}
+
+// begin starts a transaction on p. Behind a pooler in transaction mode no
+// start-up parameter carries the statement timeout, so the transaction sets
+// its own: the server then ends a statement that outlasts it even when this
+// process is no longer there to cancel it (killed while the statement waits
+// for a lock, say).
+func (db *DB) begin(ctx context.Context, p pool, opts *sql.TxOptions) (*sqlx.Tx, error) {
+	tx, err := p.BeginTxx(ctx, opts)
+	if err != nil || !p.perTransaction || db.timeout <= 0 {
+		return tx, err
+	}
+	if err := setLocalTimeout(ctx, tx, db.timeout); err != nil {
+		return nil, errors.Join(err, rollback(tx))
+	}
+	return tx, nil
 }

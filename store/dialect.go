@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/re-factor/resources"
 )
 
 // A dialect holds everything one engine does differently: how to open it,
@@ -18,7 +20,7 @@ type dialect interface {
 	name() string
 	// open returns the read and write pools for dsn, a URL of one of the
 	// schemes the dialect claims.
-	open(dsn string, o options) (read, write *sqlx.DB, err error)
+	open(dsn string, o options) (read, write pool, err error)
 	// placeholder returns the text standing for the nth argument (from 1)
 	// of a query, so that an argument can be referred to more than once.
 	placeholder(n int) string
@@ -37,6 +39,12 @@ type dialect interface {
 	// joinTags is the join that brings a list's further tags, and the
 	// resources a prefix tests, to its first tag's rows (g0).
 	joinTags() string
+	// plansJoins reports whether the engine's planner orders a list's joins
+	// itself (joinTags is a plain JOIN): then each tag's range needs the
+	// window, since any tag may be walked, and a page of tags with a prefix
+	// tries ListQuery.Walk first, since that planner would rather read
+	// whole ranges than probe.
+	plansJoins() bool
 	// countTags returns a query for the number of resources matching w, a
 	// filter with tags whose total no maintained count holds, or "" for
 	// the count of w's own rows.
@@ -44,10 +52,14 @@ type dialect interface {
 	// snapshot is the options of a read-only transaction whose queries all
 	// see one snapshot.
 	snapshot() *sql.TxOptions
+	// beginImport sets conn up for an import's load and returns what sets
+	// it back.
+	beginImport(ctx context.Context, conn *sqlx.Conn) (restore func(context.Context) error, err error)
 	// importBatch stores a batch of an import in tx in the engine's fastest
 	// way. On failure it returns the index of the failing resource, or -1
 	// when it cannot tell.
-	importBatch(ctx context.Context, tx *sqlx.Tx, batch []Resource) (int, error)
+	// bulk is the import's bulk load, or nil.
+	importBatch(ctx context.Context, tx *sqlx.Tx, batch []resources.Resource, bulk *bulkLoad) (int, error)
 	// storageKeys calls fn with the keys in bucket, in byte order, reading
 	// them through tx, a snapshot transaction.
 	storageKeys(ctx context.Context, db *DB, tx *sqlx.Tx, bucket string, fn func(string) error) error

@@ -8,45 +8,33 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path"
 	"syscall"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/re-factor/resources"
 )
 
-// The store's errors. Every error a method returns that is not one of these
-// (or a caller's context error) is an internal failure.
-var (
-	// ErrNotFound reports that the requested resource does not exist in the
-	// caller's account.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict reports that a resource with the same id or the same
-	// account, directory path and name already exists.
-	ErrConflict = errors.New("conflict")
-	// ErrInvalid reports input the store refuses. Validation failures are
-	// *ValidationError values, which match ErrInvalid with errors.Is.
-	ErrInvalid = errors.New("invalid input")
-	// ErrUnavailable reports that the database could not be reached or did
-	// not answer within the statement timeout. Retrying later may succeed.
-	ErrUnavailable = errors.New("database unavailable")
-)
+// The store returns its failures as *resources.Error, in the client's
+// words, with the driver's error kept as the cause: ErrNotFound for a
+// resource the account does not have, ErrConflict for a taken id or path,
+// ErrInvalid for a value the database refuses, ErrUnavailable for a
+// database that could not be reached or did not answer within the statement
+// timeout. Every other error it returns (but a caller's context error) is
+// an internal failure.
 
-// ValidationError names the field that failed validation and why.
-type ValidationError struct {
-	Field  string // the field's JSON name, e.g. "directory_path"
-	Reason string // e.g. `must start with "/"`
+// notFound is the error for a resource the account does not have: one of
+// another account is indistinguishable from a missing one.
+func notFound(err error) error {
+	return &resources.Error{Kind: resources.ErrNotFound, Reason: "resource not found", Err: err}
 }
 
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
-
-// Is makes every ValidationError match ErrInvalid.
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
-
-func invalid(field, reason string, args ...any) error {
-	return &ValidationError{Field: field, Reason: fmt.Sprintf(reason, args...)}
-}
+// unavailable is what a client is told of an outage.
+const unavailable = "the service is temporarily unavailable; retry shortly"
 
 // translate maps a driver error to the store's sentinels. ctx is the
 // caller's context, not the one carrying the statement timeout: a caller who
@@ -64,18 +52,55 @@ func translate(ctx context.Context, err error) error {
 	}
 	switch {
 	case isUnavailable(err):
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return &resources.Error{Kind: resources.ErrUnavailable, Reason: unavailable, Err: err}
 	case isUniqueViolation(err):
-		return fmt.Errorf("%w: a resource with the same id or path already exists", ErrConflict)
+		return &resources.Error{Kind: resources.ErrConflict, Reason: "a resource with the same id or path already exists", Err: err}
 	case isRejectedValue(err):
-		// The message of a data exception names the value's problem, not
-		// the statement; constraint failures on SQLite would quote SQL.
-		if e := pq.As(err); e != nil && e.Code.Class() == pqerror.ClassDataException {
-			return fmt.Errorf("%w: %s", ErrInvalid, e.Message)
-		}
-		return fmt.Errorf("%w: the database rejected a value", ErrInvalid)
+		// The client hears no more than this: a data exception's message
+		// names the value's problem, but constraint failures on SQLite
+		// would quote SQL. The cause keeps the database's words.
+		return &resources.Error{Kind: resources.ErrInvalid, Reason: "a value could not be stored", Err: err}
 	}
 	return err
+}
+
+// conflict describes a unique violation by r, or returns nil when err is
+// not one. onPath is what the client is told when r's path is taken.
+func conflict(err error, r resources.Resource, onPath string) error {
+	byID := false
+	if e := pq.As(err, pqerror.UniqueViolation); e != nil {
+		byID = e.Constraint == "resources_pkey"
+	} else if code := sqliteCode(err); code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+		byID = true
+	} else if code != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		return nil
+	}
+	return conflictError(err, r, byID, onPath)
+}
+
+// conflictError says that r's id (byID) or path is taken, in onPath's
+// words for the path; err is the database's.
+func conflictError(err error, r resources.Resource, byID bool, onPath string) error {
+	if byID {
+		return &resources.Error{Kind: resources.ErrConflict, Err: err,
+			Reason: fmt.Sprintf("resource id %s already exists in account %q", r.ID, r.AccountID)}
+	}
+	return &resources.Error{Kind: resources.ErrConflict, Reason: onPath, Err: err}
+}
+
+// importedPathTaken is what an import says of a resource whose path is
+// taken: an operator reads it, of any account.
+func importedPathTaken(r resources.Resource) string {
+	return fmt.Sprintf("path %q already exists in account %q", path.Join(r.DirectoryPath, r.Name), r.AccountID)
+}
+
+// isRecoveryConflict tells a query that a streaming replica canceled
+// because replaying the primary's changes needed what the query held
+// (SQLSTATE 40001, or 40P01 for a lock replay waited on): the primary does
+// not meet that conflict.
+func isRecoveryConflict(err error) bool {
+	e := pq.As(err)
+	return e != nil && (e.Code == pqerror.TRSerializationFailure || e.Code == pqerror.TRDeadlockDetected)
 }
 
 func isUnavailable(err error) bool {
@@ -109,6 +134,11 @@ func isUnavailable(err error) bool {
 		return true
 	}
 	return false
+}
+
+// isForeignKeyViolation reports a row referring to one that is not there.
+func isForeignKeyViolation(err error) bool {
+	return pq.As(err, pqerror.ForeignKeyViolation) != nil || sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
 func isUniqueViolation(err error) bool {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/re-factor/resources"
 )
 
 // exportChunkSize is how many resources an export reads per query.
@@ -16,13 +18,13 @@ const exportChunkSize = 1000
 // streams: it reads the resources in chunks, each chunk under the statement
 // timeout, all from one snapshot of the database. An error from fn stops the
 // export and is returned as is.
-func (db *DB) ExportResources(ctx context.Context, accountID string, fn func(Resource) error) error {
-	tx, err := db.read.BeginTxx(ctx, db.d.snapshot())
+func (db *DB) ExportResources(ctx context.Context, accountID string, fn func(resources.Resource) error) error {
+	tx, err := db.begin(ctx, db.read, db.d.snapshot())
 	if err != nil {
 		return fmt.Errorf("store: export: %w", translate(ctx, err))
 	}
 	defer tx.Rollback()
-	var after *Resource
+	var after *resources.Resource
 	for {
 		chunk, err := db.exportChunk(ctx, tx, accountID, after)
 		if err != nil {
@@ -43,7 +45,7 @@ func (db *DB) ExportResources(ctx context.Context, accountID string, fn func(Res
 // exportChunk returns the resources that follow after in export order. It
 // seeks on the order index rather than using OFFSET, so every chunk costs
 // the same.
-func (db *DB) exportChunk(ctx context.Context, tx *sqlx.Tx, accountID string, after *Resource) ([]Resource, error) {
+func (db *DB) exportChunk(ctx context.Context, tx *sqlx.Tx, accountID string, after *resources.Resource) ([]resources.Resource, error) {
 	ctx, cancel := db.withTimeout(ctx)
 	defer cancel()
 	// The cursor leaves out the account when there is only one: SQLite
@@ -67,7 +69,7 @@ func (db *DB) exportChunk(ctx context.Context, tx *sqlx.Tx, accountID string, af
 	if err != nil {
 		return nil, err
 	}
-	return readResources(rows, &resourceRow{}, make([]Resource, 0, exportChunkSize))
+	return readResources(rows, &resourceRow{}, make([]resources.Resource, 0, exportChunkSize))
 }
 
 // CountResources returns how many resources the account has, or all

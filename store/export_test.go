@@ -2,6 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/re-factor/resources"
 )
 
 // Hooks into the package for its external tests.
@@ -23,20 +28,47 @@ var slowQueries = map[string]string{
 
 // SlowQuery runs a statement that takes far longer than any statement
 // timeout a test sets, and returns its error as the store's methods would.
-// With clientDeadline false it does not bound the statement's context, so
-// only PostgreSQL's server-side statement_timeout can stop it.
+// With clientDeadline it runs as a get or a list does: alone, under the
+// statement timeout's context. Without, it runs in a transaction begun as
+// the store begins its own, under ctx alone, so that only PostgreSQL's
+// statement_timeout can stop it.
 func (db *DB) SlowQuery(ctx context.Context, clientDeadline bool) error {
 	q := slowQueries[db.Engine()]
-	qctx := ctx
 	if clientDeadline {
-		var cancel context.CancelFunc
-		qctx, cancel = db.withTimeout(ctx)
+		tctx, cancel := db.withTimeout(ctx)
 		defer cancel()
+		_, err := db.read.ExecContext(tctx, q)
+		return translate(ctx, err)
 	}
-	_, err := db.read.ExecContext(qctx, q)
+	tx, err := db.begin(ctx, db.read, nil)
+	if err != nil {
+		return translate(ctx, err)
+	}
+	defer rollback(tx)
+	_, err = tx.ExecContext(ctx, q)
 	return translate(ctx, err)
 }
 
 // SetImportBatchSize makes ImportResources send batches of n resources, so
 // tests can cross batch boundaries with few resources.
 func (db *DB) SetImportBatchSize(n int) { db.importBatchSize = n }
+
+// WalkCap is how many tag entries a ListQuery.Walk reads at most.
+const WalkCap = walkCap
+
+// WriteEventThenFail runs a transaction that creates r and writes its
+// event, then fails before committing, as a write that fails after its
+// event was written would.
+func (db *DB) WriteEventThenFail(ctx context.Context, r resources.Resource) error {
+	return db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
+		if _, err := tx.NamedExecContext(tctx, insertResource, newRow(db.d, r)); err != nil {
+			return err
+		}
+		e := resources.Event{AccountID: r.AccountID, Type: resources.EventCreated, Timestamp: r.CreatedAt,
+			ResourceID: r.ID, Data: []byte(`{}`)}
+		if _, err := db.appendEvent(tctx, tx, &e); err != nil {
+			return err
+		}
+		return errors.New("failing after the event")
+	})
+}

@@ -4,26 +4,34 @@ import (
 	"cmp"
 	"context"
 	"crypto/md5"
+	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"iter"
-	"path"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/jmoiron/sqlx/reflectx"
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/re-factor/resources"
 )
 
 // importBatchSize is how many resources an import holds in memory and sends
 // together, unless a test sets DB.importBatchSize. Each batch runs under the
-// statement timeout. Larger batches give index inserts more locality.
-const importBatchSize = 20000
+// statement timeout. Larger batches give index inserts more locality;
+// smaller ones keep the import's memory (about three batches in flight)
+// within its 200 MB target.
+const importBatchSize = 10000
 
 // resourceInsertColumns are the columns a new resource row gives values
 // for; resourceRow's db tags name its fields the same.
@@ -43,17 +51,57 @@ const insertTag = `INSERT INTO resource_tags (account_id, resource_id, tag, crea
 
 // ImportResources inserts the resources of rs, every field as given, in one
 // transaction: either all are stored or none. It returns how many it stored.
-// An error from rs aborts the import and is returned as is. An invalid
-// resource gives an error matching ErrInvalid, a resource whose id or path
-// is taken one matching ErrConflict; both name the resource's position in rs
-// (counting from 1) and the id or path. Once committed, the loaded tables
+// The resources must be valid (resources.ReadLines yields only valid ones):
+// the store checks only what the database itself refuses. An error from rs
+// aborts the import and is returned as is. A resource the database refuses
+// gives an error matching resources.ErrInvalid, one whose id or path is
+// taken one matching resources.ErrConflict; both name the resource's
+// position in rs (counting from 1) and the id or path. Once committed, the loaded tables
 // are analysed (analyze.go); an error then comes with the count stored.
-func (db *DB) ImportResources(ctx context.Context, rs iter.Seq2[Resource, error], opts ...ImportOption) (int64, error) {
+func (db *DB) ImportResources(ctx context.Context, rs iter.Seq2[resources.Resource, error], opts ...ImportOption) (int64, error) {
 	var o importOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	tx, err := db.write.BeginTxx(ctx, nil)
+	n, err := db.importRows(ctx, rs, o)
+	if err != nil {
+		return 0, err
+	}
+	o.begin(StepAnalyse)
+	if err := db.analyseLoaded(ctx); err != nil {
+		return n, fmt.Errorf("store: import: stored %d resources, then analysing the tables: %w", n, translate(ctx, err))
+	}
+	return n, nil
+}
+
+// importRows stores the resources of rs in one transaction, on a
+// connection set up for the load (the dialect's beginImport) and given
+// back before the tables are analysed: SQLite writes through one.
+func (db *DB) importRows(ctx context.Context, rs iter.Seq2[resources.Resource, error], o importOptions) (int64, error) {
+	conn, err := db.write.Connx(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: import: %w", translate(ctx, err))
+	}
+	restore, err := db.d.beginImport(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return 0, fmt.Errorf("store: import: %w", translate(ctx, err))
+	}
+	defer func() {
+		// A connection whose settings cannot be put back must not serve
+		// anyone else: ErrBadConn makes the pool close it.
+		if restore(context.WithoutCancel(ctx)) != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}()
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err == nil && db.write.perTransaction && db.timeout > 0 {
+		// Behind a pooler the timeout is the transaction's (db.begin).
+		if err = setLocalTimeout(ctx, tx, db.importTimeout()); err != nil {
+			err = errors.Join(err, rollback(tx))
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store: import: %w", translate(ctx, err))
 	}
@@ -69,11 +117,15 @@ func (db *DB) ImportResources(ctx context.Context, rs iter.Seq2[Resource, error]
 	failed := make(chan struct{})
 	var storeErr error
 	var wg sync.WaitGroup
+	counts := map[string]int64{} // resources stored per account, for the events
 	wg.Go(func() {
 		for b := range batches {
-			if storeErr = db.storeBatch(ctx, tx, b); storeErr != nil {
+			if storeErr = db.storeBatch(ctx, tx, b, bulk); storeErr != nil {
 				close(failed)
 				return
+			}
+			for i := range b.rs {
+				counts[b.rs[i].AccountID]++
 			}
 		}
 	})
@@ -91,46 +143,71 @@ func (db *DB) ImportResources(ctx context.Context, rs iter.Seq2[Resource, error]
 		return 0, err
 	}
 	if bulk != nil {
-		o.begin(StepCheckKeys)
-		if err := bulk.finish(ctx, tx); err != nil {
-			return 0, fmt.Errorf("store: import: checking keys: %w", translate(ctx, err))
+		o.begin(bulk.step)
+		if err := bulk.finish(ctx, tx); errors.Is(err, resources.ErrConflict) {
+			return 0, err
+		} else if err != nil {
+			return 0, fmt.Errorf("store: import: checking keys: %w", translate(ctx, keyViolation(err)))
 		}
+	}
+	events, queued, err := db.importEvents(ctx, tx, counts)
+	if err != nil {
+		return 0, fmt.Errorf("store: import: %w", translate(ctx, err))
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: import: %w", translate(ctx, err))
 	}
-	o.begin(StepAnalyse)
-	if err := db.analyseLoaded(ctx); err != nil {
-		return n, fmt.Errorf("store: import: stored %d resources, then analysing the tables: %w", n, translate(ctx, err))
-	}
+	db.committed(events, queued)
 	return n, nil
+}
+
+// importEvents writes in tx the one resources.imported event of each
+// account the import loaded into (resources.EventImported says why one),
+// in account order, the order in which every writer takes the counters.
+// It also returns how many deliveries they queued.
+func (db *DB) importEvents(ctx context.Context, tx *sqlx.Tx, counts map[string]int64) ([]resources.Event, int, error) {
+	tctx, cancel := db.withTimeout(ctx)
+	defer cancel()
+	now := time.Now()
+	var events []resources.Event
+	queued := 0
+	for _, account := range slices.Sorted(maps.Keys(counts)) {
+		data, err := resources.ImportedData(counts[account])
+		if err != nil {
+			return nil, 0, err
+		}
+		e := resources.Event{AccountID: account, Type: resources.EventImported, Timestamp: now, Data: data}
+		n, err := db.appendEvent(tctx, tx, &e)
+		if err != nil {
+			return nil, 0, err
+		}
+		events, queued = append(events, e), queued+n
+	}
+	return events, queued, nil
 }
 
 // importBatch is a slice of an import; its first resource is number
 // skipped+1 of the import.
 type importBatch struct {
-	rs      []Resource
+	rs      []resources.Resource
 	skipped int64
 }
 
-// readBatches validates the resources of rs and sends them on in batches.
+// readBatches sends the resources of rs on in batches.
 // It returns how many it read, stopping early when send returns false.
-func readBatches(rs iter.Seq2[Resource, error], size int, send func(importBatch) bool) (int64, error) {
+func readBatches(rs iter.Seq2[resources.Resource, error], size int, send func(importBatch) bool) (int64, error) {
 	var n int64
-	b := importBatch{rs: make([]Resource, 0, size)}
+	b := importBatch{rs: make([]resources.Resource, 0, size)}
 	for r, err := range rs {
 		if err != nil {
 			return n, err
 		}
 		n++
-		if r.Metadata, err = r.validate(); err != nil {
-			return n, fmt.Errorf("store: import resource %d: %w", n, err)
-		}
 		if b.rs = append(b.rs, r); len(b.rs) == size {
 			if !send(b) {
 				return n, nil
 			}
-			b = importBatch{rs: make([]Resource, 0, size), skipped: n}
+			b = importBatch{rs: make([]resources.Resource, 0, size), skipped: n}
 		}
 	}
 	if len(b.rs) > 0 {
@@ -139,12 +216,25 @@ func readBatches(rs iter.Seq2[Resource, error], size int, send func(importBatch)
 	return n, nil
 }
 
-// storeBatch stores the batch under the statement timeout.
-func (db *DB) storeBatch(ctx context.Context, tx *sqlx.Tx, b importBatch) error {
+// importTimeout bounds one batch of an import: the statement timeout, or
+// minBatchTimeout when that is longer. A batch holds thousands of rows, and
+// no request waits on an import (the commands, the demo data and --seed
+// run them), so the timeout that protects requests would only cut a seed
+// short on a busy machine. Call it only when db.timeout is set.
+func (db *DB) importTimeout() time.Duration { return max(db.timeout, minBatchTimeout) }
+
+// minBatchTimeout is the least time an import batch is given.
+const minBatchTimeout = 10 * time.Minute
+
+// storeBatch stores the batch under the import's timeout.
+func (db *DB) storeBatch(ctx context.Context, tx *sqlx.Tx, b importBatch, bulk *bulkLoad) error {
 	batch := b.rs
-	tctx, cancel := db.withTimeout(ctx)
+	tctx, cancel := context.WithCancel(ctx)
+	if db.timeout > 0 {
+		tctx, cancel = context.WithTimeout(ctx, db.importTimeout())
+	}
 	defer cancel()
-	i, err := db.d.importBatch(tctx, tx, batch)
+	i, err := db.d.importBatch(tctx, tx, batch, bulk)
 	if err == nil {
 		return nil
 	}
@@ -152,7 +242,8 @@ func (db *DB) storeBatch(ctx context.Context, tx *sqlx.Tx, b importBatch) error 
 		// keyViolation (bulk.go) names the key, as a bulk load's check does.
 		return fmt.Errorf("store: import: %w", translate(ctx, keyViolation(err)))
 	}
-	if cerr := conflict(err, batch[i]); cerr != nil {
+	r := batch[i]
+	if cerr := conflict(err, r, importedPathTaken(r)); cerr != nil {
 		err = cerr
 	} else {
 		err = translate(ctx, err)
@@ -160,28 +251,26 @@ func (db *DB) storeBatch(ctx context.Context, tx *sqlx.Tx, b importBatch) error 
 	return fmt.Errorf("store: import resource %d: %w", b.skipped+int64(i)+1, err)
 }
 
-// copyBatch loads batch with COPY, the fastest way into PostgreSQL. COPY
-// reports errors late, without the row, so on a unique violation it finds
-// the offending resource from the key in the error's detail; otherwise it
-// returns -1 for the row.
-func copyBatch(ctx context.Context, tx *sqlx.Tx, batch []Resource) (int, error) {
-	// In primary key order, index inserts hit neighbouring pages.
-	order := make([]*Resource, len(batch))
-	for i := range batch {
-		order[i] = &batch[i]
+// copyBatch loads batch with COPY, the fastest way into PostgreSQL: in
+// primary key order when keyed, so that index inserts hit neighbouring
+// pages, else in the order of the import (bulk.go). COPY reports errors
+// late, without the row, so on a unique violation it finds the offending
+// resource from the key in the error's detail; otherwise it returns -1 for
+// the row.
+func copyBatch(ctx context.Context, tx *sqlx.Tx, batch []resources.Resource, keyed bool) (int, error) {
+	var order []int
+	if keyed {
+		order = keyOrder(batch)
+	} else {
+		order = make([]int, len(batch))
+		for i := range order {
+			order[i] = i
+		}
 	}
-	slices.SortFunc(order, func(a, b *Resource) int {
-		return cmp.Or(strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.ID, b.ID))
-	})
-	fields := tx.Mapper.TraversalsByName(reflect.TypeFor[resourceRow](), resourceInsertColumns)
 	rows := func(yield func([]any) bool) {
-		for _, r := range order {
-			row := reflect.ValueOf(newRow(postgresDialect{}, *r))
-			args := make([]any, len(fields))
-			for i, f := range fields {
-				args[i] = reflectx.FieldByIndexesReadOnly(row, f).Interface()
-			}
-			if !yield(args) {
+		args := make([]any, 0, len(resourceInsertColumns))
+		for _, i := range order {
+			if !yield(appendInsertArgs(args[:0], postgresDialect{}, &batch[i])) {
 				return
 			}
 		}
@@ -190,7 +279,8 @@ func copyBatch(ctx context.Context, tx *sqlx.Tx, batch []Resource) (int, error) 
 		return conflictRow(err, batch), err
 	}
 	tags := func(yield func([]any) bool) {
-		for _, r := range order {
+		for _, i := range order {
+			r := &batch[i]
 			created := postgresDialect{}.timeArg(r.CreatedAt)
 			for _, t := range r.Tags {
 				if !yield([]any{r.AccountID, r.ID, t, created}) {
@@ -224,7 +314,7 @@ func copyIn(ctx context.Context, tx *sqlx.Tx, query string, rows iter.Seq[[]any]
 // already exists."; the path key holds the MD5 digests of path and name),
 // or -1. When two resources of the batch share the key, it is the later one
 // that collides.
-func conflictRow(err error, batch []Resource) int {
+func conflictRow(err error, batch []resources.Resource) int {
 	e := pq.As(err, pqerror.UniqueViolation)
 	if e == nil {
 		return -1
@@ -248,47 +338,153 @@ func md5Hex(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// insertBatch inserts batch row by row with prepared statements: the way
-// in for an engine without a bulk path, and SQLite's fastest. On failure
-// it returns the index of the failing resource.
-func insertBatch(ctx context.Context, tx *sqlx.Tx, d dialect, batch []Resource) (int, error) {
-	rowStmt, err := tx.PrepareNamedContext(ctx, insertResource)
-	if err != nil {
-		return -1, err
-	}
-	defer rowStmt.Close()
-	tagStmt, err := tx.PreparexContext(ctx, tx.Rebind(insertTag))
-	if err != nil {
-		return -1, err
-	}
-	defer tagStmt.Close()
-	for i, r := range batch {
-		if _, err := rowStmt.ExecContext(ctx, newRow(d, r)); err != nil {
-			return i, err
+// Rows per statement of insertBatch: a statement's cost beyond its rows
+// (database/sql, the driver, a statement journal) is spread over many, up
+// to where more rows per statement stopped paying.
+const (
+	resourcesPerInsert = 100
+	tagsPerInsert      = 250
+)
+
+// insertBatch inserts batch with multi-row INSERTs, in primary key order:
+// SQLite's fastest way in. On failure it returns the index of the failing
+// resource (failedRow), or -1 when a tag row failed: tags fail only if
+// their resource did.
+func insertBatch(ctx context.Context, tx *sqlx.Tx, d dialect, batch []resources.Resource) (int, error) {
+	order := keyOrder(batch)
+	rows := newMultiInsert(`INSERT INTO resources (`+strings.Join(resourceInsertColumns, ", ")+`) VALUES `,
+		len(resourceInsertColumns), resourcesPerInsert)
+	defer rows.close()
+	for start := 0; start < len(order); start += resourcesPerInsert {
+		chunk := order[start:min(start+resourcesPerInsert, len(order))]
+		for _, i := range chunk {
+			rows.args = appendInsertArgs(rows.args, d, &batch[i])
 		}
+		if err := rows.exec(ctx, tx); err != nil {
+			return failedRow(ctx, tx, d, batch, chunk, err)
+		}
+	}
+	// A tag that cannot be stored is no reason to keep SQLite's statement
+	// journal, which would let a failed statement be undone alone: the
+	// import fails, and its transaction is rolled back whole.
+	tags := newMultiInsert(`INSERT OR FAIL INTO resource_tags (account_id, resource_id, tag, created_at) VALUES `, 4, tagsPerInsert)
+	defer tags.close()
+	for _, i := range order {
+		r := &batch[i]
 		for _, t := range r.Tags {
-			if _, err := tagStmt.ExecContext(ctx, r.AccountID, r.ID, t, d.timeArg(r.CreatedAt)); err != nil {
-				return i, err
+			tags.args = append(tags.args, r.AccountID, r.ID, t, d.timeArg(r.CreatedAt))
+			if tags.full() {
+				if err := tags.exec(ctx, tx); err != nil {
+					return -1, err
+				}
 			}
 		}
 	}
-	return -1, nil
+	return -1, tags.exec(ctx, tx)
 }
 
-// conflict describes a unique violation by r in words, or returns nil if
-// err is not one.
-func conflict(err error, r Resource) error {
-	byID := false
-	if e := pq.As(err, pqerror.UniqueViolation); e != nil {
-		byID = e.Constraint == "resources_pkey"
-	} else if code := sqliteCode(err); code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
-		byID = true
-	} else if code != sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+// keyOrder returns the indexes of batch in primary key order, in which
+// index inserts hit neighbouring pages.
+func keyOrder(batch []resources.Resource) []int {
+	order := make([]int, len(batch))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int {
+		a, b := &batch[i], &batch[j]
+		return cmp.Or(strings.Compare(a.AccountID, b.AccountID), strings.Compare(a.ID, b.ID))
+	})
+	return order
+}
+
+// failedRow finds the resource of chunk (indexes of batch) that made its
+// INSERT fail with err, by inserting them again one at a time: SQLite
+// undid the failed statement whole. It returns the resource's index and
+// its error, or -1 and err. Of two resources of batch that share a key,
+// the later one collides, as in the order of the import.
+func failedRow(ctx context.Context, tx *sqlx.Tx, d dialect, batch []resources.Resource, chunk []int, err error) (int, error) {
+	stmt, perr := tx.PrepareNamedContext(ctx, insertResource)
+	if perr != nil {
+		return -1, err
+	}
+	defer stmt.Close()
+	for _, i := range chunk {
+		if _, err := stmt.ExecContext(ctx, newRow(d, batch[i])); err != nil {
+			r := batch[i]
+			byID := sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+			if byID || sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+				for j := len(batch) - 1; j > i; j-- {
+					o := batch[j]
+					if o.AccountID == r.AccountID && (byID && o.ID == r.ID ||
+						!byID && o.DirectoryPath == r.DirectoryPath && o.Name == r.Name) {
+						return j, err
+					}
+				}
+			}
+			return i, err
+		}
+	}
+	return -1, err
+}
+
+// multiInsert runs an INSERT of up to rows rows at a time: args collects
+// the values of the next, and exec runs it.
+type multiInsert struct {
+	head       string // INSERT … VALUES
+	cols, rows int
+	stmt       *sql.Stmt // prepared for rows rows
+	args       []any
+}
+
+func newMultiInsert(head string, cols, rows int) *multiInsert {
+	return &multiInsert{head: head, cols: cols, rows: rows, args: make([]any, 0, cols*rows)}
+}
+
+func (m *multiInsert) full() bool { return len(m.args) == m.cols*m.rows }
+
+// exec inserts the rows of args, if any, and empties it.
+func (m *multiInsert) exec(ctx context.Context, tx *sqlx.Tx) error {
+	n := len(m.args) / m.cols
+	defer func() { m.args = m.args[:0] }()
+	if n == 0 {
 		return nil
 	}
-	if byID {
-		return fmt.Errorf("%w: resource id %s already exists in account %q", ErrConflict, r.ID, r.AccountID)
+	if n < m.rows {
+		_, err := tx.ExecContext(ctx, m.head+valuesList(n, m.cols), m.args...)
+		return err
 	}
-	return fmt.Errorf("%w: path %q already exists in account %q",
-		ErrConflict, path.Join(r.DirectoryPath, r.Name), r.AccountID)
+	if m.stmt == nil {
+		var err error
+		if m.stmt, err = tx.PrepareContext(ctx, m.head+valuesList(m.rows, m.cols)); err != nil {
+			return err
+		}
+	}
+	_, err := m.stmt.ExecContext(ctx, m.args...)
+	return err
+}
+
+func (m *multiInsert) close() {
+	if m.stmt != nil {
+		m.stmt.Close()
+	}
+}
+
+// valuesList returns the VALUES list of rows rows of cols placeholders.
+func valuesList(rows, cols int) string {
+	row := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	return strings.Repeat(row+", ", rows-1) + row
+}
+
+// insertFields locates the fields of resourceRow named by
+// resourceInsertColumns, in their order, as sqlx maps them.
+var insertFields = reflectx.NewMapperFunc("db", sqlx.NameMapper).TraversalsByName(reflect.TypeFor[resourceRow](), resourceInsertColumns)
+
+// appendInsertArgs appends the values of r's columns, in the order of
+// resourceInsertColumns, to args.
+func appendInsertArgs(args []any, d dialect, r *resources.Resource) []any {
+	row := reflect.ValueOf(newRow(d, *r))
+	for _, f := range insertFields {
+		args = append(args, reflectx.FieldByIndexesReadOnly(row, f).Interface())
+	}
+	return args
 }

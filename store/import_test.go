@@ -6,12 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
 )
@@ -31,117 +31,104 @@ func TestImportResourcesAtomic(t *testing.T) {
 	const count = 5003
 	tests := []struct {
 		name      string
-		bad       func(rs []store.Resource) // spoils resource count-2 (1-based: 5002)
+		bad       func(rs []resources.Resource) // spoils resource count-2 (1-based: 5002)
 		wantErr   error
 		wantInMsg []string
 	}{
-		{"invalid", func(rs []store.Resource) { rs[count-2].Name = "" }, store.ErrInvalid,
-			[]string{"resource 5002", "name: is required"}},
-		{"duplicate id", func(rs []store.Resource) { rs[count-2].ID = rs[2].ID }, store.ErrConflict,
+		{"duplicate id", func(rs []resources.Resource) { rs[count-2].ID = rs[2].ID }, resources.ErrConflict,
 			[]string{"resource 5002", rs2ID}},
-		{"duplicate path", func(rs []store.Resource) { rs[count-2].Name = rs[2].Name }, store.ErrConflict,
+		{"duplicate path", func(rs []resources.Resource) { rs[count-2].Name = rs[2].Name }, resources.ErrConflict,
 			[]string{"resource 5002", `"/docs/file-2.txt"`, `"acme"`}},
 	}
-	for _, engine := range storetest.Engines {
-		t.Run(engine, func(t *testing.T) {
-			db := storetest.Open(t, engine)
-			db.SetImportBatchSize(1000)
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					rs := make([]store.Resource, count)
-					for i := range rs {
-						rs[i] = storetest.NewResource("acme", i, storetest.In("/docs"), storetest.Tagged("t"))
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		db.SetImportBatchSize(1000)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				rs := make([]resources.Resource, count)
+				for i := range rs {
+					rs[i] = storetest.NewResource("acme", i, storetest.In("/docs"), storetest.Tagged("t"))
+				}
+				rs[2].ID = rs2ID
+				tt.bad(rs)
+				n, err := db.ImportResources(context.Background(), storetest.Seq(rs...))
+				if !errors.Is(err, tt.wantErr) || n != 0 {
+					t.Fatalf("got %d, %v; want 0, %v", n, err, tt.wantErr)
+				}
+				for _, s := range tt.wantInMsg {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not name %s", err, s)
 					}
-					rs[2].ID = rs2ID
-					tt.bad(rs)
-					n, err := db.ImportResources(context.Background(), storetest.Seq(rs...))
-					if !errors.Is(err, tt.wantErr) || n != 0 {
-						t.Fatalf("got %d, %v; want 0, %v", n, err, tt.wantErr)
-					}
-					for _, s := range tt.wantInMsg {
-						if !strings.Contains(err.Error(), s) {
-							t.Errorf("error %q does not name %s", err, s)
-						}
-					}
-					if got := mustCount(t, db, ""); got != 0 {
-						t.Errorf("%d resources stored, want none", got)
-					}
-				})
-			}
-		})
-	}
+				}
+				if got := mustCount(t, db, ""); got != 0 {
+					t.Errorf("%d resources stored, want none", got)
+				}
+			})
+		}
+	})
 }
 
 const rs2ID = "00000000-0000-4000-8000-000000000002"
 
 func TestImportResourcesConflictWithStored(t *testing.T) {
-	for _, engine := range storetest.Engines {
-		t.Run(engine, func(t *testing.T) {
-			db := storetest.Open(t, engine)
-			stored := storetest.NewResource("acme", 1, storetest.In("/a b"))
-			storetest.MustImport(t, db, stored)
-			tests := []struct {
-				name      string
-				r         store.Resource
-				wantInMsg string
-			}{
-				{"same id", storetest.NewResource("acme", 2, storetest.ID(stored.ID)), stored.ID},
-				{"same path", storetest.NewResource("acme", 1, storetest.In("/a b")), `path "/a b/file-1.txt"`},
-				// Resource 1 of the import is storetest.NewResource("acme", 3).
-				{"same path as resource 1", storetest.NewResource("acme", 3), `path "/file-3.txt"`},
-			}
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					_, err := db.ImportResources(context.Background(), storetest.Seq(storetest.NewResource("acme", 3), tt.r))
-					if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), tt.wantInMsg) ||
-						!strings.Contains(err.Error(), "resource 2") {
-						t.Errorf("got %v, want ErrConflict naming resource 2 and %s", err, tt.wantInMsg)
-					}
-					if got := mustCount(t, db, ""); got != 1 {
-						t.Errorf("%d resources stored, want 1", got)
-					}
-				})
-			}
-			// The same id and path in another account is no conflict.
-			other := stored
-			other.AccountID = "other"
-			storetest.MustImport(t, db, other)
-		})
-	}
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		stored := storetest.NewResource("acme", 1, storetest.In("/a b"))
+		storetest.MustImport(t, db, stored)
+		tests := []struct {
+			name      string
+			r         resources.Resource
+			wantInMsg string
+		}{
+			{"same id", storetest.NewResource("acme", 2, storetest.ID(stored.ID)), stored.ID},
+			{"same path", storetest.NewResource("acme", 1, storetest.In("/a b")), `path "/a b/file-1.txt"`},
+			// Resource 1 of the import is storetest.NewResource("acme", 3).
+			{"same path as resource 1", storetest.NewResource("acme", 3), `path "/file-3.txt"`},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, err := db.ImportResources(context.Background(), storetest.Seq(storetest.NewResource("acme", 3), tt.r))
+				if !errors.Is(err, resources.ErrConflict) || !strings.Contains(err.Error(), tt.wantInMsg) ||
+					!strings.Contains(err.Error(), "resource 2") {
+					t.Errorf("got %v, want ErrConflict naming resource 2 and %s", err, tt.wantInMsg)
+				}
+				if got := mustCount(t, db, ""); got != 1 {
+					t.Errorf("%d resources stored, want 1", got)
+				}
+			})
+		}
+		// The same id and path in another account is no conflict.
+		other := stored
+		other.AccountID = "other"
+		storetest.MustImport(t, db, other)
+	})
 }
 
 func TestImportResourcesSequenceError(t *testing.T) {
 	errBroken := errors.New("line 3: broken")
-	for _, engine := range storetest.Engines {
-		t.Run(engine, func(t *testing.T) {
-			db := storetest.Open(t, engine)
-			rs := func(yield func(store.Resource, error) bool) {
-				for i := range 2 {
-					if !yield(storetest.NewResource("acme", i), nil) {
-						return
-					}
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		rs := func(yield func(resources.Resource, error) bool) {
+			for i := range 2 {
+				if !yield(storetest.NewResource("acme", i), nil) {
+					return
 				}
-				yield(store.Resource{}, errBroken)
 			}
-			n, err := db.ImportResources(context.Background(), rs)
-			if err != errBroken || n != 0 {
-				t.Errorf("got %d, %v; want 0 and the sequence's own error", n, err)
-			}
-			if got := mustCount(t, db, ""); got != 0 {
-				t.Errorf("%d resources stored, want none", got)
-			}
-		})
-	}
+			yield(resources.Resource{}, errBroken)
+		}
+		n, err := db.ImportResources(context.Background(), rs)
+		if err != errBroken || n != 0 {
+			t.Errorf("got %d, %v; want 0 and the sequence's own error", n, err)
+		}
+		if got := mustCount(t, db, ""); got != 0 {
+			t.Errorf("%d resources stored, want none", got)
+		}
+	})
 }
 
 // exportLines exports into JSON Lines.
 func exportLines(t *testing.T, db *store.DB, account string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	err := db.ExportResources(context.Background(), account, func(r store.Resource) error {
-		line, err := store.EncodeResourceLine(r)
-		buf.Write(line)
-		return err
+	err := db.ExportResources(context.Background(), account, func(r resources.Resource) error {
+		return resources.EncodeLine(&buf, r)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -149,31 +136,16 @@ func exportLines(t *testing.T, db *store.DB, account string) []byte {
 	return buf.Bytes()
 }
 
-// lines decodes JSON Lines, yielding errors that name the line.
-func lines(b []byte) iter.Seq2[store.Resource, error] {
-	return func(yield func(store.Resource, error) bool) {
-		for i, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
-			r, err := store.DecodeResourceLine(line)
-			if err != nil {
-				err = fmt.Errorf("line %d: %w", i+1, err)
-			}
-			if !yield(r, err) {
-				return
-			}
-		}
-	}
-}
-
-func roundTripFixture() []store.Resource {
+func roundTripFixture() []resources.Resource {
 	s := func(v string) *string { return &v }
-	var rs []store.Resource
+	var rs []resources.Resource
 	for i, account := range []string{"zed", "acme", "Acme", "acme-2"} {
 		for j := range 5 {
 			n := i*10 + j
 			rs = append(rs, storetest.NewResource(account, n,
 				storetest.In(fmt.Sprintf("/d%d/ü", j)),
 				storetest.Tagged(slices.Repeat([]string{"t"}, j%2)...),
-				func(r *store.Resource) {
+				func(r *resources.Resource) {
 					// Ties in created_at across and within accounts.
 					r.CreatedAt = time.Date(2024, 1, 1, 0, 0, j%2, 999999000, time.UTC)
 					if j == 3 {
@@ -188,14 +160,14 @@ func roundTripFixture() []store.Resource {
 }
 
 func TestExportImportRoundTrip(t *testing.T) {
-	for _, engine := range storetest.Engines {
+	for _, engine := range storetest.Setups {
 		t.Run(engine, func(t *testing.T) {
 			src := storetest.Open(t, engine)
 			storetest.MustImport(t, src, roundTripFixture()...)
 			first := exportLines(t, src, "")
 
 			dst := storetest.Open(t, engine)
-			n, err := dst.ImportResources(context.Background(), lines(first))
+			n, err := dst.ImportResources(context.Background(), resources.ReadLines(bytes.NewReader(first)))
 			if err != nil || n != 20 {
 				t.Fatalf("import = %d, %v; want 20, nil", n, err)
 			}
@@ -204,7 +176,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 			}
 
 			var accounts []string
-			for r, err := range lines(first) {
+			for r, err := range resources.ReadLines(bytes.NewReader(first)) {
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -225,39 +197,36 @@ func TestExportImportRoundTrip(t *testing.T) {
 
 func TestExportResourcesStreams(t *testing.T) {
 	const count = 2345 // several export chunks
-	for _, engine := range storetest.Engines {
-		t.Run(engine, func(t *testing.T) {
-			db := storetest.Open(t, engine)
-			rs := make([]store.Resource, count)
-			for i := range rs {
-				// Ten resources per created_at: chunks end inside ties.
-				rs[i] = storetest.NewResource("acme", i, storetest.CreatedAt(*at(i / 10)))
-			}
-			storetest.MustImport(t, db, rs...)
-			var got []store.Resource
-			err := db.ExportResources(context.Background(), "acme", func(r store.Resource) error {
-				got = append(got, r)
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sorted := slices.IsSortedFunc(got, func(a, b store.Resource) int {
-				return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
-			})
-			if len(got) != count || !sorted {
-				t.Errorf("got %d resources (sorted: %v), want %d in order", len(got), sorted, count)
-			}
-
-			errStop := errors.New("stop")
-			calls := 0
-			err = db.ExportResources(context.Background(), "", func(store.Resource) error {
-				calls++
-				return errStop
-			})
-			if err != errStop || calls != 1 {
-				t.Errorf("got %v after %d calls, want fn's error after 1", err, calls)
-			}
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		rs := make([]resources.Resource, count)
+		for i := range rs {
+			// Ten resources per created_at: chunks end inside ties.
+			rs[i] = storetest.NewResource("acme", i, storetest.CreatedAt(*at(i / 10)))
+		}
+		storetest.MustImport(t, db, rs...)
+		var got []resources.Resource
+		err := db.ExportResources(context.Background(), "acme", func(r resources.Resource) error {
+			got = append(got, r)
+			return nil
 		})
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sorted := slices.IsSortedFunc(got, func(a, b resources.Resource) int {
+			return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+		})
+		if len(got) != count || !sorted {
+			t.Errorf("got %d resources (sorted: %v), want %d in order", len(got), sorted, count)
+		}
+
+		errStop := errors.New("stop")
+		calls := 0
+		err = db.ExportResources(context.Background(), "", func(resources.Resource) error {
+			calls++
+			return errStop
+		})
+		if err != errStop || calls != 1 {
+			t.Errorf("got %v after %d calls, want fn's error after 1", err, calls)
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
 )
@@ -43,7 +44,7 @@ var listFixture = []struct {
 // and tags, in account "other". It returns acme's ids by n.
 func seedList(t *testing.T, db *store.DB) map[int]string {
 	ids := map[int]string{}
-	var rs []store.Resource
+	var rs []resources.Resource
 	for _, f := range listFixture {
 		acme := storetest.NewResource("acme", f.n, storetest.In(f.dir), storetest.Tagged(f.tags...))
 		other := storetest.NewResource("other", f.n, storetest.In(f.dir), storetest.Tagged(f.tags...))
@@ -64,53 +65,53 @@ func TestListResourcesFilters(t *testing.T) {
 	all := []int{14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}
 	tests := []struct {
 		name   string
-		filter store.ResourceFilter // AccountID, Page and PageSize filled in
-		want   []int                // resources by n, in order
+		filter resources.Filter // AccountID, Page and PageSize filled in
+		want   []int            // resources by n, in order
 	}{
-		{"no filter", store.ResourceFilter{}, all},
-		{"ascending", store.ResourceFilter{Ascending: true}, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}},
-		{"one tag", store.ResourceFilter{Tags: []string{"alpha"}}, []int{2, 1}},
-		{"all tags", store.ResourceFilter{Tags: []string{"alpha", "beta"}}, []int{1}},
-		{"tags case-sensitive", store.ResourceFilter{Tags: []string{"Alpha"}}, []int{3}},
-		{"missing tag", store.ResourceFilter{Tags: []string{"alpha", "nope"}}, nil},
-		{"repeated tag", store.ResourceFilter{Tags: []string{"beta", "beta"}}, []int{14, 1}},
-		{"tag with NUL", store.ResourceFilter{Tags: []string{"a\x00"}}, nil},
-		{"prefix", store.ResourceFilter{DirectoryPrefix: "/docs"}, []int{14, 2, 1}},
-		{"prefix is a string prefix", store.ResourceFilter{DirectoryPrefix: "/doc"}, []int{14, 2, 1}},
-		{"prefix case-sensitive", store.ResourceFilter{DirectoryPrefix: "/Docs"}, []int{3}},
-		{"prefix root", store.ResourceFilter{DirectoryPrefix: "/"}, all},
-		{"prefix %", store.ResourceFilter{DirectoryPrefix: "/100%"}, []int{4}},
-		{"prefix % alone", store.ResourceFilter{DirectoryPrefix: "%"}, nil},
-		{"prefix _", store.ResourceFilter{DirectoryPrefix: "/a_"}, []int{5}},
-		{"prefix backslash", store.ResourceFilter{DirectoryPrefix: `/back\`}, []int{7}},
-		{"prefix *", store.ResourceFilter{DirectoryPrefix: "/star*"}, []int{8}},
-		{"prefix unicode", store.ResourceFilter{DirectoryPrefix: "/ü"}, []int{10}},
-		{"prefix unicode case", store.ResourceFilter{DirectoryPrefix: "/Ü"}, []int{11}},
-		{"prefix ending in 0xbf", store.ResourceFilter{DirectoryPrefix: "/¿"}, []int{12}},
-		{"prefix invalid UTF-8", store.ResourceFilter{DirectoryPrefix: "/\xc3"}, nil},
-		{"created after is strict", store.ResourceFilter{CreatedAfter: at(12)}, []int{14, 13}},
-		{"created before is strict", store.ResourceFilter{CreatedBefore: at(3)}, []int{2, 1}},
-		{"created between", store.ResourceFilter{CreatedAfter: at(1), CreatedBefore: at(4)}, []int{3, 2}},
-		{"created after, sub-microsecond", store.ResourceFilter{CreatedAfter: half(12)}, []int{14, 13}},
-		{"created before, sub-microsecond", store.ResourceFilter{CreatedBefore: half(2)}, []int{2, 1}},
-		{"after equals before", store.ResourceFilter{CreatedAfter: at(3), CreatedBefore: at(3)}, nil},
-		{"after later than before", store.ResourceFilter{CreatedAfter: at(5), CreatedBefore: at(3)}, nil},
-		{"combined", store.ResourceFilter{Tags: []string{"alpha"}, DirectoryPrefix: "/docs", CreatedAfter: at(1)}, []int{2}},
-		{"combined ascending", store.ResourceFilter{Tags: []string{"beta"}, DirectoryPrefix: "/docs", Ascending: true}, []int{1, 14}},
-		{"tags in a window", store.ResourceFilter{Tags: []string{"alpha", "beta"}, CreatedBefore: at(2)}, []int{1}},
-		{"tags after the window", store.ResourceFilter{Tags: []string{"alpha", "beta"}, CreatedAfter: at(1)}, nil},
-		{"tags, prefix and window", store.ResourceFilter{Tags: []string{"beta", "gamma"}, DirectoryPrefix: "/docs",
+		{"no filter", resources.Filter{}, all},
+		{"ascending", resources.Filter{Ascending: true}, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}},
+		{"one tag", resources.Filter{Tags: []string{"alpha"}}, []int{2, 1}},
+		{"all tags", resources.Filter{Tags: []string{"alpha", "beta"}}, []int{1}},
+		{"tags case-sensitive", resources.Filter{Tags: []string{"Alpha"}}, []int{3}},
+		{"missing tag", resources.Filter{Tags: []string{"alpha", "nope"}}, nil},
+		{"repeated tag", resources.Filter{Tags: []string{"beta", "beta"}}, []int{14, 1}},
+		{"tag with NUL", resources.Filter{Tags: []string{"a\x00"}}, nil},
+		{"prefix", resources.Filter{DirectoryPrefix: "/docs"}, []int{14, 2, 1}},
+		{"prefix is a string prefix", resources.Filter{DirectoryPrefix: "/doc"}, []int{14, 2, 1}},
+		{"prefix case-sensitive", resources.Filter{DirectoryPrefix: "/Docs"}, []int{3}},
+		{"prefix root", resources.Filter{DirectoryPrefix: "/"}, all},
+		{"prefix %", resources.Filter{DirectoryPrefix: "/100%"}, []int{4}},
+		{"prefix % alone", resources.Filter{DirectoryPrefix: "%"}, nil},
+		{"prefix _", resources.Filter{DirectoryPrefix: "/a_"}, []int{5}},
+		{"prefix backslash", resources.Filter{DirectoryPrefix: `/back\`}, []int{7}},
+		{"prefix *", resources.Filter{DirectoryPrefix: "/star*"}, []int{8}},
+		{"prefix unicode", resources.Filter{DirectoryPrefix: "/ü"}, []int{10}},
+		{"prefix unicode case", resources.Filter{DirectoryPrefix: "/Ü"}, []int{11}},
+		{"prefix ending in 0xbf", resources.Filter{DirectoryPrefix: "/¿"}, []int{12}},
+		{"prefix invalid UTF-8", resources.Filter{DirectoryPrefix: "/\xc3"}, nil},
+		{"created after is strict", resources.Filter{CreatedAfter: at(12)}, []int{14, 13}},
+		{"created before is strict", resources.Filter{CreatedBefore: at(3)}, []int{2, 1}},
+		{"created between", resources.Filter{CreatedAfter: at(1), CreatedBefore: at(4)}, []int{3, 2}},
+		{"created after, sub-microsecond", resources.Filter{CreatedAfter: half(12)}, []int{14, 13}},
+		{"created before, sub-microsecond", resources.Filter{CreatedBefore: half(2)}, []int{2, 1}},
+		{"after equals before", resources.Filter{CreatedAfter: at(3), CreatedBefore: at(3)}, nil},
+		{"after later than before", resources.Filter{CreatedAfter: at(5), CreatedBefore: at(3)}, nil},
+		{"combined", resources.Filter{Tags: []string{"alpha"}, DirectoryPrefix: "/docs", CreatedAfter: at(1)}, []int{2}},
+		{"combined ascending", resources.Filter{Tags: []string{"beta"}, DirectoryPrefix: "/docs", Ascending: true}, []int{1, 14}},
+		{"tags in a window", resources.Filter{Tags: []string{"alpha", "beta"}, CreatedBefore: at(2)}, []int{1}},
+		{"tags after the window", resources.Filter{Tags: []string{"alpha", "beta"}, CreatedAfter: at(1)}, nil},
+		{"tags, prefix and window", resources.Filter{Tags: []string{"beta", "gamma"}, DirectoryPrefix: "/docs",
 			CreatedAfter: at(13), CreatedBefore: at(15)}, []int{14}},
-		{"tags and a prefix they miss", store.ResourceFilter{Tags: []string{"alpha", "beta"}, DirectoryPrefix: "/docs/"}, nil},
+		{"tags and a prefix they miss", resources.Filter{Tags: []string{"alpha", "beta"}, DirectoryPrefix: "/docs/"}, nil},
 	}
-	for _, engine := range storetest.Engines {
+	for _, engine := range storetest.Setups {
 		t.Run(engine, func(t *testing.T) {
 			db := storetest.Open(t, engine)
 			ids := seedList(t, db)
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					f := tt.filter
-					f.AccountID, f.Page, f.PageSize = "acme", 1, store.MaxPageSize
+					f.AccountID, f.Page, f.PageSize = "acme", 1, resources.MaxPageSize
 					page, err := db.ListResources(context.Background(), f)
 					if err != nil {
 						t.Fatal(err)
@@ -131,7 +132,7 @@ func TestListResourcesFilters(t *testing.T) {
 	}
 }
 
-func itemIDs(p store.ResourcePage) []string {
+func itemIDs(p resources.Page) []string {
 	ids := make([]string, len(p.Items))
 	for i, r := range p.Items {
 		ids[i] = r.ID
@@ -140,7 +141,7 @@ func itemIDs(p store.ResourcePage) []string {
 }
 
 // names shows items by the n in their names, for failure messages.
-func names(p store.ResourcePage) []string {
+func names(p resources.Page) []string {
 	var s []string
 	for _, r := range p.Items {
 		s = append(s, strings.TrimSuffix(strings.TrimPrefix(r.Name, "file-"), ".txt"))
@@ -149,7 +150,7 @@ func names(p store.ResourcePage) []string {
 }
 
 func TestListResourcesTenants(t *testing.T) {
-	for _, engine := range storetest.Engines {
+	for _, engine := range storetest.Setups {
 		t.Run(engine, func(t *testing.T) {
 			db := storetest.Open(t, engine)
 			seedList(t, db)
@@ -168,7 +169,7 @@ func TestListResourcesTenants(t *testing.T) {
 			}
 			for _, tt := range tests {
 				t.Run(fmt.Sprint(tt.account, tt.tags), func(t *testing.T) {
-					page, err := db.ListResources(context.Background(), store.ResourceFilter{
+					page, err := db.ListResources(context.Background(), resources.Filter{
 						AccountID: tt.account, Tags: tt.tags, Page: 1, PageSize: 100})
 					if err != nil {
 						t.Fatal(err)
@@ -192,7 +193,7 @@ func TestListResourcesTenants(t *testing.T) {
 
 func TestListResourcesPagination(t *testing.T) {
 	const count = 23
-	for _, engine := range storetest.Engines {
+	for _, engine := range storetest.Setups {
 		t.Run(engine, func(t *testing.T) {
 			db := storetest.Open(t, engine)
 			rs := mustSeedTies(t, db, count)
@@ -210,7 +211,7 @@ func TestListResourcesPagination(t *testing.T) {
 				}
 				for _, size := range []int64{1, 4, 7, 23, 100} {
 					t.Run(fmt.Sprintf("ascending=%v/size=%d", ascending, size), func(t *testing.T) {
-						f := store.ResourceFilter{AccountID: "acme", Ascending: ascending, PageSize: size}
+						f := resources.Filter{AccountID: "acme", Ascending: ascending, PageSize: size}
 						var got []string
 						pages := (int64(count) + size - 1) / size
 						for f.Page = 1; f.Page <= pages+1; f.Page++ {
@@ -226,7 +227,7 @@ func TestListResourcesPagination(t *testing.T) {
 					})
 				}
 			}
-			for _, f := range []store.ResourceFilter{
+			for _, f := range []resources.Filter{
 				{Page: 4, PageSize: 10},
 				{Page: math.MaxInt64, PageSize: 1},
 				{Page: math.MaxInt64, PageSize: 100},
@@ -247,20 +248,20 @@ func TestListResourcesPagination(t *testing.T) {
 
 // mustSeedTies stores n resources of account acme, three per created_at so
 // that ties are broken by id, and returns them in ascending list order.
-func mustSeedTies(t *testing.T, db *store.DB, n int) []store.Resource {
+func mustSeedTies(t *testing.T, db *store.DB, n int) []resources.Resource {
 	t.Helper()
-	var rs []store.Resource
+	var rs []resources.Resource
 	for i := range n {
 		rs = append(rs, storetest.NewResource("acme", i, storetest.CreatedAt(*at(i / 3))))
 	}
 	storetest.MustImport(t, db, rs...)
-	slices.SortFunc(rs, func(a, b store.Resource) int {
+	slices.SortFunc(rs, func(a, b resources.Resource) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 	})
 	return rs
 }
 
-func mustList(t *testing.T, db *store.DB, f store.ResourceFilter) store.ResourcePage {
+func mustList(t *testing.T, db *store.DB, f resources.Filter) resources.Page {
 	t.Helper()
 	page, err := db.ListResources(context.Background(), f)
 	if err != nil {
@@ -271,7 +272,7 @@ func mustList(t *testing.T, db *store.DB, f store.ResourceFilter) store.Resource
 
 func TestListResourcesItems(t *testing.T) {
 	s := func(v string) *string { return &v }
-	full := storetest.NewResource("acme", 1, storetest.Tagged("zeta", "Beta", "alpha", "ä"), func(r *store.Resource) {
+	full := storetest.NewResource("acme", 1, storetest.Tagged("zeta", "Beta", "alpha", "ä"), func(r *resources.Resource) {
 		r.OriginalURI = s("https://example.com/a.txt")
 		r.ExternalID = s("ext-1")
 		r.ExternalStorageType = s("gcs")
@@ -286,14 +287,14 @@ func TestListResourcesItems(t *testing.T) {
 		r.UpdatedAt = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 	})
 	bare := storetest.NewResource("acme", 2, storetest.CreatedAt(time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC)))
-	for _, engine := range storetest.Engines {
+	for _, engine := range storetest.Setups {
 		t.Run(engine, func(t *testing.T) {
 			db := storetest.Open(t, engine)
 			storetest.MustImport(t, db, full, bare)
-			page := mustList(t, db, store.ResourceFilter{AccountID: "acme", Ascending: true, Page: 1, PageSize: 10})
+			page := mustList(t, db, resources.Filter{AccountID: "acme", Ascending: true, Page: 1, PageSize: 10})
 			wantFull := full
-			wantFull.Tags = []string{"Beta", "alpha", "zeta", "ä"}  // byte order
-			for i, want := range []store.Resource{bare, wantFull} { // bare is older
+			wantFull.Tags = []string{"Beta", "alpha", "zeta", "ä"}      // byte order
+			for i, want := range []resources.Resource{bare, wantFull} { // bare is older
 				if i >= len(page.Items) {
 					t.Fatalf("got %d items, want 2", len(page.Items))
 				}
@@ -307,20 +308,20 @@ func TestListResourcesItems(t *testing.T) {
 
 func TestListResourcesInvalidFilter(t *testing.T) {
 	tests := []struct {
-		filter    store.ResourceFilter
+		filter    resources.Filter
 		wantField string
 	}{
-		{store.ResourceFilter{Page: 1, PageSize: 1}, "account_id"},
-		{store.ResourceFilter{AccountID: "a", Page: 0, PageSize: 1}, "page"},
-		{store.ResourceFilter{AccountID: "a", Page: 1, PageSize: 0}, "page_size"},
-		{store.ResourceFilter{AccountID: "a", Page: 1, PageSize: 101}, "page_size"},
+		{resources.Filter{Page: 1, PageSize: 1}, "account_id"},
+		{resources.Filter{AccountID: "a", Page: 0, PageSize: 1}, "page"},
+		{resources.Filter{AccountID: "a", Page: 1, PageSize: 0}, "page_size"},
+		{resources.Filter{AccountID: "a", Page: 1, PageSize: 101}, "page_size"},
 	}
 	db := storetest.Open(t, store.SQLite)
 	for _, tt := range tests {
 		_, err := db.ListResources(context.Background(), tt.filter)
-		var verr *store.ValidationError
-		if !errors.As(err, &verr) || verr.Field != tt.wantField || !errors.Is(err, store.ErrInvalid) {
-			t.Errorf("ListResources(%+v) = %v, want a ValidationError for %s", tt.filter, err, tt.wantField)
+		var verr *resources.Error
+		if !errors.As(err, &verr) || verr.Field != tt.wantField || !errors.Is(err, resources.ErrInvalid) {
+			t.Errorf("ListResources(%+v) = %v, want an ErrInvalid error for %s", tt.filter, err, tt.wantField)
 		}
 	}
 }

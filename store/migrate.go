@@ -52,7 +52,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 // apply applies m unless the database has recorded it, and reports whether
 // it did.
 func (db *DB) apply(ctx context.Context, m migration) (bool, error) {
-	tx, err := db.write.BeginTxx(ctx, nil)
+	tx, err := db.begin(ctx, db.write, nil)
 	if err != nil {
 		return false, err
 	}

@@ -1,13 +1,18 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
 )
@@ -25,7 +30,7 @@ func TestSQLiteListPlans(t *testing.T) {
 	// Loading 6,000 rows may outlast the default statement timeout under
 	// -race on a busy machine; the plans are what is tested.
 	db := storetest.OpenURL(t, url, store.WithStatementTimeout(time.Minute))
-	var rs []store.Resource
+	var rs []resources.Resource
 	for n := range 6000 {
 		tags := []string{fmt.Sprintf("t%03d", 2+n%150)}
 		if n%2 == 0 {
@@ -58,20 +63,54 @@ func TestSQLiteListPlans(t *testing.T) {
 	)
 	shapes := []struct {
 		name      string
-		f         store.ResourceFilter
+		f         resources.Filter
 		want, not []string // lines the plan must have, text it must not
 	}{
-		{"two common tags", store.ResourceFilter{Tags: []string{"t000", "t001"}},
+		{"two common tags", resources.Filter{Tags: []string{"t000", "t001"}},
 			[]string{tagsIdx, merge}, []string{sorted}},
-		{"common and rare tag", store.ResourceFilter{Tags: []string{"t000", "t199"}},
+		{"common and rare tag", resources.Filter{Tags: []string{"t000", "t199"}},
 			[]string{tagsIdx, merge}, []string{sorted}},
-		{"two tags in a window", store.ResourceFilter{Tags: []string{"t000", "t001"}, CreatedAfter: &after, CreatedBefore: &before},
+		{"two tags in a window", resources.Filter{Tags: []string{"t000", "t001"}, CreatedAfter: &after, CreatedBefore: &before},
 			[]string{tagsIdx, merge}, []string{sorted}},
-		{"tag, prefix and window", store.ResourceFilter{Tags: []string{"t000"}, DirectoryPrefix: "/d1",
+		{"tag, prefix and window", resources.Filter{Tags: []string{"t000"}, DirectoryPrefix: "/d1",
 			CreatedAfter: &after, CreatedBefore: &before}, []string{tagsIdx, path}, []string{sorted, order}},
-		{"two tags and a prefix", store.ResourceFilter{Tags: []string{"t000", "t001"}, DirectoryPrefix: "/d1"},
+		{"two tags and a prefix", resources.Filter{Tags: []string{"t000", "t001"}, DirectoryPrefix: "/d1"},
 			[]string{tagsIdx, path}, []string{sorted, order}},
 	}
+	// SQLite walks the first tag of the join and probes the rest, so that
+	// must be the rarest whatever the byte order: t001 (a quarter) before
+	// t000 (a half), t199 (30) before both, a tag nobody has before all.
+	for _, c := range []struct {
+		tags []string
+		want string
+	}{
+		{[]string{"t000", "t001"}, "t001"},
+		{[]string{"t001", "t000"}, "t001"},
+		{[]string{"t000", "t199"}, "t199"},
+		{[]string{"t000", "t001", "t199"}, "t199"},
+		{[]string{"t199", "t000", "zz-none"}, "zz-none"},
+	} {
+		for _, prefix := range []string{"", "/d1"} {
+			f := resources.Filter{AccountID: "big", Page: 1, PageSize: 20, Tags: c.tags, DirectoryPrefix: prefix}
+			q, err := db.ListQuery(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := walkedTag(t, q); got != c.want {
+				t.Errorf("tags %q, prefix %q: walks %v, want the rarest, %s", c.tags, prefix, got, c.want)
+			}
+			// The order is the walk's alone: the page is the same as the
+			// tags' byte order gave.
+			page, err := db.ListResources(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := ids(page.Items), firstPage(rs, f); !slices.Equal(got, want) {
+				t.Errorf("tags %q, prefix %q: page %v, want %v", c.tags, prefix, got, want)
+			}
+		}
+	}
+
 	for _, analysed := range []bool{false, true} {
 		if analysed {
 			if _, err := raw.ExecContext(ctx, "ANALYZE"); err != nil {
@@ -82,7 +121,7 @@ func TestSQLiteListPlans(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/analysed=%v", sh.name, analysed), func(t *testing.T) {
 				f := sh.f
 				f.AccountID, f.Page, f.PageSize = "big", 1, 20
-				q, err := db.ListQuery(f)
+				q, err := db.ListQuery(ctx, f)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -100,6 +139,42 @@ func TestSQLiteListPlans(t *testing.T) {
 			})
 		}
 	}
+}
+
+// firstPage returns the ids of the first page of rs that f lists, newest
+// first, as ListResources orders them.
+func firstPage(rs []resources.Resource, f resources.Filter) []string {
+	var match []resources.Resource
+	for _, r := range rs {
+		if r.AccountID == f.AccountID && strings.HasPrefix(r.DirectoryPath, f.DirectoryPrefix) &&
+			!slices.ContainsFunc(f.Tags, func(t string) bool { return !slices.Contains(r.Tags, t) }) {
+			match = append(match, r)
+		}
+	}
+	slices.SortFunc(match, func(a, b resources.Resource) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.ID, a.ID))
+	})
+	return ids(match[:min(len(match), int(f.PageSize))])
+}
+
+func ids(rs []resources.Resource) []string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.ID
+	}
+	return s
+}
+
+// walkedTag returns the tag whose range q walks: the value of g0.tag, the
+// outer table of SQLite's fixed join order.
+func walkedTag(t *testing.T, q store.ListQuery) any {
+	t.Helper()
+	m := regexp.MustCompile(`g0\.tag = \?(\d+)`).FindStringSubmatch(q.SQL)
+	if m == nil {
+		t.Fatalf("no g0.tag in\n%s", q.SQL)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return q.Args[n-1]
 }
 
 // explainSQLite returns the lines of EXPLAIN QUERY PLAN of q, one a node.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
 )
@@ -45,12 +46,7 @@ func TestListPlans(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.URL(t, store.Postgres)
 	db := storetest.OpenURL(t, url)
-	raw, err := sql.Open("postgres", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	conn, err := raw.Conn(ctx)
+	conn, err := storetest.SQL(t, url).Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +61,7 @@ func TestListPlans(t *testing.T) {
 	const big = "big"
 	weekStart := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
 	weekEnd, monthEnd := weekStart.AddDate(0, 0, 7), weekStart.AddDate(0, 0, 60)
-	deep := store.ResourceFilter{AccountID: big, Page: 1000, PageSize: 20}
+	deep := resources.Filter{AccountID: big, Page: 1000, PageSize: 20}
 	cursor := mustList(t, db, deep).NextCursor
 	if cursor == "" {
 		t.Fatal("page 1000 of the large account has no next cursor")
@@ -77,26 +73,33 @@ func TestListPlans(t *testing.T) {
 	)
 	shapes := []struct {
 		name    string
-		f       store.ResourceFilter
+		f       resources.Filter
 		index   string // the index that must give the page's keys
 		maxSort int64  // most rows any Sort of the page may take
 	}{
-		{"no filter", store.ResourceFilter{}, order, 100},
-		{"common tag", store.ResourceFilter{Tags: []string{"t000"}}, tags, 100},
-		{"rare tag", store.ResourceFilter{Tags: []string{"t199"}}, tags, 100},
-		{"two common tags", store.ResourceFilter{Tags: []string{"t000", "t001"}}, tags, 100},
-		{"rare and common tag", store.ResourceFilter{Tags: []string{"t000", "t199"}}, tags, 100},
-		// No index holds a prefix's matches in list order, so their page
-		// may sort them: no more rows than their exact total must read.
-		{"prefix", store.ResourceFilter{DirectoryPrefix: "/d1/d2"}, path, 2000},
-		{"time window", store.ResourceFilter{CreatedAfter: &weekStart, CreatedBefore: &weekEnd}, order, 100},
-		{"all filters", store.ResourceFilter{Tags: []string{"t000"}, DirectoryPrefix: "/d1",
+		{"no filter", resources.Filter{}, order, 100},
+		{"common tag", resources.Filter{Tags: []string{"t000"}}, tags, 100},
+		{"rare tag", resources.Filter{Tags: []string{"t199"}}, tags, 100},
+		{"two common tags", resources.Filter{Tags: []string{"t000", "t001"}}, tags, 100},
+		{"rare and common tag", resources.Filter{Tags: []string{"t000", "t199"}}, tags, 100},
+		// The order index carries the path (migration 0008): a prefix
+		// matching one in 8 walks it in order.
+		{"prefix", resources.Filter{DirectoryPrefix: "/d1"}, order, 100},
+		// A rare prefix reads its range of the path index and sorts it.
+		{"rare prefix", resources.Filter{DirectoryPrefix: "/d1/d2/d3"}, path, 200},
+		{"time window", resources.Filter{CreatedAfter: &weekStart, CreatedBefore: &weekEnd}, order, 100},
+		{"all filters", resources.Filter{Tags: []string{"t000"}, DirectoryPrefix: "/d1",
 			CreatedAfter: &weekStart, CreatedBefore: &monthEnd}, tags, 2000},
-		{"deep page", store.ResourceFilter{Page: 1000}, order, 100},
-		{"page_size 100", store.ResourceFilter{PageSize: 100}, order, 100},
-		{"small account", store.ResourceFilter{AccountID: "small"}, order, 100},
-		{"cursor", store.ResourceFilter{Cursor: cursor}, order, 100},
-		{"ascending common tag", store.ResourceFilter{Tags: []string{"t000"}, Ascending: true}, tags, 100},
+		{"deep page", resources.Filter{Page: 1000}, order, 100},
+		{"page_size 100", resources.Filter{PageSize: 100}, order, 100},
+		{"small account", resources.Filter{AccountID: "small"}, order, 100},
+		{"cursor", resources.Filter{Cursor: cursor}, order, 100},
+		{"ascending common tag", resources.Filter{Tags: []string{"t000"}, Ascending: true}, tags, 100},
+	}
+	sweep := planSweep()
+	bounds := make([]sweepCost, len(sweep))
+	for i, c := range sweep {
+		bounds[i] = sweepBound(t, conn, db, c.f)
 	}
 	for _, s := range planSettings {
 		for _, set := range s.sets {
@@ -111,7 +114,7 @@ func TestListPlans(t *testing.T) {
 				if f.Cursor != "" {
 					f.Page, f.PageSize = deep.Page, deep.PageSize
 				}
-				q, err := db.ListQuery(f)
+				q, err := db.ListQuery(ctx, f)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -120,6 +123,11 @@ func TestListPlans(t *testing.T) {
 					// Prepared, it may run on a plan made for any values.
 					checkPlan(t, conn, "force_generic_plan", q, sh.index, sh.maxSort)
 				}
+			})
+		}
+		for i, c := range sweep {
+			t.Run(s.name+"/sweep/"+c.name, func(t *testing.T) {
+				checkSweep(t, db, conn, c.f, bounds[i])
 			})
 		}
 	}
@@ -134,24 +142,7 @@ const maxLoops = 1000
 // plan_cache_mode mode and checks its plan.
 func checkPlan(t *testing.T, conn *sql.Conn, mode string, q store.ListQuery, index string, maxSort int64) {
 	t.Helper()
-	mustExec(t, conn, "SET plan_cache_mode = "+mode)
-	mustExec(t, conn, "PREPARE list_plan AS "+q.SQL)
-	defer mustExec(t, conn, "DEALLOCATE list_plan")
-	// EXPLAIN takes no parameters of its own: the values go as literals.
-	params := make([]string, len(q.Args))
-	for i, a := range q.Args {
-		params[i] = literal(a)
-	}
-	var out []byte
-	explain := "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE list_plan(" + strings.Join(params, ", ") + ")"
-	if err := conn.QueryRowContext(context.Background(), explain).Scan(&out); err != nil {
-		t.Fatal(err)
-	}
-	var plans []struct{ Plan planNode }
-	if err := json.Unmarshal(out, &plans); err != nil {
-		t.Fatal(err)
-	}
-	root := &plans[0].Plan
+	root := explainList(t, conn, mode, q)
 	page := root.pageKeys()
 	if page == nil {
 		t.Fatalf("%s: no Limit of the page's keys in\n%s", mode, root)
@@ -174,6 +165,30 @@ func checkPlan(t *testing.T, conn *sql.Conn, mode string, q store.ListQuery, ind
 	})
 }
 
+// explainList runs EXPLAIN ANALYZE of q as a prepared statement under the
+// plan_cache_mode mode and returns its plan.
+func explainList(t *testing.T, conn *sql.Conn, mode string, q store.ListQuery) *planNode {
+	t.Helper()
+	mustExec(t, conn, "SET plan_cache_mode = "+mode)
+	mustExec(t, conn, "PREPARE list_plan AS "+q.SQL)
+	defer mustExec(t, conn, "DEALLOCATE list_plan")
+	// EXPLAIN takes no parameters of its own: the values go as literals.
+	params := make([]string, len(q.Args))
+	for i, a := range q.Args {
+		params[i] = literal(a)
+	}
+	var out []byte
+	explain := "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE list_plan(" + strings.Join(params, ", ") + ")"
+	if err := conn.QueryRowContext(context.Background(), explain).Scan(&out); err != nil {
+		t.Fatal(err)
+	}
+	var plans []struct{ Plan planNode }
+	if err := json.Unmarshal(out, &plans); err != nil {
+		t.Fatal(err)
+	}
+	return &plans[0].Plan
+}
+
 // literal returns v as an SQL literal of unknown type, which takes the
 // type of the parameter it is given for.
 func literal(v any) string {
@@ -193,13 +208,13 @@ func literal(v any) string {
 
 // loadPlanDataset fills the database with 200,020 resources: "big" with
 // 40,000, "small" with 20, and 400 accounts of 400, their times spread over
-// two years in no physical order, their paths over 64 directories two deep.
+// two years in no physical order, their paths over 512 directories three deep.
 func loadPlanDataset(t *testing.T, conn *sql.Conn) {
 	t.Helper()
 	mustExec(t, conn, `SELECT setseed(0.11)`)
 	mustExec(t, conn, `INSERT INTO resources (account_id, id, name, directory_path, mime_type, sha256,
 		storage_bucket, storage_key, size_bytes, created_at, updated_at)
-		SELECT a, md5(n::text)::uuid, 'file-' || n, '/d' || floor(random() * 8) || '/d' || floor(random() * 8),
+		SELECT a, md5(n::text)::uuid, 'file-' || n, '/d' || floor(random() * 8) || '/d' || floor(random() * 8) || '/d' || floor(random() * 8),
 			'text/plain', md5(n::text) || md5(n::text), 'plan', a || '/' || n, n,
 			c, c
 		FROM generate_series(1, 200020) n,
@@ -236,14 +251,18 @@ func orDefault[T comparable](v, def T) T {
 
 // planNode is a node of EXPLAIN (ANALYZE, FORMAT JSON).
 type planNode struct {
-	NodeType     string     `json:"Node Type"`
-	Relationship string     `json:"Parent Relationship"`
-	SubplanName  string     `json:"Subplan Name"`
-	Relation     string     `json:"Relation Name"`
-	Index        string     `json:"Index Name"`
-	ActualRows   int64      `json:"Actual Rows"`
-	ActualLoops  int64      `json:"Actual Loops"`
-	Plans        []planNode `json:"Plans"`
+	NodeType     string `json:"Node Type"`
+	Relationship string `json:"Parent Relationship"`
+	SubplanName  string `json:"Subplan Name"`
+	Relation     string `json:"Relation Name"`
+	Index        string `json:"Index Name"`
+	ActualRows   int64  `json:"Actual Rows"`
+	ActualLoops  int64  `json:"Actual Loops"`
+	// Rows a filter removed, per loop (a scan's filter reads what it
+	// removes as much as what it returns).
+	RemovedByFilter  int64      `json:"Rows Removed by Filter"`
+	RemovedByRecheck int64      `json:"Rows Removed by Index Recheck"`
+	Plans            []planNode `json:"Plans"`
 }
 
 // pageKeys returns the Limit that picks the page's keys: the first one

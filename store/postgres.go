@@ -11,7 +11,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // registers "postgres"
+	"github.com/lib/pq" // registers "postgres"
+	"github.com/lib/pq/pqerror"
+
+	"github.com/re-factor/resources"
 )
 
 // postgresDialect is PostgreSQL through lib/pq.
@@ -21,40 +24,86 @@ var _ dialect = postgresDialect{}
 
 func (postgresDialect) name() string { return Postgres }
 
-func (postgresDialect) open(dsn string, o options) (read, write *sqlx.DB, err error) {
+func (postgresDialect) open(dsn string, o options) (read, write pool, err error) {
 	if write, err = openPostgresPool(dsn, o); err != nil {
-		return nil, nil, err
+		return pool{}, pool{}, err
 	}
 	read = write
 	if o.readURL != "" {
 		if read, err = openPostgresPool(o.readURL, o); err != nil {
 			write.Close()
-			return nil, nil, fmt.Errorf("read URL: %w", err)
+			return pool{}, pool{}, fmt.Errorf("read URL: %w", err)
 		}
 	}
 	return read, write, nil
 }
 
-func openPostgresPool(dsn string, o options) (*sqlx.DB, error) {
+// poolModeParam is the URL parameter that says a pooler stands between the
+// server and us, named and valued after PgBouncer's own setting. It is ours:
+// openPostgresPool removes it before lib/pq, which would send it to the
+// server, sees the URL.
+const poolModeParam = "pool_mode"
+
+func openPostgresPool(dsn string, o options) (pool, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("invalid PostgreSQL URL: %w", err)
+		return pool{}, fmt.Errorf("invalid PostgreSQL URL: %w", err)
 	}
-	// lib/pq sends unknown parameters as run-time settings, so the server
-	// enforces the timeout even if a client stops watching its context.
 	q := u.Query()
-	// Whole milliseconds, rounded up: 0 would mean no timeout.
-	ms := (o.statementTimeout + time.Millisecond - 1).Milliseconds()
-	q.Set("statement_timeout", strconv.FormatInt(max(ms, 0), 10))
-	u.RawQuery = q.Encode()
-	pool, err := sqlx.Open("postgres", u.String())
-	if err != nil {
-		return nil, err
+	var p pool
+	switch mode := q.Get(poolModeParam); mode {
+	case "", "session":
+	case "transaction":
+		p.perTransaction = true
+	default:
+		return pool{}, fmt.Errorf("%s=%q: want transaction (behind a pooler in transaction mode) or session", poolModeParam, mode)
 	}
-	pool.SetMaxOpenConns(o.poolSize)
-	pool.SetMaxIdleConns(o.poolSize)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
-	return pool, nil
+	q.Del(poolModeParam)
+	// One round trip for a query with arguments (parse, bind and execute
+	// sent at once), where lib/pq otherwise parses the unnamed statement,
+	// waits for its description, then binds it. Behind a pooler in
+	// transaction mode the second trip may reach another server connection
+	// and bind the statement another client parsed there: wrong rows, or a
+	// panic decoding them. The price is that []byte arguments go in binary
+	// form, which suits text and bytea but not jsonb (metadata is bound as
+	// text, scan.go's jsonText).
+	q.Set("binary_parameters", "yes")
+	if !p.perTransaction {
+		// lib/pq sends unknown parameters as run-time settings, so the
+		// server enforces the timeout even if a client stops watching its
+		// context. A pooler refuses them (PgBouncer: "unsupported startup
+		// parameter"); there each transaction sets its own (begin).
+		q.Set("statement_timeout", timeoutMillis(o.statementTimeout))
+	}
+	u.RawQuery = q.Encode()
+	if p.DB, err = sqlx.Open("postgres", u.String()); err != nil {
+		return pool{}, err
+	}
+	p.SetMaxOpenConns(o.poolSize)
+	p.SetMaxIdleConns(o.poolSize)
+	p.SetConnMaxIdleTime(5 * time.Minute)
+	return p, nil
+}
+
+// timeoutMillis is d as a statement_timeout: whole milliseconds, rounded
+// up, since 0 would mean no timeout.
+func timeoutMillis(d time.Duration) string {
+	return strconv.FormatInt(max((d+time.Millisecond-1).Milliseconds(), 0), 10)
+}
+
+// setLocalTimeout bounds each statement of tx at d on the server.
+func setLocalTimeout(ctx context.Context, tx *sqlx.Tx, d time.Duration) error {
+	_, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = `+timeoutMillis(d))
+	return err
+}
+
+// poolerHint adds to err, a failure to connect, what to do when a pooler
+// refused the statement_timeout start-up parameter.
+func poolerHint(err error) error {
+	if e := pq.As(err, pqerror.ProtocolViolation); e != nil && strings.Contains(e.Message, "unsupported startup parameter") {
+		return fmt.Errorf("%w (behind a pooler in transaction mode, add %s=transaction to the URL)", err, poolModeParam)
+	}
+	return err
 }
 
 func (postgresDialect) placeholder(n int) string { return "$" + strconv.Itoa(n) }
@@ -93,6 +142,8 @@ func (postgresDialect) hasPrefix(w *where, p string) string {
 
 func (postgresDialect) joinTags() string { return "JOIN" }
 
+func (postgresDialect) plansJoins() bool { return true }
+
 // countTags leaves the choice to the planner, which weighs each tag's
 // statistics (see ListQuery.Prepared).
 func (postgresDialect) countTags(*where) string { return "" }
@@ -101,8 +152,14 @@ func (postgresDialect) snapshot() *sql.TxOptions {
 	return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 }
 
-func (postgresDialect) importBatch(ctx context.Context, tx *sqlx.Tx, batch []Resource) (int, error) {
-	return copyBatch(ctx, tx, batch)
+// beginImport has nothing to set: the import's transaction sets what it
+// needs locally (bulk.go).
+func (postgresDialect) beginImport(context.Context, *sqlx.Conn) (func(context.Context) error, error) {
+	return func(context.Context) error { return nil }, nil
+}
+
+func (postgresDialect) importBatch(ctx context.Context, tx *sqlx.Tx, batch []resources.Resource, bulk *bulkLoad) (int, error) {
+	return copyBatch(ctx, tx, batch, bulk == nil || !bulk.unordered)
 }
 
 // keysChunk is how many storage keys a cursor fetches at a time.
@@ -134,7 +191,7 @@ func (postgresDialect) storageKeys(ctx context.Context, db *DB, tx *sqlx.Tx, buc
 const migrationLockKey = 0x7265736f75726365
 
 func (postgresDialect) beginBulk(ctx context.Context, tx *sqlx.Tx) (*bulkLoad, error) {
-	return beginBulk(ctx, tx)
+	return postgresBulk(ctx, tx)
 }
 
 func (postgresDialect) tablesQuery() string {

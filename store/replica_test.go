@@ -2,11 +2,12 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
+	"errors"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
@@ -14,7 +15,8 @@ import (
 
 // TestReadURL serves reads from a real streaming replica, made on loopback
 // with pg_basebackup from a primary of its own, and checks that lists and
-// gets read the replica while writes go to the primary.
+// gets read the replica while writes, and the change feed's reads, go to
+// the primary.
 func TestReadURL(t *testing.T) {
 	t.Parallel()
 	primary, replica := startPrimaryAndReplica(t)
@@ -35,18 +37,32 @@ func TestReadURL(t *testing.T) {
 	}
 
 	// With replay paused, a write reaches the primary but not the reads.
-	admin, err := sql.Open("postgres", replica.URL("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	admin := storetest.SQL(t, replica.URL("postgres"))
 	if _, err := admin.ExecContext(ctx, `SELECT pg_wal_replay_pause()`); err != nil {
 		t.Fatal(err)
 	}
-	storetest.MustImport(t, db, storetest.NewResource("acme", 2))
+	second := storetest.NewResource("acme", 2)
+	storetest.MustImport(t, db, second)
 	time.Sleep(200 * time.Millisecond)
 	if got := listTotal(t, db); got != 1 {
 		t.Errorf("total with replay paused = %d, want 1: reads are not on the replica", got)
+	}
+	// A get the replica cannot answer yet asks the primary: a client reads
+	// back what it has just written, however far the replica lags.
+	if got, err := db.GetResource(ctx, "acme", second.ID); err != nil || got.ID != second.ID {
+		t.Errorf("GetResource of a resource only the primary has yet: %+v, %v; want it from the primary", got.ID, err)
+	}
+	if _, err := db.GetResource(ctx, "acme", storetest.NewResource("acme", 3).ID); !errors.Is(err, resources.ErrNotFound) {
+		t.Errorf("GetResource of a resource neither has: %v, want ErrNotFound", err)
+	}
+	// The change feed reads the primary: a stream woken by a commit finds
+	// the commit's event however far the replica lags, or would wait for
+	// the next change to see it.
+	if events, _, err := db.Events(ctx, resources.EventFilter{AccountID: "acme"}); err != nil || len(events) != 2 {
+		t.Errorf("Events with replay paused: %d events, %v; want both imports' from the primary", len(events), err)
+	}
+	if _, last, err := db.EventBounds(ctx, "acme"); err != nil || last != 2 {
+		t.Errorf("EventBounds with replay paused: last %d, %v; want 2", last, err)
 	}
 	if _, err := admin.ExecContext(ctx, `SELECT pg_wal_replay_resume()`); err != nil {
 		t.Fatal(err)
@@ -86,7 +102,7 @@ func startPrimaryAndReplica(t *testing.T) (primary, replica *storetest.Cluster) 
 
 func listTotal(t *testing.T, db *store.DB) int64 {
 	t.Helper()
-	return mustList(t, db, store.ResourceFilter{AccountID: "acme", Page: 1, PageSize: 10}).Total
+	return mustList(t, db, resources.Filter{AccountID: "acme", Page: 1, PageSize: 10}).Total
 }
 
 // waitForTotal waits for replication to bring the replica's total to want.
@@ -96,7 +112,7 @@ func waitForTotal(t *testing.T, db *store.DB, want int64) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		page, err := db.ListResources(context.Background(),
-			store.ResourceFilter{AccountID: "acme", Page: 1, PageSize: 10})
+			resources.Filter{AccountID: "acme", Page: 1, PageSize: 10})
 		if err == nil && page.Total == want {
 			return
 		}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // registers "sqlite"
+
+	"github.com/re-factor/resources"
 )
 
 // sqliteDialect is SQLite through modernc.org/sqlite. sqlx does not know
@@ -25,18 +27,18 @@ var _ dialect = sqliteDialect{}
 
 func (sqliteDialect) name() string { return SQLite }
 
-func (sqliteDialect) open(dsn string, o options) (read, write *sqlx.DB, err error) {
+func (sqliteDialect) open(dsn string, o options) (read, write pool, err error) {
 	_, path, _ := strings.Cut(dsn, ":")
 	path = strings.TrimPrefix(path, "//")
 	if o.readURL != "" {
-		return nil, nil, fmt.Errorf("sqlite: a read URL needs PostgreSQL: SQLite has no replicas")
+		return pool{}, pool{}, fmt.Errorf("sqlite: a read URL needs PostgreSQL: SQLite has no replicas")
 	}
 	if path == "" || strings.HasPrefix(path, "file:") {
-		return nil, nil, fmt.Errorf("sqlite: URL needs a file path (as in sqlite:data/resources.db) or :memory: for one in memory")
+		return pool{}, pool{}, fmt.Errorf("sqlite: URL needs a file path (as in sqlite:data/resources.db) or :memory: for one in memory")
 	}
 	name, err := sqliteName(path)
 	if err != nil {
-		return nil, nil, err
+		return pool{}, pool{}, err
 	}
 	// WAL lets readers run beside the writer; NORMAL sync is durable in WAL
 	// mode except for the last commits on power loss.
@@ -46,13 +48,13 @@ func (sqliteDialect) open(dsn string, o options) (read, write *sqlx.DB, err erro
 	// fails halfway when it turns from reading to writing. One connection
 	// writes, because SQLite has one writer at a time and queueing in Go
 	// beats spinning on SQLITE_BUSY.
-	if write, err = sqlx.Open("sqlite", name+common+"&_txlock=immediate"); err != nil {
-		return nil, nil, err
+	if write.DB, err = sqlx.Open("sqlite", name+common+"&_txlock=immediate"); err != nil {
+		return pool{}, pool{}, err
 	}
 	write.SetMaxOpenConns(1)
-	if read, err = sqlx.Open("sqlite", name+common+"&_query_only=1"+sqliteReadPragmas); err != nil {
+	if read.DB, err = sqlx.Open("sqlite", name+common+"&_query_only=1"+sqliteReadPragmas); err != nil {
 		write.Close()
-		return nil, nil, err
+		return pool{}, pool{}, err
 	}
 	// SQLite reads run on the server's own cores: past two connections a
 	// core they only queue for CPU, and each holds its own page cache,
@@ -118,6 +120,11 @@ func (sqliteDialect) hasPrefix(w *where, p string) string {
 // read the window through the order index and fetch every row for its path.
 func (sqliteDialect) joinTags() string { return "CROSS JOIN" }
 
+// plansJoins is false: joinTags fixes the order, the first tag's range
+// walked in list order and the rest probed by key (a window on the probed
+// tags made SQLite sort the first's range instead).
+func (sqliteDialect) plansJoins() bool { return false }
+
 // countTags counts without a probe per row of a common tag, which SQLite
 // pays in full (2-3 µs each: 66,231 probes, 60 ms of CPU, for Q3). With a
 // prefix, the path index's range holds created_at, so the window is tested
@@ -164,7 +171,43 @@ func (sqliteDialect) countTags(w *where) string {
 // snapshot already.
 func (sqliteDialect) snapshot() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 
-func (sqliteDialect) importBatch(ctx context.Context, tx *sqlx.Tx, batch []Resource) (int, error) {
+// importCacheKiB is the write connection's page cache during an import,
+// in KiB. Every page a load writes stays dirty until it commits, so the
+// default 2 MB spills to the WAL and reads back all the time; and the index
+// builds at its end (bulk.go) sort in runs of this size, one a thread.
+// Inserting in key order (insertBatch) keeps the pages a batch touches
+// few: 8 MiB loaded the benchmark's million rows with as little CPU as
+// 32 MiB, which cost 60 MB more memory.
+const importCacheKiB = 8 << 10
+
+// beginImport sets the write connection up for a load: a page cache sized
+// for it; threads that sort, so that the index builds at its end (bulk.go)
+// use every core; and no checks of foreign keys, which every row
+// of an import meets by construction: each tag row is stored after its
+// resource, in the same transaction, and a resource that fails to store
+// fails the import. (With checks on, every tag row would probe resources,
+// and SQLite would keep a statement journal for every statement in case
+// one failed.) These are settings of the connection, changeable only
+// outside a transaction.
+func (sqliteDialect) beginImport(ctx context.Context, conn *sqlx.Conn) (func(context.Context) error, error) {
+	var cache, threads, fks int
+	err := conn.QueryRowContext(ctx, `SELECT cache_size, threads, foreign_keys
+		FROM pragma_cache_size, pragma_threads, pragma_foreign_keys`).Scan(&cache, &threads, &fks)
+	if err != nil {
+		return nil, err
+	}
+	set := func(ctx context.Context, cache, threads, fks int) error {
+		_, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d; PRAGMA threads = %d; PRAGMA foreign_keys = %d`,
+			cache, threads, fks))
+		return err
+	}
+	if err := set(ctx, -importCacheKiB, min(runtime.GOMAXPROCS(0)-1, 3), 0); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error { return set(ctx, cache, threads, fks) }, nil
+}
+
+func (sqliteDialect) importBatch(ctx context.Context, tx *sqlx.Tx, batch []resources.Resource, _ *bulkLoad) (int, error) {
 	return insertBatch(ctx, tx, sqliteDialect{}, batch)
 }
 
@@ -177,8 +220,9 @@ func (sqliteDialect) storageKeys(ctx context.Context, db *DB, tx *sqlx.Tx, bucke
 	return err
 }
 
-// beginBulk: SQLite checks keys as it inserts, with nothing to save.
-func (sqliteDialect) beginBulk(context.Context, *sqlx.Tx) (*bulkLoad, error) { return nil, nil }
+func (sqliteDialect) beginBulk(ctx context.Context, tx *sqlx.Tx) (*bulkLoad, error) {
+	return sqliteBulk(ctx, tx)
+}
 
 func (sqliteDialect) tablesQuery() string {
 	return `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"sync"
 	"time"
+
+	"github.com/re-factor/resources"
 )
 
 // maxTotals bounds the totals cache: a few thousand filters, each a key and
@@ -17,10 +19,7 @@ const maxTotals = 4096
 // the account's generation differs from the cached one, in the same
 // snapshot as its page, so a cached total is only ever used while it is
 // still exact.
-type totalsCache struct {
-	mu      sync.Mutex
-	entries map[totalsKey]cachedTotal
-}
+type totalsCache = filterCache[cachedTotal]
 
 // totalsKey is a hash of the account and the filter's conditions: tags
 // sorted and distinct, prefix, and the window's bounds as compared.
@@ -30,21 +29,28 @@ type cachedTotal struct {
 	generation, total int64
 }
 
-func newTotalsCache() *totalsCache {
-	return &totalsCache{entries: make(map[totalsKey]cachedTotal)}
+func newTotalsCache() *totalsCache { return newFilterCache[cachedTotal]() }
+
+// filterCache maps a filter's key to what was read for it, at most
+// maxTotals entries: when it is full, an arbitrary entry makes room (Go's
+// map iteration starts at a random place).
+type filterCache[V any] struct {
+	mu      sync.Mutex
+	entries map[totalsKey]V
 }
 
-// get returns the cached total of k and the generation it was counted at.
-func (c *totalsCache) get(k totalsKey) (cachedTotal, bool) {
+func newFilterCache[V any]() *filterCache[V] {
+	return &filterCache[V]{entries: make(map[totalsKey]V)}
+}
+
+func (c *filterCache[V]) get(k totalsKey) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t, ok := c.entries[k]
-	return t, ok
+	v, ok := c.entries[k]
+	return v, ok
 }
 
-// put caches t for k. When the cache is full, an arbitrary entry makes
-// room: Go's map iteration starts at a random place.
-func (c *totalsCache) put(k totalsKey, t cachedTotal) {
+func (c *filterCache[V]) put(k totalsKey, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[k]; !ok && len(c.entries) >= maxTotals {
@@ -53,12 +59,18 @@ func (c *totalsCache) put(k totalsKey, t cachedTotal) {
 			break
 		}
 	}
-	c.entries[k] = t
+	c.entries[k] = v
+}
+
+func (c *filterCache[V]) drop(k totalsKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, k)
 }
 
 // totalKey returns the key of f's total. Each part is written with its
 // length, so that no two filters give the same bytes.
-func totalKey(f ResourceFilter) totalsKey {
+func totalKey(f resources.Filter) totalsKey {
 	h := sha256.New()
 	field := func(s string) {
 		h.Write(binary.AppendUvarint(nil, uint64(len(s))))
@@ -93,3 +105,15 @@ func totalKey(f ResourceFilter) totalsKey {
 	h.Sum(k[:0])
 	return k
 }
+
+// countsCache holds what prefixFirst weighs for a filter (the counts
+// countPrefix reads, the account's generation first), so that a page of
+// tags under a prefix does not count the prefix's entries on every request:
+// that took 0.6 to 1 ms of a page that otherwise takes 1.5 to 3 at 1M
+// rows. The counts only steer the choice of plan, which reads the same
+// page either way, so they are used until a list statement sees another
+// generation; a walk that stands on them checks the generation it reads
+// (ListQuery.walkStandsAt).
+type countsCache = filterCache[[]int64]
+
+func newCountsCache() *countsCache { return newFilterCache[[]int64]() }

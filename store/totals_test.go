@@ -9,39 +9,31 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/re-factor/resources"
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
 )
 
 // totalsModel is what an account holds, by id, to count the totals that
 // ListResources must give.
-type totalsModel map[string]store.Resource
+type totalsModel map[string]resources.Resource
 
-func (m totalsModel) count(f store.ResourceFilter) int64 {
+func (m totalsModel) count(f resources.Filter) int64 {
 	var n int64
 	for _, r := range m {
-		if r.AccountID == f.AccountID && matches(r, f) {
+		if r.AccountID == f.AccountID && testkit.Matches(r, f) {
 			n++
 		}
 	}
 	return n
 }
 
-func matches(r store.Resource, f store.ResourceFilter) bool {
-	for _, t := range f.Tags {
-		if !slices.Contains(r.Tags, t) {
-			return false
-		}
-	}
-	return strings.HasPrefix(r.DirectoryPath, f.DirectoryPrefix) &&
-		(f.CreatedAfter == nil || r.CreatedAt.After(*f.CreatedAfter)) &&
-		(f.CreatedBefore == nil || r.CreatedAt.Before(*f.CreatedBefore))
-}
-
 // totalsFilters are filters whose totals no trigger maintains, and one
 // whose total is maintained, for contrast.
-var totalsFilters = []store.ResourceFilter{
+var totalsFilters = []resources.Filter{
 	{Tags: []string{"a", "b"}},
 	{DirectoryPrefix: "/in"},
 	{CreatedAfter: at(10), CreatedBefore: at(40)},
@@ -67,7 +59,7 @@ func checkTotals(t *testing.T, db *store.DB, m totalsModel, step string) {
 	}
 }
 
-func totalsResource(n int) store.Resource {
+func totalsResource(n int) resources.Resource {
 	dir, tags := "/out", []string{}
 	if n%2 == 0 {
 		dir, tags = "/in", append(tags, "a")
@@ -95,107 +87,99 @@ func rawDB(t *testing.T, engine, url string) *sql.DB {
 
 func TestListTotalsFollowWrites(t *testing.T) {
 	ctx := context.Background()
-	for _, engine := range storetest.Engines {
-		t.Run(engine, func(t *testing.T) {
-			url := storetest.URL(t, engine)
-			db := storetest.OpenURL(t, url)
-			m := totalsModel{}
-			var rs []store.Resource
-			for n := 1; n <= 30; n++ {
-				r := totalsResource(n)
-				rs, m[r.ID] = append(rs, r), r
-			}
-			storetest.MustImport(t, db, rs...) // the bulk path on PostgreSQL: the tables are empty
-			checkTotals(t, db, m, "import into empty tables")
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		m := totalsModel{}
+		var rs []resources.Resource
+		for n := 1; n <= 30; n++ {
+			r := totalsResource(n)
+			rs, m[r.ID] = append(rs, r), r
+		}
+		storetest.MustImport(t, db, rs...) // the bulk path on PostgreSQL: the tables are empty
+		checkTotals(t, db, m, "import into empty tables")
 
-			r := totalsResource(36)
-			if err := db.CreateResource(ctx, r); err != nil {
-				t.Fatal(err)
-			}
+		r := totalsResource(36)
+		if err := db.CreateResource(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		m[r.ID] = r
+		checkTotals(t, db, m, "create")
+
+		if _, err := db.DeleteResource(ctx, "acme", rs[11].ID, time.Now()); err != nil { // n = 12: /in, a and b
+			t.Fatal(err)
+		}
+		delete(m, rs[11].ID)
+		checkTotals(t, db, m, "delete")
+
+		out := "/out"
+		moved, err := db.UpdateResource(ctx, "acme", rs[5].ID, resources.Update{DirectoryPath: &out}, rs[5].UpdatedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[moved.ID] = moved
+		checkTotals(t, db, m, "update moving out of a prefix")
+
+		more := []resources.Resource{totalsResource(42), totalsResource(48), totalsResource(50)}
+		storetest.MustImport(t, db, more...)
+		for _, r := range more {
 			m[r.ID] = r
-			checkTotals(t, db, m, "create")
+		}
+		checkTotals(t, db, m, "import into a serving database")
 
-			if _, err := db.DeleteResource(ctx, "acme", rs[11].ID); err != nil { // n = 12: /in, a and b
-				t.Fatal(err)
-			}
-			delete(m, rs[11].ID)
-			checkTotals(t, db, m, "delete")
-
-			out := "/out"
-			moved, err := db.UpdateResource(ctx, "acme", rs[5].ID, store.ResourceUpdate{DirectoryPath: &out}, rs[5].UpdatedAt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m[moved.ID] = moved
-			checkTotals(t, db, m, "update moving out of a prefix")
-
-			more := []store.Resource{totalsResource(42), totalsResource(48), totalsResource(50)}
-			storetest.MustImport(t, db, more...)
-			for _, r := range more {
-				m[r.ID] = r
-			}
-			checkTotals(t, db, m, "import into a serving database")
-
-			// n = 4 has "a" only; a tag written by hand counts as well.
-			raw := rawDB(t, engine, url)
-			tag := `INSERT INTO resource_tags (account_id, resource_id, tag, created_at) SELECT account_id, id, 'b', created_at FROM resources WHERE account_id = 'acme' AND id = '` + rs[3].ID + `'`
-			if _, err := raw.ExecContext(ctx, tag); err != nil {
-				t.Fatal(err)
-			}
-			r = m[rs[3].ID]
-			r.Tags = []string{"a", "b"}
-			m[r.ID] = r
-			checkTotals(t, db, m, "a tag inserted by hand")
-		})
-	}
+		// n = 4 has "a" only; a tag written by hand counts as well.
+		tag := `INSERT INTO resource_tags (account_id, resource_id, tag, created_at) SELECT account_id, id, 'b', created_at FROM resources WHERE account_id = 'acme' AND id = '` + rs[3].ID + `'`
+		if err := db.ExecSQL(ctx, tag); err != nil {
+			t.Fatal(err)
+		}
+		r = m[rs[3].ID]
+		r.Tags = []string{"a", "b"}
+		m[r.ID] = r
+		checkTotals(t, db, m, "a tag inserted by hand")
+	})
 }
 
 func TestListTotalsConcurrentWriters(t *testing.T) {
 	ctx := context.Background()
-	for _, engine := range storetest.Engines {
-		t.Run(engine, func(t *testing.T) {
-			db := storetest.Open(t, engine)
-			const writers, each = 4, 15
-			f := store.ResourceFilter{AccountID: "acme", Tags: []string{"a", "b"}, DirectoryPrefix: "/in", Page: 1, PageSize: 5}
-			ids := make([][]string, writers)
-			// Creates only: each later statement sees no fewer.
-			raceWriters(t, db, f, writers, func(w int) error {
-				for i := range each {
-					r := storetest.NewResource("acme", w*each+i, storetest.In("/in"), storetest.Tagged("a", "b"))
-					if err := db.CreateResource(ctx, r); err != nil {
-						return err
-					}
-					ids[w] = append(ids[w], r.ID)
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		const writers, each = 4, 15
+		f := resources.Filter{AccountID: "acme", Tags: []string{"a", "b"}, DirectoryPrefix: "/in", Page: 1, PageSize: 5}
+		ids := make([][]string, writers)
+		// Creates only: each later statement sees no fewer.
+		raceWriters(t, db, f, writers, func(w int) error {
+			for i := range each {
+				r := storetest.NewResource("acme", w*each+i, storetest.In("/in"), storetest.Tagged("a", "b"))
+				if err := db.CreateResource(ctx, r); err != nil {
+					return err
 				}
-				return nil
-			}, func(prev, cur int64) bool { return cur >= prev && cur <= writers*each })
-			checkTotal(t, db, f, writers*each)
+				ids[w] = append(ids[w], r.ID)
+			}
+			return nil
+		}, func(prev, cur int64) bool { return cur >= prev && cur <= writers*each })
+		checkTotal(t, db, f, writers*each)
 
-			// Moves out of the prefix and deletes: no more.
-			out := "/out"
-			raceWriters(t, db, f, writers, func(w int) error {
-				for i, id := range ids[w] {
-					var err error
-					switch i % 3 {
-					case 0:
-						_, err = db.UpdateResource(ctx, "acme", id, store.ResourceUpdate{DirectoryPath: &out}, storetest.BaseTime)
-					case 1:
-						_, err = db.DeleteResource(ctx, "acme", id)
-					}
-					if err != nil {
-						return err
-					}
+		// Moves out of the prefix and deletes: no more.
+		out := "/out"
+		raceWriters(t, db, f, writers, func(w int) error {
+			for i, id := range ids[w] {
+				var err error
+				switch i % 3 {
+				case 0:
+					_, err = db.UpdateResource(ctx, "acme", id, resources.Update{DirectoryPath: &out}, storetest.BaseTime)
+				case 1:
+					_, err = db.DeleteResource(ctx, "acme", id, time.Now())
 				}
-				return nil
-			}, func(prev, cur int64) bool { return cur <= prev })
-			checkTotal(t, db, f, writers*each/3)
-		})
-	}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}, func(prev, cur int64) bool { return cur <= prev })
+		checkTotal(t, db, f, writers*each/3)
+	})
 }
 
 // raceWriters runs work for each of n writers while a reader lists f, and
 // checks each total the reader sees against the one before with ok.
-func raceWriters(t *testing.T, db *store.DB, f store.ResourceFilter, n int, work func(w int) error, ok func(prev, cur int64) bool) {
+func raceWriters(t *testing.T, db *store.DB, f resources.Filter, n int, work func(w int) error, ok func(prev, cur int64) bool) {
 	t.Helper()
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -239,7 +223,7 @@ func raceWriters(t *testing.T, db *store.DB, f store.ResourceFilter, n int, work
 }
 
 // checkTotal lists f twice, the second time from the cache.
-func checkTotal(t *testing.T, db *store.DB, f store.ResourceFilter, want int64) {
+func checkTotal(t *testing.T, db *store.DB, f resources.Filter, want int64) {
 	t.Helper()
 	for range 2 {
 		if got := mustList(t, db, f).Total; got != want {
@@ -257,7 +241,7 @@ func TestListTotalsHitRunsNoCount(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			url := storetest.URL(t, engine)
 			db := storetest.OpenURL(t, url)
-			var rs []store.Resource
+			var rs []resources.Resource
 			for n := 1; n <= 30; n++ {
 				rs = append(rs, totalsResource(n))
 			}
@@ -267,8 +251,8 @@ func TestListTotalsHitRunsNoCount(t *testing.T) {
 			if err := raw.QueryRowContext(ctx, `SELECT generation FROM account_counts WHERE account_id = 'acme'`).Scan(&generation); err != nil {
 				t.Fatal(err)
 			}
-			f := store.ResourceFilter{AccountID: "acme", Tags: []string{"a", "b"}, Page: 1, PageSize: 5}
-			q, err := db.ListQuery(f)
+			f := resources.Filter{AccountID: "acme", Tags: []string{"a", "b"}, Page: 1, PageSize: 5}
+			q, err := db.ListQuery(ctx, f)
 			if err != nil {
 				t.Fatal(err)
 			}

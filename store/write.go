@@ -3,42 +3,52 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/re-factor/resources"
 )
 
 // CreateResource stores r and its tags in one transaction. r must be
-// complete (the caller sets id, storage and timestamps); Validate's rules
-// apply. It returns a *ValidationError for an invalid r and an error
-// matching ErrConflict when the account already has a resource with r's id
-// or at r's directory_path and name.
-func (db *DB) CreateResource(ctx context.Context, r Resource) error {
-	metadata, err := r.validate()
+// complete and valid (the catalog sets id, storage and timestamps, and
+// brings the client's fields into normal form). It returns an error
+// matching resources.ErrConflict when the account already has a resource
+// with r's id or at r's directory_path and name.
+// Its resource.created event is written in the same transaction.
+func (db *DB) CreateResource(ctx context.Context, r resources.Resource) error {
+	data, err := resources.CreatedData(r)
 	if err != nil {
-		return fmt.Errorf("store: create resource: %w", err)
+		return fmt.Errorf("store: create resource %s: %w", r.ID, err)
 	}
-	r.Metadata = metadata
+	e := resources.Event{AccountID: r.AccountID, Type: resources.EventCreated, Timestamp: r.CreatedAt,
+		ResourceID: r.ID, Data: data}
+	var queued int // deliveries of e
 	err = db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
 		if _, err := tx.NamedExecContext(tctx, insertResource, newRow(db.d, r)); err != nil {
 			return err
 		}
-		return insertTags(tctx, tx, db.d, r)
+		if err := insertTags(tctx, tx, db.d, r); err != nil {
+			return err
+		}
+		var err error
+		queued, err = db.appendEvent(tctx, tx, &e)
+		return err
 	})
-	if cerr := conflict(err, r); cerr != nil {
+	if cerr := conflict(err, r, fmt.Sprintf("%q already exists", path.Join(r.DirectoryPath, r.Name))); cerr != nil {
 		return fmt.Errorf("store: create resource: %w", cerr)
 	}
 	if err != nil {
 		return fmt.Errorf("store: create resource %s: %w", r.ID, translate(ctx, err))
 	}
+	db.committed([]resources.Event{e}, queued)
 	return nil
 }
 
-func insertTags(ctx context.Context, tx *sqlx.Tx, d dialect, r Resource) error {
+func insertTags(ctx context.Context, tx *sqlx.Tx, d dialect, r resources.Resource) error {
 	for _, t := range r.Tags {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(insertTag), r.AccountID, r.ID, t, d.timeArg(r.CreatedAt)); err != nil {
 			return err
@@ -48,14 +58,14 @@ func insertTags(ctx context.Context, tx *sqlx.Tx, d dialect, r Resource) error {
 }
 
 // GetResource returns the account's resource with id. It returns an error
-// matching ErrNotFound when the account has none: a resource of another
-// account is indistinguishable from a missing one.
-func (db *DB) GetResource(ctx context.Context, accountID, id string) (Resource, error) {
+// matching resources.ErrNotFound when the account has none: a resource of
+// another account is indistinguishable from a missing one.
+func (db *DB) GetResource(ctx context.Context, accountID, id string) (resources.Resource, error) {
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
 	r, err := db.getResource(tctx, nil, accountID, id)
 	if err != nil {
-		return Resource{}, fmt.Errorf("store: get resource %s: %w", id, translate(ctx, err))
+		return resources.Resource{}, fmt.Errorf("store: get resource %s: %w", id, translate(ctx, err))
 	}
 	return r, nil
 }
@@ -69,116 +79,108 @@ func getQuery(d dialect) string {
 
 // getResource reads the resource through tx, or the read pool when tx is
 // nil.
-func (db *DB) getResource(ctx context.Context, tx *sqlx.Tx, accountID, id string) (Resource, error) {
-	if !isUUID(id) {
-		return Resource{}, ErrNotFound
+func (db *DB) getResource(ctx context.Context, tx *sqlx.Tx, accountID, id string) (resources.Resource, error) {
+	if !resources.ValidID(id) {
+		// Not worth a query: no row has such an id, and PostgreSQL's uuid
+		// column would refuse it as a value.
+		return resources.Resource{}, notFound(fmt.Errorf("%q is no resource id", id))
 	}
 	var row resourceRow
 	var err error
 	if tx != nil {
 		err = tx.GetContext(ctx, &row, db.getSQL, accountID, id)
 	} else {
-		// Prepared: lib/pq runs a query with arguments in two round trips
-		// (parse, then bind), a prepared statement in one.
-		var stmt *sqlx.Stmt
-		if stmt, err = db.readStmts.get(ctx, db.getSQL); err == nil {
-			err = stmt.GetContext(ctx, &row, accountID, id)
+		// Prepared where it may be: planned once, not on every get.
+		err = db.readStmts.get(ctx, &row, db.getSQL, accountID, id)
+		if (errors.Is(err, sql.ErrNoRows) || isRecoveryConflict(err)) && db.currentStmts != db.readStmts {
+			// The replica may lag the primary by seconds under load: a
+			// miss asks the primary, so that a client reads back what it
+			// has just written, and so does a get the replica canceled.
+			// Both are rare, so the primary's share of the gets stays
+			// small.
+			err = db.currentStmts.get(ctx, &row, db.getSQL, accountID, id)
 		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return Resource{}, ErrNotFound
+		return resources.Resource{}, notFound(err)
 	}
 	if err != nil {
-		return Resource{}, err
+		return resources.Resource{}, err
 	}
 	return row.resource(), nil
 }
 
-// ResourceUpdate lists the fields UpdateResource changes; nil leaves a
-// field as it is. Metadata replaces the stored object whole.
-type ResourceUpdate struct {
-	Name          *string
-	DirectoryPath *string
-	Metadata      json.RawMessage
-}
-
-// UpdateResource applies u to the account's resource id, sets updated_at to
-// now and returns the resource as stored. It returns a *ValidationError for
-// an invalid field, an error matching ErrNotFound when the account has no
-// such resource, and one matching ErrConflict when the new path is taken.
-func (db *DB) UpdateResource(ctx context.Context, accountID, id string, u ResourceUpdate, now time.Time) (Resource, error) {
-	var r Resource
+// UpdateResource applies u, in normal form, to the account's resource id,
+// sets updated_at to now and returns the resource as stored. It returns an
+// error matching resources.ErrNotFound when the account has no such
+// resource, and one matching resources.ErrConflict when the new path is
+// taken. Its resource.updated event, naming the fields whose values
+// changed, is written in the same transaction.
+func (db *DB) UpdateResource(ctx context.Context, accountID, id string, u resources.Update, now time.Time) (resources.Resource, error) {
+	var r resources.Resource
+	var e resources.Event
+	var queued int // deliveries of e
 	err := db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
-		var err error
-		if r, err = db.getResource(tctx, tx, accountID, id); err != nil {
-			return err
-		}
-		if err = u.apply(&r, now); err != nil {
-			return err
-		}
-		_, err = tx.NamedExecContext(tctx, `UPDATE resources
-			SET name = :name, directory_path = :directory_path, metadata = :metadata, updated_at = :updated_at
-			WHERE account_id = :account_id AND id = :id`, newRow(db.d, r))
-		return err
-	})
-	if cerr := conflict(err, r); cerr != nil {
-		return Resource{}, fmt.Errorf("store: update resource %s: %w", id, cerr)
-	}
-	if err != nil {
-		return Resource{}, fmt.Errorf("store: update resource %s: %w", id, translate(ctx, err))
-	}
-	return r, nil
-}
-
-// apply validates u and writes it into r.
-func (u ResourceUpdate) apply(r *Resource, now time.Time) error {
-	if u.Name != nil {
-		if err := ValidateName(*u.Name); err != nil {
-			return err
-		}
-		r.Name = *u.Name
-	}
-	if u.DirectoryPath != nil {
-		if err := ValidateDirectoryPath(*u.DirectoryPath); err != nil {
-			return err
-		}
-		r.DirectoryPath = *u.DirectoryPath
-	}
-	if u.Metadata != nil {
-		m, err := ValidateMetadata(u.Metadata)
+		before, err := db.getResource(tctx, tx, accountID, id)
 		if err != nil {
 			return err
 		}
-		r.Metadata = m
+		r = before
+		u.Apply(&r, now)
+		if _, err = tx.NamedExecContext(tctx, `UPDATE resources
+			SET name = :name, directory_path = :directory_path, metadata = :metadata, updated_at = :updated_at
+			WHERE account_id = :account_id AND id = :id`, newRow(db.d, r)); err != nil {
+			return err
+		}
+		data, err := resources.UpdatedData(before, r)
+		if err != nil {
+			return err
+		}
+		e = resources.Event{AccountID: accountID, Type: resources.EventUpdated, Timestamp: now, ResourceID: id, Data: data}
+		queued, err = db.appendEvent(tctx, tx, &e)
+		return err
+	})
+	if cerr := conflict(err, r, "another resource of the account has this directory_path and name"); cerr != nil {
+		return resources.Resource{}, fmt.Errorf("store: update resource %s: %w", id, cerr)
 	}
-	r.UpdatedAt = now.UTC().Truncate(time.Microsecond)
-	return nil
+	if err != nil {
+		return resources.Resource{}, fmt.Errorf("store: update resource %s: %w", id, translate(ctx, err))
+	}
+	db.committed([]resources.Event{e}, queued)
+	return r, nil
 }
 
 // DeleteResource removes the account's resource id and its tags, and
 // returns what it removed, so the caller can delete the bytes after the
-// row. It returns an error matching ErrNotFound when the account has no
-// such resource.
-func (db *DB) DeleteResource(ctx context.Context, accountID, id string) (Resource, error) {
-	var r Resource
+// row. It returns an error matching resources.ErrNotFound when the account has no
+// such resource. Its resource.deleted event, at now, is written in the same
+// transaction.
+func (db *DB) DeleteResource(ctx context.Context, accountID, id string, now time.Time) (resources.Resource, error) {
+	var r resources.Resource
+	var e resources.Event
+	var queued int // deliveries of e
 	err := db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
 		var err error
 		if r, err = db.getResource(tctx, tx, accountID, id); err != nil {
 			return err
 		}
 		// Tags go with the row (ON DELETE CASCADE).
-		_, err = tx.ExecContext(tctx, tx.Rebind(`DELETE FROM resources WHERE account_id = ? AND id = ?`), accountID, id)
+		if _, err = tx.ExecContext(tctx, tx.Rebind(`DELETE FROM resources WHERE account_id = ? AND id = ?`), accountID, id); err != nil {
+			return err
+		}
+		data, err := resources.DeletedData(r)
+		if err != nil {
+			return err
+		}
+		e = resources.Event{AccountID: accountID, Type: resources.EventDeleted, Timestamp: now, ResourceID: id, Data: data}
+		queued, err = db.appendEvent(tctx, tx, &e)
 		return err
 	})
 	if err != nil {
-		return Resource{}, fmt.Errorf("store: delete resource %s: %w", id, translate(ctx, err))
+		return resources.Resource{}, fmt.Errorf("store: delete resource %s: %w", id, translate(ctx, err))
 	}
+	db.committed([]resources.Event{e}, queued)
 	return r, nil
-}
-
-func isUUID(s string) bool {
-	u, err := uuid.Parse(s)
-	return err == nil && u.String() == s
 }
 
 // inTx runs fn in a write transaction under the statement timeout and
@@ -186,7 +188,7 @@ func isUUID(s string) bool {
 func (db *DB) inTx(ctx context.Context, fn func(context.Context, *sqlx.Tx) error) error {
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
-	tx, err := db.write.BeginTxx(tctx, nil)
+	tx, err := db.begin(tctx, db.write, nil)
 	if err != nil {
 		return err
 	}

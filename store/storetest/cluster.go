@@ -38,7 +38,7 @@ func StartCluster(dir string, settings ...string) (*Cluster, error) {
 		"--auth=trust", "-E", "UTF8", "--no-sync"); err != nil {
 		return nil, err
 	}
-	return c, c.start(settings)
+	return c, c.startFresh(settings)
 }
 
 // StartReplica makes a streaming replica of primary in dir with
@@ -56,7 +56,25 @@ func StartReplica(primary *Cluster, dir string, settings ...string) (*Cluster, e
 		"-c", "fast", "-h", "127.0.0.1", "-p", fmt.Sprint(c.Port), "-U", "postgres"); err != nil {
 		return nil, err
 	}
-	return r, r.start(settings)
+	return r, r.startFresh(settings)
+}
+
+// startFresh starts a new cluster, on another free port when the one found
+// was taken meanwhile: tests in parallel packages find ports at once.
+func (c *Cluster) startFresh(settings []string) error {
+	for attempt := 1; ; attempt++ {
+		err := c.start(settings)
+		if err == nil {
+			return nil
+		}
+		log := c.Log()
+		if attempt == 3 || !strings.Contains(log, "could not bind") && !strings.Contains(log, "could not create any TCP/IP sockets") {
+			return fmt.Errorf("%w\n%s", err, log)
+		}
+		if c.Port, err = testkit.FreePort(); err != nil {
+			return err
+		}
+	}
 }
 
 func newCluster(dir string) (*Cluster, error) {
@@ -64,17 +82,23 @@ func newCluster(dir string) (*Cluster, error) {
 	if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
 		return nil, fmt.Errorf("no initdb in %s (set STORETEST_PG_BIN): %w", bin, err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	if err := chownToPostgres(dir); err != nil {
-		return nil, err
-	}
-	port, err := testkit.FreePort()
+	port, err := postgresFolder(dir)
 	if err != nil {
 		return nil, err
 	}
 	return &Cluster{Dir: dir, Port: port, bin: bin}, nil
+}
+
+// postgresFolder creates dir (if missing) for a program that runs as the
+// postgres user, and finds the program a free loopback port.
+func postgresFolder(dir string) (port int, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, err
+	}
+	if err := chownToPostgres(dir); err != nil {
+		return 0, err
+	}
+	return testkit.FreePort()
 }
 
 func (c *Cluster) data() string { return filepath.Join(c.Dir, "data") }

@@ -22,6 +22,19 @@ import (
 	"github.com/re-factor/resources/internal/testkit"
 )
 
+// SQL opens the PostgreSQL database at url with database/sql, beside the
+// store, for what a test does behind its back (locks, plans, replication);
+// it is closed when the test ends.
+func SQL(tb testing.TB, url string) *sql.DB {
+	tb.Helper()
+	db, err := sql.Open("postgres", url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
 const defaultProbeURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 // pg is the PostgreSQL server the tests of this process share.
@@ -34,6 +47,49 @@ var pg struct {
 	source  string   // where the server came from, for the log
 	logged  sync.Once
 	dbs     atomic.Int64
+}
+
+// bouncer is the PgBouncer in front of pg that the tests of this process
+// share, started by the first test that needs it.
+var bouncer struct {
+	once sync.Once
+	b    *PgBouncer
+	err  error
+}
+
+// pgBouncerURL creates a database for the test and returns its URL through
+// PgBouncer.
+func pgBouncerURL(tb testing.TB) string {
+	tb.Helper()
+	direct, err := url.Parse(postgresURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	bouncer.once.Do(func() {
+		dir, err := os.MkdirTemp("", "storetest-pgbouncer-")
+		if err != nil {
+			bouncer.err = err
+			return
+		}
+		if bouncer.b, bouncer.err = StartPgBouncer(dir, pg.base.String()); bouncer.err != nil {
+			os.RemoveAll(dir)
+		}
+	})
+	if bouncer.err != nil {
+		testkit.Unavailable(tb, "storetest: no PgBouncer: %v", bouncer.err)
+	}
+	return bouncer.b.URL(strings.TrimPrefix(direct.Path, "/"))
+}
+
+// stopPgBouncer stops the shared PgBouncer, if any, and removes its folder.
+func stopPgBouncer() {
+	if bouncer.b == nil {
+		return
+	}
+	if err := bouncer.b.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "storetest: stop pgbouncer:", err)
+	}
+	os.RemoveAll(bouncer.b.Dir)
 }
 
 // postgresURL creates a database for the test and returns its URL.

@@ -11,6 +11,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"iter"
@@ -22,29 +23,69 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/store"
 )
 
 // Engines lists every engine; shared tests run once per entry.
 var Engines = []string{store.SQLite, store.Postgres}
 
-// Main runs the tests and then stops the throwaway PostgreSQL cluster, if
-// one was started. Call it from TestMain.
+// ViaPgBouncer is PostgreSQL reached through PgBouncer in transaction mode
+// (StartPgBouncer), which this package starts once per test process in
+// front of the tests' server. It is a setup, not an engine: the store's
+// Engine is Postgres.
+const ViaPgBouncer = "postgres-via-pgbouncer"
+
+// Setups lists the engines and ViaPgBouncer: tests of what the store runs
+// on a connection (statements, transactions, timeouts) run once per entry.
+var Setups = append(slices.Clone(Engines), ViaPgBouncer)
+
+// Engine returns the engine of a setup.
+func Engine(setup string) string {
+	if setup == ViaPgBouncer {
+		return store.Postgres
+	}
+	return setup
+}
+
+// Main runs the tests and then stops the throwaway PostgreSQL cluster and
+// PgBouncer, if they were started. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
 	Cleanup()
 	os.Exit(code)
 }
 
-// Cleanup stops the throwaway PostgreSQL cluster, if one was started: for a
-// TestMain that also needs other packages' clean-ups.
-func Cleanup() { stopCluster() }
+// Cleanup stops the throwaway PostgreSQL cluster and PgBouncer, if they
+// were started: for a TestMain that also needs other packages' clean-ups.
+func Cleanup() {
+	stopPgBouncer()
+	stopCluster()
+}
 
-// Open returns a fresh, migrated, empty database of the engine, closed and
-// removed when the test ends.
+// Open returns a fresh, migrated, empty database of the engine (or setup,
+// one of Setups), closed and removed when the test ends.
 func Open(tb testing.TB, engine string, opts ...store.Option) *store.DB {
 	tb.Helper()
 	return OpenURL(tb, URL(tb, engine), opts...)
+}
+
+// EachSetup runs test once on each of Setups, as a subtest named after the
+// setup, on a fresh database of it opened with opts.
+func EachSetup(t *testing.T, test func(t *testing.T, db *store.DB), opts ...store.Option) {
+	each(t, Setups, test, opts)
+}
+
+// EachEngine is EachSetup over Engines.
+func EachEngine(t *testing.T, test func(t *testing.T, db *store.DB), opts ...store.Option) {
+	each(t, Engines, test, opts)
+}
+
+func each(t *testing.T, setups []string, test func(t *testing.T, db *store.DB), opts []store.Option) {
+	t.Helper()
+	for _, setup := range setups {
+		t.Run(setup, func(t *testing.T) { test(t, Open(t, setup, opts...)) })
+	}
 }
 
 // OpenURL opens and migrates the database at url (from URL), for a test
@@ -73,8 +114,8 @@ func OpenEmpty(tb testing.TB, engine string, opts ...store.Option) *store.DB {
 	return db
 }
 
-// URL returns the URL of a new, empty database of the engine, removed when
-// the test ends. Open it as many times as the test needs.
+// URL returns the URL of a new, empty database of the engine (or setup),
+// removed when the test ends. Open it as many times as the test needs.
 func URL(tb testing.TB, engine string) string {
 	tb.Helper()
 	switch engine {
@@ -82,13 +123,15 @@ func URL(tb testing.TB, engine string) string {
 		return "sqlite:" + filepath.Join(tb.TempDir(), "store.db")
 	case store.Postgres:
 		return postgresURL(tb)
+	case ViaPgBouncer:
+		return pgBouncerURL(tb)
 	}
-	tb.Fatalf("storetest: unknown engine %q (want one of %v)", engine, Engines)
+	tb.Fatalf("storetest: unknown engine %q (want one of %v)", engine, Setups)
 	return ""
 }
 
 // MustImport stores rs, failing the test on error.
-func MustImport(tb testing.TB, db *store.DB, rs ...store.Resource) {
+func MustImport(tb testing.TB, db *store.DB, rs ...resources.Resource) {
 	tb.Helper()
 	if _, err := db.ImportResources(context.Background(), Seq(rs...)); err != nil {
 		tb.Fatalf("import: %v", err)
@@ -96,8 +139,8 @@ func MustImport(tb testing.TB, db *store.DB, rs ...store.Resource) {
 }
 
 // Seq yields rs without errors, for ImportResources.
-func Seq(rs ...store.Resource) iter.Seq2[store.Resource, error] {
-	return func(yield func(store.Resource, error) bool) {
+func Seq(rs ...resources.Resource) iter.Seq2[resources.Resource, error] {
+	return func(yield func(resources.Resource, error) bool) {
 		for _, r := range rs {
 			if !yield(r, nil) {
 				return
@@ -109,12 +152,24 @@ func Seq(rs ...store.Resource) iter.Seq2[store.Resource, error] {
 // BaseTime is the created_at of the first resource NewResource makes.
 var BaseTime = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// Lines returns rs as JSON Lines, in the one form import and export use.
+func Lines(tb testing.TB, rs ...resources.Resource) *bytes.Buffer {
+	tb.Helper()
+	var b bytes.Buffer
+	for _, r := range rs {
+		if err := resources.EncodeLine(&b, r); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return &b
+}
+
 // NewResource returns a valid resource of the account. Its id is random;
 // its name and created_at come from n: "file-n.txt" in "/" and BaseTime
 // plus n seconds. opts edit it before it is returned.
-func NewResource(account string, n int, opts ...func(*store.Resource)) store.Resource {
+func NewResource(account string, n int, opts ...func(*resources.Resource)) resources.Resource {
 	created := BaseTime.Add(time.Duration(n) * time.Second)
-	r := store.Resource{
+	r := resources.Resource{
 		ID:            uuid.NewString(),
 		AccountID:     account,
 		Name:          fmt.Sprintf("file-%d.txt", n),
@@ -134,21 +189,21 @@ func NewResource(account string, n int, opts ...func(*store.Resource)) store.Res
 }
 
 // In puts the resource in directory dir.
-func In(dir string) func(*store.Resource) {
-	return func(r *store.Resource) { r.DirectoryPath = dir }
+func In(dir string) func(*resources.Resource) {
+	return func(r *resources.Resource) { r.DirectoryPath = dir }
 }
 
 // Tagged gives the resource tags, which must already be normalized.
-func Tagged(tags ...string) func(*store.Resource) {
-	return func(r *store.Resource) { r.Tags = slices.Clone(tags) }
+func Tagged(tags ...string) func(*resources.Resource) {
+	return func(r *resources.Resource) { r.Tags = slices.Clone(tags) }
 }
 
 // CreatedAt sets created_at and updated_at.
-func CreatedAt(t time.Time) func(*store.Resource) {
-	return func(r *store.Resource) { r.CreatedAt, r.UpdatedAt = t, t }
+func CreatedAt(t time.Time) func(*resources.Resource) {
+	return func(r *resources.Resource) { r.CreatedAt, r.UpdatedAt = t, t }
 }
 
 // ID sets the id.
-func ID(id string) func(*store.Resource) {
-	return func(r *store.Resource) { r.ID = id }
+func ID(id string) func(*resources.Resource) {
+	return func(r *resources.Resource) { r.ID = id }
 }

@@ -1,0 +1,164 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/re-factor/resources"
+	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/store/storetest"
+)
+
+// TestOutboxMatchesFilters checks the deliveries each write queues with its
+// event: one to each enabled endpoint whose filter matches the event as
+// resources.EventFilter.Match says (PostgreSQL matches in SQL), each with
+// the event's sequence and an outbox entry; none for a write that rolls
+// back; and what a delivery's job then reads.
+func TestOutboxMatchesFilters(t *testing.T) {
+	ctx := context.Background()
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		var queued int
+		db.OnDeliveriesQueued(func() { queued++ })
+		now := time.Now().UTC()
+		endpoint := func(types, tags []string, prefix string, enabled bool) resources.WebhookEndpoint {
+			ep := resources.WebhookEndpoint{ID: uuid.NewString(), AccountID: "acme", URL: "https://example.com/hook",
+				Types: types, Tags: tags, DirectoryPrefix: prefix, Secret: "whsec_x", Enabled: enabled,
+				CreatedAt: now, UpdatedAt: now}
+			if err := db.CreateWebhook(ctx, ep); err != nil {
+				t.Fatal(err)
+			}
+			return ep
+		}
+		none := []string{}
+		eps := []resources.WebhookEndpoint{
+			endpoint(none, none, "", true),
+			endpoint([]string{resources.EventCreated}, none, "", true),
+			endpoint([]string{resources.EventDeleted, resources.EventImported}, none, "", true),
+			endpoint(none, []string{"a"}, "", true),
+			endpoint(none, []string{"a", "b"}, "", true),
+			endpoint(none, none, "/docs", true),
+			endpoint([]string{resources.EventUpdated}, []string{"b"}, "/docs/x", true),
+			endpoint(none, none, "", false),
+		}
+		// A write of another account, whose endpoint hears nothing
+		// of acme's.
+		other := storetest.NewResource("other", 1)
+		if err := db.CreateResource(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		tagged := storetest.NewResource("acme", 1, storetest.In("/docs/x/y"), storetest.Tagged("a", "b"))
+		plain := storetest.NewResource("acme", 2, storetest.In("/elsewhere"), storetest.Tagged("a"))
+		for _, r := range []resources.Resource{tagged, plain} {
+			if err := db.CreateResource(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		name := "renamed.txt"
+		for _, r := range []resources.Resource{tagged, plain} {
+			if _, err := db.UpdateResource(ctx, "acme", r.ID, resources.Update{Name: &name}, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.WriteEventThenFail(ctx, storetest.NewResource("acme", 3)); err == nil {
+			t.Fatal("WriteEventThenFail committed")
+		}
+		if _, err := db.DeleteResource(ctx, "acme", tagged.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ImportResources(ctx, storetest.Seq(storetest.NewResource("acme", 4))); err != nil {
+			t.Fatal(err)
+		}
+		events := mustEvents(t, db, "acme")
+		if len(events) != 6 {
+			t.Fatalf("events %v, want 6", summary(events))
+		}
+		total := 0
+		for i, ep := range eps {
+			var want []int64
+			for _, e := range slices.Backward(events) {
+				if ep.Enabled && ep.Filter().Match(e) {
+					want = append(want, e.Sequence)
+				}
+			}
+			ds, err := db.Deliveries(ctx, "acme", ep.ID, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, d := range ds {
+				got = append(got, d.Sequence)
+				if e := events[d.Sequence-1]; d.ResourceID != e.ResourceID || d.State != resources.DeliveryPending {
+					t.Errorf("endpoint %d: delivery %+v of event %s", i, d, summary([]resources.Event{e}))
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("endpoint %d (types %v, tags %v, prefix %q, enabled %v): deliveries of events %v, want %v",
+					i, ep.Types, ep.Tags, ep.DirectoryPrefix, ep.Enabled, got, want)
+			}
+			total += len(want)
+		}
+		if queued != 6 {
+			t.Errorf("OnDeliveriesQueued called %d times, want 6 (a write with no delivery is one of the 7)", queued)
+		}
+		// The outbox holds every delivery, once; taken, it is empty.
+		var taken []store.OutboxEntry
+		for {
+			var batch []store.OutboxEntry
+			if err := db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				var err error
+				batch, err = tx.TakeOutbox(ctx, 4)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(batch) == 0 {
+				break
+			}
+			taken = append(taken, batch...)
+		}
+		if len(taken) != total {
+			t.Errorf("outbox held %d entries, want %d", len(taken), total)
+		}
+		// What a delivery's job reads: the sequence, the endpoint,
+		// the event, and that an earlier pending delivery of the same
+		// resource holds it back.
+		ds, err := db.Deliveries(ctx, "acme", eps[0].ID, 100)
+		if err != nil || len(ds) != 6 {
+			t.Fatalf("deliveries: %d, %v", len(ds), err)
+		}
+		last := ds[1] // the delete of tagged; ds[0] is the import
+		send, err := db.DeliveryToSend(ctx, "acme", last.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if send.Delivery.Sequence != 5 || send.Endpoint.ID != eps[0].ID || !send.EventHeld ||
+			send.Event.Type != resources.EventDeleted || send.Event.Sequence != 5 || !send.Earlier {
+			t.Errorf("delivery to send: %+v", send)
+		}
+		var attempted resources.WebhookDelivery
+		for _, d := range ds[2:] {
+			if d.ResourceID == tagged.ID {
+				attempted = d
+				if err := db.RecordAttempt(ctx, d, resources.WebhookAttempt{Status: 200, At: time.Now()},
+					resources.DeliveryDelivered); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if send, err = db.DeliveryToSend(ctx, "acme", last.ID); err != nil || send.Earlier {
+			t.Errorf("after the earlier ones were delivered: earlier %v, %v", send.Earlier, err)
+		}
+		if send, err = db.DeliveryToSend(ctx, "acme", ds[0].ID); err != nil || send.Earlier || send.Event.Type != resources.EventImported {
+			t.Errorf("the import's delivery: %+v, %v", send, err)
+		}
+		d, err := db.Delivery(ctx, "acme", eps[0].ID, attempted.ID)
+		if err != nil || d.State != resources.DeliveryDelivered || len(d.Attempts) != 1 || d.Attempts[0].Attempt != 1 {
+			t.Errorf("attempted: %+v, %v", d, err)
+		}
+	})
+}
