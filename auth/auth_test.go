@@ -218,13 +218,7 @@ func TestVerifyLeeway(t *testing.T) {
 			v := newHMACVerifier(t, Config{Leeway: tt.leeway})
 			c := claims(map[string]any{tt.claim: now.Add(tt.offset).Unix()})
 			_, err := v.Verify(context.Background(), "Bearer "+signJWS(t, jwa.HS256(), testSecret, "", c))
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("Verify: %v", err)
-				}
-				return
-			}
-			checkFailure(t, err, ErrUnauthenticated, tt.want)
+			checkVerified(t, err, tt.want)
 		})
 	}
 }
@@ -248,13 +242,7 @@ func TestVerifyIssuerAndAudience(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			token := signJWS(t, jwa.HS256(), testSecret, "", claims(tt.claims))
 			_, err := v.Verify(context.Background(), "Bearer "+token)
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("Verify: %v", err)
-				}
-				return
-			}
-			checkFailure(t, err, ErrUnauthenticated, tt.want)
+			checkVerified(t, err, tt.want)
 		})
 	}
 }

@@ -34,6 +34,12 @@ func invalidToken(reason string) error {
 	return &authError{kind: ErrUnauthenticated, reason: reason, tokenPresent: true}
 }
 
+// InvalidToken returns the error for a bearer token that was present but
+// is not acceptable, saying reason to the client: a 401 whose challenge
+// carries error="invalid_token". It is for tokens Verify does not check
+// (an upload link's).
+func InvalidToken(reason string) error { return invalidToken(reason) }
+
 func forbidden(reason string) error {
 	return &authError{kind: ErrForbidden, reason: reason, tokenPresent: true}
 }

@@ -96,6 +96,19 @@ func jsonText(t *testing.T, v any) string {
 	return string(b)
 }
 
+// checkVerified checks Verify's error: none where want is empty, else an
+// ErrUnauthenticated saying want (checkFailure).
+func checkVerified(t *testing.T, err error, want string) {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		return
+	}
+	checkFailure(t, err, ErrUnauthenticated, want)
+}
+
 // checkFailure fails t unless err matches sentinel and its message
 // contains want and looks fit for a client.
 func checkFailure(t *testing.T, err, sentinel error, want string) {

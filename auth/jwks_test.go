@@ -134,13 +134,7 @@ func TestVerifyAlgorithmConfusionWithSecretAndJWKS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := v.Verify(context.Background(), "Bearer "+tt.token)
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("Verify: %v", err)
-				}
-				return
-			}
-			checkFailure(t, err, ErrUnauthenticated, tt.want)
+			checkVerified(t, err, tt.want)
 		})
 	}
 }

@@ -21,6 +21,10 @@ type header struct {
 	Crit json.RawMessage `json:"crit"`
 }
 
+// BearerToken returns the token of an Authorization header's value, or
+// the error Verify gives for a missing or malformed one.
+func BearerToken(authorization string) (string, error) { return bearerToken(authorization) }
+
 // bearerToken extracts the token from an Authorization header value.
 func bearerToken(authorization string) (string, error) {
 	authorization = strings.TrimSpace(authorization)

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"iter"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +26,11 @@ const gcPageSize = 1000
 // yields.
 type Referenced func(ctx context.Context, fn func(key string) error) error
 
+// Live reports whether o, an unfinished S3 multipart upload or the bytes
+// of a partial object (o.Partial), belongs to a resumable upload still in
+// progress, which Orphans must leave alone.
+type Live func(ctx context.Context, o Orphan) (bool, error)
+
 // Orphan is stored content that no resource references.
 type Orphan struct {
 	Key     string
@@ -30,13 +39,23 @@ type Orphan struct {
 	// Upload is the ID of an unfinished S3 multipart upload, which holds
 	// storage but is no object; "" for an object.
 	Upload string
+	// Partial is the id of the partial object (StartPartial) whose bytes
+	// this object under uploads/ holds: a file:// upload's file, the
+	// pending bytes of an S3 one, a piece on other buckets. "" for
+	// anything else.
+	Partial string
 }
 
 // Orphans finds the objects under Key's prefix that were last modified before
 // olderThan and whose keys referenced does not yield, and calls found with
-// each, after removing it when remove is true. On S3 it then finds (and
+// each, after removing it when remove is true. When live is not nil, it
+// then finds (and removes) the bytes of partial objects under uploads/
+// last written before olderThan that live does not claim: what a crash
+// between StartPartial and the caller's record of it, or between the
+// record's removal and AbortPartial, leaves. On S3 it then finds (and
 // aborts) the multipart uploads begun before olderThan that were never
-// finished. Objects come in key order, then uploads.
+// finished and that live (when not nil) does not claim. Objects come in
+// key order, then partial objects' bytes, then uploads.
 //
 // Orphans merges two sorted streams, the bucket's listing and referenced's
 // keys, so its memory does not grow with the number of objects or resources
@@ -50,11 +69,11 @@ type Orphan struct {
 //
 // Orphans returns the first error: referenced's, found's, the context's, or
 // one wrapping ErrUnavailable when the storage fails.
-func (s *Store) Orphans(ctx context.Context, olderThan time.Time, referenced Referenced, remove bool, found func(Orphan) error) error {
+func (s *Store) Orphans(ctx context.Context, olderThan time.Time, referenced Referenced, live Live, remove bool, found func(Orphan) error) error {
 	if referenced == nil || found == nil {
 		return errors.New("blobstore: orphans: referenced and found must not be nil")
 	}
-	listing := s.listBucket(ctx)
+	listing := s.listBucket(ctx, keyPrefix)
 	if s.dir != "" {
 		listing = walkFiles(s.dir, keyPrefix)
 	}
@@ -77,7 +96,62 @@ func (s *Store) Orphans(ctx context.Context, olderThan time.Time, referenced Ref
 	if err := m.rest(); err != nil {
 		return err
 	}
-	return s.staleUploads(ctx, olderThan, remove, found)
+	if err := s.stalePartials(ctx, olderThan, live, remove, found); err != nil {
+		return err
+	}
+	return s.staleUploads(ctx, olderThan, live, remove, found)
+}
+
+// stalePartials calls found with the objects under uploads/ last written
+// before olderThan whose partial object live does not claim, after
+// removing each when remove is true. Without live it looks at none: it
+// could not tell a live upload's bytes from a dead one's.
+func (s *Store) stalePartials(ctx context.Context, olderThan time.Time, live Live, remove bool, found func(Orphan) error) error {
+	if live == nil {
+		return nil
+	}
+	listing := s.listBucket(ctx, partialPrefix)
+	if s.dir != "" {
+		listing = walkFiles(s.dir, partialPrefix)
+	}
+	for o, err := range listing {
+		if err != nil {
+			return err
+		}
+		if !o.ModTime.Before(olderThan) {
+			continue
+		}
+		// uploads/{id} (file://), uploads/{id}/... (other buckets); ids
+		// are UUIDs, which segment keeps as they are.
+		o.Partial, _, _ = strings.Cut(strings.TrimPrefix(o.Key, partialPrefix), "/")
+		if ok, err := live(ctx, o); err != nil || ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if remove {
+			if err := s.removePartialObject(ctx, o.Key); err != nil {
+				return err
+			}
+		}
+		if err := found(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removePartialObject removes key, under uploads/. On file:// it is a
+// file of partialPath's, written without the bucket's library.
+func (s *Store) removePartialObject(ctx context.Context, key string) error {
+	if s.dir == "" {
+		return s.Delete(ctx, key)
+	}
+	if err := os.Remove(filepath.Join(s.dir, filepath.FromSlash(key))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blobstore: remove %q: %w: %w", key, ErrUnavailable, err)
+	}
+	return nil
 }
 
 // merge walks a sorted listing against sorted referenced keys and hands
@@ -144,16 +218,16 @@ func (m *merge) peek() (*Orphan, error) {
 	return m.head, nil
 }
 
-// listBucket yields the objects under Key's prefix as the driver lists them,
-// a page at a time, each page within the timeout.
-func (s *Store) listBucket(ctx context.Context) iter.Seq2[Orphan, error] {
+// listBucket yields the objects under prefix as the driver lists them, a
+// page at a time, each page within the timeout.
+func (s *Store) listBucket(ctx context.Context, prefix string) iter.Seq2[Orphan, error] {
 	return func(yield func(Orphan, error) bool) {
-		opts := &blob.ListOptions{Prefix: keyPrefix}
+		opts := &blob.ListOptions{Prefix: prefix}
 		for token := blob.FirstPageToken; ; {
 			lctx, cancel := s.withTimeout(ctx)
 			page, next, err := s.bucket.ListPage(lctx, token, s.pageSize, opts)
 			if err != nil {
-				err = s.unavailable(lctx, "list", keyPrefix, err)
+				err = s.unavailable(lctx, "list", prefix, err)
 			}
 			cancel()
 			if err != nil {
@@ -174,13 +248,18 @@ func (s *Store) listBucket(ctx context.Context) iter.Seq2[Orphan, error] {
 }
 
 // staleUploads calls found with the unfinished S3 multipart uploads under
-// Key's prefix begun before olderThan, after aborting each when remove is
+// Key's prefix begun before olderThan that live does not claim, after aborting each when remove is
 // true. It does nothing for other drivers, and returns found's error or one
 // wrapping ErrUnavailable when S3 fails.
-func (s *Store) staleUploads(ctx context.Context, olderThan time.Time, remove bool, found func(Orphan) error) error {
+func (s *Store) staleUploads(ctx context.Context, olderThan time.Time, live Live, remove bool, found func(Orphan) error) error {
 	return s.eachUpload(ctx, keyPrefix, func(client *s3.Client, o Orphan) error {
 		if !o.ModTime.Before(olderThan) {
 			return nil
+		}
+		if live != nil {
+			if ok, err := live(ctx, o); err != nil || ok {
+				return err
+			}
 		}
 		if remove {
 			if err := s.abortUpload(ctx, client, o); err != nil {

@@ -33,7 +33,7 @@ func referenced(keys ...string) blobstore.Referenced {
 // orphans runs st.Orphans and returns the keys it found, in the order found.
 func orphans(st *blobstore.Store, olderThan time.Time, ref blobstore.Referenced, remove bool) ([]string, error) {
 	var keys []string
-	err := st.Orphans(context.Background(), olderThan, ref, remove, func(o blobstore.Orphan) error {
+	err := st.Orphans(context.Background(), olderThan, ref, nil, remove, func(o blobstore.Orphan) error {
 		keys = append(keys, o.Key)
 		return nil
 	})
@@ -154,7 +154,7 @@ func TestOrphansUploads(t *testing.T) {
 		t.Fatalf("Orphans older than an hour = %q, %v; want none", found, err)
 	}
 	var found []blobstore.Orphan
-	err = st.Orphans(ctx, time.Now().Add(time.Minute), referenced(), true, func(o blobstore.Orphan) error {
+	err = st.Orphans(ctx, time.Now().Add(time.Minute), referenced(), nil, true, func(o blobstore.Orphan) error {
 		found = append(found, o)
 		return nil
 	})

@@ -13,10 +13,19 @@ import (
 	"github.com/re-factor/resources/blobstore/blobtest"
 )
 
-// roundTrip stores a little content through st and reads it back.
-func roundTrip(t *testing.T, st *blobstore.Store) {
+// openRoundTrip opens the store at rawURL, checks that its bucket is the
+// one named, and stores a little content through it and reads it back.
+func openRoundTrip(t *testing.T, rawURL, bucket string) {
 	t.Helper()
 	ctx := context.Background()
+	st, err := blobstore.Open(ctx, rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if st.Bucket() != bucket {
+		t.Errorf("Bucket() = %q, want %q", st.Bucket(), bucket)
+	}
 	if err := st.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
@@ -29,15 +38,7 @@ func roundTrip(t *testing.T, st *blobstore.Store) {
 
 func TestOpenFileRelative(t *testing.T) {
 	t.Chdir(t.TempDir())
-	st, err := blobstore.Open(context.Background(), "file://data/blobs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if st.Bucket() != "blobs" {
-		t.Errorf("Bucket() = %q, want blobs", st.Bucket())
-	}
-	roundTrip(t, st)
+	openRoundTrip(t, "file://data/blobs", "blobs")
 	want := filepath.Join("data", "blobs", "accounts", "acct-1", "resources", "round-trip")
 	if b, err := os.ReadFile(want); err != nil || string(b) != "hello" {
 		t.Errorf("read %s: %q, %v; want hello", want, b, err)
@@ -45,15 +46,7 @@ func TestOpenFileRelative(t *testing.T) {
 }
 
 func TestOpenMem(t *testing.T) {
-	st, err := blobstore.Open(context.Background(), "mem://")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if st.Bucket() != "mem" {
-		t.Errorf("Bucket() = %q, want mem", st.Bucket())
-	}
-	roundTrip(t, st)
+	openRoundTrip(t, "mem://", "mem")
 }
 
 func TestOpenErrors(t *testing.T) {
@@ -71,17 +64,10 @@ func TestOpenS3(t *testing.T) {
 	raw := blobtest.S3URL(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", blobtest.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", blobtest.SecretKey)
-	ctx := context.Background()
-	st, err := blobstore.Open(ctx, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	u, _ := url.Parse(raw)
-	if st.Bucket() != u.Host {
-		t.Errorf("Bucket() = %q, want %q", st.Bucket(), u.Host)
-	}
-	roundTrip(t, st)
+	openRoundTrip(t, raw, u.Host)
+
+	ctx := context.Background()
 
 	u.Host = "blobtest-no-such-bucket"
 	missing, err := blobstore.Open(ctx, u.String())

@@ -192,6 +192,12 @@ func (s *Store) Bucket() string { return s.name }
 // Ping reports whether the bucket can be listed. It returns an error wrapping
 // ErrUnavailable when it cannot, or when the bucket does not exist.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.dir != "" {
+		// fileblob lists a folder it cannot read as an empty bucket.
+		if fi, err := os.Stat(s.dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("blobstore: bucket %q: folder %s is missing or not a folder: %w", s.name, s.dir, ErrUnavailable)
+		}
+	}
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	ok, err := s.bucket.IsAccessible(ctx)

@@ -8,6 +8,9 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -249,6 +252,20 @@ func TestPing(t *testing.T) {
 	forEachKind(t, func(t *testing.T, kind string, st *blobstore.Store) {
 		if err := st.Ping(context.Background()); err != nil {
 			t.Fatalf("Ping: %v", err)
+		}
+	})
+	t.Run("file folder gone", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "blobs")
+		st, err := blobstore.Open(context.Background(), (&url.URL{Scheme: "file", Path: dir}).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Ping(context.Background()); !errors.Is(err, blobstore.ErrUnavailable) {
+			t.Errorf("Ping with the folder gone: %v, want ErrUnavailable", err)
 		}
 	})
 }

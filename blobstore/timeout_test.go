@@ -162,7 +162,7 @@ func TestUnreachableS3(t *testing.T) {
 					return err
 				},
 				"Orphans": func() error {
-					return st.Orphans(ctx, time.Now(), referenced(), false, func(blobstore.Orphan) error { return nil })
+					return st.Orphans(ctx, time.Now(), referenced(), nil, false, func(blobstore.Orphan) error { return nil })
 				},
 			}
 			for op, f := range ops {

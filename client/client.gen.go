@@ -18,6 +18,69 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for Disposition.
+const (
+	DispositionAttachment Disposition = "attachment"
+	DispositionInline     Disposition = "inline"
+)
+
+// Valid indicates whether the value is a known member of the Disposition enum.
+func (e Disposition) Valid() bool {
+	switch e {
+	case DispositionAttachment:
+		return true
+	case DispositionInline:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventDataChanged.
+const (
+	EventDataChangedDirectoryPath EventDataChanged = "directory_path"
+	EventDataChangedMetadata      EventDataChanged = "metadata"
+	EventDataChangedName          EventDataChanged = "name"
+)
+
+// Valid indicates whether the value is a known member of the EventDataChanged enum.
+func (e EventDataChanged) Valid() bool {
+	switch e {
+	case EventDataChangedDirectoryPath:
+		return true
+	case EventDataChangedMetadata:
+		return true
+	case EventDataChangedName:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventType.
+const (
+	EventTypeResourceCreated   EventType = "resource.created"
+	EventTypeResourceDeleted   EventType = "resource.deleted"
+	EventTypeResourceUpdated   EventType = "resource.updated"
+	EventTypeResourcesImported EventType = "resources.imported"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case EventTypeResourceCreated:
+		return true
+	case EventTypeResourceDeleted:
+		return true
+	case EventTypeResourceUpdated:
+		return true
+	case EventTypeResourcesImported:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExternalStorageType.
 const (
 	ExternalStorageTypeAzureBlob ExternalStorageType = "azure_blob"
@@ -39,18 +102,21 @@ func (e ExternalStorageType) Valid() bool {
 	}
 }
 
-// Defines values for GetResourceContentParamsDisposition.
+// Defines values for WebhookDeliveryState.
 const (
-	GetResourceContentParamsDispositionAttachment GetResourceContentParamsDisposition = "attachment"
-	GetResourceContentParamsDispositionInline     GetResourceContentParamsDisposition = "inline"
+	WebhookDeliveryStateDelivered WebhookDeliveryState = "delivered"
+	WebhookDeliveryStateFailed    WebhookDeliveryState = "failed"
+	WebhookDeliveryStatePending   WebhookDeliveryState = "pending"
 )
 
-// Valid indicates whether the value is a known member of the GetResourceContentParamsDisposition enum.
-func (e GetResourceContentParamsDisposition) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookDeliveryState enum.
+func (e WebhookDeliveryState) Valid() bool {
 	switch e {
-	case GetResourceContentParamsDispositionAttachment:
+	case WebhookDeliveryStateDelivered:
 		return true
-	case GetResourceContentParamsDispositionInline:
+	case WebhookDeliveryStateFailed:
+		return true
+	case WebhookDeliveryStatePending:
 		return true
 	default:
 		return false
@@ -91,6 +157,14 @@ func (e ListResourcesParamsSort) Valid() bool {
 // Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
 type DataURL = string
 
+// DeletedResource defines model for DeletedResource.
+type DeletedResource struct {
+	DirectoryPath string             `json:"directory_path"`
+	Id            openapi_types.UUID `json:"id"`
+	Name          string             `json:"name"`
+	Tags          []string           `json:"tags"`
+}
+
 // DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
 // segments; no trailing `/` except the root `/`; no control characters;
 // at most 1024 characters (not UTF-8 bytes; every path accepted when
@@ -99,10 +173,127 @@ type DataURL = string
 // Examples: /reports/2024
 type DirectoryPath = string
 
+// Disposition How a browser is told to treat downloaded bytes: `attachment` saves
+// them, `inline` shows them (still under `Content-Security-Policy:
+// sandbox`).
+type Disposition string
+
+// DownloadLink defines model for DownloadLink.
+type DownloadLink struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// CreatedBy The `sub` of the token that made it (omitted when none)
+	CreatedBy *string `json:"created_by,omitempty"`
+
+	// Disposition How a browser is told to treat downloaded bytes: `attachment` saves
+	// them, `inline` shows them (still under `Content-Security-Policy:
+	// sandbox`).
+	Disposition Disposition `json:"disposition"`
+
+	// Downloads Responses that carried bytes so far
+	Downloads int64     `json:"downloads"`
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Id The link's id, to revoke it by
+	Id openapi_types.UUID `json:"id"`
+
+	// MaxDownloads Omitted when unlimited
+	MaxDownloads *LinkUses          `json:"max_downloads,omitempty"`
+	ResourceId   openapi_types.UUID `json:"resource_id"`
+
+	// Url Where to download without a token: `PUBLIC_URL` (else this
+	// request's scheme and host) and `/v1/links/<token>`. Only in the
+	// answer to `createDownloadLink`.
+	Url *string `json:"url,omitempty"`
+}
+
+// DownloadLinkCreate defines model for DownloadLinkCreate.
+type DownloadLinkCreate struct {
+	// Disposition How the link serves the bytes; `attachment` when omitted
+	Disposition *Disposition `json:"disposition,omitempty"`
+
+	// ExpiresIn Seconds the link lives, from 1 to 604,800 (7 days); default 3,600
+	ExpiresIn *LinkLifetime `json:"expires_in,omitempty"`
+
+	// MaxDownloads Responses carrying bytes (200 or 206) the link serves; unlimited when omitted
+	MaxDownloads *LinkUses `json:"max_downloads,omitempty"`
+}
+
+// DownloadLinkList defines model for DownloadLinkList.
+type DownloadLinkList struct {
+	Items []DownloadLink `json:"items"`
+}
+
 // Error defines model for Error.
 type Error struct {
 	// Error What went wrong, in words a person can act on
 	Error string `json:"error"`
+}
+
+// Event One committed change of the account's resources, in the Standard
+// Webhooks form: the same JSON in `listEvents`, `streamEvents` and
+// webhook deliveries.
+type Event struct {
+	Data EventData `json:"data"`
+
+	// Id The event's id; a webhook delivery's `webhook-id`
+	Id openapi_types.UUID `json:"id"`
+
+	// Sequence The account's events counted from 1, without gaps, in commit order
+	Sequence int64 `json:"sequence"`
+
+	// Timestamp When the change happened
+	Timestamp time.Time `json:"timestamp"`
+
+	// Type `resource.created`, `resource.updated` and `resource.deleted` carry
+	// the resource in `data.resource`; `resources.imported` is the one
+	// event of an import into the account, with `data.imported`, the
+	// number of resources it loaded (re-list to see them).
+	Type EventType `json:"type"`
+}
+
+// EventData defines model for EventData.
+type EventData struct {
+	// Changed For `resource.updated`, the fields whose values changed
+	Changed *[]EventDataChanged `json:"changed,omitempty"`
+
+	// Imported For `resources.imported`, how many resources the import loaded into the account
+	Imported *int64 `json:"imported,omitempty"`
+
+	// Resource The resource as it is after the change; for `resource.deleted`,
+	// its `id`, `name`, `directory_path` and `tags`.
+	Resource *EventData_Resource `json:"resource,omitempty"`
+}
+
+// EventDataChanged defines model for EventData.Changed.
+type EventDataChanged string
+
+// EventData_Resource The resource as it is after the change; for `resource.deleted`,
+// its `id`, `name`, `directory_path` and `tags`.
+type EventData_Resource struct {
+	union json.RawMessage
+}
+
+// EventList defines model for EventList.
+type EventList struct {
+	Items []Event `json:"items"`
+
+	// NextAfter The `after` of the next page
+	NextAfter int64 `json:"next_after"`
+}
+
+// EventType `resource.created`, `resource.updated` and `resource.deleted` carry
+// the resource in `data.resource`; `resources.imported` is the one
+// event of an import into the account, with `data.imported`, the
+// number of resources it loaded (re-list to see them).
+type EventType string
+
+// EventsGone defines model for EventsGone.
+type EventsGone struct {
+	Error string `json:"error"`
+
+	// OldestSequence The oldest sequence still held (one past the last when none is)
+	OldestSequence int64 `json:"oldest_sequence"`
 }
 
 // ExternalStorageType Type of external storage provider
@@ -113,6 +304,12 @@ type Health struct {
 	// Status Examples: ok
 	Status string `json:"status"`
 }
+
+// LinkLifetime Seconds the link lives, from 1 to 604,800 (7 days); default 3,600
+type LinkLifetime = int64
+
+// LinkUses defines model for LinkUses.
+type LinkUses = int64
 
 // Metadata Any JSON object. Three rules no JSON Schema can state, checked by the
 // server (400 naming `metadata`): at most 65,536 bytes once written as
@@ -223,22 +420,14 @@ type Resource struct {
 // union in generated SDKs, so the rule is stated here instead: a body
 // with both or neither is a 400.
 type ResourceCreate struct {
-	// Content The bytes as a data URL (RFC 2397),
-	// `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
-	// spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
-	// (a `value` may instead be a quoted string of printable ASCII without
-	// `"`, `\` or `,`) of at most 127 characters each, with at most 7
-	// parameters. `<data>` is standard base64 (RFC 4648 section 4:
-	// `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
-	// four characters; carriage returns and line feeds anywhere in it are
-	// ignored, as are the unused bits of the last character. The media type,
-	// with type, subtype and attribute names in lower case and parameters
-	// sorted (a repeated attribute keeps its first value), becomes
-	// `mime_type`. Exactly one of `content` and `uri`.
+	// Name File name: 1 to 255 characters, no `/` and no control characters
+	// (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
+	// bytes; before this rule was stated here the server counted bytes, and
+	// every name it accepted then is still accepted.
 	//
 	//
-	// Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
-	Content *DataURL `json:"content,omitempty"`
+	// Examples: q1-summary.md
+	Name ResourceName `json:"name"`
 
 	// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
 	// segments; no trailing `/` except the root `/`; no control characters;
@@ -248,6 +437,15 @@ type ResourceCreate struct {
 	//
 	// Examples: /reports/2024
 	DirectoryPath DirectoryPath `json:"directory_path"`
+
+	// Tags Tags: at most 50 as sent. Each is trimmed, then must be 1 to 64
+	// characters without `,` or control characters (see `TagInput`);
+	// duplicates are dropped, so no `uniqueItems`. The resource carries
+	// them sorted.
+	//
+	//
+	// Examples: ["finance","quarterly"]
+	Tags *[]TagInput `json:"tags,omitempty"`
 
 	// Metadata Any JSON object. Three rules no JSON Schema can state, checked by the
 	// server (400 naming `metadata`): at most 65,536 bytes once written as
@@ -261,24 +459,6 @@ type ResourceCreate struct {
 	//
 	// Examples: {"quarter":"Q3","year":2024}
 	Metadata *Metadata `json:"metadata,omitempty"`
-
-	// Name File name: 1 to 255 characters, no `/` and no control characters
-	// (U+0000–U+001F, U+007F–U+009F). Lengths count characters, not UTF-8
-	// bytes; before this rule was stated here the server counted bytes, and
-	// every name it accepted then is still accepted.
-	//
-	//
-	// Examples: q1-summary.md
-	Name ResourceName `json:"name"`
-
-	// Tags Tags: at most 50 as sent. Each is trimmed, then must be 1 to 64
-	// characters without `,` or control characters (see `TagInput`);
-	// duplicates are dropped, so no `uniqueItems`. The resource carries
-	// them sorted.
-	//
-	//
-	// Examples: ["finance","quarterly"]
-	Tags *[]TagInput `json:"tags,omitempty"`
 
 	// Uri An `http` or `https` URL the server fetches the bytes from (at most 3
 	// redirects; private and loopback addresses are refused). Kept as
@@ -296,6 +476,23 @@ type ResourceCreate struct {
 	//
 	// Examples: https://example.org/logo.svg
 	Uri *SourceURI `json:"uri,omitempty"`
+
+	// Content The bytes as a data URL (RFC 2397),
+	// `data:<type>/<subtype>[;<attribute>=<value>]…;base64,<data>`, with no
+	// spaces: `type`, `subtype`, `attribute` and `value` are RFC 2045 tokens
+	// (a `value` may instead be a quoted string of printable ASCII without
+	// `"`, `\` or `,`) of at most 127 characters each, with at most 7
+	// parameters. `<data>` is standard base64 (RFC 4648 section 4:
+	// `A`–`Z`, `a`–`z`, `0`–`9`, `+`, `/`) padded with `=` to a multiple of
+	// four characters; carriage returns and line feeds anywhere in it are
+	// ignored, as are the unused bits of the last character. The media type,
+	// with type, subtype and attribute names in lower case and parameters
+	// sorted (a repeated attribute keeps its first value), becomes
+	// `mime_type`. Exactly one of `content` and `uri`.
+	//
+	//
+	// Examples: data:text/plain;base64,aGVsbG8sIHdvcmxkCg==
+	Content *DataURL `json:"content,omitempty"`
 }
 
 // ResourceName File name: 1 to 255 characters, no `/` and no control characters
@@ -367,14 +564,246 @@ type TagInput = string
 // Examples: 2024-02-01T00:00:00Z
 type Timestamp = time.Time
 
+// Upload A resumable upload, as `GET /v1/uploads/{id}` tells it.
+type Upload struct {
+	// Done Whether the upload became its resource, at `/v1/resource/{id}`.
+	Done bool `json:"done"`
+
+	// ExpiresAt When the unfinished upload expires: `UPLOAD_EXPIRY` after its
+	// creation or its last stored bytes, whichever is later.
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Id The upload's id, and the id of the resource it becomes.
+	Id openapi_types.UUID `json:"id"`
+
+	// Length The upload's size; absent while deferred.
+	Length *int64 `json:"length,omitempty"`
+
+	// Offset Bytes stored.
+	Offset int64 `json:"offset"`
+}
+
+// UploadLink defines model for UploadLink.
+type UploadLink struct {
+	AllowSubdirectories bool      `json:"allow_subdirectories"`
+	CreatedAt           time.Time `json:"created_at"`
+
+	// CreatedBy The `sub` of the token that made it (omitted when none)
+	CreatedBy *string `json:"created_by,omitempty"`
+
+	// DirectoryPath Directory holding the resource: starts with `/`; no empty, `.` or `..`
+	// segments; no trailing `/` except the root `/`; no control characters;
+	// at most 1024 characters (not UTF-8 bytes; every path accepted when
+	// the server counted bytes is still accepted).
+	//
+	//
+	// Examples: /reports/2024
+	DirectoryPath DirectoryPath `json:"directory_path"`
+	ExpiresAt     time.Time     `json:"expires_at"`
+
+	// Id The link's id, to revoke it by; `created_by` of what it creates is `upload-link:<id>`
+	Id       openapi_types.UUID `json:"id"`
+	MaxBytes int64              `json:"max_bytes"`
+
+	// MaxUploads Omitted when unlimited
+	MaxUploads *LinkUses `json:"max_uploads,omitempty"`
+
+	// MimeTypes Lower case, sorted; empty for any
+	MimeTypes []string `json:"mime_types"`
+	Tags      []Tag    `json:"tags"`
+
+	// Token The bearer token for the link's holder. Only in the answer to
+	// `createUploadLink`.
+	Token *string `json:"token,omitempty"`
+
+	// Uploads Uses taken, by uploads done or under way
+	Uploads int64 `json:"uploads"`
+}
+
+// UploadLinkCreate defines model for UploadLinkCreate.
+type UploadLinkCreate struct {
+	// AllowSubdirectories Also anywhere beneath `directory_path`; `false` when omitted
+	AllowSubdirectories *bool `json:"allow_subdirectories,omitempty"`
+
+	// DirectoryPath The folder the holder creates resources in
+	//
+	// Examples: /reports/2024
+	DirectoryPath DirectoryPath `json:"directory_path"`
+
+	// ExpiresIn Seconds the link lives, from 1 to 604,800 (7 days); default 3,600
+	ExpiresIn *LinkLifetime `json:"expires_in,omitempty"`
+
+	// MaxBytes Largest file, in bytes; default and at most the server's
+	// `MAX_CONTENT_BYTES` (a larger value is a 400)
+	MaxBytes *int64 `json:"max_bytes,omitempty"`
+
+	// MaxUploads Resources the link creates; unlimited when omitted
+	MaxUploads *LinkUses `json:"max_uploads,omitempty"`
+
+	// MimeTypes Media types accepted (`image/*` accepts every image type),
+	// compared without parameters and case; any when omitted or empty.
+	// A file must declare its type (a data URL always does; a fetched
+	// `uri` by its `Content-Type`).
+	MimeTypes *[]string `json:"mime_types,omitempty"`
+
+	// Tags Tags every resource created through the link carries
+	Tags *[]TagInput `json:"tags,omitempty"`
+}
+
+// UploadLinkList defines model for UploadLinkList.
+type UploadLinkList struct {
+	Items []UploadLink `json:"items"`
+}
+
+// WebhookAttempt defines model for WebhookAttempt.
+type WebhookAttempt struct {
+	At      time.Time `json:"at"`
+	Attempt int       `json:"attempt"`
+
+	// Error Why the attempt failed (omitted when it succeeded)
+	Error     *string `json:"error,omitempty"`
+	LatencyMs int64   `json:"latency_ms"`
+
+	// Status The receiver's HTTP status (omitted when none came)
+	Status *int `json:"status,omitempty"`
+}
+
+// WebhookCreate defines model for WebhookCreate.
+type WebhookCreate struct {
+	Description *string `json:"description,omitempty"`
+
+	// DirectoryPrefix Only events whose resource's `directory_path` starts with this (`resources.imported` passes)
+	DirectoryPrefix *string `json:"directory_prefix,omitempty"`
+
+	// Tags Only events whose resource carries all these tags (`resources.imported` passes)
+	Tags *[]TagInput `json:"tags,omitempty"`
+
+	// Types The event types to deliver; empty or absent, every type
+	Types *[]EventType `json:"types,omitempty"`
+
+	// Url Where deliveries are posted; `https` (any scheme of http and https with `URI_FETCH_ALLOW_PRIVATE`)
+	Url WebhookURL `json:"url"`
+}
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	Attempts   []WebhookAttempt    `json:"attempts"`
+	CreatedAt  time.Time           `json:"created_at"`
+	Id         openapi_types.UUID  `json:"id"`
+	ResourceId *openapi_types.UUID `json:"resource_id,omitempty"`
+
+	// Sequence The event's sequence
+	Sequence  int64                `json:"sequence"`
+	State     WebhookDeliveryState `json:"state"`
+	UpdatedAt time.Time            `json:"updated_at"`
+}
+
+// WebhookDeliveryState defines model for WebhookDelivery.State.
+type WebhookDeliveryState string
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Items []WebhookDelivery `json:"items"`
+}
+
+// WebhookEndpoint defines model for WebhookEndpoint.
+type WebhookEndpoint struct {
+	CreatedAt       time.Time `json:"created_at"`
+	Description     string    `json:"description"`
+	DirectoryPrefix string    `json:"directory_prefix"`
+
+	// DisabledReason Why deliveries stopped (omitted while enabled)
+	DisabledReason *string            `json:"disabled_reason,omitempty"`
+	Enabled        bool               `json:"enabled"`
+	Id             openapi_types.UUID `json:"id"`
+
+	// PreviousSecretExpiresAt After a rotation, until when the previous key also signs
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+
+	// Secret The signing key (`whsec_` and base64), in the answer that made it only (registration, rotation)
+	Secret    *string     `json:"secret,omitempty"`
+	Tags      []string    `json:"tags"`
+	Types     []EventType `json:"types"`
+	UpdatedAt time.Time   `json:"updated_at"`
+	Url       string      `json:"url"`
+}
+
+// WebhookEndpointList defines model for WebhookEndpointList.
+type WebhookEndpointList struct {
+	Items []WebhookEndpoint `json:"items"`
+}
+
+// WebhookTestResult defines model for WebhookTestResult.
+type WebhookTestResult struct {
+	// Error Why it failed (omitted when the receiver answered 2xx)
+	Error *string `json:"error,omitempty"`
+
+	// Id The test message's `webhook-id`
+	Id        string `json:"id"`
+	LatencyMs int64  `json:"latency_ms"`
+
+	// Status The receiver's HTTP status (omitted when none came)
+	Status *int `json:"status,omitempty"`
+}
+
+// WebhookURL Where deliveries are posted; `https` (any scheme of http and https with `URI_FETCH_ALLOW_PRIVATE`)
+type WebhookURL = string
+
+// WebhookUpdate defines model for WebhookUpdate.
+type WebhookUpdate struct {
+	Description     *string `json:"description,omitempty"`
+	DirectoryPrefix *string `json:"directory_prefix,omitempty"`
+
+	// Enabled true re-enables a disabled endpoint; false disables it
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// RotateSecret true makes a new signing key (the old one signs too for 24 hours)
+	RotateSecret *bool        `json:"rotate_secret,omitempty"`
+	Tags         *[]TagInput  `json:"tags,omitempty"`
+	Types        *[]EventType `json:"types,omitempty"`
+
+	// Url Where deliveries are posted; `https` (any scheme of http and https with `URI_FETCH_ALLOW_PRIVATE`)
+	Url *WebhookURL `json:"url,omitempty"`
+}
+
+// DeliveryId defines model for DeliveryId.
+type DeliveryId = openapi_types.UUID
+
+// EventDirectoryPrefix defines model for EventDirectoryPrefix.
+type EventDirectoryPrefix = string
+
+// EventTags defines model for EventTags.
+type EventTags = string
+
+// EventTypes defines model for EventTypes.
+type EventTypes = string
+
+// EventsAfter defines model for EventsAfter.
+type EventsAfter = int64
+
+// LinkId defines model for LinkId.
+type LinkId = openapi_types.UUID
+
+// LinkToken Examples: rfd_Vq1mX0pZ9cQ3kL7sT2wY5uB8nE4rH6jA1dG0fC9xK3M
+type LinkToken = string
+
 // ResourceId Examples: 75e35926-dd42-5b28-8493-ea7133ef5dcd
 type ResourceId = openapi_types.UUID
+
+// TusResumable Examples: 1.0.0
+type TusResumable = string
+
+// WebhookId defines model for WebhookId.
+type WebhookId = openapi_types.UUID
 
 // BadRequestError defines model for BadRequestError.
 type BadRequestError = Error
 
 // ConflictError defines model for ConflictError.
 type ConflictError = Error
+
+// EventsGoneError defines model for EventsGoneError.
+type EventsGoneError = EventsGone
 
 // ForbiddenError defines model for ForbiddenError.
 type ForbiddenError struct {
@@ -401,6 +830,9 @@ type ServiceUnavailableError = Error
 // TooManyRequestsError defines model for TooManyRequestsError.
 type TooManyRequestsError = Error
 
+// TusVersionError defines model for TusVersionError.
+type TusVersionError = Error
+
 // UnauthorizedError defines model for UnauthorizedError.
 type UnauthorizedError struct {
 	Error *string `json:"error,omitempty"`
@@ -409,14 +841,59 @@ type UnauthorizedError struct {
 // UnsupportedMediaTypeError defines model for UnsupportedMediaTypeError.
 type UnsupportedMediaTypeError = Error
 
-// GetResourceContentParams defines parameters for GetResourceContent.
-type GetResourceContentParams struct {
-	// Disposition `inline` asks a browser to show the bytes rather than save them
-	// (for previews); the response then also carries
-	// `Content-Security-Policy: sandbox`, so stored HTML or SVG can never
-	// run script with this server's origin. Default `attachment`.
-	Disposition *GetResourceContentParamsDisposition `form:"disposition,omitempty" json:"disposition,omitempty"`
+// UploadGoneError defines model for UploadGoneError.
+type UploadGoneError = Error
 
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// After The sequence after which to start (the last one seen). `0` is
+	// before the account's first event. `listEvents` without it starts at
+	// the oldest event held.
+	After *EventsAfter `form:"after,omitempty" json:"after,omitempty"`
+
+	// Limit Most events to return.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Types Only events of these types (comma-separated; spaces around each and
+	// empty pieces ignored). Without it, every type.
+	Types *EventTypes `form:"types,omitempty" json:"types,omitempty"`
+
+	// Tags Only events whose resource carries all these tags, split as the
+	// list's `tags`. A `resources.imported` event passes: it may concern
+	// any resource.
+	Tags *EventTags `form:"tags,omitempty" json:"tags,omitempty"`
+
+	// DirectoryPrefix Only events whose resource's `directory_path` starts with this, as
+	// the list's `directory_prefix`. A `resources.imported` event passes.
+	DirectoryPrefix *EventDirectoryPrefix `form:"directory_prefix,omitempty" json:"directory_prefix,omitempty"`
+}
+
+// StreamEventsParams defines parameters for StreamEvents.
+type StreamEventsParams struct {
+	// After The sequence after which to start (the last one seen). `0` is
+	// before the account's first event. `listEvents` without it starts at
+	// the oldest event held.
+	After *EventsAfter `form:"after,omitempty" json:"after,omitempty"`
+
+	// Types Only events of these types (comma-separated; spaces around each and
+	// empty pieces ignored). Without it, every type.
+	Types *EventTypes `form:"types,omitempty" json:"types,omitempty"`
+
+	// Tags Only events whose resource carries all these tags, split as the
+	// list's `tags`. A `resources.imported` event passes: it may concern
+	// any resource.
+	Tags *EventTags `form:"tags,omitempty" json:"tags,omitempty"`
+
+	// DirectoryPrefix Only events whose resource's `directory_path` starts with this, as
+	// the list's `directory_prefix`. A `resources.imported` event passes.
+	DirectoryPrefix *EventDirectoryPrefix `form:"directory_prefix,omitempty" json:"directory_prefix,omitempty"`
+
+	// LastEventID The last sequence received; wins over `after`.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
+// GetLinkContentParams defines parameters for GetLinkContent.
+type GetLinkContentParams struct {
 	// Range A byte range, such as `bytes=0-1023` (RFC 9110)
 	Range *string `json:"Range,omitempty"`
 
@@ -424,8 +901,20 @@ type GetResourceContentParams struct {
 	IfNoneMatch *string `json:"If-None-Match,omitempty"`
 }
 
-// GetResourceContentParamsDisposition defines parameters for GetResourceContent.
-type GetResourceContentParamsDisposition string
+// GetResourceContentParams defines parameters for GetResourceContent.
+type GetResourceContentParams struct {
+	// Disposition `inline` asks a browser to show the bytes rather than save them
+	// (for previews); the response then also carries
+	// `Content-Security-Policy: sandbox`, so stored HTML or SVG can never
+	// run script with this server's origin. Default `attachment`.
+	Disposition *Disposition `form:"disposition,omitempty" json:"disposition,omitempty"`
+
+	// Range A byte range, such as `bytes=0-1023` (RFC 9110)
+	Range *string `json:"Range,omitempty"`
+
+	// IfNoneMatch An ETag from an earlier download; a match answers 304
+	IfNoneMatch *string `json:"If-None-Match,omitempty"`
+}
 
 // ListResourcesParams defines parameters for ListResources.
 type ListResourcesParams struct {
@@ -492,11 +981,133 @@ type ListResourcesParams struct {
 // ListResourcesParamsSort defines parameters for ListResources.
 type ListResourcesParamsSort string
 
+// CreateUploadParams defines parameters for CreateUpload.
+type CreateUploadParams struct {
+	// TusResumable The tus version, `1.0.0` (412 otherwise).
+	TusResumable *TusResumable `json:"Tus-Resumable,omitempty"`
+
+	// UploadLength The upload's size in bytes; or send `Upload-Defer-Length` instead.
+	UploadLength *string `json:"Upload-Length,omitempty"`
+
+	// UploadDeferLength `1` when the size is declared later, by a PATCH's `Upload-Length`.
+	UploadDeferLength *string `json:"Upload-Defer-Length,omitempty"`
+
+	// UploadMetadata The resource's fields, each value base64-encoded (see above).
+	UploadMetadata *string `json:"Upload-Metadata,omitempty"`
+}
+
+// TerminateUploadParams defines parameters for TerminateUpload.
+type TerminateUploadParams struct {
+	// TusResumable The tus version, `1.0.0` (412 otherwise).
+	TusResumable *TusResumable `json:"Tus-Resumable,omitempty"`
+}
+
+// UploadChunkParams defines parameters for UploadChunk.
+type UploadChunkParams struct {
+	// TusResumable The tus version, `1.0.0` (412 otherwise).
+	TusResumable *TusResumable `json:"Tus-Resumable,omitempty"`
+
+	// UploadOffset Where the body starts; the offset a `HEAD` reports.
+	UploadOffset string `json:"Upload-Offset"`
+
+	// UploadLength The size, once, for an upload created with `Upload-Defer-Length`.
+	UploadLength *string `json:"Upload-Length,omitempty"`
+}
+
+// ResourceEventParams defines parameters for ResourceEvent.
+type ResourceEventParams struct {
+	// WebhookId The event's id, the same on every attempt
+	WebhookId string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature `v1,` and the base64 signature; during a key rotation, two of them separated by a space
+	WebhookSignature string `json:"webhook-signature"`
+}
+
 // UpdateResourceJSONRequestBody defines body for UpdateResource for application/json ContentType.
 type UpdateResourceJSONRequestBody = ResourceUpdate
 
+// CreateDownloadLinkJSONRequestBody defines body for CreateDownloadLink for application/json ContentType.
+type CreateDownloadLinkJSONRequestBody = DownloadLinkCreate
+
 // CreateResourceJSONRequestBody defines body for CreateResource for application/json ContentType.
 type CreateResourceJSONRequestBody = ResourceCreate
+
+// CreateUploadLinkJSONRequestBody defines body for CreateUploadLink for application/json ContentType.
+type CreateUploadLinkJSONRequestBody = UploadLinkCreate
+
+// CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+type CreateWebhookJSONRequestBody = WebhookCreate
+
+// UpdateWebhookJSONRequestBody defines body for UpdateWebhook for application/json ContentType.
+type UpdateWebhookJSONRequestBody = WebhookUpdate
+
+// ResourceEventJSONRequestBody defines body for ResourceEvent for application/json ContentType.
+type ResourceEventJSONRequestBody = Event
+
+// AsResource returns the union data inside the EventData_Resource as a Resource
+func (t EventData_Resource) AsResource() (Resource, error) {
+	var body Resource
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromResource overwrites any union data inside the EventData_Resource as the provided Resource
+func (t *EventData_Resource) FromResource(v Resource) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeResource performs a merge with any union data inside the EventData_Resource, using the provided Resource
+func (t *EventData_Resource) MergeResource(v Resource) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsDeletedResource returns the union data inside the EventData_Resource as a DeletedResource
+func (t EventData_Resource) AsDeletedResource() (DeletedResource, error) {
+	var body DeletedResource
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDeletedResource overwrites any union data inside the EventData_Resource as the provided DeletedResource
+func (t *EventData_Resource) FromDeletedResource(v DeletedResource) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeDeletedResource performs a merge with any union data inside the EventData_Resource, using the provided DeletedResource
+func (t *EventData_Resource) MergeDeletedResource(v DeletedResource) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t EventData_Resource) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *EventData_Resource) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -603,10 +1214,66 @@ type ClientInterface interface {
 
 	// Readyz Readiness probe
 	//
-	// 200 when the database answers, 503 otherwise.
+	// 200 when the database and the storage answer; 503 otherwise, and from the moment the server begins to shut down, with an error naming which, so that a load balancer sends its requests elsewhere.
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEvents Page through the account's changes
+	//
+	// The account's events after `after`, oldest first: one for every
+	// committed create (including uploads through links), update and
+	// delete, and one `resources.imported` per import. Each event is
+	// written in the same database transaction as its change, so an event
+	// exists if and only if its change committed. `sequence` counts the
+	// account's events from 1 without gaps; pass the last one seen as
+	// `after` to go on. With filters, `next_after` may be past the last
+	// event returned (events that did not match were skipped); pass it as
+	// `after`. Events are kept for `EVENTS_RETENTION` (7 days by default):
+	// asking for events after one that has been pruned answers 410 with
+	// the oldest sequence still held, so a consumer knows to re-list.
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StreamEvents Stream the account's changes as server-sent events
+	//
+	// Server-sent events (`text/event-stream`): each change as an `event:`
+	// of its type, `id:` its sequence and `data:` the `Event` as JSON, as
+	// soon as it commits on any replica of the server. Without `after` or
+	// `Last-Event-ID` the stream starts with the next change; with either,
+	// it first replays what came after that sequence, with no gap and no
+	// repeat (an EventSource reconnects with `Last-Event-ID` by itself).
+	// A comment line (`: heartbeat`) comes at least every 15 seconds, so
+	// proxies keep the connection open. When the server shuts down it
+	// sends `retry: 1000` and ends the stream, so the client reconnects
+	// to another replica. 410 as `listEvents` when the sequence asked for
+	// has been pruned.
+	//
+	// Corresponds with GET /v1/events/stream (the `StreamEvents` operationId).
+	StreamEvents(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetLinkContent Download through a link, without a token
+	//
+	// The `url` of a download link. Needs no `Authorization`. Serves the
+	// bytes exactly as `getResourceContent` does (`Content-Type`,
+	// `Content-Length`, the `ETag`, the link's `Content-Disposition`,
+	// `Content-Security-Policy: sandbox`, `Range`, `If-None-Match` and
+	// `HEAD`), and `Referrer-Policy: no-referrer`. Every response carrying
+	// bytes (200, 206) spends one of the link's `max_downloads`: a client
+	// fetching a file in ranges spends one per request; `HEAD` (answered
+	// here, never redirected) and 304 spend none.
+	// A link that expired, is used up, was revoked or never existed answers
+	// the same 404. Requests that find no link are limited per client
+	// address (429 beyond).
+	//
+	// When the server runs with `LINK_REDIRECT=storage`, a download instead
+	// answers 302 to a storage URL signed for at most 60 seconds, after
+	// the same checks and spending one use; conditional requests are still
+	// answered here.
+	//
+	// Corresponds with GET /v1/links/{token} (the `GetLinkContent` operationId).
+	GetLinkContent(ctx context.Context, token LinkToken, params *GetLinkContentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteResource Delete a resource, its tags and its bytes
 	//
@@ -651,6 +1318,57 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/resource/{id}/content (the `GetResourceContent` operationId).
 	GetResourceContent(ctx context.Context, id ResourceId, params *GetResourceContentParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListDownloadLinks List a resource's live download links
+	//
+	// The resource's links that can still serve bytes (not expired, not
+	// used up, not revoked), newest first, without their URLs.
+	//
+	// Corresponds with GET /v1/resource/{id}/links (the `ListDownloadLinks` operationId).
+	ListDownloadLinks(ctx context.Context, id ResourceId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDownloadLinkWithBody Share a resource by a link that needs no token
+	//
+	// Makes a download link to the resource: an absolute `url` whose `GET`
+	// needs no `Authorization` (see `getLinkContent`), for a model provider
+	// that takes a file by URL, a browser's `<img>`, a colleague or a
+	// partner's pipeline. The link lives `expires_in` seconds (default
+	// 3,600, at most 7 days) and, with `max_downloads`, serves that many
+	// responses carrying bytes. The `url` is in this answer only: the
+	// server keeps a hash of its token, never the token, and no list shows
+	// it again. Revoke it with `revokeDownloadLink`; deleting the resource
+	// revokes its links.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/resource/{id}/links (the `CreateDownloadLink` operationId).
+	CreateDownloadLinkWithBody(ctx context.Context, id ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateDownloadLink Share a resource by a link that needs no token
+	//
+	// Makes a download link to the resource: an absolute `url` whose `GET`
+	// needs no `Authorization` (see `getLinkContent`), for a model provider
+	// that takes a file by URL, a browser's `<img>`, a colleague or a
+	// partner's pipeline. The link lives `expires_in` seconds (default
+	// 3,600, at most 7 days) and, with `max_downloads`, serves that many
+	// responses carrying bytes. The `url` is in this answer only: the
+	// server keeps a hash of its token, never the token, and no list shows
+	// it again. Revoke it with `revokeDownloadLink`; deleting the resource
+	// revokes its links.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/resource/{id}/links (the `CreateDownloadLink` operationId).
+	CreateDownloadLink(ctx context.Context, id ResourceId, body CreateDownloadLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeDownloadLink Revoke a download link
+	//
+	// From the moment this answers, the link's URL answers 404 on every
+	// replica of the server: each use of a link is checked in the
+	// database.
+	//
+	// Corresponds with DELETE /v1/resource/{id}/links/{link_id} (the `RevokeDownloadLink` operationId).
+	RevokeDownloadLink(ctx context.Context, id ResourceId, linkId LinkId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListResources List all resources
 	//
 	// Lists the account's resources, newest first unless `sort=asc`. Filters
@@ -669,10 +1387,19 @@ type ClientInterface interface {
 	// Stores the bytes given as a data URL in `content`, or fetched by the
 	// server from `uri` (exactly one of the two), and catalogues them. The
 	// server sets `id`, `mime_type`, `sha256`, `size_bytes`, the storage
-	// fields, `created_by` (the token's `sub`) and the timestamps. Content is
-	// limited to the server's `MAX_CONTENT_BYTES` (413 beyond). A resource
+	// fields, `created_by` (the token's `sub`) and the timestamps. Content
+	// given in `content` is limited to the server's `MAX_CONTENT_BYTES`;
+	// content fetched from `uri` streams into storage up to
+	// `MAX_UPLOAD_BYTES` (10 GiB by default), as a resumable upload may hold,
+	// and the fetch may take as long as the origin keeps sending (it fails
+	// when the origin stalls for 60 s); 413 beyond either. A resource
 	// already at the same `directory_path` and `name` in the account is a
 	// 409.
+	//
+	// The bearer may be an upload link's token (see `createUploadLink`):
+	// the resource is then created within the link's rules, each checked
+	// before a byte of content is taken, and `directory_path` must come
+	// before `content` in the body.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -684,15 +1411,261 @@ type ClientInterface interface {
 	// Stores the bytes given as a data URL in `content`, or fetched by the
 	// server from `uri` (exactly one of the two), and catalogues them. The
 	// server sets `id`, `mime_type`, `sha256`, `size_bytes`, the storage
-	// fields, `created_by` (the token's `sub`) and the timestamps. Content is
-	// limited to the server's `MAX_CONTENT_BYTES` (413 beyond). A resource
+	// fields, `created_by` (the token's `sub`) and the timestamps. Content
+	// given in `content` is limited to the server's `MAX_CONTENT_BYTES`;
+	// content fetched from `uri` streams into storage up to
+	// `MAX_UPLOAD_BYTES` (10 GiB by default), as a resumable upload may hold,
+	// and the fetch may take as long as the origin keeps sending (it fails
+	// when the origin stalls for 60 s); 413 beyond either. A resource
 	// already at the same `directory_path` and `name` in the account is a
 	// 409.
+	//
+	// The bearer may be an upload link's token (see `createUploadLink`):
+	// the resource is then created within the link's rules, each checked
+	// before a byte of content is taken, and `directory_path` must come
+	// before `content` in the body.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/resources (the `CreateResource` operationId).
 	CreateResource(ctx context.Context, body CreateResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListUploadLinks List the account's live upload links
+	//
+	// The account's upload links that can still take an upload (not
+	// expired, not used up, not revoked), newest first, at most the 1,000
+	// newest, without their tokens.
+	//
+	// Corresponds with GET /v1/upload-links (the `ListUploadLinks` operationId).
+	ListUploadLinks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUploadLinkWithBody Let someone without an account upload into a folder
+	//
+	// Makes an upload link: its `token`, sent as `Authorization: Bearer
+	// <token>`, lets its holder create resources with `createResource`
+	// (a data URL or a `uri`) and with the resumable upload routes under
+	// `/v1/uploads`, and nothing else (every other route answers 401). The
+	// resources belong to this account, carry the link's `tags` (and any
+	// the holder adds) and `created_by` `upload-link:<id>`. Every rule is
+	// checked before a byte is taken: `directory_path` (exactly, or beneath
+	// it with `allow_subdirectories`), `mime_types` (`image/*` matches any
+	// image type), `max_bytes` per file, and a use left of `max_uploads`. A
+	// create with an upload link must give `directory_path` before
+	// `content` in its body. A refused or failed upload gives its use back.
+	// The `token` is in this answer only.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/upload-links (the `CreateUploadLink` operationId).
+	CreateUploadLinkWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUploadLink Let someone without an account upload into a folder
+	//
+	// Makes an upload link: its `token`, sent as `Authorization: Bearer
+	// <token>`, lets its holder create resources with `createResource`
+	// (a data URL or a `uri`) and with the resumable upload routes under
+	// `/v1/uploads`, and nothing else (every other route answers 401). The
+	// resources belong to this account, carry the link's `tags` (and any
+	// the holder adds) and `created_by` `upload-link:<id>`. Every rule is
+	// checked before a byte is taken: `directory_path` (exactly, or beneath
+	// it with `allow_subdirectories`), `mime_types` (`image/*` matches any
+	// image type), `max_bytes` per file, and a use left of `max_uploads`. A
+	// create with an upload link must give `directory_path` before
+	// `content` in its body. A refused or failed upload gives its use back.
+	// The `token` is in this answer only.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/upload-links (the `CreateUploadLink` operationId).
+	CreateUploadLink(ctx context.Context, body CreateUploadLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeUploadLink Revoke an upload link
+	//
+	// From the moment this answers, the link's token is refused (401) on
+	// every replica of the server. An upload already past its checks may
+	// still finish.
+	//
+	// Corresponds with DELETE /v1/upload-links/{link_id} (the `RevokeUploadLink` operationId).
+	RevokeUploadLink(ctx context.Context, linkId LinkId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UploadOptions Discover the tus protocol's version, extensions and limit
+	//
+	// Corresponds with OPTIONS /v1/uploads (the `UploadOptions` operationId).
+	UploadOptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateUploadWithBody Start a resumable upload (tus)
+	//
+	// Starts a resumable upload by the [tus 1.0 protocol](https://tus.io/protocols/resumable-upload)
+	// (core, creation, creation-with-upload, termination, expiration, and
+	// `Upload-Defer-Length`), for content of any size up to the server's
+	// `MAX_UPLOAD_BYTES` (10 GiB by default). Any tus client works
+	// (tus-js-client, Uppy, tus-py-client, TUSKit).
+	//
+	// The resource's fields come as `Upload-Metadata` (comma-separated
+	// `key base64(value)` pairs): `name` and `directory_path` (required),
+	// `tags` (comma-separated), `metadata` (a JSON object as text),
+	// `mime_type` (else the bytes are sniffed) and `sha256` (hex; the upload
+	// fails and creates nothing if the bytes' SHA-256 differs). `filename`
+	// and `filetype`, which tus-js-client and Uppy send, stand for `name`
+	// and `mime_type`. Every field is checked by the rules of
+	// `createResource` before any byte is taken: 400 naming the field, 409
+	// when the account already has a resource at that path and name, 413
+	// when `Upload-Length` is over the limit, 429 when the account has
+	// `MAX_OPEN_UPLOADS` unfinished uploads (100 by default).
+	//
+	// The answer's `Location` is `/v1/uploads/{id}`, and `{id}` is the id of
+	// the resource the upload becomes: once the last byte is stored (and
+	// hashed as it arrived), the resource exists at `/v1/resource/{id}`,
+	// created as `createResource` creates one. An unfinished upload expires
+	// at `Upload-Expires`: `UPLOAD_EXPIRY` (24 hours by default) after its
+	// creation, moved on by every `PATCH` that stores bytes, so an upload
+	// that keeps moving does not expire however long it takes. Past it, the
+	// upload's routes answer 410 and `refactor gc` removes its bytes.
+	//
+	// The bearer may be an upload link's token: the upload is then checked
+	// against the link's rules at creation and takes one of its uses, given
+	// back if the upload fails, is terminated or expires; the resource gets
+	// the link's tags.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/uploads (the `CreateUpload` operationId).
+	CreateUploadWithBody(ctx context.Context, params *CreateUploadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TerminateUpload Abandon a resumable upload
+	//
+	// Removes an unfinished upload and its bytes (tus termination); an
+	// upload link's use comes back. A finished upload is 409: delete its
+	// resource instead.
+	//
+	// Corresponds with DELETE /v1/uploads/{id} (the `TerminateUpload` operationId).
+	TerminateUpload(ctx context.Context, id openapi_types.UUID, params *TerminateUploadParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetUpload Where an upload stands (HEAD, for tus clients)
+	//
+	// `HEAD` is the tus offset request: `Upload-Offset` says how many bytes
+	// are stored, so a client that was interrupted (or whose server
+	// restarted) resumes from there with `PATCH`; `Upload-Length`,
+	// `Upload-Metadata` and `Upload-Expires` come too. Once the upload is
+	// complete, `Upload-Offset` equals `Upload-Length` and the resource
+	// exists. `GET` says the same as JSON. Another account's upload and a
+	// terminated one are 404; an unfinished one past its `Upload-Expires`
+	// is 410 (tus expiration).
+	//
+	// Corresponds with GET /v1/uploads/{id} (the `GetUpload` operationId).
+	GetUpload(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UploadChunkWithBody Send bytes of a resumable upload
+	//
+	// Appends the body at `Upload-Offset`, which must be the offset stored
+	// (409 otherwise: `HEAD` and resume from it). Bytes that arrive before a
+	// connection drops are kept. Consecutive requests may reach different
+	// replicas; one request at a time writes an upload (a lease held in the
+	// database), and a request waiting for it asks the holder to let go.
+	// The request that stores the last byte creates the resource: 409 if
+	// another resource took its path meanwhile, 400 if its SHA-256 is not
+	// the `sha256` given; in both cases the bytes are removed.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/uploads/{id} (the `UploadChunk` operationId).
+	UploadChunkWithBody(ctx context.Context, id openapi_types.UUID, params *UploadChunkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhooks List the account's webhook endpoints
+	//
+	// Corresponds with GET /v1/webhooks (the `ListWebhooks` operationId).
+	ListWebhooks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookWithBody Register a webhook endpoint
+	//
+	// Registers a URL to receive the account's events that match its
+	// filters, as `POST`s whose body is the `Event` and whose headers
+	// `webhook-id`, `webhook-timestamp` and `webhook-signature` follow the
+	// Standard Webhooks specification (see the `resourceEvent` webhook).
+	// The URL must be `https` and may not point at a loopback, private or
+	// link-local address, now or when a delivery dials it (unless the
+	// server runs with `URI_FETCH_ALLOW_PRIVATE`). The signing key,
+	// `secret`, is in this answer only.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+	CreateWebhookWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhook Register a webhook endpoint
+	//
+	// Registers a URL to receive the account's events that match its
+	// filters, as `POST`s whose body is the `Event` and whose headers
+	// `webhook-id`, `webhook-timestamp` and `webhook-signature` follow the
+	// Standard Webhooks specification (see the `resourceEvent` webhook).
+	// The URL must be `https` and may not point at a loopback, private or
+	// link-local address, now or when a delivery dials it (unless the
+	// server runs with `URI_FETCH_ALLOW_PRIVATE`). The signing key,
+	// `secret`, is in this answer only.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+	CreateWebhook(ctx context.Context, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteWebhook Delete a webhook endpoint and its deliveries
+	//
+	// Corresponds with DELETE /v1/webhooks/{webhook_id} (the `DeleteWebhook` operationId).
+	DeleteWebhook(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWebhook Get a webhook endpoint
+	//
+	// Corresponds with GET /v1/webhooks/{webhook_id} (the `GetWebhook` operationId).
+	GetWebhook(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookWithBody Change, re-enable or rotate the key of a webhook endpoint
+	//
+	// Changes the given fields. `enabled: true` re-enables an endpoint
+	// that was disabled after its deliveries kept failing (queued
+	// deliveries resume; retry failed ones by hand). `rotate_secret: true`
+	// makes a new key, returned as `secret` in this answer only; the old
+	// key signs too (a second `v1,` signature) for 24 hours.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/webhooks/{webhook_id} (the `UpdateWebhook` operationId).
+	UpdateWebhookWithBody(ctx context.Context, webhookId WebhookId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhook Change, re-enable or rotate the key of a webhook endpoint
+	//
+	// Changes the given fields. `enabled: true` re-enables an endpoint
+	// that was disabled after its deliveries kept failing (queued
+	// deliveries resume; retry failed ones by hand). `rotate_secret: true`
+	// makes a new key, returned as `secret` in this answer only; the old
+	// key signs too (a second `v1,` signature) for 24 hours.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/webhooks/{webhook_id} (the `UpdateWebhook` operationId).
+	UpdateWebhook(ctx context.Context, webhookId WebhookId, body UpdateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookDeliveries The endpoint's latest deliveries and their attempts
+	//
+	// The 100 latest deliveries, newest first, each with every attempt (status, latency, error).
+	//
+	// Corresponds with GET /v1/webhooks/{webhook_id}/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveries(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryWebhookDelivery Queue a delivery again
+	//
+	// Queues the delivery for a new round of attempts, after it failed or to send it once more.
+	//
+	// Corresponds with POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+	RetryWebhookDelivery(ctx context.Context, webhookId WebhookId, deliveryId DeliveryId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TestWebhook Send the endpoint a signed test message now
+	//
+	// Posts `{"id", "type": "webhook.test", "timestamp", "data":
+	// {"webhook_id"}}`, signed as every delivery, and answers how it went
+	// (once, no retry), whether or not the endpoint is enabled.
+	//
+	// Corresponds with POST /v1/webhooks/{webhook_id}/test (the `TestWebhook` operationId).
+	TestWebhook(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetDocs API reference page
@@ -766,11 +1739,97 @@ func (c *Client) GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditor
 
 // Readyz Readiness probe
 //
-// 200 when the database answers, 503 otherwise.
+// 200 when the database and the storage answer; 503 otherwise, and from the moment the server begins to shut down, with an error naming which, so that a load balancer sends its requests elsewhere.
 //
 // Corresponds with GET /readyz (the `Readyz` operationId).
 func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReadyzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEvents Page through the account's changes
+//
+// The account's events after `after`, oldest first: one for every
+// committed create (including uploads through links), update and
+// delete, and one `resources.imported` per import. Each event is
+// written in the same database transaction as its change, so an event
+// exists if and only if its change committed. `sequence` counts the
+// account's events from 1 without gaps; pass the last one seen as
+// `after` to go on. With filters, `next_after` may be past the last
+// event returned (events that did not match were skipped); pass it as
+// `after`. Events are kept for `EVENTS_RETENTION` (7 days by default):
+// asking for events after one that has been pruned answers 410 with
+// the oldest sequence still held, so a consumer knows to re-list.
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StreamEvents Stream the account's changes as server-sent events
+//
+// Server-sent events (`text/event-stream`): each change as an `event:`
+// of its type, `id:` its sequence and `data:` the `Event` as JSON, as
+// soon as it commits on any replica of the server. Without `after` or
+// `Last-Event-ID` the stream starts with the next change; with either,
+// it first replays what came after that sequence, with no gap and no
+// repeat (an EventSource reconnects with `Last-Event-ID` by itself).
+// A comment line (`: heartbeat`) comes at least every 15 seconds, so
+// proxies keep the connection open. When the server shuts down it
+// sends `retry: 1000` and ends the stream, so the client reconnects
+// to another replica. 410 as `listEvents` when the sequence asked for
+// has been pruned.
+//
+// Corresponds with GET /v1/events/stream (the `StreamEvents` operationId).
+func (c *Client) StreamEvents(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStreamEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetLinkContent Download through a link, without a token
+//
+// The `url` of a download link. Needs no `Authorization`. Serves the
+// bytes exactly as `getResourceContent` does (`Content-Type`,
+// `Content-Length`, the `ETag`, the link's `Content-Disposition`,
+// `Content-Security-Policy: sandbox`, `Range`, `If-None-Match` and
+// `HEAD`), and `Referrer-Policy: no-referrer`. Every response carrying
+// bytes (200, 206) spends one of the link's `max_downloads`: a client
+// fetching a file in ranges spends one per request; `HEAD` (answered
+// here, never redirected) and 304 spend none.
+// A link that expired, is used up, was revoked or never existed answers
+// the same 404. Requests that find no link are limited per client
+// address (429 beyond).
+//
+// When the server runs with `LINK_REDIRECT=storage`, a download instead
+// answers 302 to a storage URL signed for at most 60 seconds, after
+// the same checks and spending one use; conditional requests are still
+// answered here.
+//
+// Corresponds with GET /v1/links/{token} (the `GetLinkContent` operationId).
+func (c *Client) GetLinkContent(ctx context.Context, token LinkToken, params *GetLinkContentParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetLinkContentRequest(c.Server, token, params)
 	if err != nil {
 		return nil, err
 	}
@@ -874,6 +1933,97 @@ func (c *Client) GetResourceContent(ctx context.Context, id ResourceId, params *
 	return c.Client.Do(req)
 }
 
+// ListDownloadLinks List a resource's live download links
+//
+// The resource's links that can still serve bytes (not expired, not
+// used up, not revoked), newest first, without their URLs.
+//
+// Corresponds with GET /v1/resource/{id}/links (the `ListDownloadLinks` operationId).
+func (c *Client) ListDownloadLinks(ctx context.Context, id ResourceId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDownloadLinksRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDownloadLinkWithBody Share a resource by a link that needs no token
+//
+// Makes a download link to the resource: an absolute `url` whose `GET`
+// needs no `Authorization` (see `getLinkContent`), for a model provider
+// that takes a file by URL, a browser's `<img>`, a colleague or a
+// partner's pipeline. The link lives `expires_in` seconds (default
+// 3,600, at most 7 days) and, with `max_downloads`, serves that many
+// responses carrying bytes. The `url` is in this answer only: the
+// server keeps a hash of its token, never the token, and no list shows
+// it again. Revoke it with `revokeDownloadLink`; deleting the resource
+// revokes its links.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/resource/{id}/links (the `CreateDownloadLink` operationId).
+func (c *Client) CreateDownloadLinkWithBody(ctx context.Context, id ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDownloadLinkRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateDownloadLink Share a resource by a link that needs no token
+//
+// Makes a download link to the resource: an absolute `url` whose `GET`
+// needs no `Authorization` (see `getLinkContent`), for a model provider
+// that takes a file by URL, a browser's `<img>`, a colleague or a
+// partner's pipeline. The link lives `expires_in` seconds (default
+// 3,600, at most 7 days) and, with `max_downloads`, serves that many
+// responses carrying bytes. The `url` is in this answer only: the
+// server keeps a hash of its token, never the token, and no list shows
+// it again. Revoke it with `revokeDownloadLink`; deleting the resource
+// revokes its links.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/resource/{id}/links (the `CreateDownloadLink` operationId).
+func (c *Client) CreateDownloadLink(ctx context.Context, id ResourceId, body CreateDownloadLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateDownloadLinkRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeDownloadLink Revoke a download link
+//
+// From the moment this answers, the link's URL answers 404 on every
+// replica of the server: each use of a link is checked in the
+// database.
+//
+// Corresponds with DELETE /v1/resource/{id}/links/{link_id} (the `RevokeDownloadLink` operationId).
+func (c *Client) RevokeDownloadLink(ctx context.Context, id ResourceId, linkId LinkId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeDownloadLinkRequest(c.Server, id, linkId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListResources List all resources
 //
 // Lists the account's resources, newest first unless `sort=asc`. Filters
@@ -902,10 +2052,19 @@ func (c *Client) ListResources(ctx context.Context, params *ListResourcesParams,
 // Stores the bytes given as a data URL in `content`, or fetched by the
 // server from `uri` (exactly one of the two), and catalogues them. The
 // server sets `id`, `mime_type`, `sha256`, `size_bytes`, the storage
-// fields, `created_by` (the token's `sub`) and the timestamps. Content is
-// limited to the server's `MAX_CONTENT_BYTES` (413 beyond). A resource
+// fields, `created_by` (the token's `sub`) and the timestamps. Content
+// given in `content` is limited to the server's `MAX_CONTENT_BYTES`;
+// content fetched from `uri` streams into storage up to
+// `MAX_UPLOAD_BYTES` (10 GiB by default), as a resumable upload may hold,
+// and the fetch may take as long as the origin keeps sending (it fails
+// when the origin stalls for 60 s); 413 beyond either. A resource
 // already at the same `directory_path` and `name` in the account is a
 // 409.
+//
+// The bearer may be an upload link's token (see `createUploadLink`):
+// the resource is then created within the link's rules, each checked
+// before a byte of content is taken, and `directory_path` must come
+// before `content` in the body.
 //
 // Takes any type of body and a specified content type.
 //
@@ -927,16 +2086,452 @@ func (c *Client) CreateResourceWithBody(ctx context.Context, contentType string,
 // Stores the bytes given as a data URL in `content`, or fetched by the
 // server from `uri` (exactly one of the two), and catalogues them. The
 // server sets `id`, `mime_type`, `sha256`, `size_bytes`, the storage
-// fields, `created_by` (the token's `sub`) and the timestamps. Content is
-// limited to the server's `MAX_CONTENT_BYTES` (413 beyond). A resource
+// fields, `created_by` (the token's `sub`) and the timestamps. Content
+// given in `content` is limited to the server's `MAX_CONTENT_BYTES`;
+// content fetched from `uri` streams into storage up to
+// `MAX_UPLOAD_BYTES` (10 GiB by default), as a resumable upload may hold,
+// and the fetch may take as long as the origin keeps sending (it fails
+// when the origin stalls for 60 s); 413 beyond either. A resource
 // already at the same `directory_path` and `name` in the account is a
 // 409.
+//
+// The bearer may be an upload link's token (see `createUploadLink`):
+// the resource is then created within the link's rules, each checked
+// before a byte of content is taken, and `directory_path` must come
+// before `content` in the body.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/resources (the `CreateResource` operationId).
 func (c *Client) CreateResource(ctx context.Context, body CreateResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateResourceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListUploadLinks List the account's live upload links
+//
+// The account's upload links that can still take an upload (not
+// expired, not used up, not revoked), newest first, at most the 1,000
+// newest, without their tokens.
+//
+// Corresponds with GET /v1/upload-links (the `ListUploadLinks` operationId).
+func (c *Client) ListUploadLinks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListUploadLinksRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUploadLinkWithBody Let someone without an account upload into a folder
+//
+// Makes an upload link: its `token`, sent as `Authorization: Bearer
+// <token>`, lets its holder create resources with `createResource`
+// (a data URL or a `uri`) and with the resumable upload routes under
+// `/v1/uploads`, and nothing else (every other route answers 401). The
+// resources belong to this account, carry the link's `tags` (and any
+// the holder adds) and `created_by` `upload-link:<id>`. Every rule is
+// checked before a byte is taken: `directory_path` (exactly, or beneath
+// it with `allow_subdirectories`), `mime_types` (`image/*` matches any
+// image type), `max_bytes` per file, and a use left of `max_uploads`. A
+// create with an upload link must give `directory_path` before
+// `content` in its body. A refused or failed upload gives its use back.
+// The `token` is in this answer only.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/upload-links (the `CreateUploadLink` operationId).
+func (c *Client) CreateUploadLinkWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUploadLinkRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUploadLink Let someone without an account upload into a folder
+//
+// Makes an upload link: its `token`, sent as `Authorization: Bearer
+// <token>`, lets its holder create resources with `createResource`
+// (a data URL or a `uri`) and with the resumable upload routes under
+// `/v1/uploads`, and nothing else (every other route answers 401). The
+// resources belong to this account, carry the link's `tags` (and any
+// the holder adds) and `created_by` `upload-link:<id>`. Every rule is
+// checked before a byte is taken: `directory_path` (exactly, or beneath
+// it with `allow_subdirectories`), `mime_types` (`image/*` matches any
+// image type), `max_bytes` per file, and a use left of `max_uploads`. A
+// create with an upload link must give `directory_path` before
+// `content` in its body. A refused or failed upload gives its use back.
+// The `token` is in this answer only.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/upload-links (the `CreateUploadLink` operationId).
+func (c *Client) CreateUploadLink(ctx context.Context, body CreateUploadLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUploadLinkRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeUploadLink Revoke an upload link
+//
+// From the moment this answers, the link's token is refused (401) on
+// every replica of the server. An upload already past its checks may
+// still finish.
+//
+// Corresponds with DELETE /v1/upload-links/{link_id} (the `RevokeUploadLink` operationId).
+func (c *Client) RevokeUploadLink(ctx context.Context, linkId LinkId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeUploadLinkRequest(c.Server, linkId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UploadOptions Discover the tus protocol's version, extensions and limit
+//
+// Corresponds with OPTIONS /v1/uploads (the `UploadOptions` operationId).
+func (c *Client) UploadOptions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUploadOptionsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateUploadWithBody Start a resumable upload (tus)
+//
+// Starts a resumable upload by the [tus 1.0 protocol](https://tus.io/protocols/resumable-upload)
+// (core, creation, creation-with-upload, termination, expiration, and
+// `Upload-Defer-Length`), for content of any size up to the server's
+// `MAX_UPLOAD_BYTES` (10 GiB by default). Any tus client works
+// (tus-js-client, Uppy, tus-py-client, TUSKit).
+//
+// The resource's fields come as `Upload-Metadata` (comma-separated
+// `key base64(value)` pairs): `name` and `directory_path` (required),
+// `tags` (comma-separated), `metadata` (a JSON object as text),
+// `mime_type` (else the bytes are sniffed) and `sha256` (hex; the upload
+// fails and creates nothing if the bytes' SHA-256 differs). `filename`
+// and `filetype`, which tus-js-client and Uppy send, stand for `name`
+// and `mime_type`. Every field is checked by the rules of
+// `createResource` before any byte is taken: 400 naming the field, 409
+// when the account already has a resource at that path and name, 413
+// when `Upload-Length` is over the limit, 429 when the account has
+// `MAX_OPEN_UPLOADS` unfinished uploads (100 by default).
+//
+// The answer's `Location` is `/v1/uploads/{id}`, and `{id}` is the id of
+// the resource the upload becomes: once the last byte is stored (and
+// hashed as it arrived), the resource exists at `/v1/resource/{id}`,
+// created as `createResource` creates one. An unfinished upload expires
+// at `Upload-Expires`: `UPLOAD_EXPIRY` (24 hours by default) after its
+// creation, moved on by every `PATCH` that stores bytes, so an upload
+// that keeps moving does not expire however long it takes. Past it, the
+// upload's routes answer 410 and `refactor gc` removes its bytes.
+//
+// The bearer may be an upload link's token: the upload is then checked
+// against the link's rules at creation and takes one of its uses, given
+// back if the upload fails, is terminated or expires; the resource gets
+// the link's tags.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/uploads (the `CreateUpload` operationId).
+func (c *Client) CreateUploadWithBody(ctx context.Context, params *CreateUploadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateUploadRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TerminateUpload Abandon a resumable upload
+//
+// Removes an unfinished upload and its bytes (tus termination); an
+// upload link's use comes back. A finished upload is 409: delete its
+// resource instead.
+//
+// Corresponds with DELETE /v1/uploads/{id} (the `TerminateUpload` operationId).
+func (c *Client) TerminateUpload(ctx context.Context, id openapi_types.UUID, params *TerminateUploadParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTerminateUploadRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetUpload Where an upload stands (HEAD, for tus clients)
+//
+// `HEAD` is the tus offset request: `Upload-Offset` says how many bytes
+// are stored, so a client that was interrupted (or whose server
+// restarted) resumes from there with `PATCH`; `Upload-Length`,
+// `Upload-Metadata` and `Upload-Expires` come too. Once the upload is
+// complete, `Upload-Offset` equals `Upload-Length` and the resource
+// exists. `GET` says the same as JSON. Another account's upload and a
+// terminated one are 404; an unfinished one past its `Upload-Expires`
+// is 410 (tus expiration).
+//
+// Corresponds with GET /v1/uploads/{id} (the `GetUpload` operationId).
+func (c *Client) GetUpload(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetUploadRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UploadChunkWithBody Send bytes of a resumable upload
+//
+// Appends the body at `Upload-Offset`, which must be the offset stored
+// (409 otherwise: `HEAD` and resume from it). Bytes that arrive before a
+// connection drops are kept. Consecutive requests may reach different
+// replicas; one request at a time writes an upload (a lease held in the
+// database), and a request waiting for it asks the holder to let go.
+// The request that stores the last byte creates the resource: 409 if
+// another resource took its path meanwhile, 400 if its SHA-256 is not
+// the `sha256` given; in both cases the bytes are removed.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/uploads/{id} (the `UploadChunk` operationId).
+func (c *Client) UploadChunkWithBody(ctx context.Context, id openapi_types.UUID, params *UploadChunkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUploadChunkRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhooks List the account's webhook endpoints
+//
+// Corresponds with GET /v1/webhooks (the `ListWebhooks` operationId).
+func (c *Client) ListWebhooks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhooksRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookWithBody Register a webhook endpoint
+//
+// Registers a URL to receive the account's events that match its
+// filters, as `POST`s whose body is the `Event` and whose headers
+// `webhook-id`, `webhook-timestamp` and `webhook-signature` follow the
+// Standard Webhooks specification (see the `resourceEvent` webhook).
+// The URL must be `https` and may not point at a loopback, private or
+// link-local address, now or when a delivery dials it (unless the
+// server runs with `URI_FETCH_ALLOW_PRIVATE`). The signing key,
+// `secret`, is in this answer only.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+func (c *Client) CreateWebhookWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhook Register a webhook endpoint
+//
+// Registers a URL to receive the account's events that match its
+// filters, as `POST`s whose body is the `Event` and whose headers
+// `webhook-id`, `webhook-timestamp` and `webhook-signature` follow the
+// Standard Webhooks specification (see the `resourceEvent` webhook).
+// The URL must be `https` and may not point at a loopback, private or
+// link-local address, now or when a delivery dials it (unless the
+// server runs with `URI_FETCH_ALLOW_PRIVATE`). The signing key,
+// `secret`, is in this answer only.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+func (c *Client) CreateWebhook(ctx context.Context, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteWebhook Delete a webhook endpoint and its deliveries
+//
+// Corresponds with DELETE /v1/webhooks/{webhook_id} (the `DeleteWebhook` operationId).
+func (c *Client) DeleteWebhook(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookRequest(c.Server, webhookId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWebhook Get a webhook endpoint
+//
+// Corresponds with GET /v1/webhooks/{webhook_id} (the `GetWebhook` operationId).
+func (c *Client) GetWebhook(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookRequest(c.Server, webhookId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookWithBody Change, re-enable or rotate the key of a webhook endpoint
+//
+// Changes the given fields. `enabled: true` re-enables an endpoint
+// that was disabled after its deliveries kept failing (queued
+// deliveries resume; retry failed ones by hand). `rotate_secret: true`
+// makes a new key, returned as `secret` in this answer only; the old
+// key signs too (a second `v1,` signature) for 24 hours.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/webhooks/{webhook_id} (the `UpdateWebhook` operationId).
+func (c *Client) UpdateWebhookWithBody(ctx context.Context, webhookId WebhookId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookRequestWithBody(c.Server, webhookId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhook Change, re-enable or rotate the key of a webhook endpoint
+//
+// Changes the given fields. `enabled: true` re-enables an endpoint
+// that was disabled after its deliveries kept failing (queued
+// deliveries resume; retry failed ones by hand). `rotate_secret: true`
+// makes a new key, returned as `secret` in this answer only; the old
+// key signs too (a second `v1,` signature) for 24 hours.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/webhooks/{webhook_id} (the `UpdateWebhook` operationId).
+func (c *Client) UpdateWebhook(ctx context.Context, webhookId WebhookId, body UpdateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookRequest(c.Server, webhookId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookDeliveries The endpoint's latest deliveries and their attempts
+//
+// The 100 latest deliveries, newest first, each with every attempt (status, latency, error).
+//
+// Corresponds with GET /v1/webhooks/{webhook_id}/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *Client) ListWebhookDeliveries(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookDeliveriesRequest(c.Server, webhookId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetryWebhookDelivery Queue a delivery again
+//
+// Queues the delivery for a new round of attempts, after it failed or to send it once more.
+//
+// Corresponds with POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+func (c *Client) RetryWebhookDelivery(ctx context.Context, webhookId WebhookId, deliveryId DeliveryId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryWebhookDeliveryRequest(c.Server, webhookId, deliveryId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TestWebhook Send the endpoint a signed test message now
+//
+// Posts `{"id", "type": "webhook.test", "timestamp", "data":
+// {"webhook_id"}}`, signed as every delivery, and answers how it went
+// (once, no retry), whether or not the endpoint is enabled.
+//
+// Corresponds with POST /v1/webhooks/{webhook_id}/test (the `TestWebhook` operationId).
+func (c *Client) TestWebhook(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestWebhookRequest(c.Server, webhookId)
 	if err != nil {
 		return nil, err
 	}
@@ -1077,6 +2672,273 @@ func NewReadyzRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListEventsRequest constructs an http.Request for the ListEvents method
+func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Types != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "types", *params.Types, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Tags != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tags", *params.Tags, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.DirectoryPrefix != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "directory_prefix", *params.DirectoryPrefix, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewStreamEventsRequest constructs an http.Request for the StreamEvents method
+func NewStreamEventsRequest(server string, params *StreamEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events/stream")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Types != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "types", *params.Types, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Tags != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tags", *params.Tags, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.DirectoryPrefix != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "directory_prefix", *params.DirectoryPrefix, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetLinkContentRequest constructs an http.Request for the GetLinkContent method
+func NewGetLinkContentRequest(server string, token LinkToken, params *GetLinkContentParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "token", token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/links/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.Range != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Range", *params.Range, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Range", headerParam0)
+		}
+
+		if params.IfNoneMatch != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam1)
+		}
+
 	}
 
 	return req, nil
@@ -1284,6 +3146,128 @@ func NewGetResourceContentRequest(server string, id ResourceId, params *GetResou
 	return req, nil
 }
 
+// NewListDownloadLinksRequest constructs an http.Request for the ListDownloadLinks method
+func NewListDownloadLinksRequest(server string, id ResourceId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/resource/%s/links", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateDownloadLinkRequest calls the generic CreateDownloadLink builder with application/json body
+func NewCreateDownloadLinkRequest(server string, id ResourceId, body CreateDownloadLinkJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateDownloadLinkRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCreateDownloadLinkRequestWithBody constructs an http.Request for the CreateDownloadLink method, with any body, and a specified content type
+func NewCreateDownloadLinkRequestWithBody(server string, id ResourceId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/resource/%s/links", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRevokeDownloadLinkRequest constructs an http.Request for the RevokeDownloadLink method
+func NewRevokeDownloadLinkRequest(server string, id ResourceId, linkId LinkId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "link_id", linkId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/resource/%s/links/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListResourcesRequest constructs an http.Request for the ListResources method
 func NewListResourcesRequest(server string, params *ListResourcesParams) (*http.Request, error) {
 	var err error
@@ -1462,6 +3446,656 @@ func NewCreateResourceRequestWithBody(server string, contentType string, body io
 	return req, nil
 }
 
+// NewListUploadLinksRequest constructs an http.Request for the ListUploadLinks method
+func NewListUploadLinksRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/upload-links")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateUploadLinkRequest calls the generic CreateUploadLink builder with application/json body
+func NewCreateUploadLinkRequest(server string, body CreateUploadLinkJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateUploadLinkRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateUploadLinkRequestWithBody constructs an http.Request for the CreateUploadLink method, with any body, and a specified content type
+func NewCreateUploadLinkRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/upload-links")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRevokeUploadLinkRequest constructs an http.Request for the RevokeUploadLink method
+func NewRevokeUploadLinkRequest(server string, linkId LinkId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "link_id", linkId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/upload-links/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUploadOptionsRequest constructs an http.Request for the UploadOptions method
+func NewUploadOptionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/uploads")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateUploadRequestWithBody constructs an http.Request for the CreateUpload method, with any body, and a specified content type
+func NewCreateUploadRequestWithBody(server string, params *CreateUploadParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/uploads")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.TusResumable != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Tus-Resumable", *params.TusResumable, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Tus-Resumable", headerParam0)
+		}
+
+		if params.UploadLength != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Upload-Length", *params.UploadLength, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Upload-Length", headerParam1)
+		}
+
+		if params.UploadDeferLength != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "Upload-Defer-Length", *params.UploadDeferLength, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Upload-Defer-Length", headerParam2)
+		}
+
+		if params.UploadMetadata != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "Upload-Metadata", *params.UploadMetadata, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Upload-Metadata", headerParam3)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewTerminateUploadRequest constructs an http.Request for the TerminateUpload method
+func NewTerminateUploadRequest(server string, id openapi_types.UUID, params *TerminateUploadParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/uploads/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.TusResumable != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Tus-Resumable", *params.TusResumable, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Tus-Resumable", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetUploadRequest constructs an http.Request for the GetUpload method
+func NewGetUploadRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/uploads/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUploadChunkRequestWithBody constructs an http.Request for the UploadChunk method, with any body, and a specified content type
+func NewUploadChunkRequestWithBody(server string, id openapi_types.UUID, params *UploadChunkParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/uploads/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.TusResumable != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Tus-Resumable", *params.TusResumable, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Tus-Resumable", headerParam0)
+		}
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Upload-Offset", params.UploadOffset, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("Upload-Offset", headerParam1)
+
+		if params.UploadLength != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "Upload-Length", *params.UploadLength, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Upload-Length", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListWebhooksRequest constructs an http.Request for the ListWebhooks method
+func NewListWebhooksRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateWebhookRequest calls the generic CreateWebhook builder with application/json body
+func NewCreateWebhookRequest(server string, body CreateWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateWebhookRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateWebhookRequestWithBody constructs an http.Request for the CreateWebhook method, with any body, and a specified content type
+func NewCreateWebhookRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteWebhookRequest constructs an http.Request for the DeleteWebhook method
+func NewDeleteWebhookRequest(server string, webhookId WebhookId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook_id", webhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetWebhookRequest constructs an http.Request for the GetWebhook method
+func NewGetWebhookRequest(server string, webhookId WebhookId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook_id", webhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateWebhookRequest calls the generic UpdateWebhook builder with application/json body
+func NewUpdateWebhookRequest(server string, webhookId WebhookId, body UpdateWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWebhookRequestWithBody(server, webhookId, "application/json", bodyReader)
+}
+
+// NewUpdateWebhookRequestWithBody constructs an http.Request for the UpdateWebhook method, with any body, and a specified content type
+func NewUpdateWebhookRequestWithBody(server string, webhookId WebhookId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook_id", webhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListWebhookDeliveriesRequest constructs an http.Request for the ListWebhookDeliveries method
+func NewListWebhookDeliveriesRequest(server string, webhookId WebhookId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook_id", webhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRetryWebhookDeliveryRequest constructs an http.Request for the RetryWebhookDelivery method
+func NewRetryWebhookDeliveryRequest(server string, webhookId WebhookId, deliveryId DeliveryId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook_id", webhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "delivery_id", deliveryId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s/deliveries/%s/retry", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewTestWebhookRequest constructs an http.Request for the TestWebhook method
+func NewTestWebhookRequest(server string, webhookId WebhookId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook_id", webhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/%s/test", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -1545,12 +4179,74 @@ type ClientWithResponsesInterface interface {
 
 	// ReadyzWithResponse Readiness probe
 	//
-	// 200 when the database answers, 503 otherwise.
+	// 200 when the database and the storage answer; 503 otherwise, and from the moment the server begins to shut down, with an error naming which, so that a load balancer sends its requests elsewhere.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
+
+	// ListEventsWithResponse Page through the account's changes
+	//
+	// The account's events after `after`, oldest first: one for every
+	// committed create (including uploads through links), update and
+	// delete, and one `resources.imported` per import. Each event is
+	// written in the same database transaction as its change, so an event
+	// exists if and only if its change committed. `sequence` counts the
+	// account's events from 1 without gaps; pass the last one seen as
+	// `after` to go on. With filters, `next_after` may be past the last
+	// event returned (events that did not match were skipped); pass it as
+	// `after`. Events are kept for `EVENTS_RETENTION` (7 days by default):
+	// asking for events after one that has been pruned answers 410 with
+	// the oldest sequence still held, so a consumer knows to re-list.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
+
+	// StreamEventsWithResponse Stream the account's changes as server-sent events
+	//
+	// Server-sent events (`text/event-stream`): each change as an `event:`
+	// of its type, `id:` its sequence and `data:` the `Event` as JSON, as
+	// soon as it commits on any replica of the server. Without `after` or
+	// `Last-Event-ID` the stream starts with the next change; with either,
+	// it first replays what came after that sequence, with no gap and no
+	// repeat (an EventSource reconnects with `Last-Event-ID` by itself).
+	// A comment line (`: heartbeat`) comes at least every 15 seconds, so
+	// proxies keep the connection open. When the server shuts down it
+	// sends `retry: 1000` and ends the stream, so the client reconnects
+	// to another replica. 410 as `listEvents` when the sequence asked for
+	// has been pruned.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events/stream (the `StreamEvents` operationId).
+	StreamEventsWithResponse(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*StreamEventsResponse, error)
+
+	// GetLinkContentWithResponse Download through a link, without a token
+	//
+	// The `url` of a download link. Needs no `Authorization`. Serves the
+	// bytes exactly as `getResourceContent` does (`Content-Type`,
+	// `Content-Length`, the `ETag`, the link's `Content-Disposition`,
+	// `Content-Security-Policy: sandbox`, `Range`, `If-None-Match` and
+	// `HEAD`), and `Referrer-Policy: no-referrer`. Every response carrying
+	// bytes (200, 206) spends one of the link's `max_downloads`: a client
+	// fetching a file in ranges spends one per request; `HEAD` (answered
+	// here, never redirected) and 304 spend none.
+	// A link that expired, is used up, was revoked or never existed answers
+	// the same 404. Requests that find no link are limited per client
+	// address (429 beyond).
+	//
+	// When the server runs with `LINK_REDIRECT=storage`, a download instead
+	// answers 302 to a storage URL signed for at most 60 seconds, after
+	// the same checks and spending one use; conditional requests are still
+	// answered here.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/links/{token} (the `GetLinkContent` operationId).
+	GetLinkContentWithResponse(ctx context.Context, token LinkToken, params *GetLinkContentParams, reqEditors ...RequestEditorFn) (*GetLinkContentResponse, error)
 
 	// DeleteResourceWithResponse Delete a resource, its tags and its bytes
 	//
@@ -1601,6 +4297,61 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/resource/{id}/content (the `GetResourceContent` operationId).
 	GetResourceContentWithResponse(ctx context.Context, id ResourceId, params *GetResourceContentParams, reqEditors ...RequestEditorFn) (*GetResourceContentResponse, error)
 
+	// ListDownloadLinksWithResponse List a resource's live download links
+	//
+	// The resource's links that can still serve bytes (not expired, not
+	// used up, not revoked), newest first, without their URLs.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/resource/{id}/links (the `ListDownloadLinks` operationId).
+	ListDownloadLinksWithResponse(ctx context.Context, id ResourceId, reqEditors ...RequestEditorFn) (*ListDownloadLinksResponse, error)
+
+	// CreateDownloadLinkWithBodyWithResponse Share a resource by a link that needs no token
+	//
+	// Makes a download link to the resource: an absolute `url` whose `GET`
+	// needs no `Authorization` (see `getLinkContent`), for a model provider
+	// that takes a file by URL, a browser's `<img>`, a colleague or a
+	// partner's pipeline. The link lives `expires_in` seconds (default
+	// 3,600, at most 7 days) and, with `max_downloads`, serves that many
+	// responses carrying bytes. The `url` is in this answer only: the
+	// server keeps a hash of its token, never the token, and no list shows
+	// it again. Revoke it with `revokeDownloadLink`; deleting the resource
+	// revokes its links.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/resource/{id}/links (the `CreateDownloadLink` operationId).
+	CreateDownloadLinkWithBodyWithResponse(ctx context.Context, id ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDownloadLinkResponse, error)
+
+	// CreateDownloadLinkWithResponse Share a resource by a link that needs no token
+	//
+	// Makes a download link to the resource: an absolute `url` whose `GET`
+	// needs no `Authorization` (see `getLinkContent`), for a model provider
+	// that takes a file by URL, a browser's `<img>`, a colleague or a
+	// partner's pipeline. The link lives `expires_in` seconds (default
+	// 3,600, at most 7 days) and, with `max_downloads`, serves that many
+	// responses carrying bytes. The `url` is in this answer only: the
+	// server keeps a hash of its token, never the token, and no list shows
+	// it again. Revoke it with `revokeDownloadLink`; deleting the resource
+	// revokes its links.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/resource/{id}/links (the `CreateDownloadLink` operationId).
+	CreateDownloadLinkWithResponse(ctx context.Context, id ResourceId, body CreateDownloadLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDownloadLinkResponse, error)
+
+	// RevokeDownloadLinkWithResponse Revoke a download link
+	//
+	// From the moment this answers, the link's URL answers 404 on every
+	// replica of the server: each use of a link is checked in the
+	// database.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/resource/{id}/links/{link_id} (the `RevokeDownloadLink` operationId).
+	RevokeDownloadLinkWithResponse(ctx context.Context, id ResourceId, linkId LinkId, reqEditors ...RequestEditorFn) (*RevokeDownloadLinkResponse, error)
+
 	// ListResourcesWithResponse List all resources
 	//
 	// Lists the account's resources, newest first unless `sort=asc`. Filters
@@ -1621,10 +4372,19 @@ type ClientWithResponsesInterface interface {
 	// Stores the bytes given as a data URL in `content`, or fetched by the
 	// server from `uri` (exactly one of the two), and catalogues them. The
 	// server sets `id`, `mime_type`, `sha256`, `size_bytes`, the storage
-	// fields, `created_by` (the token's `sub`) and the timestamps. Content is
-	// limited to the server's `MAX_CONTENT_BYTES` (413 beyond). A resource
+	// fields, `created_by` (the token's `sub`) and the timestamps. Content
+	// given in `content` is limited to the server's `MAX_CONTENT_BYTES`;
+	// content fetched from `uri` streams into storage up to
+	// `MAX_UPLOAD_BYTES` (10 GiB by default), as a resumable upload may hold,
+	// and the fetch may take as long as the origin keeps sending (it fails
+	// when the origin stalls for 60 s); 413 beyond either. A resource
 	// already at the same `directory_path` and `name` in the account is a
 	// 409.
+	//
+	// The bearer may be an upload link's token (see `createUploadLink`):
+	// the resource is then created within the link's rules, each checked
+	// before a byte of content is taken, and `directory_path` must come
+	// before `content` in the body.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1636,15 +4396,283 @@ type ClientWithResponsesInterface interface {
 	// Stores the bytes given as a data URL in `content`, or fetched by the
 	// server from `uri` (exactly one of the two), and catalogues them. The
 	// server sets `id`, `mime_type`, `sha256`, `size_bytes`, the storage
-	// fields, `created_by` (the token's `sub`) and the timestamps. Content is
-	// limited to the server's `MAX_CONTENT_BYTES` (413 beyond). A resource
+	// fields, `created_by` (the token's `sub`) and the timestamps. Content
+	// given in `content` is limited to the server's `MAX_CONTENT_BYTES`;
+	// content fetched from `uri` streams into storage up to
+	// `MAX_UPLOAD_BYTES` (10 GiB by default), as a resumable upload may hold,
+	// and the fetch may take as long as the origin keeps sending (it fails
+	// when the origin stalls for 60 s); 413 beyond either. A resource
 	// already at the same `directory_path` and `name` in the account is a
 	// 409.
+	//
+	// The bearer may be an upload link's token (see `createUploadLink`):
+	// the resource is then created within the link's rules, each checked
+	// before a byte of content is taken, and `directory_path` must come
+	// before `content` in the body.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/resources (the `CreateResource` operationId).
 	CreateResourceWithResponse(ctx context.Context, body CreateResourceJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateResourceResponse, error)
+
+	// ListUploadLinksWithResponse List the account's live upload links
+	//
+	// The account's upload links that can still take an upload (not
+	// expired, not used up, not revoked), newest first, at most the 1,000
+	// newest, without their tokens.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/upload-links (the `ListUploadLinks` operationId).
+	ListUploadLinksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListUploadLinksResponse, error)
+
+	// CreateUploadLinkWithBodyWithResponse Let someone without an account upload into a folder
+	//
+	// Makes an upload link: its `token`, sent as `Authorization: Bearer
+	// <token>`, lets its holder create resources with `createResource`
+	// (a data URL or a `uri`) and with the resumable upload routes under
+	// `/v1/uploads`, and nothing else (every other route answers 401). The
+	// resources belong to this account, carry the link's `tags` (and any
+	// the holder adds) and `created_by` `upload-link:<id>`. Every rule is
+	// checked before a byte is taken: `directory_path` (exactly, or beneath
+	// it with `allow_subdirectories`), `mime_types` (`image/*` matches any
+	// image type), `max_bytes` per file, and a use left of `max_uploads`. A
+	// create with an upload link must give `directory_path` before
+	// `content` in its body. A refused or failed upload gives its use back.
+	// The `token` is in this answer only.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/upload-links (the `CreateUploadLink` operationId).
+	CreateUploadLinkWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUploadLinkResponse, error)
+
+	// CreateUploadLinkWithResponse Let someone without an account upload into a folder
+	//
+	// Makes an upload link: its `token`, sent as `Authorization: Bearer
+	// <token>`, lets its holder create resources with `createResource`
+	// (a data URL or a `uri`) and with the resumable upload routes under
+	// `/v1/uploads`, and nothing else (every other route answers 401). The
+	// resources belong to this account, carry the link's `tags` (and any
+	// the holder adds) and `created_by` `upload-link:<id>`. Every rule is
+	// checked before a byte is taken: `directory_path` (exactly, or beneath
+	// it with `allow_subdirectories`), `mime_types` (`image/*` matches any
+	// image type), `max_bytes` per file, and a use left of `max_uploads`. A
+	// create with an upload link must give `directory_path` before
+	// `content` in its body. A refused or failed upload gives its use back.
+	// The `token` is in this answer only.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/upload-links (the `CreateUploadLink` operationId).
+	CreateUploadLinkWithResponse(ctx context.Context, body CreateUploadLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUploadLinkResponse, error)
+
+	// RevokeUploadLinkWithResponse Revoke an upload link
+	//
+	// From the moment this answers, the link's token is refused (401) on
+	// every replica of the server. An upload already past its checks may
+	// still finish.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/upload-links/{link_id} (the `RevokeUploadLink` operationId).
+	RevokeUploadLinkWithResponse(ctx context.Context, linkId LinkId, reqEditors ...RequestEditorFn) (*RevokeUploadLinkResponse, error)
+
+	// UploadOptionsWithResponse Discover the tus protocol's version, extensions and limit
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with OPTIONS /v1/uploads (the `UploadOptions` operationId).
+	UploadOptionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*UploadOptionsResponse, error)
+
+	// CreateUploadWithBodyWithResponse Start a resumable upload (tus)
+	//
+	// Starts a resumable upload by the [tus 1.0 protocol](https://tus.io/protocols/resumable-upload)
+	// (core, creation, creation-with-upload, termination, expiration, and
+	// `Upload-Defer-Length`), for content of any size up to the server's
+	// `MAX_UPLOAD_BYTES` (10 GiB by default). Any tus client works
+	// (tus-js-client, Uppy, tus-py-client, TUSKit).
+	//
+	// The resource's fields come as `Upload-Metadata` (comma-separated
+	// `key base64(value)` pairs): `name` and `directory_path` (required),
+	// `tags` (comma-separated), `metadata` (a JSON object as text),
+	// `mime_type` (else the bytes are sniffed) and `sha256` (hex; the upload
+	// fails and creates nothing if the bytes' SHA-256 differs). `filename`
+	// and `filetype`, which tus-js-client and Uppy send, stand for `name`
+	// and `mime_type`. Every field is checked by the rules of
+	// `createResource` before any byte is taken: 400 naming the field, 409
+	// when the account already has a resource at that path and name, 413
+	// when `Upload-Length` is over the limit, 429 when the account has
+	// `MAX_OPEN_UPLOADS` unfinished uploads (100 by default).
+	//
+	// The answer's `Location` is `/v1/uploads/{id}`, and `{id}` is the id of
+	// the resource the upload becomes: once the last byte is stored (and
+	// hashed as it arrived), the resource exists at `/v1/resource/{id}`,
+	// created as `createResource` creates one. An unfinished upload expires
+	// at `Upload-Expires`: `UPLOAD_EXPIRY` (24 hours by default) after its
+	// creation, moved on by every `PATCH` that stores bytes, so an upload
+	// that keeps moving does not expire however long it takes. Past it, the
+	// upload's routes answer 410 and `refactor gc` removes its bytes.
+	//
+	// The bearer may be an upload link's token: the upload is then checked
+	// against the link's rules at creation and takes one of its uses, given
+	// back if the upload fails, is terminated or expires; the resource gets
+	// the link's tags.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/uploads (the `CreateUpload` operationId).
+	CreateUploadWithBodyWithResponse(ctx context.Context, params *CreateUploadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUploadResponse, error)
+
+	// TerminateUploadWithResponse Abandon a resumable upload
+	//
+	// Removes an unfinished upload and its bytes (tus termination); an
+	// upload link's use comes back. A finished upload is 409: delete its
+	// resource instead.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/uploads/{id} (the `TerminateUpload` operationId).
+	TerminateUploadWithResponse(ctx context.Context, id openapi_types.UUID, params *TerminateUploadParams, reqEditors ...RequestEditorFn) (*TerminateUploadResponse, error)
+
+	// GetUploadWithResponse Where an upload stands (HEAD, for tus clients)
+	//
+	// `HEAD` is the tus offset request: `Upload-Offset` says how many bytes
+	// are stored, so a client that was interrupted (or whose server
+	// restarted) resumes from there with `PATCH`; `Upload-Length`,
+	// `Upload-Metadata` and `Upload-Expires` come too. Once the upload is
+	// complete, `Upload-Offset` equals `Upload-Length` and the resource
+	// exists. `GET` says the same as JSON. Another account's upload and a
+	// terminated one are 404; an unfinished one past its `Upload-Expires`
+	// is 410 (tus expiration).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/uploads/{id} (the `GetUpload` operationId).
+	GetUploadWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetUploadResponse, error)
+
+	// UploadChunkWithBodyWithResponse Send bytes of a resumable upload
+	//
+	// Appends the body at `Upload-Offset`, which must be the offset stored
+	// (409 otherwise: `HEAD` and resume from it). Bytes that arrive before a
+	// connection drops are kept. Consecutive requests may reach different
+	// replicas; one request at a time writes an upload (a lease held in the
+	// database), and a request waiting for it asks the holder to let go.
+	// The request that stores the last byte creates the resource: 409 if
+	// another resource took its path meanwhile, 400 if its SHA-256 is not
+	// the `sha256` given; in both cases the bytes are removed.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/uploads/{id} (the `UploadChunk` operationId).
+	UploadChunkWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *UploadChunkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadChunkResponse, error)
+
+	// ListWebhooksWithResponse List the account's webhook endpoints
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks (the `ListWebhooks` operationId).
+	ListWebhooksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListWebhooksResponse, error)
+
+	// CreateWebhookWithBodyWithResponse Register a webhook endpoint
+	//
+	// Registers a URL to receive the account's events that match its
+	// filters, as `POST`s whose body is the `Event` and whose headers
+	// `webhook-id`, `webhook-timestamp` and `webhook-signature` follow the
+	// Standard Webhooks specification (see the `resourceEvent` webhook).
+	// The URL must be `https` and may not point at a loopback, private or
+	// link-local address, now or when a delivery dials it (unless the
+	// server runs with `URI_FETCH_ALLOW_PRIVATE`). The signing key,
+	// `secret`, is in this answer only.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+	CreateWebhookWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error)
+
+	// CreateWebhookWithResponse Register a webhook endpoint
+	//
+	// Registers a URL to receive the account's events that match its
+	// filters, as `POST`s whose body is the `Event` and whose headers
+	// `webhook-id`, `webhook-timestamp` and `webhook-signature` follow the
+	// Standard Webhooks specification (see the `resourceEvent` webhook).
+	// The URL must be `https` and may not point at a loopback, private or
+	// link-local address, now or when a delivery dials it (unless the
+	// server runs with `URI_FETCH_ALLOW_PRIVATE`). The signing key,
+	// `secret`, is in this answer only.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+	CreateWebhookWithResponse(ctx context.Context, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error)
+
+	// DeleteWebhookWithResponse Delete a webhook endpoint and its deliveries
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/webhooks/{webhook_id} (the `DeleteWebhook` operationId).
+	DeleteWebhookWithResponse(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*DeleteWebhookResponse, error)
+
+	// GetWebhookWithResponse Get a webhook endpoint
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/{webhook_id} (the `GetWebhook` operationId).
+	GetWebhookWithResponse(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*GetWebhookResponse, error)
+
+	// UpdateWebhookWithBodyWithResponse Change, re-enable or rotate the key of a webhook endpoint
+	//
+	// Changes the given fields. `enabled: true` re-enables an endpoint
+	// that was disabled after its deliveries kept failing (queued
+	// deliveries resume; retry failed ones by hand). `rotate_secret: true`
+	// makes a new key, returned as `secret` in this answer only; the old
+	// key signs too (a second `v1,` signature) for 24 hours.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhooks/{webhook_id} (the `UpdateWebhook` operationId).
+	UpdateWebhookWithBodyWithResponse(ctx context.Context, webhookId WebhookId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookResponse, error)
+
+	// UpdateWebhookWithResponse Change, re-enable or rotate the key of a webhook endpoint
+	//
+	// Changes the given fields. `enabled: true` re-enables an endpoint
+	// that was disabled after its deliveries kept failing (queued
+	// deliveries resume; retry failed ones by hand). `rotate_secret: true`
+	// makes a new key, returned as `secret` in this answer only; the old
+	// key signs too (a second `v1,` signature) for 24 hours.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhooks/{webhook_id} (the `UpdateWebhook` operationId).
+	UpdateWebhookWithResponse(ctx context.Context, webhookId WebhookId, body UpdateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookResponse, error)
+
+	// ListWebhookDeliveriesWithResponse The endpoint's latest deliveries and their attempts
+	//
+	// The 100 latest deliveries, newest first, each with every attempt (status, latency, error).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/{webhook_id}/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveriesWithResponse(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error)
+
+	// RetryWebhookDeliveryWithResponse Queue a delivery again
+	//
+	// Queues the delivery for a new round of attempts, after it failed or to send it once more.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+	RetryWebhookDeliveryWithResponse(ctx context.Context, webhookId WebhookId, deliveryId DeliveryId, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error)
+
+	// TestWebhookWithResponse Send the endpoint a signed test message now
+	//
+	// Posts `{"id", "type": "webhook.test", "timestamp", "data":
+	// {"webhook_id"}}`, signed as every delivery, and answers how it went
+	// (once, no retry), whether or not the endpoint is enabled.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks/{webhook_id}/test (the `TestWebhook` operationId).
+	TestWebhookWithResponse(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
 }
 
 type GetDocsResponse struct {
@@ -1846,6 +4874,304 @@ func (r ReadyzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ReadyzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListEventsResponse429Headers the declared response headers of an HTTP 429 response for ListEvents
+type ListEventsResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListEventsResponse503Headers the declared response headers of an HTTP 503 response for ListEvents
+type ListEventsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *EventsGoneError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListEventsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListEventsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventsResponse) GetJSON200() *EventList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListEventsResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListEventsResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEventsResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r ListEventsResponse) GetJSON410() *EventsGoneError {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListEventsResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListEventsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListEventsResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StreamEventsResponse429Headers the declared response headers of an HTTP 429 response for StreamEvents
+type StreamEventsResponse429Headers struct {
+	RetryAfter *int
+}
+
+// StreamEventsResponse503Headers the declared response headers of an HTTP 503 response for StreamEvents
+type StreamEventsResponse503Headers struct {
+	RetryAfter *int
+}
+
+type StreamEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *EventsGoneError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StreamEventsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *StreamEventsResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r StreamEventsResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r StreamEventsResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r StreamEventsResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r StreamEventsResponse) GetJSON410() *EventsGoneError {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r StreamEventsResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r StreamEventsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r StreamEventsResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StreamEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StreamEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StreamEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StreamEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetLinkContentResponse200Headers the declared response headers of an HTTP 200 response for GetLinkContent
+type GetLinkContentResponse200Headers struct {
+	ETag *string
+}
+
+// GetLinkContentResponse302Headers the declared response headers of an HTTP 302 response for GetLinkContent
+type GetLinkContentResponse302Headers struct {
+	Location *string
+}
+
+// GetLinkContentResponse429Headers the declared response headers of an HTTP 429 response for GetLinkContent
+type GetLinkContentResponse429Headers struct {
+	RetryAfter *int
+}
+
+// GetLinkContentResponse503Headers the declared response headers of an HTTP 503 response for GetLinkContent
+type GetLinkContentResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetLinkContentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetLinkContentResponse200Headers
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *GetLinkContentResponse302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetLinkContentResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetLinkContentResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetLinkContentResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetLinkContentResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetLinkContentResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetLinkContentResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetLinkContentResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetLinkContentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetLinkContentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetLinkContentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetLinkContentResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2282,6 +5608,325 @@ func (r GetResourceContentResponse) ContentType() string {
 	return ""
 }
 
+// ListDownloadLinksResponse429Headers the declared response headers of an HTTP 429 response for ListDownloadLinks
+type ListDownloadLinksResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListDownloadLinksResponse503Headers the declared response headers of an HTTP 503 response for ListDownloadLinks
+type ListDownloadLinksResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListDownloadLinksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DownloadLinkList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListDownloadLinksResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDownloadLinksResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDownloadLinksResponse) GetJSON200() *DownloadLinkList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListDownloadLinksResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListDownloadLinksResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListDownloadLinksResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListDownloadLinksResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListDownloadLinksResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListDownloadLinksResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListDownloadLinksResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDownloadLinksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDownloadLinksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDownloadLinksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDownloadLinksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateDownloadLinkResponse429Headers the declared response headers of an HTTP 429 response for CreateDownloadLink
+type CreateDownloadLinkResponse429Headers struct {
+	RetryAfter *int
+}
+
+// CreateDownloadLinkResponse503Headers the declared response headers of an HTTP 503 response for CreateDownloadLink
+type CreateDownloadLinkResponse503Headers struct {
+	RetryAfter *int
+}
+
+type CreateDownloadLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *DownloadLink
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLargeError
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaTypeError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateDownloadLinkResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateDownloadLinkResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateDownloadLinkResponse) GetJSON201() *DownloadLink {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateDownloadLinkResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateDownloadLinkResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateDownloadLinkResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateDownloadLinkResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateDownloadLinkResponse) GetJSON413() *PayloadTooLargeError {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateDownloadLinkResponse) GetJSON415() *UnsupportedMediaTypeError {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateDownloadLinkResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateDownloadLinkResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateDownloadLinkResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateDownloadLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateDownloadLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateDownloadLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateDownloadLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeDownloadLinkResponse429Headers the declared response headers of an HTTP 429 response for RevokeDownloadLink
+type RevokeDownloadLinkResponse429Headers struct {
+	RetryAfter *int
+}
+
+// RevokeDownloadLinkResponse503Headers the declared response headers of an HTTP 503 response for RevokeDownloadLink
+type RevokeDownloadLinkResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RevokeDownloadLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RevokeDownloadLinkResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeDownloadLinkResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RevokeDownloadLinkResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RevokeDownloadLinkResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RevokeDownloadLinkResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RevokeDownloadLinkResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RevokeDownloadLinkResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RevokeDownloadLinkResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RevokeDownloadLinkResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeDownloadLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeDownloadLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeDownloadLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeDownloadLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListResourcesResponse429Headers the declared response headers of an HTTP 429 response for ListResources
 type ListResourcesResponse429Headers struct {
 	RetryAfter *int
@@ -2533,6 +6178,1693 @@ func (r CreateResourceResponse) ContentType() string {
 	return ""
 }
 
+// ListUploadLinksResponse429Headers the declared response headers of an HTTP 429 response for ListUploadLinks
+type ListUploadLinksResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListUploadLinksResponse503Headers the declared response headers of an HTTP 503 response for ListUploadLinks
+type ListUploadLinksResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListUploadLinksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UploadLinkList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListUploadLinksResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUploadLinksResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListUploadLinksResponse) GetJSON200() *UploadLinkList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListUploadLinksResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListUploadLinksResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListUploadLinksResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListUploadLinksResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListUploadLinksResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListUploadLinksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListUploadLinksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListUploadLinksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListUploadLinksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateUploadLinkResponse429Headers the declared response headers of an HTTP 429 response for CreateUploadLink
+type CreateUploadLinkResponse429Headers struct {
+	RetryAfter *int
+}
+
+// CreateUploadLinkResponse503Headers the declared response headers of an HTTP 503 response for CreateUploadLink
+type CreateUploadLinkResponse503Headers struct {
+	RetryAfter *int
+}
+
+type CreateUploadLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *UploadLink
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLargeError
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaTypeError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateUploadLinkResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateUploadLinkResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateUploadLinkResponse) GetJSON201() *UploadLink {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateUploadLinkResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateUploadLinkResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateUploadLinkResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateUploadLinkResponse) GetJSON413() *PayloadTooLargeError {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateUploadLinkResponse) GetJSON415() *UnsupportedMediaTypeError {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateUploadLinkResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateUploadLinkResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateUploadLinkResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateUploadLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateUploadLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateUploadLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateUploadLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeUploadLinkResponse429Headers the declared response headers of an HTTP 429 response for RevokeUploadLink
+type RevokeUploadLinkResponse429Headers struct {
+	RetryAfter *int
+}
+
+// RevokeUploadLinkResponse503Headers the declared response headers of an HTTP 503 response for RevokeUploadLink
+type RevokeUploadLinkResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RevokeUploadLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RevokeUploadLinkResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeUploadLinkResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RevokeUploadLinkResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RevokeUploadLinkResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RevokeUploadLinkResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RevokeUploadLinkResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RevokeUploadLinkResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RevokeUploadLinkResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RevokeUploadLinkResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeUploadLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeUploadLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeUploadLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeUploadLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UploadOptionsResponse200Headers the declared response headers of an HTTP 200 response for UploadOptions
+type UploadOptionsResponse200Headers struct {
+	TusExtension *string
+	TusMaxSize   *int64
+	TusResumable *string
+	TusVersion   *string
+}
+
+type UploadOptionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UploadOptionsResponse200Headers
+}
+
+// GetBody returns the raw response body bytes
+func (r UploadOptionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UploadOptionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UploadOptionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UploadOptionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateUploadResponse201Headers the declared response headers of an HTTP 201 response for CreateUpload
+type CreateUploadResponse201Headers struct {
+	Location      *string
+	TusResumable  *string
+	UploadExpires *string
+	UploadOffset  *int64
+}
+
+// CreateUploadResponse429Headers the declared response headers of an HTTP 429 response for CreateUpload
+type CreateUploadResponse429Headers struct {
+	RetryAfter *int
+}
+
+// CreateUploadResponse503Headers the declared response headers of an HTTP 503 response for CreateUpload
+type CreateUploadResponse503Headers struct {
+	RetryAfter *int
+}
+
+type CreateUploadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ConflictError
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *TusVersionError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLargeError
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaTypeError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateUploadResponse201Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateUploadResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateUploadResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateUploadResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateUploadResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateUploadResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateUploadResponse) GetJSON409() *ConflictError {
+	return r.JSON409
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r CreateUploadResponse) GetJSON412() *TusVersionError {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateUploadResponse) GetJSON413() *PayloadTooLargeError {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateUploadResponse) GetJSON415() *UnsupportedMediaTypeError {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateUploadResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateUploadResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateUploadResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateUploadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateUploadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateUploadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateUploadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// TerminateUploadResponse429Headers the declared response headers of an HTTP 429 response for TerminateUpload
+type TerminateUploadResponse429Headers struct {
+	RetryAfter *int
+}
+
+// TerminateUploadResponse503Headers the declared response headers of an HTTP 503 response for TerminateUpload
+type TerminateUploadResponse503Headers struct {
+	RetryAfter *int
+}
+
+type TerminateUploadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ConflictError
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *UploadGoneError
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *TusVersionError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *TerminateUploadResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TerminateUploadResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r TerminateUploadResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r TerminateUploadResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r TerminateUploadResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r TerminateUploadResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r TerminateUploadResponse) GetJSON409() *ConflictError {
+	return r.JSON409
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r TerminateUploadResponse) GetJSON410() *UploadGoneError {
+	return r.JSON410
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r TerminateUploadResponse) GetJSON412() *TusVersionError {
+	return r.JSON412
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r TerminateUploadResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r TerminateUploadResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r TerminateUploadResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r TerminateUploadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TerminateUploadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TerminateUploadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TerminateUploadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetUploadResponse200Headers the declared response headers of an HTTP 200 response for GetUpload
+type GetUploadResponse200Headers struct {
+	UploadExpires *string
+	UploadLength  *int64
+	UploadOffset  *int64
+}
+
+// GetUploadResponse429Headers the declared response headers of an HTTP 429 response for GetUpload
+type GetUploadResponse429Headers struct {
+	RetryAfter *int
+}
+
+// GetUploadResponse503Headers the declared response headers of an HTTP 503 response for GetUpload
+type GetUploadResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetUploadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Upload
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *UploadGoneError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetUploadResponse200Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetUploadResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetUploadResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetUploadResponse) GetJSON200() *Upload {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetUploadResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetUploadResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetUploadResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetUploadResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r GetUploadResponse) GetJSON410() *UploadGoneError {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetUploadResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetUploadResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetUploadResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetUploadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetUploadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetUploadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetUploadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UploadChunkResponse204Headers the declared response headers of an HTTP 204 response for UploadChunk
+type UploadChunkResponse204Headers struct {
+	UploadExpires *string
+	UploadOffset  *int64
+}
+
+// UploadChunkResponse429Headers the declared response headers of an HTTP 429 response for UploadChunk
+type UploadChunkResponse429Headers struct {
+	RetryAfter *int
+}
+
+// UploadChunkResponse503Headers the declared response headers of an HTTP 503 response for UploadChunk
+type UploadChunkResponse503Headers struct {
+	RetryAfter *int
+}
+
+type UploadChunkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ConflictError
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *UploadGoneError
+	// JSON412 the response for an HTTP 412 `application/json` response
+	JSON412 *TusVersionError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLargeError
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaTypeError
+	// JSON423 the response for an HTTP 423 `application/json` response
+	JSON423 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *UploadChunkResponse204Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UploadChunkResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UploadChunkResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UploadChunkResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UploadChunkResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UploadChunkResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UploadChunkResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r UploadChunkResponse) GetJSON409() *ConflictError {
+	return r.JSON409
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r UploadChunkResponse) GetJSON410() *UploadGoneError {
+	return r.JSON410
+}
+
+// GetJSON412 returns the response for an HTTP 412 `application/json` response
+func (r UploadChunkResponse) GetJSON412() *TusVersionError {
+	return r.JSON412
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UploadChunkResponse) GetJSON413() *PayloadTooLargeError {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UploadChunkResponse) GetJSON415() *UnsupportedMediaTypeError {
+	return r.JSON415
+}
+
+// GetJSON423 returns the response for an HTTP 423 `application/json` response
+func (r UploadChunkResponse) GetJSON423() *Error {
+	return r.JSON423
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UploadChunkResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UploadChunkResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UploadChunkResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UploadChunkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UploadChunkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UploadChunkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UploadChunkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListWebhooksResponse429Headers the declared response headers of an HTTP 429 response for ListWebhooks
+type ListWebhooksResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListWebhooksResponse503Headers the declared response headers of an HTTP 503 response for ListWebhooks
+type ListWebhooksResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListWebhooksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListWebhooksResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhooksResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhooksResponse) GetJSON200() *WebhookEndpointList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListWebhooksResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListWebhooksResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListWebhooksResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListWebhooksResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListWebhooksResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhooksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhooksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhooksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhooksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateWebhookResponse429Headers the declared response headers of an HTTP 429 response for CreateWebhook
+type CreateWebhookResponse429Headers struct {
+	RetryAfter *int
+}
+
+// CreateWebhookResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhook
+type CreateWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
+type CreateWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WebhookEndpoint
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLargeError
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaTypeError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateWebhookResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateWebhookResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateWebhookResponse) GetJSON201() *WebhookEndpoint {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateWebhookResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateWebhookResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateWebhookResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateWebhookResponse) GetJSON413() *PayloadTooLargeError {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateWebhookResponse) GetJSON415() *UnsupportedMediaTypeError {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateWebhookResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateWebhookResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateWebhookResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteWebhookResponse429Headers the declared response headers of an HTTP 429 response for DeleteWebhook
+type DeleteWebhookResponse429Headers struct {
+	RetryAfter *int
+}
+
+// DeleteWebhookResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhook
+type DeleteWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
+type DeleteWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteWebhookResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteWebhookResponse503Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteWebhookResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteWebhookResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteWebhookResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteWebhookResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DeleteWebhookResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteWebhookResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteWebhookResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetWebhookResponse429Headers the declared response headers of an HTTP 429 response for GetWebhook
+type GetWebhookResponse429Headers struct {
+	RetryAfter *int
+}
+
+// GetWebhookResponse503Headers the declared response headers of an HTTP 503 response for GetWebhook
+type GetWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetWebhookResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetWebhookResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWebhookResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetWebhookResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetWebhookResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetWebhookResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetWebhookResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetWebhookResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetWebhookResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetWebhookResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateWebhookResponse429Headers the declared response headers of an HTTP 429 response for UpdateWebhook
+type UpdateWebhookResponse429Headers struct {
+	RetryAfter *int
+}
+
+// UpdateWebhookResponse503Headers the declared response headers of an HTTP 503 response for UpdateWebhook
+type UpdateWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
+type UpdateWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLargeError
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaTypeError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateWebhookResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateWebhookResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWebhookResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r UpdateWebhookResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r UpdateWebhookResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r UpdateWebhookResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r UpdateWebhookResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r UpdateWebhookResponse) GetJSON413() *PayloadTooLargeError {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateWebhookResponse) GetJSON415() *UnsupportedMediaTypeError {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r UpdateWebhookResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r UpdateWebhookResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r UpdateWebhookResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListWebhookDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse429Headers struct {
+	RetryAfter *int
+}
+
+// ListWebhookDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListWebhookDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookDeliveryList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListWebhookDeliveriesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhookDeliveriesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON200() *WebhookDeliveryList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RetryWebhookDeliveryResponse429Headers the declared response headers of an HTTP 429 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse429Headers struct {
+	RetryAfter *int
+}
+
+// RetryWebhookDeliveryResponse503Headers the declared response headers of an HTTP 503 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RetryWebhookDeliveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *WebhookDelivery
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RetryWebhookDeliveryResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RetryWebhookDeliveryResponse503Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON202() *WebhookDelivery {
+	return r.JSON202
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryWebhookDeliveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryWebhookDeliveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryWebhookDeliveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryWebhookDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// TestWebhookResponse429Headers the declared response headers of an HTTP 429 response for TestWebhook
+type TestWebhookResponse429Headers struct {
+	RetryAfter *int
+}
+
+// TestWebhookResponse503Headers the declared response headers of an HTTP 503 response for TestWebhook
+type TestWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
+type TestWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookTestResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequestError
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *UnauthorizedError
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ForbiddenError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFoundError
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequestsError
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailableError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *TestWebhookResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TestWebhookResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TestWebhookResponse) GetJSON200() *WebhookTestResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r TestWebhookResponse) GetJSON400() *BadRequestError {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r TestWebhookResponse) GetJSON401() *UnauthorizedError {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r TestWebhookResponse) GetJSON403() *ForbiddenError {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r TestWebhookResponse) GetJSON404() *NotFoundError {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r TestWebhookResponse) GetJSON429() *TooManyRequestsError {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r TestWebhookResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r TestWebhookResponse) GetJSON503() *ServiceUnavailableError {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r TestWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TestWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TestWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TestWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetDocsWithResponse API reference page
 //
 // An HTML reference rendered from `/openapi.json` by a bundled copy of
@@ -2596,7 +7928,7 @@ func (c *ClientWithResponses) GetOpenAPIYAMLWithResponse(ctx context.Context, re
 
 // ReadyzWithResponse Readiness probe
 //
-// 200 when the database answers, 503 otherwise.
+// 200 when the database and the storage answer; 503 otherwise, and from the moment the server begins to shut down, with an error naming which, so that a load balancer sends its requests elsewhere.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -2607,6 +7939,86 @@ func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return ParseReadyzResponse(rsp)
+}
+
+// ListEventsWithResponse Page through the account's changes
+//
+// The account's events after `after`, oldest first: one for every
+// committed create (including uploads through links), update and
+// delete, and one `resources.imported` per import. Each event is
+// written in the same database transaction as its change, so an event
+// exists if and only if its change committed. `sequence` counts the
+// account's events from 1 without gaps; pass the last one seen as
+// `after` to go on. With filters, `next_after` may be past the last
+// event returned (events that did not match were skipped); pass it as
+// `after`. Events are kept for `EVENTS_RETENTION` (7 days by default):
+// asking for events after one that has been pruned answers 410 with
+// the oldest sequence still held, so a consumer knows to re-list.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error) {
+	rsp, err := c.ListEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventsResponse(rsp)
+}
+
+// StreamEventsWithResponse Stream the account's changes as server-sent events
+//
+// Server-sent events (`text/event-stream`): each change as an `event:`
+// of its type, `id:` its sequence and `data:` the `Event` as JSON, as
+// soon as it commits on any replica of the server. Without `after` or
+// `Last-Event-ID` the stream starts with the next change; with either,
+// it first replays what came after that sequence, with no gap and no
+// repeat (an EventSource reconnects with `Last-Event-ID` by itself).
+// A comment line (`: heartbeat`) comes at least every 15 seconds, so
+// proxies keep the connection open. When the server shuts down it
+// sends `retry: 1000` and ends the stream, so the client reconnects
+// to another replica. 410 as `listEvents` when the sequence asked for
+// has been pruned.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events/stream (the `StreamEvents` operationId).
+func (c *ClientWithResponses) StreamEventsWithResponse(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*StreamEventsResponse, error) {
+	rsp, err := c.StreamEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStreamEventsResponse(rsp)
+}
+
+// GetLinkContentWithResponse Download through a link, without a token
+//
+// The `url` of a download link. Needs no `Authorization`. Serves the
+// bytes exactly as `getResourceContent` does (`Content-Type`,
+// `Content-Length`, the `ETag`, the link's `Content-Disposition`,
+// `Content-Security-Policy: sandbox`, `Range`, `If-None-Match` and
+// `HEAD`), and `Referrer-Policy: no-referrer`. Every response carrying
+// bytes (200, 206) spends one of the link's `max_downloads`: a client
+// fetching a file in ranges spends one per request; `HEAD` (answered
+// here, never redirected) and 304 spend none.
+// A link that expired, is used up, was revoked or never existed answers
+// the same 404. Requests that find no link are limited per client
+// address (429 beyond).
+//
+// When the server runs with `LINK_REDIRECT=storage`, a download instead
+// answers 302 to a storage URL signed for at most 60 seconds, after
+// the same checks and spending one use; conditional requests are still
+// answered here.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/links/{token} (the `GetLinkContent` operationId).
+func (c *ClientWithResponses) GetLinkContentWithResponse(ctx context.Context, token LinkToken, params *GetLinkContentParams, reqEditors ...RequestEditorFn) (*GetLinkContentResponse, error) {
+	rsp, err := c.GetLinkContent(ctx, token, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetLinkContentResponse(rsp)
 }
 
 // DeleteResourceWithResponse Delete a resource, its tags and its bytes
@@ -2688,6 +8100,85 @@ func (c *ClientWithResponses) GetResourceContentWithResponse(ctx context.Context
 	return ParseGetResourceContentResponse(rsp)
 }
 
+// ListDownloadLinksWithResponse List a resource's live download links
+//
+// The resource's links that can still serve bytes (not expired, not
+// used up, not revoked), newest first, without their URLs.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/resource/{id}/links (the `ListDownloadLinks` operationId).
+func (c *ClientWithResponses) ListDownloadLinksWithResponse(ctx context.Context, id ResourceId, reqEditors ...RequestEditorFn) (*ListDownloadLinksResponse, error) {
+	rsp, err := c.ListDownloadLinks(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDownloadLinksResponse(rsp)
+}
+
+// CreateDownloadLinkWithBodyWithResponse Share a resource by a link that needs no token
+//
+// Makes a download link to the resource: an absolute `url` whose `GET`
+// needs no `Authorization` (see `getLinkContent`), for a model provider
+// that takes a file by URL, a browser's `<img>`, a colleague or a
+// partner's pipeline. The link lives `expires_in` seconds (default
+// 3,600, at most 7 days) and, with `max_downloads`, serves that many
+// responses carrying bytes. The `url` is in this answer only: the
+// server keeps a hash of its token, never the token, and no list shows
+// it again. Revoke it with `revokeDownloadLink`; deleting the resource
+// revokes its links.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/resource/{id}/links (the `CreateDownloadLink` operationId).
+func (c *ClientWithResponses) CreateDownloadLinkWithBodyWithResponse(ctx context.Context, id ResourceId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateDownloadLinkResponse, error) {
+	rsp, err := c.CreateDownloadLinkWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDownloadLinkResponse(rsp)
+}
+
+// CreateDownloadLinkWithResponse Share a resource by a link that needs no token
+//
+// Makes a download link to the resource: an absolute `url` whose `GET`
+// needs no `Authorization` (see `getLinkContent`), for a model provider
+// that takes a file by URL, a browser's `<img>`, a colleague or a
+// partner's pipeline. The link lives `expires_in` seconds (default
+// 3,600, at most 7 days) and, with `max_downloads`, serves that many
+// responses carrying bytes. The `url` is in this answer only: the
+// server keeps a hash of its token, never the token, and no list shows
+// it again. Revoke it with `revokeDownloadLink`; deleting the resource
+// revokes its links.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/resource/{id}/links (the `CreateDownloadLink` operationId).
+func (c *ClientWithResponses) CreateDownloadLinkWithResponse(ctx context.Context, id ResourceId, body CreateDownloadLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDownloadLinkResponse, error) {
+	rsp, err := c.CreateDownloadLink(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateDownloadLinkResponse(rsp)
+}
+
+// RevokeDownloadLinkWithResponse Revoke a download link
+//
+// From the moment this answers, the link's URL answers 404 on every
+// replica of the server: each use of a link is checked in the
+// database.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/resource/{id}/links/{link_id} (the `RevokeDownloadLink` operationId).
+func (c *ClientWithResponses) RevokeDownloadLinkWithResponse(ctx context.Context, id ResourceId, linkId LinkId, reqEditors ...RequestEditorFn) (*RevokeDownloadLinkResponse, error) {
+	rsp, err := c.RevokeDownloadLink(ctx, id, linkId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeDownloadLinkResponse(rsp)
+}
+
 // ListResourcesWithResponse List all resources
 //
 // Lists the account's resources, newest first unless `sort=asc`. Filters
@@ -2714,10 +8205,19 @@ func (c *ClientWithResponses) ListResourcesWithResponse(ctx context.Context, par
 // Stores the bytes given as a data URL in `content`, or fetched by the
 // server from `uri` (exactly one of the two), and catalogues them. The
 // server sets `id`, `mime_type`, `sha256`, `size_bytes`, the storage
-// fields, `created_by` (the token's `sub`) and the timestamps. Content is
-// limited to the server's `MAX_CONTENT_BYTES` (413 beyond). A resource
+// fields, `created_by` (the token's `sub`) and the timestamps. Content
+// given in `content` is limited to the server's `MAX_CONTENT_BYTES`;
+// content fetched from `uri` streams into storage up to
+// `MAX_UPLOAD_BYTES` (10 GiB by default), as a resumable upload may hold,
+// and the fetch may take as long as the origin keeps sending (it fails
+// when the origin stalls for 60 s); 413 beyond either. A resource
 // already at the same `directory_path` and `name` in the account is a
 // 409.
+//
+// The bearer may be an upload link's token (see `createUploadLink`):
+// the resource is then created within the link's rules, each checked
+// before a byte of content is taken, and `directory_path` must come
+// before `content` in the body.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2735,10 +8235,19 @@ func (c *ClientWithResponses) CreateResourceWithBodyWithResponse(ctx context.Con
 // Stores the bytes given as a data URL in `content`, or fetched by the
 // server from `uri` (exactly one of the two), and catalogues them. The
 // server sets `id`, `mime_type`, `sha256`, `size_bytes`, the storage
-// fields, `created_by` (the token's `sub`) and the timestamps. Content is
-// limited to the server's `MAX_CONTENT_BYTES` (413 beyond). A resource
+// fields, `created_by` (the token's `sub`) and the timestamps. Content
+// given in `content` is limited to the server's `MAX_CONTENT_BYTES`;
+// content fetched from `uri` streams into storage up to
+// `MAX_UPLOAD_BYTES` (10 GiB by default), as a resumable upload may hold,
+// and the fetch may take as long as the origin keeps sending (it fails
+// when the origin stalls for 60 s); 413 beyond either. A resource
 // already at the same `directory_path` and `name` in the account is a
 // 409.
+//
+// The bearer may be an upload link's token (see `createUploadLink`):
+// the resource is then created within the link's rules, each checked
+// before a byte of content is taken, and `directory_path` must come
+// before `content` in the body.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2749,6 +8258,379 @@ func (c *ClientWithResponses) CreateResourceWithResponse(ctx context.Context, bo
 		return nil, err
 	}
 	return ParseCreateResourceResponse(rsp)
+}
+
+// ListUploadLinksWithResponse List the account's live upload links
+//
+// The account's upload links that can still take an upload (not
+// expired, not used up, not revoked), newest first, at most the 1,000
+// newest, without their tokens.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/upload-links (the `ListUploadLinks` operationId).
+func (c *ClientWithResponses) ListUploadLinksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListUploadLinksResponse, error) {
+	rsp, err := c.ListUploadLinks(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListUploadLinksResponse(rsp)
+}
+
+// CreateUploadLinkWithBodyWithResponse Let someone without an account upload into a folder
+//
+// Makes an upload link: its `token`, sent as `Authorization: Bearer
+// <token>`, lets its holder create resources with `createResource`
+// (a data URL or a `uri`) and with the resumable upload routes under
+// `/v1/uploads`, and nothing else (every other route answers 401). The
+// resources belong to this account, carry the link's `tags` (and any
+// the holder adds) and `created_by` `upload-link:<id>`. Every rule is
+// checked before a byte is taken: `directory_path` (exactly, or beneath
+// it with `allow_subdirectories`), `mime_types` (`image/*` matches any
+// image type), `max_bytes` per file, and a use left of `max_uploads`. A
+// create with an upload link must give `directory_path` before
+// `content` in its body. A refused or failed upload gives its use back.
+// The `token` is in this answer only.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/upload-links (the `CreateUploadLink` operationId).
+func (c *ClientWithResponses) CreateUploadLinkWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUploadLinkResponse, error) {
+	rsp, err := c.CreateUploadLinkWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUploadLinkResponse(rsp)
+}
+
+// CreateUploadLinkWithResponse Let someone without an account upload into a folder
+//
+// Makes an upload link: its `token`, sent as `Authorization: Bearer
+// <token>`, lets its holder create resources with `createResource`
+// (a data URL or a `uri`) and with the resumable upload routes under
+// `/v1/uploads`, and nothing else (every other route answers 401). The
+// resources belong to this account, carry the link's `tags` (and any
+// the holder adds) and `created_by` `upload-link:<id>`. Every rule is
+// checked before a byte is taken: `directory_path` (exactly, or beneath
+// it with `allow_subdirectories`), `mime_types` (`image/*` matches any
+// image type), `max_bytes` per file, and a use left of `max_uploads`. A
+// create with an upload link must give `directory_path` before
+// `content` in its body. A refused or failed upload gives its use back.
+// The `token` is in this answer only.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/upload-links (the `CreateUploadLink` operationId).
+func (c *ClientWithResponses) CreateUploadLinkWithResponse(ctx context.Context, body CreateUploadLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateUploadLinkResponse, error) {
+	rsp, err := c.CreateUploadLink(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUploadLinkResponse(rsp)
+}
+
+// RevokeUploadLinkWithResponse Revoke an upload link
+//
+// From the moment this answers, the link's token is refused (401) on
+// every replica of the server. An upload already past its checks may
+// still finish.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/upload-links/{link_id} (the `RevokeUploadLink` operationId).
+func (c *ClientWithResponses) RevokeUploadLinkWithResponse(ctx context.Context, linkId LinkId, reqEditors ...RequestEditorFn) (*RevokeUploadLinkResponse, error) {
+	rsp, err := c.RevokeUploadLink(ctx, linkId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeUploadLinkResponse(rsp)
+}
+
+// UploadOptionsWithResponse Discover the tus protocol's version, extensions and limit
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with OPTIONS /v1/uploads (the `UploadOptions` operationId).
+func (c *ClientWithResponses) UploadOptionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*UploadOptionsResponse, error) {
+	rsp, err := c.UploadOptions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUploadOptionsResponse(rsp)
+}
+
+// CreateUploadWithBodyWithResponse Start a resumable upload (tus)
+//
+// Starts a resumable upload by the [tus 1.0 protocol](https://tus.io/protocols/resumable-upload)
+// (core, creation, creation-with-upload, termination, expiration, and
+// `Upload-Defer-Length`), for content of any size up to the server's
+// `MAX_UPLOAD_BYTES` (10 GiB by default). Any tus client works
+// (tus-js-client, Uppy, tus-py-client, TUSKit).
+//
+// The resource's fields come as `Upload-Metadata` (comma-separated
+// `key base64(value)` pairs): `name` and `directory_path` (required),
+// `tags` (comma-separated), `metadata` (a JSON object as text),
+// `mime_type` (else the bytes are sniffed) and `sha256` (hex; the upload
+// fails and creates nothing if the bytes' SHA-256 differs). `filename`
+// and `filetype`, which tus-js-client and Uppy send, stand for `name`
+// and `mime_type`. Every field is checked by the rules of
+// `createResource` before any byte is taken: 400 naming the field, 409
+// when the account already has a resource at that path and name, 413
+// when `Upload-Length` is over the limit, 429 when the account has
+// `MAX_OPEN_UPLOADS` unfinished uploads (100 by default).
+//
+// The answer's `Location` is `/v1/uploads/{id}`, and `{id}` is the id of
+// the resource the upload becomes: once the last byte is stored (and
+// hashed as it arrived), the resource exists at `/v1/resource/{id}`,
+// created as `createResource` creates one. An unfinished upload expires
+// at `Upload-Expires`: `UPLOAD_EXPIRY` (24 hours by default) after its
+// creation, moved on by every `PATCH` that stores bytes, so an upload
+// that keeps moving does not expire however long it takes. Past it, the
+// upload's routes answer 410 and `refactor gc` removes its bytes.
+//
+// The bearer may be an upload link's token: the upload is then checked
+// against the link's rules at creation and takes one of its uses, given
+// back if the upload fails, is terminated or expires; the resource gets
+// the link's tags.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/uploads (the `CreateUpload` operationId).
+func (c *ClientWithResponses) CreateUploadWithBodyWithResponse(ctx context.Context, params *CreateUploadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateUploadResponse, error) {
+	rsp, err := c.CreateUploadWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateUploadResponse(rsp)
+}
+
+// TerminateUploadWithResponse Abandon a resumable upload
+//
+// Removes an unfinished upload and its bytes (tus termination); an
+// upload link's use comes back. A finished upload is 409: delete its
+// resource instead.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/uploads/{id} (the `TerminateUpload` operationId).
+func (c *ClientWithResponses) TerminateUploadWithResponse(ctx context.Context, id openapi_types.UUID, params *TerminateUploadParams, reqEditors ...RequestEditorFn) (*TerminateUploadResponse, error) {
+	rsp, err := c.TerminateUpload(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTerminateUploadResponse(rsp)
+}
+
+// GetUploadWithResponse Where an upload stands (HEAD, for tus clients)
+//
+// `HEAD` is the tus offset request: `Upload-Offset` says how many bytes
+// are stored, so a client that was interrupted (or whose server
+// restarted) resumes from there with `PATCH`; `Upload-Length`,
+// `Upload-Metadata` and `Upload-Expires` come too. Once the upload is
+// complete, `Upload-Offset` equals `Upload-Length` and the resource
+// exists. `GET` says the same as JSON. Another account's upload and a
+// terminated one are 404; an unfinished one past its `Upload-Expires`
+// is 410 (tus expiration).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/uploads/{id} (the `GetUpload` operationId).
+func (c *ClientWithResponses) GetUploadWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetUploadResponse, error) {
+	rsp, err := c.GetUpload(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetUploadResponse(rsp)
+}
+
+// UploadChunkWithBodyWithResponse Send bytes of a resumable upload
+//
+// Appends the body at `Upload-Offset`, which must be the offset stored
+// (409 otherwise: `HEAD` and resume from it). Bytes that arrive before a
+// connection drops are kept. Consecutive requests may reach different
+// replicas; one request at a time writes an upload (a lease held in the
+// database), and a request waiting for it asks the holder to let go.
+// The request that stores the last byte creates the resource: 409 if
+// another resource took its path meanwhile, 400 if its SHA-256 is not
+// the `sha256` given; in both cases the bytes are removed.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/uploads/{id} (the `UploadChunk` operationId).
+func (c *ClientWithResponses) UploadChunkWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *UploadChunkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadChunkResponse, error) {
+	rsp, err := c.UploadChunkWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUploadChunkResponse(rsp)
+}
+
+// ListWebhooksWithResponse List the account's webhook endpoints
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks (the `ListWebhooks` operationId).
+func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListWebhooksResponse, error) {
+	rsp, err := c.ListWebhooks(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhooksResponse(rsp)
+}
+
+// CreateWebhookWithBodyWithResponse Register a webhook endpoint
+//
+// Registers a URL to receive the account's events that match its
+// filters, as `POST`s whose body is the `Event` and whose headers
+// `webhook-id`, `webhook-timestamp` and `webhook-signature` follow the
+// Standard Webhooks specification (see the `resourceEvent` webhook).
+// The URL must be `https` and may not point at a loopback, private or
+// link-local address, now or when a delivery dials it (unless the
+// server runs with `URI_FETCH_ALLOW_PRIVATE`). The signing key,
+// `secret`, is in this answer only.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error) {
+	rsp, err := c.CreateWebhookWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookResponse(rsp)
+}
+
+// CreateWebhookWithResponse Register a webhook endpoint
+//
+// Registers a URL to receive the account's events that match its
+// filters, as `POST`s whose body is the `Event` and whose headers
+// `webhook-id`, `webhook-timestamp` and `webhook-signature` follow the
+// Standard Webhooks specification (see the `resourceEvent` webhook).
+// The URL must be `https` and may not point at a loopback, private or
+// link-local address, now or when a delivery dials it (unless the
+// server runs with `URI_FETCH_ALLOW_PRIVATE`). The signing key,
+// `secret`, is in this answer only.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks (the `CreateWebhook` operationId).
+func (c *ClientWithResponses) CreateWebhookWithResponse(ctx context.Context, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error) {
+	rsp, err := c.CreateWebhook(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookResponse(rsp)
+}
+
+// DeleteWebhookWithResponse Delete a webhook endpoint and its deliveries
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/webhooks/{webhook_id} (the `DeleteWebhook` operationId).
+func (c *ClientWithResponses) DeleteWebhookWithResponse(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*DeleteWebhookResponse, error) {
+	rsp, err := c.DeleteWebhook(ctx, webhookId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteWebhookResponse(rsp)
+}
+
+// GetWebhookWithResponse Get a webhook endpoint
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/{webhook_id} (the `GetWebhook` operationId).
+func (c *ClientWithResponses) GetWebhookWithResponse(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*GetWebhookResponse, error) {
+	rsp, err := c.GetWebhook(ctx, webhookId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWebhookResponse(rsp)
+}
+
+// UpdateWebhookWithBodyWithResponse Change, re-enable or rotate the key of a webhook endpoint
+//
+// Changes the given fields. `enabled: true` re-enables an endpoint
+// that was disabled after its deliveries kept failing (queued
+// deliveries resume; retry failed ones by hand). `rotate_secret: true`
+// makes a new key, returned as `secret` in this answer only; the old
+// key signs too (a second `v1,` signature) for 24 hours.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhooks/{webhook_id} (the `UpdateWebhook` operationId).
+func (c *ClientWithResponses) UpdateWebhookWithBodyWithResponse(ctx context.Context, webhookId WebhookId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookResponse, error) {
+	rsp, err := c.UpdateWebhookWithBody(ctx, webhookId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookResponse(rsp)
+}
+
+// UpdateWebhookWithResponse Change, re-enable or rotate the key of a webhook endpoint
+//
+// Changes the given fields. `enabled: true` re-enables an endpoint
+// that was disabled after its deliveries kept failing (queued
+// deliveries resume; retry failed ones by hand). `rotate_secret: true`
+// makes a new key, returned as `secret` in this answer only; the old
+// key signs too (a second `v1,` signature) for 24 hours.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhooks/{webhook_id} (the `UpdateWebhook` operationId).
+func (c *ClientWithResponses) UpdateWebhookWithResponse(ctx context.Context, webhookId WebhookId, body UpdateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookResponse, error) {
+	rsp, err := c.UpdateWebhook(ctx, webhookId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookResponse(rsp)
+}
+
+// ListWebhookDeliveriesWithResponse The endpoint's latest deliveries and their attempts
+//
+// The 100 latest deliveries, newest first, each with every attempt (status, latency, error).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/{webhook_id}/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error) {
+	rsp, err := c.ListWebhookDeliveries(ctx, webhookId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookDeliveriesResponse(rsp)
+}
+
+// RetryWebhookDeliveryWithResponse Queue a delivery again
+//
+// Queues the delivery for a new round of attempts, after it failed or to send it once more.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry (the `RetryWebhookDelivery` operationId).
+func (c *ClientWithResponses) RetryWebhookDeliveryWithResponse(ctx context.Context, webhookId WebhookId, deliveryId DeliveryId, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error) {
+	rsp, err := c.RetryWebhookDelivery(ctx, webhookId, deliveryId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryWebhookDeliveryResponse(rsp)
+}
+
+// TestWebhookWithResponse Send the endpoint a signed test message now
+//
+// Posts `{"id", "type": "webhook.test", "timestamp", "data":
+// {"webhook_id"}}`, signed as every delivery, and answers how it went
+// (once, no retry), whether or not the endpoint is enabled.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks/{webhook_id}/test (the `TestWebhook` operationId).
+func (c *ClientWithResponses) TestWebhookWithResponse(ctx context.Context, webhookId WebhookId, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error) {
+	rsp, err := c.TestWebhook(ctx, webhookId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTestWebhookResponse(rsp)
 }
 
 // ParseGetDocsResponse parses an HTTP response from a GetDocsWithResponse call
@@ -2868,6 +8750,301 @@ func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 	switch {
 	case rsp.StatusCode == 503:
 		var headers ReadyzResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListEventsResponse parses an HTTP response from a ListEventsWithResponse call
+func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest EventsGoneError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStreamEventsResponse parses an HTTP response from a StreamEventsWithResponse call
+func ParseStreamEventsResponse(rsp *http.Response) (*StreamEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StreamEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest EventsGoneError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers StreamEventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers StreamEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetLinkContentResponse parses an HTTP response from a GetLinkContentWithResponse call
+func ParseGetLinkContentResponse(rsp *http.Response) (*GetLinkContentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetLinkContentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case rsp.StatusCode == 304:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case rsp.StatusCode == 416:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetLinkContentResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 302:
+		var headers GetLinkContentResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetLinkContentResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetLinkContentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -3299,6 +9476,310 @@ func ParseGetResourceContentResponse(rsp *http.Response) (*GetResourceContentRes
 	return response, nil
 }
 
+// ParseListDownloadLinksResponse parses an HTTP response from a ListDownloadLinksWithResponse call
+func ParseListDownloadLinksResponse(rsp *http.Response) (*ListDownloadLinksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDownloadLinksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DownloadLinkList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListDownloadLinksResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListDownloadLinksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateDownloadLinkResponse parses an HTTP response from a CreateDownloadLinkWithResponse call
+func ParseCreateDownloadLinkResponse(rsp *http.Response) (*CreateDownloadLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateDownloadLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest DownloadLink
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLargeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaTypeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateDownloadLinkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateDownloadLinkResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeDownloadLinkResponse parses an HTTP response from a RevokeDownloadLinkWithResponse call
+func ParseRevokeDownloadLinkResponse(rsp *http.Response) (*RevokeDownloadLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeDownloadLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RevokeDownloadLinkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeDownloadLinkResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListResourcesResponse parses an HTTP response from a ListResourcesWithResponse call
 func ParseListResourcesResponse(rsp *http.Response) (*ListResourcesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -3518,4 +9999,1824 @@ func ParseCreateResourceResponse(rsp *http.Response) (*CreateResourceResponse, e
 	}
 
 	return response, nil
+}
+
+// ParseListUploadLinksResponse parses an HTTP response from a ListUploadLinksWithResponse call
+func ParseListUploadLinksResponse(rsp *http.Response) (*ListUploadLinksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListUploadLinksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UploadLinkList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListUploadLinksResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListUploadLinksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateUploadLinkResponse parses an HTTP response from a CreateUploadLinkWithResponse call
+func ParseCreateUploadLinkResponse(rsp *http.Response) (*CreateUploadLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateUploadLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest UploadLink
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLargeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaTypeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateUploadLinkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateUploadLinkResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeUploadLinkResponse parses an HTTP response from a RevokeUploadLinkWithResponse call
+func ParseRevokeUploadLinkResponse(rsp *http.Response) (*RevokeUploadLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeUploadLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RevokeUploadLinkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeUploadLinkResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUploadOptionsResponse parses an HTTP response from a UploadOptionsWithResponse call
+func ParseUploadOptionsResponse(rsp *http.Response) (*UploadOptionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UploadOptionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UploadOptionsResponse200Headers
+		if values := rsp.Header.Values("Tus-Extension"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Tus-Extension", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TusExtension = &value
+		}
+		if values := rsp.Header.Values("Tus-Max-Size"); len(values) > 0 {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Tus-Max-Size", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			}
+			headers.TusMaxSize = &value
+		}
+		if values := rsp.Header.Values("Tus-Resumable"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Tus-Resumable", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TusResumable = &value
+		}
+		if values := rsp.Header.Values("Tus-Version"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Tus-Version", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TusVersion = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateUploadResponse parses an HTTP response from a CreateUploadWithResponse call
+func ParseCreateUploadResponse(rsp *http.Response) (*CreateUploadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateUploadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ConflictError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest TusVersionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLargeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaTypeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateUploadResponse201Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri"}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Tus-Resumable"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Tus-Resumable", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.TusResumable = &value
+		}
+		if values := rsp.Header.Values("Upload-Expires"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Upload-Expires", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.UploadExpires = &value
+		}
+		if values := rsp.Header.Values("Upload-Offset"); len(values) > 0 {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Upload-Offset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			}
+			headers.UploadOffset = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateUploadResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateUploadResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseTerminateUploadResponse parses an HTTP response from a TerminateUploadWithResponse call
+func ParseTerminateUploadResponse(rsp *http.Response) (*TerminateUploadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TerminateUploadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ConflictError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest UploadGoneError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest TusVersionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers TerminateUploadResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers TerminateUploadResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetUploadResponse parses an HTTP response from a GetUploadWithResponse call
+func ParseGetUploadResponse(rsp *http.Response) (*GetUploadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetUploadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Upload
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest UploadGoneError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetUploadResponse200Headers
+		if values := rsp.Header.Values("Upload-Expires"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Upload-Expires", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.UploadExpires = &value
+		}
+		if values := rsp.Header.Values("Upload-Length"); len(values) > 0 {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Upload-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			}
+			headers.UploadLength = &value
+		}
+		if values := rsp.Header.Values("Upload-Offset"); len(values) > 0 {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Upload-Offset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			}
+			headers.UploadOffset = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetUploadResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetUploadResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUploadChunkResponse parses an HTTP response from a UploadChunkWithResponse call
+func ParseUploadChunkResponse(rsp *http.Response) (*UploadChunkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UploadChunkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ConflictError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest UploadGoneError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest TusVersionError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLargeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaTypeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 423:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON423 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers UploadChunkResponse204Headers
+		if values := rsp.Header.Values("Upload-Expires"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Upload-Expires", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.UploadExpires = &value
+		}
+		if values := rsp.Header.Values("Upload-Offset"); len(values) > 0 {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Upload-Offset", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			}
+			headers.UploadOffset = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 429:
+		var headers UploadChunkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UploadChunkResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListWebhooksResponse parses an HTTP response from a ListWebhooksWithResponse call
+func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhooksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListWebhooksResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhooksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateWebhookResponse parses an HTTP response from a CreateWebhookWithResponse call
+func ParseCreateWebhookResponse(rsp *http.Response) (*CreateWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLargeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaTypeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteWebhookResponse parses an HTTP response from a DeleteWebhookWithResponse call
+func ParseDeleteWebhookResponse(rsp *http.Response) (*DeleteWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetWebhookResponse parses an HTTP response from a GetWebhookWithResponse call
+func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWebhookResponse parses an HTTP response from a UpdateWebhookWithResponse call
+func ParseUpdateWebhookResponse(rsp *http.Response) (*UpdateWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLargeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaTypeError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListWebhookDeliveriesResponse parses an HTTP response from a ListWebhookDeliveriesWithResponse call
+func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookDeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListWebhookDeliveriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhookDeliveriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRetryWebhookDeliveryResponse parses an HTTP response from a RetryWebhookDeliveryWithResponse call
+func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryWebhookDeliveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest WebhookDelivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RetryWebhookDeliveryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RetryWebhookDeliveryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseTestWebhookResponse parses an HTTP response from a TestWebhookWithResponse call
+func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TestWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookTestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequestError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest UnauthorizedError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ForbiddenError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFoundError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequestsError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailableError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers TestWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers TestWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// WebhookInitiator sends OpenAPI 3.1 webhook requests to target URLs.
+// Modeled on the generated Client, but with no stored Server -- the full
+// target URL is provided per-call by the caller (typically discovered
+// from a subscription registration).
+type WebhookInitiator struct {
+	// Doer for performing requests, typically a *http.Client with any
+	// customized settings, such as certificate chains.
+	Client HttpRequestDoer
+
+	// A list of callbacks for modifying requests which are generated before sending over
+	// the network.
+	RequestEditors []RequestEditorFn
+}
+
+// WebhookInitiatorOption allows setting custom parameters during construction.
+type WebhookInitiatorOption func(*WebhookInitiator) error
+
+// NewWebhookInitiator creates a new WebhookInitiator with reasonable defaults.
+func NewWebhookInitiator(opts ...WebhookInitiatorOption) (*WebhookInitiator, error) {
+	initiator := WebhookInitiator{}
+	for _, o := range opts {
+		if err := o(&initiator); err != nil {
+			return nil, err
+		}
+	}
+	if initiator.Client == nil {
+		initiator.Client = &http.Client{}
+	}
+	return &initiator, nil
+}
+
+// WithWebhookHTTPClient allows overriding the default Doer, which is
+// automatically created using http.Client. This is useful for tests.
+func WithWebhookHTTPClient(doer HttpRequestDoer) WebhookInitiatorOption {
+	return func(p *WebhookInitiator) error {
+		p.Client = doer
+		return nil
+	}
+}
+
+// WithWebhookRequestEditorFn allows setting up a callback function, which
+// will be called right before sending the webhook request. This can be
+// used to mutate the request, e.g. to add signature headers.
+func WithWebhookRequestEditorFn(fn RequestEditorFn) WebhookInitiatorOption {
+	return func(p *WebhookInitiator) error {
+		p.RequestEditors = append(p.RequestEditors, fn)
+		return nil
+	}
+}
+
+func (p *WebhookInitiator) applyWebhookEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
+	for _, r := range p.RequestEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	for _, r := range additionalEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WebhookInitiatorInterface is the interface specification for the webhook initiator.
+type WebhookInitiatorInterface interface {
+	// ResourceEventWithBody fires the resourceEvent webhook with any body
+	ResourceEventWithBody(ctx context.Context, targetURL string, params *ResourceEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ResourceEvent(ctx context.Context, targetURL string, params *ResourceEventParams, body ResourceEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+func (p *WebhookInitiator) ResourceEventWithBody(ctx context.Context, targetURL string, params *ResourceEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResourceEventWebhookRequestWithBody(targetURL, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *WebhookInitiator) ResourceEvent(ctx context.Context, targetURL string, params *ResourceEventParams, body ResourceEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResourceEventWebhookRequest(targetURL, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+// NewResourceEventWebhookRequest builds a application/json POST request for the resourceEvent webhook
+func NewResourceEventWebhookRequest(targetURL string, params *ResourceEventParams, body ResourceEventJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewResourceEventWebhookRequestWithBody(targetURL, params, "application/json", bodyReader)
+}
+
+// NewResourceEventWebhookRequestWithBody builds a POST request for the resourceEvent webhook with any body
+func NewResourceEventWebhookRequestWithBody(targetURL string, params *ResourceEventParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook-id", params.WebhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-id", headerParam0)
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook-timestamp", params.WebhookTimestamp, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-timestamp", headerParam1)
+
+		var headerParam2 string
+
+		headerParam2, err = runtime.StyleParamWithOptions("simple", false, "webhook-signature", params.WebhookSignature, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-signature", headerParam2)
+
+	}
+	return req, nil
 }

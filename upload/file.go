@@ -17,8 +17,9 @@ import (
 const maxHeader = 4096
 
 // file reads the file member's string, whose opening quote was just read:
-// the data URL's header, then its data, through put.
-func (d *decoder) file() error {
+// the data URL's header, then its data, through put. preceding is the
+// object of the members read before it.
+func (d *decoder) file(preceding []byte) error {
 	s := &stringReader{d: d}
 	header, err := d.header(s)
 	if err != nil {
@@ -36,7 +37,7 @@ func (d *decoder) file() error {
 		return err
 	}
 	data := newBase64Reader(d, s)
-	if err := d.put(File{MediaType: mediaType, Data: data}); err != nil {
+	if err := d.put(File{MediaType: mediaType, Data: data, Before: preceding}); err != nil {
 		return err
 	}
 	// put may stop early without an error: the rest must still be valid.

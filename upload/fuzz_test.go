@@ -8,18 +8,22 @@ import (
 	"io"
 	"mime"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/iotest"
 
+	"github.com/re-factor/resources/server/spectest"
 	"github.com/re-factor/resources/upload"
 )
 
-// FuzzDecode holds Decode to encoding/json: whatever the input, however its
-// reads are split and wherever the base64 blocks end, Decode accepts exactly the valid JSON documents
-// without repeated top-level members whose file member, when a string, is a
-// base64 data URL; it keeps what encoding/json reads, except the file's data,
-// and hands put the bytes the standard base64 decoder finds.
+// FuzzDecode holds Decode to encoding/json and to openapi.yaml's DataURL
+// pattern: whatever the input, however its reads are split and wherever the
+// base64 blocks end, Decode accepts exactly the valid JSON documents without
+// repeated top-level members whose file member, when a string, matches the
+// pattern; it keeps what encoding/json reads, except the file's data, and
+// hands put the media type the spec describes and the bytes the standard
+// base64 decoder finds.
 func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
 		`{"name":"a.txt","content":"data:text/plain;base64,aGVsbG8="}`,
@@ -31,10 +35,18 @@ func FuzzDecode(f *testing.F) {
 		`[{"content":"x"}]`,
 		` "x" `,
 		`{"content":"data:text/plain,hi"}`,
+		// mime.ParseMediaType, once the oracle, reads these differently
+		// from the spec: it allows spaces, refuses a repeated attribute and
+		// decodes RFC 2231's attribute*.
+		`{"content":"data: a/b;base64,"}`,
+		`{"content":"data:a/b; x=1;base64,"}`,
+		`{"content":"data:A/B;X=\"\";x=2;y=\"a;b c\";base64,"}`,
+		`{"content":"data:a/b;x*=utf-8''%41;base64,"}`,
 	} {
 		f.Add([]byte(seed), uint8(0))
 	}
 	o := upload.Options{Member: "content", MaxKept: 1 << 20}
+	dataURL := spectest.DataURLPattern(f)
 	f.Fuzz(func(t *testing.T, doc []byte, split uint8) {
 		var r io.Reader = bytes.NewReader(doc)
 		switch split % 3 {
@@ -47,7 +59,7 @@ func FuzzDecode(f *testing.F) {
 		// their edges.
 		defer upload.SetBase64Block(4 + int(split/3)%13)()
 		got := decode(r, o)
-		want, ok := reference(doc)
+		want, ok := reference(doc, dataURL)
 		if !ok {
 			if got.err == nil {
 				t.Fatalf("%q: accepted as %s, but it is not an upload encoding/json reads", doc, got.kept)
@@ -80,9 +92,10 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// reference reads doc with encoding/json and the standard base64 decoder,
-// following the rules Decode documents; ok is false when Decode must refuse.
-func reference(doc []byte) (want struct {
+// reference reads doc with encoding/json, the DataURL pattern and the
+// standard base64 decoder, following the rules Decode documents; ok is false
+// when Decode must refuse.
+func reference(doc []byte, dataURL *regexp.Regexp) (want struct {
 	empty     bool
 	doc       any
 	mediaType string
@@ -104,19 +117,38 @@ func reference(doc []byte) (want struct {
 	if !isObject || !isString {
 		return want, true
 	}
-	header, data, found := strings.Cut(s, ",")
-	mt, isBase64 := strings.CutSuffix(strings.TrimPrefix(header, "data:"), ";base64")
-	t, params, err := mime.ParseMediaType(mt)
-	if !strings.HasPrefix(header, "data:") || !found || len(header) > 1024 || !isBase64 || err != nil || !strings.Contains(t, "/") {
+	if !dataURL.MatchString(s) {
 		return want, false
 	}
+	header, data, _ := strings.Cut(s, ",")
 	file, err := base64.StdEncoding.DecodeString(data)
 	if err != nil {
 		return want, false
 	}
 	obj["content"] = header + ","
-	want.mediaType, want.file = mime.FormatMediaType(t, params), file
+	want.mediaType, want.file = specMediaType(header), file
 	return want, true
+}
+
+// mediaTypeParam is an attribute and its value in a header the DataURL
+// pattern matched, where an attribute holds no '=' or ';', a token value no
+// ';' or '"', and a quoted value no '"'.
+var mediaTypeParam = regexp.MustCompile(`;([^;=]+)=(?:"([^"]*)"|([^;"]+))`)
+
+// specMediaType is the media type of a header the DataURL pattern matched,
+// as the spec's description makes it: type, subtype and attribute names in
+// lower case, parameters sorted, a repeated attribute's first value kept.
+func specMediaType(header string) string {
+	mt := strings.TrimSuffix(strings.TrimPrefix(header, "data:"), ";base64")
+	typ, _, _ := strings.Cut(mt, ";")
+	params := map[string]string{}
+	for _, m := range mediaTypeParam.FindAllStringSubmatch(mt, -1) {
+		attr := strings.ToLower(m[1])
+		if _, seen := params[attr]; !seen {
+			params[attr] = m[2] + m[3]
+		}
+	}
+	return mime.FormatMediaType(strings.ToLower(typ), params)
 }
 
 // repeatsTopLevelMember reports whether a valid document is an object that

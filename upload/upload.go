@@ -46,6 +46,10 @@ type File struct {
 	// Data yields the decoded bytes. Its errors wrap ErrInvalid (broken
 	// base64 or JSON) or ErrRead.
 	Data io.Reader
+	// Before is a JSON object of the document's members that came before
+	// the file's, as they were kept: what a caller can check before it
+	// takes a byte of the file.
+	Before []byte
 }
 
 // Options say which member carries the file and how much else to keep.
@@ -133,6 +137,7 @@ func (d *decoder) topObject() error {
 		return d.keep(c)
 	}
 	for {
+		start := len(d.kept)
 		name, err := d.memberName(c)
 		if err != nil {
 			return err
@@ -145,7 +150,7 @@ func (d *decoder) topObject() error {
 			return err
 		}
 		if name == d.opts.Member && c == '"' {
-			err = d.file()
+			err = d.file(before(d.kept[:start]))
 		} else {
 			err = d.value(c, 2)
 		}
@@ -160,6 +165,16 @@ func (d *decoder) topObject() error {
 			return err
 		}
 	}
+}
+
+// before closes kept, the document up to a member's name ("{" or
+// "{...,"), into the object of the members before it.
+func before(kept []byte) []byte {
+	b := append([]byte(nil), kept...)
+	if b[len(b)-1] == ',' {
+		b = b[:len(b)-1]
+	}
+	return append(b, '}')
 }
 
 // memberName reads a member's name, whose first byte c was just read, and

@@ -193,6 +193,27 @@ func TestDecodePut(t *testing.T) {
 	}
 }
 
+// TestDecodeBefore: put sees the members before the file, as an object.
+func TestDecodeBefore(t *testing.T) {
+	tests := []struct{ doc, before string }{
+		{`{"content":"data:x/y;base64,aGk="}`, `{}`},
+		{`{"name":"a", "directory_path" : "/in",  "content":"data:x/y;base64,aGk=","tags":["t"]}`,
+			`{"name":"a","directory_path":"/in"}`},
+		{`{"metadata":{"k":[1,{"x":"}"}]},"content":"data:x/y;base64,aGk="}`, `{"metadata":{"k":[1,{"x":"}"}]}}`},
+	}
+	for _, tt := range tests {
+		var got string
+		_, err := upload.Decode(strings.NewReader(tt.doc), opts, func(f upload.File) error {
+			got = string(f.Before)
+			_, err := io.Copy(io.Discard, f.Data)
+			return err
+		})
+		if err != nil || got != tt.before {
+			t.Errorf("%s: Before = %s, %v; want %s", tt.doc, got, err, tt.before)
+		}
+	}
+}
+
 // TestDecodeMemory streams a 24 MiB file and checks that Decode reads it a
 // buffer at a time: the reads it asks of its reader stay small.
 func TestDecodeMemory(t *testing.T) {

@@ -39,6 +39,7 @@ var (
 const (
 	defaultConnectTimeout = 5 * time.Second
 	defaultTimeout        = 60 * time.Second
+	defaultMinRate        = 16 << 10
 	defaultMaxRedirects   = 3
 	maxURLLength          = 2048
 	userAgent             = "re-factor-resources-urlfetch/1"
@@ -52,19 +53,30 @@ type Config struct {
 	AllowPrivate bool
 	// ConnectTimeout bounds each TCP connect and TLS handshake; zero means 5s.
 	ConnectTimeout time.Duration
-	// Timeout bounds the whole fetch, redirects and body read included;
-	// zero means 60s.
+	// Timeout bounds a Post whole; and a Fetch until its response's
+	// headers (redirects included), then each wait for more of its body:
+	// a fetched body may be as large as an upload (MAX_UPLOAD_BYTES), so
+	// it is not bounded whole, but it may not stall. Zero means 60s.
 	Timeout time.Duration
 	// MaxRedirects is how many redirects are followed; zero means 3 and a
 	// negative value means none.
 	MaxRedirects int
+	// MinRate is the slowest a Fetch's body may come on average, in bytes
+	// a second, once a Timeout has passed since the fetch began: an origin
+	// that sends a byte now and then, never stalling for a Timeout, would
+	// otherwise hold the request and its connection for as long as it
+	// likes. Zero means 16 KiB/s (a 10 GiB body may then take 7 days).
+	MinRate int64
 }
 
 // Fetcher fetches URIs. It is safe for concurrent use.
 type Fetcher struct {
 	client       *http.Client
+	post         *http.Client // Post's: the same transport, no redirects
 	allowPrivate bool
 	maxRedirects int
+	timeout      time.Duration
+	minRate      int64
 	// exempt lists addresses treated as public. Only this package's tests
 	// set it, so that a loopback test server can stand in for a public host.
 	exempt []netip.Prefix
@@ -73,7 +85,7 @@ type Fetcher struct {
 // New returns a Fetcher configured by cfg.
 func New(cfg Config) *Fetcher {
 	cfg = cfg.withDefaults()
-	f := &Fetcher{allowPrivate: cfg.AllowPrivate, maxRedirects: cfg.MaxRedirects}
+	f := &Fetcher{allowPrivate: cfg.AllowPrivate, maxRedirects: cfg.MaxRedirects, timeout: cfg.Timeout, minRate: cfg.MinRate}
 	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, ControlContext: f.checkDial}
 	transport := &http.Transport{
 		// Proxy stays nil: a proxy would dial on our behalf, out of reach
@@ -82,12 +94,19 @@ func New(cfg Config) *Fetcher {
 		ForceAttemptHTTP2:      true,
 		TLSHandshakeTimeout:    cfg.ConnectTimeout,
 		MaxResponseHeaderBytes: 64 << 10,
-		MaxIdleConns:           16,
-		IdleConnTimeout:        30 * time.Second,
+		MaxIdleConns:           64,
+		// Webhook deliveries go to few hosts, many at a time.
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     30 * time.Second,
 	}
+	// No Timeout: Fetch's stall timer bounds it (see Config.Timeout).
 	f.client = &http.Client{
 		Transport:     transport,
 		CheckRedirect: f.checkRedirect,
+	}
+	f.post = &http.Client{
+		Transport:     transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       cfg.Timeout,
 	}
 	return f
@@ -99,6 +118,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = defaultTimeout
+	}
+	if c.MinRate <= 0 {
+		c.MinRate = defaultMinRate
 	}
 	switch {
 	case c.MaxRedirects == 0:
@@ -112,28 +134,54 @@ func (c Config) withDefaults() Config {
 // Fetch GETs rawURL and returns the response body, which the caller must
 // close, and the media type of its Content-Type ("" if absent or invalid).
 // On failure it returns a nil body and an error wrapping ErrBadURL,
-// ErrRefused or ErrFetch. Errors from reading the body wrap ErrFetch,
-// except io.EOF.
+// ErrRefused or ErrFetch. Errors from reading the body wrap ErrFetch, except io.EOF.
+// The fetch fails when it waits longer than the Timeout for its headers or
+// for more of its body, or when, a Timeout after it began, its body has
+// come slower than the MinRate.
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (io.ReadCloser, string, error) {
 	u, err := parseURL(rawURL)
 	if err != nil {
 		return nil, "", err
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	stall := time.AfterFunc(f.timeout, func() { cancel(errStalled) })
+	end := func() {
+		stall.Stop()
+		cancel(nil)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
+		end()
 		return nil, "", newError(ErrBadURL, "malformed URL", err)
 	}
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := f.client.Do(req)
 	if err != nil {
+		err = stalled(ctx, err)
+		end()
 		return nil, "", classify(err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		resp.Body.Close()
+		end()
 		return nil, "", newError(ErrFetch, "answered "+statusText(resp.StatusCode), nil)
 	}
-	b := &body{ReadCloser: resp.Body, length: resp.ContentLength}
+	b := &body{ReadCloser: resp.Body, length: resp.ContentLength, ctx: ctx, end: end, stall: stall, timeout: f.timeout,
+		start: time.Now(), minRate: f.minRate}
 	return b, mediaType(resp.Header.Get("Content-Type")), nil
+}
+
+// errStalled is the cause of a fetch's end when it waited longer than the
+// Timeout.
+var errStalled = fmt.Errorf("stalled: %w", context.DeadlineExceeded)
+
+// stalled returns errStalled, which classify calls a timeout, when err
+// came of the stall timer ending ctx, and err otherwise.
+func stalled(ctx context.Context, err error) error {
+	if errors.Is(context.Cause(ctx), errStalled) {
+		return errStalled
+	}
+	return err
 }
 
 // ContentLength returns the length the server declared for a body returned
@@ -146,19 +194,41 @@ func ContentLength(r io.Reader) int64 {
 	return -1
 }
 
-// body maps read errors, such as the whole-fetch timeout expiring
-// mid-body, to the package's error kinds.
+// body maps read errors, such as the stall timer ending the fetch
+// mid-body, to the package's error kinds, and restarts the timer whenever
+// bytes come.
 type body struct {
 	io.ReadCloser
-	length int64
+	length  int64
+	ctx     context.Context
+	end     func() // stops the timer and ends ctx
+	stall   *time.Timer
+	timeout time.Duration
+	start   time.Time
+	minRate int64
+	read    int64 // bytes of the body so far
 }
 
 func (b *body) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.stall.Reset(b.timeout)
+		b.read += int64(n)
+		if late := time.Since(b.start) - b.timeout; late > 0 && float64(b.read) < late.Seconds()*float64(b.minRate) {
+			b.end()
+			return n, newError(ErrFetch, fmt.Sprintf("sent slower than %d bytes a second", b.minRate), nil)
+		}
+	}
 	if err != nil && err != io.EOF {
-		err = classify(err)
+		err = classify(stalled(b.ctx, err))
 	}
 	return n, err
+}
+
+func (b *body) Close() error {
+	err := b.ReadCloser.Close()
+	b.end()
+	return err
 }
 
 func parseURL(raw string) (*url.URL, error) {

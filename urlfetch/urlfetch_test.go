@@ -262,6 +262,51 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// TestSlowButMoving: a body that takes longer than the Timeout whole but
+// never waits that long for its next bytes is fetched: a fetch may be as
+// large as an upload, and only a stall ends it.
+func TestSlowButMoving(t *testing.T) {
+	const chunks, gap = 5, 400 * time.Millisecond
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := range chunks {
+			if i > 0 {
+				time.Sleep(gap)
+			}
+			fmt.Fprintf(w, "chunk %d;", i)
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer s.Close()
+	start := time.Now()
+	got, _, err := fetchAll(publicFetcher(Config{Timeout: 1500 * time.Millisecond, MinRate: 1}), s.URL)
+	if err != nil || got != "chunk 0;chunk 1;chunk 2;chunk 3;chunk 4;" {
+		t.Fatalf("fetch: %q, %v", got, err)
+	}
+	if d := time.Since(start); d < 1500*time.Millisecond {
+		t.Errorf("took %v: the test proves nothing unless longer than the Timeout", d)
+	}
+}
+
+// TestTrickle: an origin that never stalls for a Timeout but sends slower
+// than the MinRate is cut off once a Timeout has passed, not held for as
+// long as it keeps trickling.
+func TestTrickle(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for r.Context().Err() == nil {
+			fmt.Fprint(w, "x")
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+		}
+	}))
+	defer s.Close()
+	start := time.Now()
+	_, _, err := fetchAll(publicFetcher(Config{Timeout: 300 * time.Millisecond, MinRate: 1000}), s.URL)
+	checkErr(t, err, ErrFetch, "uri: sent slower than 1000 bytes a second")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v, want about 300ms", d)
+	}
+}
+
 func TestCanceled(t *testing.T) {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer s.Close()

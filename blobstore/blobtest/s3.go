@@ -122,3 +122,20 @@ func S3Client(tb testing.TB) *s3.Client {
 	tb.Helper()
 	return needServer(tb).client()
 }
+
+// Bucket creates a fresh bucket on the shared S3 server, starting it on
+// first use, and returns its s3:// URL, for programs that are not tests
+// (the benchmark), which call Cleanup when done. The caller sets
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY as S3URL says.
+func Bucket(ctx context.Context) (string, error) {
+	srv, err := sharedServer()
+	if err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("bench-%d-%d", os.Getpid(), shared.buckets.Add(1))
+	if _, err := srv.client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		return "", fmt.Errorf("blobtest: create bucket %q at %s: %w", name, srv.endpoint, err)
+	}
+	q := url.Values{"endpoint": {srv.endpoint}, "region": {Region}}
+	return (&url.URL{Scheme: "s3", Host: name, RawQuery: q.Encode()}).String(), nil
+}
