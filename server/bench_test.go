@@ -1,22 +1,15 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore/blobtest"
-	"github.com/re-factor/resources/resources"
-	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
-	"github.com/re-factor/resources/urlfetch"
 )
 
 // BenchmarkRequests serves typical requests in-process on SQLite, request
@@ -26,16 +19,7 @@ func BenchmarkRequests(b *testing.B) {
 	db := storetest.Open(b, store.SQLite)
 	r := storetest.NewResource("acct", 1, storetest.Tagged("a", "b"), storetest.In("/docs"))
 	storetest.MustImport(b, db, r)
-	v, err := auth.New(context.Background(), auth.Config{Secret: []byte(testSecret)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := server.New(server.Config{DB: db, Verifier: v,
-		Resources: mustService(b, resources.Config{DB: db, Blobs: blobtest.Open(b, "file"), Fetcher: urlfetch.New(urlfetch.Config{})}),
-		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := newHandler(b, db, blobtest.Open(b, "file"), nil)
 	tok := mustToken(b, "acct", rwScope)
 	for _, bc := range []struct {
 		name, method, target, body string

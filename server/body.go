@@ -1,12 +1,14 @@
 package server
 
 import (
-	"errors"
 	"fmt"
-	"mime"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/re-factor/resources/server/validation"
 )
 
 // MaxBodyBytes is the largest request body the server reads for a content
@@ -32,21 +34,24 @@ func limitBody(limit func(echo.Context) int64) echo.MiddlewareFunc {
 	}
 }
 
-// errNotJSON is a write request whose body is not declared as JSON.
-var errNotJSON = errors.New("request body must be JSON: send Content-Type: application/json")
-
-// requireJSON answers 415 to a body-carrying request that is not JSON,
-// before validation would call it a 400.
-func requireJSON(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if r.Method != http.MethodPost && r.Method != http.MethodPut {
-			return next(c)
+// requireBodyType answers 415 to a request whose body is not of a media
+// type its operation takes, before validation would call it a 400. A
+// request without a body, and without a type, passes when its operation's
+// body is optional (a tus upload's creation).
+func requireBodyType(v *validation.Validator) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			op, ok := v.Operation(c)
+			r := c.Request()
+			if !ok || len(op.BodyTypes) == 0 || op.Accepts(r.Header.Get(echo.HeaderContentType)) ||
+				!op.BodyRequired && r.ContentLength == 0 && r.Header.Get(echo.HeaderContentType) == "" {
+				return next(c)
+			}
+			msg := fmt.Sprintf("request body must be %s: send Content-Type: %[1]s", strings.Join(op.BodyTypes, " or "))
+			if slices.Equal(op.BodyTypes, []string{echo.MIMEApplicationJSON}) {
+				msg = "request body must be JSON: send Content-Type: application/json"
+			}
+			return &echo.HTTPError{Code: http.StatusUnsupportedMediaType, Message: msg}
 		}
-		mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-		if err != nil || mt != echo.MIMEApplicationJSON {
-			return &echo.HTTPError{Code: http.StatusUnsupportedMediaType, Message: errNotJSON.Error()}
-		}
-		return next(c)
 	}
 }

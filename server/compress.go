@@ -24,14 +24,10 @@ const contentRoute = "/v1/resource/:id/content"
 // compressResponses encodes responses with zstd or gzip when the request's
 // Accept-Encoding allows (zstd preferred), through klauspost/compress's
 // gzhttp, which also adds Vary: Accept-Encoding. Both at their fastest
-// level: on a page of 20 resources gzip's default level costs half as much
-// CPU again as level 1 for 6% fewer bytes (BenchmarkRequestPath's page,
-// 9.9 kB of JSON: 2.04 kB against 2.16 kB). Nothing cheaper is worth its
-// bytes at these sizes, where building the Huffman tables is a fixed share
-// of the cost: counted with callgrind on that page, level 1 takes 343k
-// instructions for 2.11 kB, Huffman-only 301k for 6.22 kB, zstd's fastest
-// 336k for 1.93 kB (100 resources: 1.15M for 8.7 kB, 1.16M for 30.2 kB,
-// 1.39M for 7.7 kB).
+// level: on a page of the API's JSON a higher level costs much more CPU
+// for a few per cent fewer bytes, and nothing cheaper is worth its bytes,
+// since at these sizes building the Huffman tables is a fixed share of the
+// cost (bench/notes.md has the measurements).
 func compressResponses() echo.MiddlewareFunc {
 	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(compressMinBytes), gzhttp.ContentTypes(compressedTypes),
 		gzhttp.CompressionLevel(gzip.BestSpeed))

@@ -2,21 +2,16 @@ package server
 
 import (
 	"bytes"
-	"embed"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/re-factor/resources/console"
 )
 
-// consoleFS is the web console, built from console/ by esbuild (make
-// console) and committed, so a binary built with Go alone serves it.
-//
-//go:embed console/index.html console/app.js console/app.css
-var consoleFS embed.FS
-
-// consolePrefix is where the console is served; it is not in the spec, so
-// the request validator skips it (see outsideSpec).
+// consolePrefix is where the console is served; it is in no operation of
+// the spec, so the request validator lets it through.
 const consolePrefix = "/console/"
 
 // consoleCSP lets the console load its own script and style and call this
@@ -25,15 +20,17 @@ const consolePrefix = "/console/"
 const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; " +
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-// registerConsole serves the console's page, with the server's content
-// limit written in so the page can refuse a large file before sending it,
-// and its two assets.
-func registerConsole(e *echo.Echo, maxContentBytes int64) {
-	page, err := consoleFS.ReadFile("console/index.html")
+// registerConsole serves the console's page, with the server's limits
+// written in so the page can refuse a large file before sending it (and
+// send one over maxContentBytes as a resumable upload, up to
+// maxUploadBytes), and its two assets.
+func registerConsole(e withHead, maxContentBytes, maxUploadBytes int64) {
+	page, err := console.FS.ReadFile("index.html")
 	if err != nil {
 		panic(err) // embedded at build time
 	}
 	page = bytes.Replace(page, []byte("{{MAX_CONTENT_BYTES}}"), []byte(strconv.FormatInt(maxContentBytes, 10)), 1)
+	page = bytes.Replace(page, []byte("{{MAX_UPLOAD_BYTES}}"), []byte(strconv.FormatInt(maxUploadBytes, 10)), 1)
 	serve := func(contentType string, body []byte) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
@@ -45,11 +42,14 @@ func registerConsole(e *echo.Echo, maxContentBytes int64) {
 	}
 	e.GET("/console", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, consolePrefix) })
 	e.GET(consolePrefix, serve("text/html; charset=utf-8", page))
-	for name, contentType := range map[string]string{"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"} {
-		body, err := consoleFS.ReadFile("console/" + name)
+	for _, a := range []struct{ path, file, contentType string }{
+		{"app.js", "dist/app.js", "text/javascript; charset=utf-8"},
+		{"app.css", "app.css", "text/css; charset=utf-8"},
+	} {
+		body, err := console.FS.ReadFile(a.file)
 		if err != nil {
 			panic(err)
 		}
-		e.GET(consolePrefix+name, serve(contentType, body))
+		e.GET(consolePrefix+a.path, serve(a.contentType, body))
 	}
 }

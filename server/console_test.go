@@ -1,18 +1,18 @@
 package server_test
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // TestConsoleServed checks the console's page and assets: no token needed,
 // a CSP allowing this origin only, and the server's content limit written
 // into the page. The browser suite (console/test) drives the app itself.
 func TestConsoleServed(t *testing.T) {
-	e := newEnvWith(t, "sqlite", func(c config) { c.Resources.MaxContentBytes = 12345 })
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	e := newEnvWith(t, "sqlite", func(c config) { c.Catalog.MaxContentBytes = 12345 })
 	for _, tc := range []struct {
 		path, contentType, contains string
 		status                      int
@@ -24,33 +24,29 @@ func TestConsoleServed(t *testing.T) {
 		{"/console/missing.js", "application/json", `"error"`, http.StatusNotFound},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			resp, err := client.Get(e.url + tc.path)
+			req, err := http.NewRequest(http.MethodGet, e.url+tc.path, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
+			status, header, b := testkit.Send(t, req)
 			body := string(b)
-			if resp.StatusCode != tc.status {
-				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			if status != tc.status {
+				t.Fatalf("status %d, want %d", status, tc.status)
 			}
 			if tc.status == http.StatusMovedPermanently {
-				if loc := resp.Header.Get("Location"); loc != "/console/" {
+				if loc := header.Get("Location"); loc != "/console/" {
 					t.Errorf("Location %q, want /console/", loc)
 				}
 				return
 			}
-			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, tc.contentType) {
+			if ct := header.Get("Content-Type"); !strings.HasPrefix(ct, tc.contentType) {
 				t.Errorf("Content-Type %q, want %q", ct, tc.contentType)
 			}
 			if !strings.Contains(body, tc.contains) {
 				t.Errorf("body lacks %q", tc.contains)
 			}
 			if tc.status == http.StatusOK {
-				if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") {
+				if csp := header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") {
 					t.Errorf("Content-Security-Policy %q", csp)
 				}
 			}

@@ -17,7 +17,7 @@ import (
 func newProbedEnv(t *testing.T, kind string) (*env, *blobtest.Probe) {
 	t.Helper()
 	blobs, probe := blobtest.OpenProbed(t, kind)
-	e := newEnvOn(t, "sqlite", kind, func(c config) { c.Resources.Blobs = blobs })
+	e := newEnvOn(t, "sqlite", kind, func(c config) { c.Catalog.Blobs = blobs })
 	e.blobs = blobs
 	return e, probe
 }

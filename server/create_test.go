@@ -23,7 +23,7 @@ import (
 // each gets the answer a client can act on, never a 500, and no failure
 // leaves bytes behind.
 func TestCreateBodies(t *testing.T) {
-	e := newEnvWith(t, store.SQLite, func(c config) { c.Resources.MaxContentBytes = 1024 })
+	e := newEnvWith(t, store.SQLite, func(c config) { c.Catalog.MaxContentBytes = 1024 })
 	tok := rwToken(t, "acct")
 	const x = `"content":"data:text/plain;base64,eA=="`
 	tests := []struct {

@@ -6,24 +6,12 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/re-factor/resources/gen"
+	"github.com/re-factor/resources/server/spectest"
 	"github.com/re-factor/resources/upload"
 )
-
-// dataURLPattern is the DataURL schema's pattern from the embedded spec,
-// which the request validator leaves to the streamed create (upload.Decode).
-func dataURLPattern(tb testing.TB) *regexp.Regexp {
-	tb.Helper()
-	spec, err := gen.GetSpec()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return regexp.MustCompile(spec.Components.Schemas["DataURL"].Value.Pattern)
-}
 
 // FuzzDataURLPattern checks that a create's content, streamed through
 // upload.Decode as createResource reads it, is accepted exactly when the
@@ -40,7 +28,7 @@ func FuzzDataURLPattern(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	pattern := dataURLPattern(f)
+	pattern := spectest.DataURLPattern(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		matched := pattern.MatchString(s)
 		doc, err := json.Marshal(map[string]string{"content": s})

@@ -34,6 +34,7 @@ func TestHandlerDefaultsAreTheSpecs(t *testing.T) {
 		"GET /v1/resources page_size":               got["GET /v1/resources page_size"],
 		"GET /v1/resources sort":                    got["GET /v1/resources sort"],
 		"GET /v1/resource/{id}/content disposition": string(gen.Attachment), // contentResponse's when absent
+		"GET /v1/events limit":                      "100",                  // store.DefaultEventLimit
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("the spec's parameter defaults = %v, want %v", got, want)

@@ -18,7 +18,7 @@ import (
 var docsFS embed.FS
 
 // docsAssetPrefix is where the page's script is served. It is not in the
-// spec, so the request validator skips it (see outsideSpec).
+// spec, so the request validator lets it through.
 const docsAssetPrefix = "/docs/"
 
 // docsCSP lets the page load its script and the spec from this server
@@ -37,7 +37,7 @@ func (s *Server) GetDocs(context.Context, gen.GetDocsRequestObject) (gen.GetDocs
 }
 
 // registerDocsAssets serves the page's script and its licence.
-func registerDocsAssets(e *echo.Echo) {
+func registerDocsAssets(e withHead) {
 	sub, err := fs.Sub(docsFS, "docs")
 	if err != nil {
 		panic(err) // the embedded directory is fixed at build time

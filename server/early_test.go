@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/re-factor/resources/resources"
+	"github.com/google/uuid"
+
+	"github.com/re-factor/resources/catalog"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 )
@@ -90,19 +92,24 @@ func TestRefusedBeforeTheBody(t *testing.T) {
 	if r := e.get("/v1/resources", limited); r.status != http.StatusOK {
 		t.Fatalf("first request of the limited account = %d", r.status)
 	}
-	maxBody := server.MaxBodyBytes(resources.DefaultMaxContentBytes)
+	maxBody := server.MaxBodyBytes(catalog.DefaultMaxContentBytes)
+	patch := "/v1/uploads/" + uuid.NewString() // a tus PATCH; "" for the JSON create
 	tests := []struct {
 		name, token, contentType string
 		size                     int64 // the body's length
 		chunked                  bool  // sent without a Content-Length
 		status                   int
+		patch                    string
 	}{
-		{"anonymous, 24 MiB", "", "application/json", 24 << 20, false, http.StatusUnauthorized},
-		{"anonymous, chunked past the limit", "", "application/json", maxBody + 1<<20, true, http.StatusUnauthorized},
-		{"anonymous, declared past the limit", "", "application/json", maxBody + 1, false, http.StatusRequestEntityTooLarge},
-		{"anonymous, not JSON", "", "text/plain", 24 << 20, false, http.StatusUnsupportedMediaType},
-		{"read-only token", readToken(t, "acct"), "application/json", 24 << 20, false, http.StatusForbidden},
-		{"over the rate limit", limited, "application/json", 24 << 20, true, http.StatusTooManyRequests},
+		{"anonymous, 24 MiB", "", "application/json", 24 << 20, false, http.StatusUnauthorized, ""},
+		{"anonymous, chunked past the limit", "", "application/json", maxBody + 1<<20, true, http.StatusUnauthorized, ""},
+		{"anonymous, declared past the limit", "", "application/json", maxBody + 1, false, http.StatusRequestEntityTooLarge, ""},
+		{"anonymous, not JSON", "", "text/plain", 24 << 20, false, http.StatusUnsupportedMediaType, ""},
+		{"read-only token", readToken(t, "acct"), "application/json", 24 << 20, false, http.StatusForbidden, ""},
+		{"over the rate limit", limited, "application/json", 24 << 20, true, http.StatusTooManyRequests, ""},
+		{"tus PATCH, anonymous, 100 MiB", "", "application/offset+octet-stream", 100 << 20, false, http.StatusUnauthorized, patch},
+		{"tus PATCH, anonymous, chunked", "", "application/offset+octet-stream", 100 << 20, true, http.StatusUnauthorized, patch},
+		{"tus PATCH, read-only token, 100 MiB", readToken(t, "acct"), "application/offset+octet-stream", 100 << 20, false, http.StatusForbidden, patch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,9 +117,17 @@ func TestRefusedBeforeTheBody(t *testing.T) {
 			if tt.chunked {
 				body = &onlyReader{body}
 			}
-			req, err := http.NewRequest(http.MethodPost, e.url+"/v1/resources", body)
+			method, path := http.MethodPost, "/v1/resources"
+			if tt.patch != "" {
+				method, path = http.MethodPatch, tt.patch
+			}
+			req, err := http.NewRequest(method, e.url+path, body)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.patch != "" {
+				req.Header.Set("Tus-Resumable", "1.0.0")
+				req.Header.Set("Upload-Offset", "0")
 			}
 			if !tt.chunked {
 				req.ContentLength = tt.size
@@ -161,7 +176,7 @@ func TestRefusedBeforeTheBody(t *testing.T) {
 func TestEarlyAnswersReachWholeBodyClients(t *testing.T) {
 	e := newEnv(t, store.SQLite)
 	tok := rwToken(t, "acct")
-	maxBody := server.MaxBodyBytes(resources.DefaultMaxContentBytes)
+	maxBody := server.MaxBodyBytes(catalog.DefaultMaxContentBytes)
 	tests := []struct {
 		name   string
 		token  string

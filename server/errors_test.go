@@ -14,8 +14,8 @@ import (
 // internal chain (a package's prefix, an account, a storage key).
 func TestClientErrorBodies(t *testing.T) {
 	e := newEnvWith(t, "sqlite", func(c config) {
-		c.Resources.MaxContentBytes = 1024
-		c.Resources.Fetcher = urlfetch.New(urlfetch.Config{})
+		c.Catalog.MaxContentBytes = 1024
+		c.Catalog.Fetcher = urlfetch.New(urlfetch.Config{})
 	})
 	tok := rwToken(t, "acct")
 	id := e.mustCreate(tok, map[string]any{"name": "a.txt", "directory_path": "/d", "content": dataURL("text/plain", []byte("a"))})["id"].(string)

@@ -2,23 +2,16 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore/blobtest"
-	"github.com/re-factor/resources/resources"
-	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
-	"github.com/re-factor/resources/urlfetch"
 )
 
 // fuzzHandler is the echo instance main builds, on SQLite with a few
@@ -31,16 +24,7 @@ func fuzzHandler(f *testing.F) (http.Handler, string) {
 		storetest.NewResource("acct", 1, storetest.Tagged("a", "b"), storetest.In("/docs")),
 		storetest.NewResource("acct", 2, storetest.In("/docs/%_")),
 		storetest.NewResource("other", 3, storetest.Tagged("a")))
-	v, err := auth.New(context.Background(), auth.Config{Secret: []byte(testSecret)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	h, err := server.New(server.Config{DB: db, Verifier: v,
-		Resources: mustService(f, resources.Config{DB: db, Blobs: blobtest.Open(f, "file"), Fetcher: urlfetch.New(urlfetch.Config{})}),
-		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		f.Fatal(err)
-	}
+	h := newHandler(f, db, blobtest.Open(f, "file"), nil)
 	return h, mustToken(f, "acct", rwScope)
 }
 

@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/re-factor/resources"
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
 )
@@ -31,9 +31,9 @@ var (
 
 // isoData seeds every account with the same shapes of random resources and
 // returns them by account.
-func isoData(t *testing.T, db *store.DB, rng *rand.Rand, perAccount int) map[string][]store.Resource {
+func isoData(t *testing.T, db *store.DB, rng *rand.Rand, perAccount int) map[string][]resources.Resource {
 	t.Helper()
-	byAccount := map[string][]store.Resource{}
+	byAccount := map[string][]resources.Resource{}
 	for i := range perAccount * len(isoAccounts) {
 		account := isoAccounts[i%len(isoAccounts)]
 		var tags []string
@@ -90,35 +90,22 @@ func randomFilter(rng *rand.Rand) isoFilter {
 }
 
 func (f isoFilter) query(page int) string {
-	q := url.Values{"page": {fmt.Sprint(page)}, "page_size": {fmt.Sprint(f.pageSize)}}
-	if len(f.tags) > 0 {
-		q.Set("tags", strings.Join(f.tags, ","))
-	}
-	if f.prefix != "" {
-		q.Set("directory_prefix", f.prefix)
-	}
-	if f.after != nil {
-		q.Set("created_after", f.after.Format(time.RFC3339))
-	}
-	if f.before != nil {
-		q.Set("created_before", f.before.Format(time.RFC3339))
-	}
+	q := testkit.Query(f.filter())
+	q.Set("page", fmt.Sprint(page))
+	q.Set("page_size", fmt.Sprint(f.pageSize))
 	if f.sort != "" {
 		q.Set("sort", f.sort)
 	}
 	return q.Encode()
 }
 
+func (f isoFilter) filter() resources.Filter {
+	return resources.Filter{Tags: f.tags, DirectoryPrefix: f.prefix, CreatedAfter: f.after, CreatedBefore: f.before}
+}
+
 // matches is the contract's filter, written plainly.
-func (f isoFilter) matches(r store.Resource) bool {
-	for _, tag := range f.tags {
-		if !slices.Contains(r.Tags, tag) {
-			return false
-		}
-	}
-	return strings.HasPrefix(r.DirectoryPath, f.prefix) &&
-		(f.after == nil || r.CreatedAt.After(*f.after)) &&
-		(f.before == nil || r.CreatedAt.Before(*f.before))
+func (f isoFilter) matches(r resources.Resource) bool {
+	return testkit.Matches(r, f.filter())
 }
 
 // TestTenantIsolation is a property over random data shared in shape by
@@ -126,8 +113,7 @@ func (f isoFilter) matches(r store.Resource) bool {
 // holds only the caller's resources and its total counts only theirs; and
 // every item route answers a foreign id exactly as it answers a missing one.
 func TestTenantIsolation(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testkit.Seed(t)
 	forEngine(t, func(t *testing.T, e *env) {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		data := isoData(t, e.db, rng, 40)
@@ -145,7 +131,7 @@ func TestTenantIsolation(t *testing.T) {
 	})
 }
 
-func checkListIsolation(t *testing.T, e *env, tok, account string, own []store.Resource, f isoFilter) {
+func checkListIsolation(t *testing.T, e *env, tok, account string, own []resources.Resource, f isoFilter) {
 	t.Helper()
 	want := map[string]bool{}
 	for _, r := range own {
@@ -188,7 +174,7 @@ func checkListIsolation(t *testing.T, e *env, tok, account string, own []store.R
 // checkItemIsolation sends every item route for a foreign resource and for
 // an id that does not exist, and wants the same answer, the foreign
 // resource untouched, and no timing difference to speak of.
-func checkItemIsolation(t *testing.T, e *env, tok string, foreign store.Resource) {
+func checkItemIsolation(t *testing.T, e *env, tok string, foreign resources.Resource) {
 	t.Helper()
 	missing := uuid.NewString()
 	routes := []struct{ method, path string }{

@@ -3,8 +3,8 @@ package server
 import (
 	"context"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/gen"
-	"github.com/re-factor/resources/store"
 )
 
 // GetResource serves GET /v1/resource/{id}.
@@ -13,7 +13,7 @@ func (s *Server) GetResource(ctx context.Context, req gen.GetResourceRequestObje
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.resources.Get(ctx, account, req.Id.String())
+	r, err := s.catalog.Get(ctx, account, req.Id.String())
 	if err != nil {
 		return nil, err
 	}
@@ -27,11 +27,11 @@ func (s *Server) UpdateResource(ctx context.Context, req gen.UpdateResourceReque
 	if err != nil {
 		return nil, err
 	}
-	u := store.ResourceUpdate{Name: req.Body.Name, DirectoryPath: req.Body.DirectoryPath}
+	u := resources.Update{Name: req.Body.Name, DirectoryPath: req.Body.DirectoryPath}
 	if req.Body.Metadata != nil {
 		u.Metadata = *req.Body.Metadata
 	}
-	r, err := s.resources.Update(ctx, account, req.Id.String(), u)
+	r, err := s.catalog.Update(ctx, account, req.Id.String(), u)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func (s *Server) DeleteResource(ctx context.Context, req gen.DeleteResourceReque
 	if err != nil {
 		return nil, err
 	}
-	if err := s.resources.Delete(ctx, account, req.Id.String()); err != nil {
+	if err := s.catalog.Delete(ctx, account, req.Id.String()); err != nil {
 		return nil, err
 	}
 	return gen.DeleteResource204Response{}, nil

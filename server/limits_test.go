@@ -74,7 +74,7 @@ func TestHostileQueries(t *testing.T) {
 // TestBodyLimits refuses oversized bodies on every write route with 413,
 // whether the size is declared up front or only found while reading.
 func TestBodyLimits(t *testing.T) {
-	e := newEnvWith(t, store.SQLite, func(c config) { c.Resources.MaxContentBytes = 1 << 10 })
+	e := newEnvWith(t, store.SQLite, func(c config) { c.Catalog.MaxContentBytes = 1 << 10 })
 	tok := rwToken(t, "acct")
 	res := e.mustCreate(tok, map[string]any{"name": "a.txt", "directory_path": "/", "content": dataURL("text/plain", []byte("a"))})
 	huge := `{"name":"b.txt","directory_path":"/","metadata":{"pad":"` + strings.Repeat("x", 3<<20) + `"}}`
@@ -117,11 +117,7 @@ func (o *onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 // every query of the server waits.
 func lockResources(t *testing.T, dbURL string) *sql.DB {
 	t.Helper()
-	admin, err := sql.Open("postgres", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
+	admin := storetest.SQL(t, dbURL)
 	tx, err := admin.Begin()
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +145,7 @@ func newLockedEnv(t *testing.T, timeout time.Duration) (*env, *sql.DB, *testkit.
 	}
 	logs := &testkit.SyncBuffer{}
 	e := newEnvWith(t, store.Postgres, func(c config) {
-		c.DB, c.Logger = db, slog.New(slog.NewJSONHandler(logs, nil))
+		c.Catalog.DB, c.Logger = db, slog.New(slog.NewJSONHandler(logs, nil))
 	})
 	return e, lockResources(t, dbURL), logs
 }

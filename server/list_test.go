@@ -12,6 +12,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/store"
 )
@@ -19,12 +20,12 @@ import (
 var t0 = time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // newResource builds a valid resource; tests change what they look at.
-func newResource(account, dir, name string, created time.Time, tags ...string) store.Resource {
+func newResource(account, dir, name string, created time.Time, tags ...string) resources.Resource {
 	if tags == nil {
 		tags = []string{}
 	}
 	id := uuid.New().String()
-	return store.Resource{
+	return resources.Resource{
 		ID: id, AccountID: account, Name: name, DirectoryPath: dir,
 		MimeType: "text/plain", SHA256: strings.Repeat("ab", 32),
 		StorageBucket: "test", StorageKey: account + "/" + id, SizeBytes: 42,
@@ -32,9 +33,9 @@ func newResource(account, dir, name string, created time.Time, tags ...string) s
 	}
 }
 
-func seed(t *testing.T, db *store.DB, rs ...store.Resource) {
+func seed(t *testing.T, db *store.DB, rs ...resources.Resource) {
 	t.Helper()
-	seq := func(yield func(store.Resource, error) bool) {
+	seq := func(yield func(resources.Resource, error) bool) {
 		for _, r := range rs {
 			if !yield(r, nil) {
 				return

@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/re-factor/resources/server"
+	"github.com/re-factor/resources/store/poolmetrics"
 )
 
 func TestMetrics(t *testing.T) {
 	e := newEnvWith(t, "sqlite", func(c config) {
-		c.Metrics = server.NewMetrics(c.DB, server.BuildInfo{Version: "v1.2.3", Commit: "abc123"})
+		c.Metrics = server.NewMetrics(server.BuildInfo{Version: "v1.2.3", Commit: "abc123"}, poolmetrics.Collector(c.Catalog.DB))
 		c.ServeMetrics = true
 	})
 	tok := readToken(t, "acme")
@@ -51,7 +52,7 @@ func TestMetrics(t *testing.T) {
 // main serves it on METRICS_ADDR.
 func TestMetricsNotOnAPIUnlessAsked(t *testing.T) {
 	e := newEnvWith(t, "sqlite", func(c config) {
-		c.Metrics = server.NewMetrics(c.DB, server.BuildInfo{})
+		c.Metrics = server.NewMetrics(server.BuildInfo{}, poolmetrics.Collector(c.Catalog.DB))
 	})
 	if r := e.getRaw("/metrics"); r.status != http.StatusNotFound {
 		t.Errorf("GET /metrics = %d, want 404", r.status)

@@ -53,10 +53,13 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 				slog.String("method", v.Method),
 				slog.String("route", v.RoutePath),
-				slog.String("path", v.URIPath),
+				slog.String("path", loggedPath(v.URIPath)),
 				slog.Int("status", v.Status),
 				// An integer: slog writes every float through json.Marshal.
 				slog.Int64("latency_us", v.Latency.Microseconds()),
+			}
+			if id := linkIDOf(c); id != "" {
+				attrs = append(attrs, slog.String("link_id", id))
 			}
 			// What the answer cost in body bytes read (a refused upload's
 			// should be none); lingering after the answer is not counted.
@@ -74,6 +77,15 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			return nil
 		},
 	})(next)
+}
+
+// loggedPath is the path a log may keep: a download link's token is cut
+// off (the line names the link's id instead).
+func loggedPath(p string) string {
+	if strings.HasPrefix(p, linkPathPrefix) {
+		return linkPathPrefix + "…"
+	}
+	return p
 }
 
 // recoverPanic turns a handler panic into a 500 whose cause and stack go to

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"cmp"
-	"flag"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -18,14 +17,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/re-factor/resources/blobstore"
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // The model test drives the API with random sequences of creates, updates
 // and deletes across accounts, keeps a plain in-memory model of what the
 // contract says the server should then hold, and after every step compares
 // the two: the step's status, random lists, item reads and downloads.
-
-var modelSeed = flag.Uint64("model.seed", 0, "seed of TestModel's random steps (0: a new one each run)")
 
 var (
 	// The accounts are among those assertNoOrphans lists.
@@ -114,10 +112,7 @@ type modelRun struct {
 }
 
 func TestModel(t *testing.T) {
-	seed := *modelSeed
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
+	seed := testkit.Seed(t)
 	steps := 150
 	if testing.Short() {
 		steps = 40
@@ -127,7 +122,7 @@ func TestModel(t *testing.T) {
 	forBackends(t, func(t *testing.T, e *env) {
 		t.Cleanup(func() {
 			if t.Failed() {
-				t.Logf("reproduce with: go test -run 'TestModel/%s' ./server/ -model.seed=%d", strings.TrimPrefix(t.Name(), "TestModel/"), seed)
+				t.Logf("reproduce with: go test -run 'TestModel/%s' ./server/ -seed=%d", strings.TrimPrefix(t.Name(), "TestModel/"), seed)
 			}
 		})
 		r := &modelRun{
@@ -201,20 +196,10 @@ func (r *modelRun) create() {
 	taken := r.m.occupant(account, want.dir, want.name) != nil
 	r.what = fmt.Sprintf("create %s %s/%s taken=%v", account, want.dir, want.name, taken)
 
-	resp := r.e.send(http.MethodPost, "/v1/resources", r.tokens[account], body)
-	r.seen[fmt.Sprint("create ", resp.status)]++
-	wantStatus := http.StatusOK
-	if taken {
-		wantStatus = http.StatusConflict
-	}
-	if resp.status != wantStatus {
-		r.fatalf("status = %d %s, want %d", resp.status, resp.body, wantStatus)
-	}
-	if resp.status != http.StatusOK {
+	got, ok := r.write("create", http.MethodPost, "/v1/resources", account, body, taken)
+	if !ok {
 		return
 	}
-	var got apiResource
-	resp.json(r.t, &got)
 	created, err := time.Parse(time.RFC3339Nano, got.CreatedAt)
 	if err != nil {
 		r.fatalf("created_at %q: %v", got.CreatedAt, err)
@@ -252,19 +237,31 @@ func normalizedTags(tags []string) []string {
 	return slices.Compact(out)
 }
 
-func (r *modelRun) update() {
-	account := r.account()
+// target picks the resource of account that op acts on; or, when the
+// account has none and once in absentOneIn steps, sends op (by send) to an
+// id the account cannot see, checks the 404 and returns nil.
+func (r *modelRun) target(op, account string, absentOneIn int, send func(path string) response) (*modelResource, []*modelResource) {
 	rs := r.m.sorted(account)
-	if len(rs) == 0 || r.rng.IntN(10) == 0 {
+	if len(rs) == 0 || r.rng.IntN(absentOneIn) == 0 {
 		id, kind := r.absentID(account)
-		r.what = fmt.Sprintf("update %s %s id %s", account, kind, id)
-		r.seen["update 404 "+kind]++
-		if resp := r.e.send(http.MethodPut, "/v1/resource/"+id, r.tokens[account], map[string]any{"name": "n"}); resp.status != http.StatusNotFound {
+		r.what = fmt.Sprintf("%s %s %s id %s", op, account, kind, id)
+		r.seen[op+" 404 "+kind]++
+		if resp := send("/v1/resource/" + id); resp.status != http.StatusNotFound {
 			r.fatalf("status = %d %s, want 404", resp.status, resp.body)
 		}
+		return nil, rs
+	}
+	return rs[r.rng.IntN(len(rs))], rs
+}
+
+func (r *modelRun) update() {
+	account := r.account()
+	res, rs := r.target("update", account, 10, func(path string) response {
+		return r.e.send(http.MethodPut, path, r.tokens[account], map[string]any{"name": "n"})
+	})
+	if res == nil {
 		return
 	}
-	res := rs[r.rng.IntN(len(rs))]
 	body := map[string]any{}
 	name, dir, metadata := res.name, res.dir, res.metadata
 	if others := slices.DeleteFunc(slices.Clone(rs), func(o *modelResource) bool { return o == res }); len(others) > 0 && r.rng.IntN(4) == 0 {
@@ -290,20 +287,10 @@ func (r *modelRun) update() {
 	conflict := occupant != nil && occupant != res
 	r.what = fmt.Sprintf("update %s %s %v conflict=%v", account, res.id, body, conflict)
 
-	resp := r.e.send(http.MethodPut, "/v1/resource/"+res.id, r.tokens[account], body)
-	r.seen[fmt.Sprint("update ", resp.status)]++
-	wantStatus := http.StatusOK
-	if conflict {
-		wantStatus = http.StatusConflict
-	}
-	if resp.status != wantStatus {
-		r.fatalf("status = %d %s, want %d", resp.status, resp.body, wantStatus)
-	}
-	if resp.status != http.StatusOK {
+	got, ok := r.write("update", http.MethodPut, "/v1/resource/"+res.id, account, body, conflict)
+	if !ok {
 		return
 	}
-	var got apiResource
-	resp.json(r.t, &got)
 	if got.UpdatedAt < res.updated {
 		r.fatalf("updated_at went from %s back to %s", res.updated, got.UpdatedAt)
 	}
@@ -330,17 +317,12 @@ func (r *modelRun) absentID(account string) (id, kind string) {
 
 func (r *modelRun) delete() {
 	account := r.account()
-	rs := r.m.sorted(account)
-	if len(rs) == 0 || r.rng.IntN(3) == 0 {
-		id, kind := r.absentID(account)
-		r.what = fmt.Sprintf("delete %s %s id %s", account, kind, id)
-		r.seen["delete 404 "+kind]++
-		if resp := r.e.do(http.MethodDelete, "/v1/resource/"+id, r.tokens[account], nil); resp.status != http.StatusNotFound {
-			r.fatalf("status = %d %s, want 404", resp.status, resp.body)
-		}
+	res, _ := r.target("delete", account, 3, func(path string) response {
+		return r.e.do(http.MethodDelete, path, r.tokens[account], nil)
+	})
+	if res == nil {
 		return
 	}
-	res := rs[r.rng.IntN(len(rs))]
 	r.what = fmt.Sprintf("delete %s %s", account, res.id)
 	r.seen["delete 204"]++
 	if resp := r.e.do(http.MethodDelete, "/v1/resource/"+res.id, r.tokens[account], nil); resp.status != http.StatusNoContent {
@@ -348,6 +330,27 @@ func (r *modelRun) delete() {
 	}
 	delete(r.m.live[account], res.id)
 	r.m.gone = append(r.m.gone, res)
+}
+
+// write sends a create or update as account and checks its status: 409 when
+// the model expects a conflict, else 200. It returns the resource answered,
+// and whether there was one.
+func (r *modelRun) write(op, method, path, account string, body any, conflict bool) (apiResource, bool) {
+	resp := r.e.send(method, path, r.tokens[account], body)
+	r.seen[fmt.Sprint(op, " ", resp.status)]++
+	wantStatus := http.StatusOK
+	if conflict {
+		wantStatus = http.StatusConflict
+	}
+	if resp.status != wantStatus {
+		r.fatalf("status = %d %s, want %d", resp.status, resp.body, wantStatus)
+	}
+	var got apiResource
+	if resp.status != http.StatusOK {
+		return got, false
+	}
+	resp.json(r.t, &got)
+	return got, true
 }
 
 // compare fails unless got is the API form of want.

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources"
 )
 
 // The oracle test compares the server's list with a plain implementation of
@@ -24,9 +24,9 @@ var (
 	oracleZones    = []*time.Location{time.UTC, time.FixedZone("", 2*3600), time.FixedZone("", -5*3600-1800)}
 )
 
-func oracleDataset(rng *rand.Rand, n int) []store.Resource {
+func oracleDataset(rng *rand.Rand, n int) []resources.Resource {
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	out := make([]store.Resource, 0, n)
+	out := make([]resources.Resource, 0, n)
 	used := map[string]bool{}
 	for len(out) < n {
 		account := oracleAccounts[rng.IntN(len(oracleAccounts))]
@@ -57,7 +57,7 @@ type oracleQuery struct {
 	page, size    int
 }
 
-func randomQuery(rng *rand.Rand, data []store.Resource) oracleQuery {
+func randomQuery(rng *rand.Rand, data []resources.Resource) oracleQuery {
 	q := oracleQuery{account: oracleAccounts[rng.IntN(len(oracleAccounts))], page: 1 + rng.IntN(4), size: 1 + rng.IntN(12), asc: rng.IntN(2) == 0}
 	for range rng.IntN(3) {
 		q.tags = append(q.tags, oracleTags[rng.IntN(len(oracleTags))])
@@ -113,8 +113,8 @@ func (q oracleQuery) encode(rng *rand.Rand) string {
 }
 
 // expect is the reference implementation: filter, sort, count, slice.
-func (q oracleQuery) expect(data []store.Resource) (ids []string, total int) {
-	var match []store.Resource
+func (q oracleQuery) expect(data []resources.Resource) (ids []string, total int) {
+	var match []resources.Resource
 	for _, r := range data {
 		if r.AccountID != q.account || !strings.HasPrefix(r.DirectoryPath, q.prefix) {
 			continue
@@ -127,7 +127,7 @@ func (q oracleQuery) expect(data []store.Resource) (ids []string, total int) {
 		}
 		match = append(match, r)
 	}
-	slices.SortFunc(match, func(a, b store.Resource) int {
+	slices.SortFunc(match, func(a, b resources.Resource) int {
 		c := a.CreatedAt.Compare(b.CreatedAt)
 		if c == 0 {
 			c = strings.Compare(a.ID, b.ID)

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -16,13 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/blobstore/blobtest"
-	"github.com/re-factor/resources/resources"
-	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/store"
 	"github.com/re-factor/resources/store/storetest"
-	"github.com/re-factor/resources/urlfetch"
 )
 
 // Accounts of the request-path benchmark, named and sized after
@@ -106,8 +101,8 @@ func BenchmarkRequestPathStore(b *testing.B) {
 
 type benchRequest struct {
 	name, target string
-	filter       store.ResourceFilter // the list's, for the store alone
-	items        int                  // resources in the answer; -1 for one resource
+	filter       resources.Filter // the list's, for the store alone
+	items        int              // resources in the answer; -1 for one resource
 }
 
 // benchRequests are Q1, Q5 and Q9 of cmd/refactor-bench/queries.go, and a
@@ -117,13 +112,13 @@ func benchRequests(ids []string) []benchRequest {
 	weekEnd := weekStart.Add(7 * 24 * time.Hour)
 	return []benchRequest{
 		{name: "Q1", target: "/v1/resources",
-			filter: store.ResourceFilter{AccountID: benchLarge, Page: 1, PageSize: 20}, items: 20},
+			filter: resources.Filter{AccountID: benchLarge, Page: 1, PageSize: 20}, items: 20},
 		{name: "Q5", target: "/v1/resources?created_after=" + weekStart.Format(time.RFC3339) +
 			"&created_before=" + weekEnd.Format(time.RFC3339),
-			filter: store.ResourceFilter{AccountID: benchLarge, Page: 1, PageSize: 20,
+			filter: resources.Filter{AccountID: benchLarge, Page: 1, PageSize: 20,
 				CreatedAfter: &weekStart, CreatedBefore: &weekEnd}, items: 20},
 		{name: "Q9", target: "/v1/resources",
-			filter: store.ResourceFilter{AccountID: benchSmall, Page: 1, PageSize: 20}, items: 20},
+			filter: resources.Filter{AccountID: benchSmall, Page: 1, PageSize: 20}, items: 20},
 		{name: "get", target: "/v1/resource/" + ids[0], items: -1},
 	}
 }
@@ -150,7 +145,7 @@ func newBenchServer(b *testing.B) (http.Handler, *store.DB, []string) {
 		b.Fatalf("-bench.engine %q: want sqlite-memory or postgres", *benchEngine)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	var rs []store.Resource
+	var rs []resources.Resource
 	var ids []string
 	for i := range benchLargeRows + benchSmallRows {
 		acct := benchLarge
@@ -164,22 +159,13 @@ func newBenchServer(b *testing.B) (http.Handler, *store.DB, []string) {
 		rs = append(rs, res)
 	}
 	storetest.MustImport(b, db, rs...)
-	v, err := auth.New(ctx, auth.Config{Secret: []byte(testSecret)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { v.Close() })
-	h, err := server.New(server.Config{DB: db, Verifier: v, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Resources: mustService(b, resources.Config{DB: db, Blobs: blobtest.Open(b, "file"), Fetcher: urlfetch.New(urlfetch.Config{})})})
-	if err != nil {
-		b.Fatal(err)
-	}
+	h := newHandler(b, db, blobtest.Open(b, "file"), nil)
 	return h, db, ids
 }
 
 // benchResource is shaped like a row of cmd/refactor-bench's dataset: one
 // to five tags, a nested directory, a quarter with metadata.
-func benchResource(r *rand.Rand, account string, n int) store.Resource {
+func benchResource(r *rand.Rand, account string, n int) resources.Resource {
 	tags := []string{"t000", "t001", "t002", "t003", "t004"}[:1+r.IntN(5)]
 	res := storetest.NewResource(account, n, storetest.Tagged(tags...),
 		storetest.In(fmt.Sprintf("/d%d/d%d", r.IntN(8), r.IntN(8))),

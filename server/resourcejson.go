@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/gen"
-	"github.com/re-factor/resources/store"
 )
 
 // The answers that carry resources are written here without reflection:
@@ -28,7 +28,7 @@ import (
 
 // resourcePage is the list's 200 answer.
 type resourcePage struct {
-	items                 []store.Resource
+	items                 []resources.Resource
 	total, page, pageSize int64
 	nextCursor            string // omitted when ""
 }
@@ -62,7 +62,7 @@ func (p resourcePage) VisitListResourcesResponse(w http.ResponseWriter) error {
 
 // resourceBody is the 200 answer of the operations that return one
 // resource.
-type resourceBody struct{ r *store.Resource }
+type resourceBody struct{ r *resources.Resource }
 
 func (rb resourceBody) VisitGetResourceResponse(w http.ResponseWriter) error    { return rb.write(w) }
 func (rb resourceBody) VisitUpdateResourceResponse(w http.ResponseWriter) error { return rb.write(w) }
@@ -104,7 +104,7 @@ func writeJSON(w http.ResponseWriter, appendBody func([]byte) ([]byte, error)) e
 // appendResource appends r in its API form: fields in the order of
 // gen.Resource's (alphabetical), optional ones omitted when nil, tags
 // always present, times in UTC.
-func appendResource(b []byte, r *store.Resource) ([]byte, error) {
+func appendResource(b []byte, r *resources.Resource) ([]byte, error) {
 	id, err := uuid.Parse(r.ID)
 	if err != nil {
 		return nil, fmt.Errorf("stored resource id %q: %w", r.ID, err)

@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/gen"
-	"github.com/re-factor/resources/store"
 )
 
 // TestResourceJSONMatchesGenerated holds the reflection-free answers to
@@ -79,7 +79,7 @@ func TestResourceJSONMatchesGenerated(t *testing.T) {
 // fails here until genResource, and so the comparison, knows it.
 func TestGenResourceCoversSpec(t *testing.T) {
 	s, typ := "x", "s3"
-	res := store.Resource{ID: uuid.NewString(), AccountID: "a", Name: "n", DirectoryPath: "/", MimeType: "text/plain",
+	res := resources.Resource{ID: uuid.NewString(), AccountID: "a", Name: "n", DirectoryPath: "/", MimeType: "text/plain",
 		SHA256: strings.Repeat("0", 64), OriginalURI: &s, ExternalID: &s, ExternalStorageType: &typ,
 		StorageBucket: "b", StorageKey: "k", SizeBytes: 1, Tags: []string{"t"}, Metadata: json.RawMessage(`{}`),
 		CreatedBy: &s, CreatedAt: time.Now(), UpdatedAt: time.Now()}
@@ -90,7 +90,7 @@ func TestGenResourceCoversSpec(t *testing.T) {
 	v := reflect.ValueOf(api)
 	for i := range v.NumField() {
 		if v.Field(i).IsZero() {
-			t.Errorf("gen.Resource.%s is not set from a store.Resource", v.Type().Field(i).Name)
+			t.Errorf("gen.Resource.%s is not set from a resources.Resource", v.Type().Field(i).Name)
 		}
 	}
 }
@@ -106,7 +106,7 @@ func generatedAnswer(visit func(http.ResponseWriter) error) (string, error) {
 
 // genResource is a stored resource in the generated API type, the way the
 // handlers built it before they wrote JSON themselves.
-func genResource(r *store.Resource) (gen.Resource, error) {
+func genResource(r *resources.Resource) (gen.Resource, error) {
 	id, err := uuid.Parse(r.ID)
 	if err != nil {
 		return gen.Resource{}, err
@@ -162,14 +162,14 @@ var metadataSamples = []string{"", `{}`, `{"source":"bench","batch":12}`, `{ "a"
 	"{\"html\":\"<b>&</b>\",\"sep\":\"\u2028\u2029\"}", `{"nested":{"x":{"y":["é","😀","\u00e9"]}}}`,
 	"{\n\t\"k\": \"v w\"\r\n}", `{"esc":"\"\\\/\b\f\n\r\t\u0000"}`}
 
-func randomResource(r *rand.Rand) store.Resource {
+func randomResource(r *rand.Rand) resources.Resource {
 	ids := []func(uuid.UUID) string{
 		uuid.UUID.String,
 		func(u uuid.UUID) string { return strings.ToUpper(u.String()) },
 		func(u uuid.UUID) string { return "urn:uuid:" + u.String() },
 		func(u uuid.UUID) string { return "{" + u.String() + "}" },
 	}
-	res := store.Resource{
+	res := resources.Resource{
 		ID:            ids[r.IntN(len(ids))](uuid.UUID(randomBytes16(r))),
 		AccountID:     randomString(r),
 		Name:          randomString(r),

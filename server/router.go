@@ -2,32 +2,30 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
+	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
-	oapimiddleware "github.com/oapi-codegen/echo-middleware"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/catalog"
 	"github.com/re-factor/resources/gen"
-	"github.com/re-factor/resources/resources"
-	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/server/validation"
+	"github.com/re-factor/resources/webhooks"
 )
 
 // Config holds what the HTTP layer depends on.
 type Config struct {
-	// DB answers the readiness probe; Resources serves every operation on
-	// resources, and its MaxContentBytes caps request bodies to match.
-	DB        *store.DB
-	Resources *resources.Service
-	Verifier  *auth.Verifier
-	Logger    *slog.Logger
+	// Catalog serves every operation on resources and the readiness probe;
+	// its MaxContentBytes caps request bodies to match.
+	Catalog  *catalog.Service
+	Verifier *auth.Verifier
+	Logger   *slog.Logger
 	// Metrics, when set, counts every request; with ServeMetrics it is
 	// also served at GET /metrics (main serves it on METRICS_ADDR instead
 	// when that is set).
@@ -39,177 +37,183 @@ type Config struct {
 	// RateLimit, when its RPS is set, limits each account's requests
 	// (429 with Retry-After beyond); off by default.
 	RateLimit RateLimit
+	// Links (links.go): PublicURL, when set, starts every download link's
+	// URL (scheme, host and any path prefix, no trailing "/"), else the
+	// request's scheme and host do; LinkRedirect answers downloads through
+	// links with 302 to a storage URL signed for at most a minute (the
+	// bucket must sign: New fails otherwise); LinkMissLimit, when its RPS
+	// is set, limits per client address the link requests that find no
+	// link.
+	PublicURL     string
+	LinkRedirect  bool
+	LinkMissLimit RateLimit
+	// Drain, when set, is how main tells the server it is shutting down
+	// (drain.go); without it the server never drains.
+	Drain *Drain
+	// EventsHeartbeat is how often an idle event stream sends a comment;
+	// default DefaultHeartbeat.
+	EventsHeartbeat time.Duration
+	// Webhooks serves the webhook routes; without it they answer 503.
+	Webhooks *webhooks.Service
 }
 
-// New builds the echo instance that main serves and tests drive: embedded
-// spec → cheap refusals on the headers (size, type, authentication, rate) →
-// request validator → strict handlers, with one error handler rendering
-// every failure as {"error": "..."}. Nothing reads a body before its request
-// is authenticated and within its account's rate.
+// New builds the echo instance that main serves and tests drive: cheap
+// refusals on the headers (size, type, authentication, rate), then the
+// request validator, then the strict handlers, with one error handler
+// rendering every failure as {"error": "..."}. Nothing reads a body before
+// its request is authenticated and within its account's rate.
 func New(cfg Config) (*echo.Echo, error) {
-	if cfg.DB == nil || cfg.Resources == nil || cfg.Verifier == nil {
-		return nil, errors.New("server: Config needs DB, Resources and Verifier")
+	if cfg.Catalog == nil || cfg.Verifier == nil {
+		return nil, errors.New("server: Config needs Catalog and Verifier")
 	}
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
-	maxContent := cfg.Resources.MaxContentBytes()
-	spec, formats, err := validatorSpec()
-	if err != nil {
-		return nil, fmt.Errorf("server: load embedded spec: %w", err)
-	}
 	if _, err := servedSpec(); err != nil {
 		return nil, fmt.Errorf("server: prepare served spec: %w", err)
 	}
-	ops, err := newOperations(spec)
-	if err != nil {
-		return nil, fmt.Errorf("server: read the spec's operations: %w", err)
-	}
-	// From here on the request validator sees the spec without security:
-	// authenticate has checked it (ops keeps who needs a token) before any
-	// body was read, and kin-openapi's own check reads the whole body into
-	// memory first.
-	withoutSecurity(spec)
-	s := &Server{db: cfg.DB, resources: cfg.Resources, verifier: cfg.Verifier, log: cfg.Logger,
-		validation: validationOptions(formats)}
-	if s.createRoute, err = ops.byID(streamedOperation); err != nil {
-		return nil, err
-	}
-	if rb := s.createRoute.Operation.RequestBody; rb == nil || rb.Value == nil {
-		return nil, fmt.Errorf("server: the spec's %s has no request body", streamedOperation)
-	}
-	s.contentRule, _ = spec.Components.Schemas["DataURL"].Value.Extensions["x-pattern-rule"].(string)
-	maxBody := MaxBodyBytes(maxContent)
-
-	e := echo.New()
-	e.HideBanner = true
-	e.HidePort = true
-	e.HTTPErrorHandler = s.handleError
-	// keepPlusInTimestamps first: nothing before it may decode the query.
-	// lingerAfterEarlyAnswer next, so the time spent draining a refused body
-	// is nobody's latency.
-	mw := []echo.MiddlewareFunc{keepPlusInTimestamps, lingerAfterEarlyAnswer(2 * maxBody)}
-	if cfg.Metrics != nil {
-		mw = append(mw, cfg.Metrics.middleware)
-	}
-	mw = append(mw, compressResponses(), requestID, s.accessLog, recoverPanic, clientGone, securityHeaders)
-	// CORS before anything that can refuse a request, so a browser can
-	// read every error.
-	if len(cfg.CORSAllowedOrigins) > 0 {
-		mw = append(mw, cors(cfg.CORSAllowedOrigins))
-	}
-	mw = append(mw, requireJSON, limitBody(func(c echo.Context) int64 {
-		if op, _ := ops.of(c); op.route == s.createRoute {
-			return maxBody
-		}
-		return maxKept
-	}), s.authenticate(ops))
-	if l := newLimiters(cfg.RateLimit); l != nil {
-		mw = append(mw, limitAccounts(l))
-	}
-	quick, err := newQuickCheck(spec, s.validation)
+	v, err := validation.New(validation.Config{Streamed: append([]string{streamedCreate}, uploadOps...), HandlerPatterns: []string{"DataURL"}})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	mw = append(mw, s.requestValidator(spec, false, func(c echo.Context) bool {
-		op, _ := ops.of(c)
-		if outsideSpec(c) || op.route == s.createRoute {
-			return true
+	s := &Server{catalog: cfg.Catalog, verifier: cfg.Verifier, log: cfg.Logger, validator: v,
+		contentRule: v.Rule("DataURL"), drain: cfg.Drain,
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), linkRedirect: cfg.LinkRedirect,
+		heartbeat: cmp.Or(cfg.EventsHeartbeat, DefaultHeartbeat), webhooks: cfg.Webhooks}
+	if cfg.LinkRedirect {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := cfg.Catalog.CanPresign(ctx); err != nil {
+			return nil, fmt.Errorf("server: LINK_REDIRECT=storage needs a bucket that signs URLs: %w", err)
 		}
-		return op.route != nil && op.route.Operation.RequestBody == nil && quick.passes(c)
-	}), singleQueryValues(spec))
-	e.Use(composedOnce(mw...))
-	gen.RegisterHandlersWithOptions(e, handlers{ServerInterface: gen.NewStrictHandler(s, nil), create: s.createResource},
-		gen.RegisterHandlersOptions{OperationMiddlewares: map[string][]echo.MiddlewareFunc{
-			streamedOperation: {s.requestValidator(spec, true, nil)},
-		}})
-	registerDocsAssets(e)
-	registerConsole(e, maxContent)
+	}
+	maxContent := cfg.Catalog.MaxContentBytes()
+	maxBody := MaxBodyBytes(maxContent)
+	tus, err := s.newUploads()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	uploads := uploadRoutes{tus}
+	maxUploadBody := uploadBodyLimit(cfg.Catalog)
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	// Behind a proxy on a loopback or private address, the client is the
+	// one X-Forwarded-For names; a direct client's header is ignored. Only
+	// the per-address limit of link requests asks (guardLinks).
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	e.Use(chain(
+		// Before anything decodes the query.
+		keepPlusInTimestamps,
+		// Outside every latency: time spent draining a refused body is
+		// nobody's.
+		lingerAfterEarlyAnswer(2*maxBody),
+		optional(cfg.Metrics != nil, cfg.Metrics.middleware),
+		compressResponses(),
+		requestID,
+		s.accessLog,
+		recoverPanic,
+		clientGone,
+		securityHeaders,
+		closeWhenDraining(cfg.Drain),
+		// Before anything that can refuse a request, so a browser can read
+		// every error.
+		optional(len(cfg.CORSAllowedOrigins) > 0, cors(cfg.CORSAllowedOrigins)),
+		// The refusals on the headers alone, cheapest first.
+		requireBodyType(v),
+		limitBody(func(c echo.Context) int64 {
+			if op, _ := v.Operation(c); op != nil && op.Streamed {
+				if isUploadOp(op) {
+					return maxUploadBody
+				}
+				return maxBody
+			}
+			return maxKept
+		}),
+		// A link's token, on the path or as the bearer: its id for the
+		// log, and the limit on tokens that find nothing.
+		guardLinks(newAddressLimiter(cfg.LinkMissLimit)),
+		s.authenticate(v),
+		optional(cfg.RateLimit.RPS > 0, limitAccounts(newLimiters(cfg.RateLimit))),
+		// Only now may a body be read.
+		v.Middleware(),
+	))
+	routes := withHead{e}
+	gen.RegisterHandlers(routes, handlers{ServerInterface: gen.NewStrictHandler(s, []gen.StrictMiddlewareFunc{requestFacts}), create: s.createResource, uploads: uploads})
+	registerDocsAssets(routes)
+	registerConsole(routes, maxContent, cfg.Catalog.MaxUploadBytes())
 	if cfg.Metrics != nil && cfg.ServeMetrics {
-		e.GET(metricsPath, echo.WrapHandler(cfg.Metrics.Handler()))
+		routes.GET(metricsPath, echo.WrapHandler(cfg.Metrics.Handler()))
 	}
 	return e, nil
 }
 
-// streamedOperation is the one operation whose body is not decoded whole
-// before its handler runs: createResource reads it as a stream.
-const streamedOperation = "createResource"
+// withHead registers every GET route for HEAD too, with the same handler
+// and middleware (RFC 9110 section 9.1: a general-purpose server supports
+// GET and HEAD). The validator checks a HEAD as its GET; handlers see the
+// HEAD, and net/http drops the body they write.
+type withHead struct{ *echo.Echo }
+
+func (r withHead) GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	r.Echo.HEAD(path, h, m...)
+	return r.Echo.GET(path, h, m...)
+}
+
+// streamedCreate is the operation whose body is not decoded whole before
+// its handler runs: createResource reads it as a stream.
+const streamedCreate = "createResource"
 
 // handlers serves every operation through the generated strict handler
-// except createResource, which reads its raw body (createResource).
+// except createResource, which reads its raw body (createResource), and
+// the resumable upload routes, which tusd serves (uploads.go).
 type handlers struct {
 	gen.ServerInterface
-	create echo.HandlerFunc
+	create  echo.HandlerFunc
+	uploads uploadRoutes
 }
 
 func (h handlers) CreateResource(c echo.Context) error { return h.create(c) }
 
-// validationOptions are kin-openapi's options for every check against the
-// spec: the request validator's and the streamed create's body.
-// formats are the string formats validatorSpec's document needs.
-func validationOptions(formats map[string]openapi3.StringFormatValidator) openapi3filter.Options {
-	return openapi3filter.Options{
-		// With MultiError each failure stays a RequestError naming its
-		// parameter; without it the middleware flattens schema errors and
-		// loses the name.
-		MultiError: true,
-		// The handlers fill in the spec's defaults for absent parameters
-		// (TestHandlerDefaultsAreTheSpecs); kin-openapi's own would
-		// re-parse and re-encode the query once per absent parameter.
-		SkipSettingDefaults: true,
-		SchemaValidationOptions: []openapi3.SchemaValidationOption{
-			openapi3.WithStringFormatValidators(formats),
-		},
-	}
+func (h handlers) UploadOptions(c echo.Context) error { return h.uploads.UploadOptions(c) }
+
+func (h handlers) CreateUpload(c echo.Context, p gen.CreateUploadParams) error {
+	return h.uploads.CreateUpload(c, p)
 }
 
-// requestValidator checks requests against the spec, their bodies too
-// unless withoutBody; skip, when set, picks requests it lets through.
-func (s *Server) requestValidator(spec *openapi3.T, withoutBody bool, skip middleware.Skipper) echo.MiddlewareFunc {
-	opts := s.validation
-	opts.ExcludeRequestBody = withoutBody
-	return oapimiddleware.OapiRequestValidatorWithOptions(spec, &oapimiddleware.Options{
-		DoNotValidateServers: true,
-		Skipper:              skip,
-		Options:              opts,
-		MultiErrorHandler:    firstValidationError,
-	})
+func (h handlers) GetUpload(c echo.Context, id openapi_types.UUID) error {
+	return h.uploads.GetUpload(c, id)
 }
 
-// composedOnce chains mw, outermost first, around the matched route's
-// handler, once: echo composes its middleware anew for every request, a
-// closure per middleware, and this is the one middleware it sees. It
-// relies on echo calling it with the route echo matched, c.Handler().
-func composedOnce(mw ...echo.MiddlewareFunc) echo.MiddlewareFunc {
+func (h handlers) UploadChunk(c echo.Context, id openapi_types.UUID, p gen.UploadChunkParams) error {
+	return h.uploads.UploadChunk(c, id, p)
+}
+
+func (h handlers) TerminateUpload(c echo.Context, id openapi_types.UUID, p gen.TerminateUploadParams) error {
+	return h.uploads.TerminateUpload(c, id, p)
+}
+
+// chain composes mw, outermost first, around the matched route's handler,
+// once: echo composes its middleware anew for every request, a closure per
+// middleware, and this is the one middleware it sees. It relies on echo
+// calling it with the route echo matched, c.Handler(). Nil entries (see
+// optional) are left out.
+func chain(mw ...echo.MiddlewareFunc) echo.MiddlewareFunc {
 	h := func(c echo.Context) error { return c.Handler()(c) }
 	for i := len(mw) - 1; i >= 0; i-- {
-		h = mw[i](h)
+		if mw[i] != nil {
+			h = mw[i](h)
+		}
 	}
 	return func(echo.HandlerFunc) echo.HandlerFunc { return h }
+}
+
+// optional is mw when on, else nil, which chain leaves out.
+func optional(on bool, mw echo.MiddlewareFunc) echo.MiddlewareFunc {
+	if !on {
+		return nil
+	}
+	return mw
 }
 
 // metricsPath is where Prometheus scrapes when metrics share the API's
 // listener.
 const metricsPath = "/metrics"
-
-// outsideSpec picks the routes the request validator must let through
-// because openapi.yaml does not describe them: operational endpoints, the
-// reference page's assets and the console.
-func outsideSpec(c echo.Context) bool {
-	p := c.Request().URL.Path
-	return p == metricsPath || strings.HasPrefix(p, docsAssetPrefix) ||
-		p == "/console" || strings.HasPrefix(p, consolePrefix)
-}
-
-// firstValidationError picks the error to report: an oversized body, else
-// the first invalid parameter or body.
-func firstValidationError(me openapi3.MultiError) *echo.HTTPError {
-	// A body cut off while streaming makes the validator's other checks
-	// fail on the truncated request: they must not hide the 413.
-	for _, err := range me {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return &echo.HTTPError{Code: http.StatusRequestEntityTooLarge,
-				Message: fmt.Sprintf("request body is larger than %d bytes", tooLarge.Limit)}
-		}
-	}
-	return &echo.HTTPError{Code: http.StatusBadRequest, Message: "invalid request", Internal: me[0]}
-}

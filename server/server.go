@@ -5,30 +5,34 @@ package server
 
 import (
 	"log/slog"
+	"time"
 
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
+	"github.com/re-factor/resources/webhooks"
 
 	"github.com/re-factor/resources/auth"
+	"github.com/re-factor/resources/catalog"
 	"github.com/re-factor/resources/gen"
-	"github.com/re-factor/resources/resources"
-	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/server/validation"
 )
 
 // Server implements the generated strict interface; each operation lives in
 // the file of the resource it serves.
 type Server struct {
-	db        *store.DB
-	resources *resources.Service
+	catalog   *catalog.Service
 	verifier  *auth.Verifier
 	log       *slog.Logger
-	// validation holds kin-openapi's options for every check against the
-	// spec; createRoute is the operation whose body createResource checks,
-	// and contentRule the spec's words for its content's rule, which
-	// createResource applies as the content streams.
-	validation  openapi3filter.Options
-	createRoute *routers.Route
+	validator *validation.Validator
+	drain     *Drain
+	ready     readiness
+	// contentRule is the spec's words for the rule of a create's content,
+	// which createResource applies as the content streams.
 	contentRule string
+	// publicURL starts the URLs of download links ("" for the request's
+	// origin); linkRedirect sends their downloads to signed storage URLs.
+	publicURL    string
+	linkRedirect bool
+	heartbeat    time.Duration     // of event streams (events.go)
+	webhooks     *webhooks.Service // nil: the webhook routes answer 503
 }
 
 var _ gen.StrictServerInterface = (*Server)(nil)

@@ -3,19 +3,16 @@ package server_test
 import (
 	"flag"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/server/spectest"
 )
 
-var (
-	specCases = flag.Int("spec.cases", 300, "requests per engine in TestSpecValidIffAccepted (CI's short form; try 10000 by hand)")
-	specSeed  = flag.Uint64("spec.seed", 0, "seed of TestSpecValidIffAccepted (0: random, logged)")
-)
+var specCases = flag.Int("spec.cases", 300, "requests per engine in TestSpecValidIffAccepted (CI's short form; try 10000 by hand)")
 
 // TestSpecValidIffAccepted is the property that openapi.yaml says
 // everything the server enforces: random create and update bodies, item
@@ -27,11 +24,8 @@ var (
 // from the spec's own prose (spectest.ProseRules), and a uri the spec
 // accepts may still fail to fetch, which must then be said.
 func TestSpecValidIffAccepted(t *testing.T) {
-	seed := *specSeed
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
-	t.Logf("seed %d (-spec.seed to repeat), %d cases per engine", seed, *specCases)
+	seed := testkit.Seed(t)
+	t.Logf("%d cases per engine", *specCases)
 	client, err := spectest.LoadClient("../openapi.yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -6,14 +6,18 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/re-factor/resources/blobstore"
+	"github.com/re-factor/resources/blobstore/blobtest"
+	"github.com/re-factor/resources/store/storetest"
 	"github.com/re-factor/resources/urlfetch"
 )
 
@@ -169,7 +173,7 @@ func TestCreateFromURI(t *testing.T) {
 		}
 	}))
 	defer upstream.Close()
-	e := newEnvWith(t, "sqlite", func(c config) { c.Resources.MaxContentBytes = 1024 })
+	e := newEnvWith(t, "sqlite", func(c config) { c.Catalog.MaxContentBytes, c.Catalog.MaxUploadBytes = 1024, 2048 })
 	tok := rwToken(t, "acct")
 	typed := e.mustCreate(tok, map[string]any{"name": "t.json", "directory_path": "/u", "uri": upstream.URL + "/typed"})
 	if typed["mime_type"] != "application/json" || typed["original_uri"] != upstream.URL+"/typed" || typed["sha256"] != sha([]byte(`{"a":1}`)) {
@@ -186,15 +190,101 @@ func TestCreateFromURI(t *testing.T) {
 	}
 	assertNoOrphans(t, e)
 
-	strict := newEnvWith(t, "sqlite", func(c config) { c.Resources.Fetcher = urlfetch.New(urlfetch.Config{}) })
+	strict := newEnvWith(t, "sqlite", func(c config) { c.Catalog.Fetcher = urlfetch.New(urlfetch.Config{}) })
 	r := strict.send(http.MethodPost, "/v1/resources", tok, map[string]any{"name": "x", "directory_path": "/u", "uri": upstream.URL + "/typed"})
 	if r.status != http.StatusBadRequest || !strings.Contains(r.errorMessage(t), "address") {
 		t.Errorf("uri on loopback without URI_FETCH_ALLOW_PRIVATE = %d %s, want 400 naming the address", r.status, r.body)
 	}
 }
 
+// The limits of TestCreateFromURIUpToUploadLimit's servers.
+const uriMaxContent, uriMaxUpload = 1 << 20, 4 << 20
+
+// TestCreateFromURIUpToUploadLimit: a uri's content streams into storage
+// up to MAX_UPLOAD_BYTES, past MAX_CONTENT_BYTES (which bounds a JSON
+// body), whether the origin declares its length or not; beyond it, 413
+// and nothing stored. The fetch may outlast the connection's deadlines
+// (sized for a JSON body) as long as the origin does not stall.
+func TestCreateFromURIUpToUploadLimit(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		size := map[string]int64{"/under": 3 << 20, "/exact": uriMaxUpload, "/over": uriMaxUpload + 1, "/slow": 2 << 20}[strings.TrimSuffix(r.URL.Path, "/declared")]
+		if strings.HasSuffix(r.URL.Path, "/declared") {
+			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		p := &pattern{n: size}
+		for {
+			n, err := io.CopyN(w, p, 256<<10)
+			w.(http.Flusher).Flush() // chunked unless declared
+			if r.URL.Path == "/slow" {
+				time.Sleep(400 * time.Millisecond)
+			}
+			if err != nil || n == 0 {
+				return
+			}
+		}
+	}))
+	defer upstream.Close()
+	for _, engine := range storetest.Engines {
+		for _, kind := range blobtest.Kinds {
+			t.Run(engine+"/"+kind, func(t *testing.T) {
+				testCreateFromURIUpToUploadLimit(t, newUnstartedEnv(t, engine, kind, func(c config) {
+					c.Catalog.MaxContentBytes, c.Catalog.MaxUploadBytes = uriMaxContent, uriMaxUpload
+				}), upstream.URL)
+			})
+		}
+	}
+}
+
+func testCreateFromURIUpToUploadLimit(t *testing.T, u unstartedEnv, upstream string) {
+	// Deadlines far shorter than the slow origin's 8 × 400 ms, long
+	// enough for the other requests on a busy machine.
+	u.srv.Config.ReadTimeout, u.srv.Config.WriteTimeout = time.Second, 1500*time.Millisecond
+	u.srv.Start()
+	e := u.env
+	e.url = u.srv.URL
+	tok := rwToken(t, "acct")
+	for i, c := range []struct {
+		path   string
+		status int
+		size   int64
+	}{
+		{"/under", http.StatusOK, 3 << 20},
+		{"/under/declared", http.StatusOK, 3 << 20},
+		{"/exact", http.StatusOK, uriMaxUpload},
+		{"/over", http.StatusRequestEntityTooLarge, 0},
+		{"/over/declared", http.StatusRequestEntityTooLarge, 0},
+		{"/slow", http.StatusOK, 2 << 20},
+	} {
+		r := e.send(http.MethodPost, "/v1/resources", tok, map[string]any{"name": "f" + strconv.Itoa(i), "directory_path": "/u",
+			"uri": upstream + c.path})
+		if r.status != c.status {
+			t.Errorf("uri %s: %d %.300s, want %d", c.path, r.status, r.body, c.status)
+			continue
+		}
+		if c.status == http.StatusOK {
+			var res struct {
+				SHA256    string `json:"sha256"`
+				SizeBytes int64  `json:"size_bytes"`
+			}
+			r.json(t, &res)
+			if res.SizeBytes != c.size || res.SHA256 != patternSHA(c.size) {
+				t.Errorf("uri %s: stored %d bytes, sha256 %s; want %d, %s", c.path, res.SizeBytes, res.SHA256, c.size, patternSHA(c.size))
+			}
+		} else if !strings.Contains(r.errorMessage(t), strconv.Itoa(uriMaxUpload)) {
+			t.Errorf("uri %s: 413 %q does not name the limit", c.path, r.errorMessage(t))
+		}
+	}
+	var list struct{ Items []any }
+	e.get("/v1/resources?limit=100", tok).json(t, &list)
+	if len(list.Items) != 4 {
+		t.Errorf("%d resources, want the 4 under the limit", len(list.Items))
+	}
+	assertNoOrphans(t, e)
+}
+
 func TestCreateRejects(t *testing.T) {
-	e := newEnvWith(t, "sqlite", func(c config) { c.Resources.MaxContentBytes = 1024 })
+	e := newEnvWith(t, "sqlite", func(c config) { c.Catalog.MaxContentBytes = 1024 })
 	tok := rwToken(t, "acct")
 	ok := dataURL("text/plain", []byte("x"))
 	tests := []struct {
@@ -275,7 +365,7 @@ func assertNoOrphans(t *testing.T, e *env) {
 // yield.
 func orphanKeys(e *env, referenced blobstore.Referenced) ([]string, error) {
 	var keys []string
-	err := e.blobs.Orphans(context.Background(), time.Now().Add(time.Hour), referenced, false, func(o blobstore.Orphan) error {
+	err := e.blobs.Orphans(context.Background(), time.Now().Add(time.Hour), referenced, nil, false, func(o blobstore.Orphan) error {
 		keys = append(keys, o.Key)
 		return nil
 	})

@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/re-factor/resources/gen"
 )
 
 // Spec is one document responses are checked against.
@@ -76,4 +79,16 @@ func (s *Spec) Check(tb testing.TB, req *http.Request, status int, header http.H
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		tb.Errorf("%s: response to %s %s (%d) breaks the spec: %v\nbody: %.500s", s.Name, req.Method, req.URL.String(), status, err, body)
 	}
+}
+
+// DataURLPattern is the DataURL schema's pattern in the embedded spec: the
+// grammar of a create's content, which the request validator leaves to the
+// streamed create (upload.Decode) and its fuzz tests hold it to.
+func DataURLPattern(tb testing.TB) *regexp.Regexp {
+	tb.Helper()
+	spec, err := gen.GetSpec()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return regexp.MustCompile(spec.Components.Schemas["DataURL"].Value.Pattern)
 }

@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/gen"
-	"github.com/re-factor/resources/resources"
-	"github.com/re-factor/resources/store"
 )
 
 const (
@@ -23,7 +22,7 @@ func (s *Server) ListResources(ctx context.Context, req gen.ListResourcesRequest
 		return nil, err
 	}
 	f := listFilter(account, req.Params)
-	page, err := s.resources.List(ctx, f)
+	page, err := s.catalog.List(ctx, f)
 	var re *resources.Error
 	if errors.As(err, &re) && re.Field != "" {
 		// The filter comes from the query; the validator has refused all
@@ -39,8 +38,8 @@ func (s *Server) ListResources(ctx context.Context, req gen.ListResourcesRequest
 
 // listFilter reads the validated query into a store filter, filling in the
 // spec's defaults.
-func listFilter(account string, p gen.ListResourcesParams) store.ResourceFilter {
-	f := store.ResourceFilter{
+func listFilter(account string, p gen.ListResourcesParams) resources.Filter {
+	f := resources.Filter{
 		AccountID:     account,
 		CreatedAfter:  p.CreatedAfter,
 		CreatedBefore: p.CreatedBefore,
