@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +19,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/auth"
-	"github.com/re-factor/resources/resources"
-	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/catalog"
 )
 
 // devSecretPath keeps the development secret across restarts, so tokens
@@ -31,8 +33,11 @@ const (
 	demoScope   = "resources:read resources:write"
 )
 
+// demoTemplate is the demo data without what its content determines;
+// demoLines fills that in.
+//
 //go:embed demo.jsonl
-var demoData []byte
+var demoTemplate []byte
 
 // devSecret returns the secret stored at path, creating a random one first
 // when there is none.
@@ -60,23 +65,62 @@ func devSecret(path string) (string, error) {
 
 // loadDemoIfEmpty loads the bundled demo resources, bytes included, into a
 // database that holds none, so a fresh `make run` has something to list and
-// download.
-func loadDemoIfEmpty(ctx context.Context, db *store.DB, svc *resources.Service, logger *slog.Logger) error {
-	n, err := db.CountResources(ctx, "")
+// download. It returns how many it loaded: none into a database that held
+// some.
+func loadDemoIfEmpty(ctx context.Context, svc *catalog.Service, logger *slog.Logger) (int64, error) {
+	n, err := svc.Count(ctx, "")
 	if err != nil || n > 0 {
-		return err
+		return 0, err
 	}
-	loaded, err := svc.Import(ctx, decodeLines(bytes.NewReader(demoData)), demoContent)
+	lines, perAccount, err := demoLines()
 	if err != nil {
-		return fmt.Errorf("load demo data: %w", err)
+		return 0, err
 	}
-	logger.Info("loaded demo data", "resources", loaded, "account", demoAccount)
-	return nil
+	loaded, err := svc.Import(ctx, bytes.NewReader(lines), catalog.ImportOptions{
+		Content: func(r resources.Resource) io.Reader { return bytes.NewReader(demoContent(r)) },
+	})
+	if err != nil {
+		return 0, fmt.Errorf("load demo data: %w", err)
+	}
+	logger.Info("loaded demo data", "resources", loaded, "by_account", perAccount)
+	return loaded, nil
+}
+
+// demoLines is the demo data in the import format: demoTemplate's lines
+// with each resource's sha256 and size_bytes, taken from its content
+// (demoContent), filled in. It counts the lines of each account: the demo
+// data holds another account's resources too, which show that the demo
+// account's token cannot see them, and the log says so.
+func demoLines() ([]byte, map[string]int, error) {
+	var out bytes.Buffer
+	perAccount := map[string]int{}
+	n := 0
+	for line := range bytes.Lines(demoTemplate) {
+		n++
+		// The resource names the content; the fields keep the line as
+		// written but for the two added.
+		var r resources.Resource
+		var fields map[string]json.RawMessage
+		if err := errors.Join(json.Unmarshal(line, &r), json.Unmarshal(line, &fields)); err != nil {
+			return nil, nil, fmt.Errorf("demo.jsonl line %d: %w", n, err)
+		}
+		perAccount[r.AccountID]++
+		content := demoContent(r)
+		sum := sha256.Sum256(content)
+		fields["sha256"], _ = json.Marshal(hex.EncodeToString(sum[:]))
+		fields["size_bytes"], _ = json.Marshal(len(content))
+		b, err := json.Marshal(fields)
+		if err != nil {
+			return nil, nil, fmt.Errorf("demo.jsonl line %d: %w", n, err)
+		}
+		out.Write(append(b, '\n'))
+	}
+	return out.Bytes(), perAccount, nil
 }
 
 // demoContent is a demo resource's bytes: a sentence naming it.
-func demoContent(r store.Resource) io.Reader {
-	return strings.NewReader(fmt.Sprintf("Demo content of %s for account %s.\n", path.Join(r.DirectoryPath, r.Name), r.AccountID))
+func demoContent(r resources.Resource) []byte {
+	return fmt.Appendf(nil, "Demo content of %s for account %s.\n", path.Join(r.DirectoryPath, r.Name), r.AccountID)
 }
 
 // devBanner is what serve --dev and --ephemeral print once listening: where
@@ -85,7 +129,7 @@ type devBanner struct {
 	addr, account string
 	ephemeral     bool
 	seeded        int64
-	seedFile      string
+	seedFrom      string // the --seed file or the demo data
 }
 
 // print writes the banner with a 24-hour token for b.account signed with
@@ -95,8 +139,8 @@ func (b devBanner) print(w io.Writer, secret string) error {
 	what := "re-factor resources API"
 	if b.ephemeral {
 		what += fmt.Sprintf(" (ephemeral: in memory, gone on exit; %d resources seeded", b.seeded)
-		if b.seedFile != "" {
-			what += " from " + b.seedFile
+		if b.seedFrom != "" {
+			what += " from " + b.seedFrom
 		}
 		what += ")"
 	}

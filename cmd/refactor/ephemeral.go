@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/re-factor/resources/resources"
+	"github.com/re-factor/resources/catalog"
 )
 
 // ephemeral turns cfg into a throwaway server for a consumer's CI: the
@@ -25,13 +25,13 @@ func ephemeral(cfg config) config {
 
 // seed imports the JSON Lines file at path (the import format), all lines or
 // none, and returns how many resources it loaded.
-func seed(ctx context.Context, svc *resources.Service, path string) (int64, error) {
+func seed(ctx context.Context, svc *catalog.Service, path string) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("seed: %w", err)
 	}
 	defer f.Close()
-	n, err := svc.Import(ctx, decodeLines(f), nil)
+	n, err := svc.Import(ctx, f, catalog.ImportOptions{})
 	if err != nil {
 		return 0, fmt.Errorf("seed %s: nothing loaded: %w", path, err)
 	}

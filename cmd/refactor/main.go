@@ -1,5 +1,5 @@
-// Command refactor is the resources API server and its data tools:
-// serve, migrate, import, export, token and config.
+// Command refactor is the resources API server and its data tools, one
+// command each; usage lists them and run dispatches them.
 package main
 
 import (
@@ -15,19 +15,23 @@ import (
 const usage = `usage: refactor <command> [flags]
 
 commands:
-  serve    run the HTTP server (migrates the database first); --dev for a
-           demo with a signed-in console link, --ephemeral [--seed F] for a
-           throwaway in-memory server for tests
-  migrate  apply database migrations to DATABASE_URL
-  import   load JSON Lines resources (--file F, - for stdin), all or nothing;
-           shows progress on a terminal
-  export   write resources as JSON Lines to stdout (--account A); shows
-           progress on a terminal
-  gc       remove stored bytes no resource references (--grace 1h, --dry-run)
-  token    print an HS256 token signed with JWT_SECRET (--account A)
-  config   print the configuration reference as a Markdown table
+  serve        run the HTTP server (migrates the database first); --dev for a
+               demo with a signed-in console link, --ephemeral [--seed F] for
+               a throwaway in-memory server for tests
+  migrate      apply database migrations to DATABASE_URL
+  import       load JSON Lines resources (--file F, - for stdin), all or
+               nothing; shows progress on a terminal
+  export       write resources as JSON Lines to stdout (--account A); shows
+               progress on a terminal
+  gc           remove stored bytes no resource references (--grace 1h,
+               --dry-run), and links that expired or were used up
+  revoke-links revoke every download and upload link of an account
+               (--account A) or of all (--all)
+  token        print an HS256 token signed with JWT_SECRET (--account A)
+  config       print the configuration reference as a Markdown table
   healthcheck  exit 0 when the server on LISTEN_ADDR answers /healthz
-  version  print the version and commit of this build
+  version      print the version and commit of this build
+  help         print this
 
 Configuration comes from the environment; "refactor config" lists it.
 `
@@ -69,6 +73,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exportCmd(ctx, cfg, args, stdout, stderr)
 	case "gc":
 		return gcCmd(ctx, cfg, args, stdout, stderr)
+	case "revoke-links":
+		return revokeLinksCmd(ctx, cfg, args, stderr)
 	case "token":
 		return tokenCmd(cfg, args, stdout)
 	case "healthcheck":

@@ -40,14 +40,25 @@ func (c *cli) mustRun(stdin string, args ...string) string {
 	return out
 }
 
+// demoInput is the demo data in the import format.
+func demoInput(t *testing.T) string {
+	t.Helper()
+	lines, _, err := demoLines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(lines)
+}
+
 func TestExportImportRoundTrip(t *testing.T) {
+	demo := demoInput(t)
 	for _, engine := range storetest.Engines {
 		t.Run(engine, func(t *testing.T) {
 			first := newCLI(t, engine)
-			first.mustRun(string(demoData), "import", "--file", "-")
+			first.mustRun(demo, "import", "--file", "-")
 			exported := first.mustRun("", "export")
-			if n := strings.Count(exported, "\n"); n != strings.Count(string(demoData), "\n") {
-				t.Fatalf("exported %d lines, imported %d", n, strings.Count(string(demoData), "\n"))
+			if n := strings.Count(exported, "\n"); n != strings.Count(demo, "\n") {
+				t.Fatalf("exported %d lines, imported %d", n, strings.Count(demo, "\n"))
 			}
 			second := newCLI(t, engine)
 			second.mustRun(exported, "import", "--file", "-")
@@ -64,7 +75,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 
 func TestImportIsAtomicAndNamesTheLine(t *testing.T) {
 	c := newCLI(t, "sqlite")
-	lines := strings.SplitAfter(string(demoData), "\n")
+	lines := strings.SplitAfter(demoInput(t), "\n")
 	bad := strings.Replace(lines[2], `"directory_path":"/`, `"directory_path":"relative/`, 1)
 	input := lines[0] + lines[1] + bad + lines[3]
 	_, _, err := c.run(input, "import", "--file", "-")

@@ -3,12 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"sync/atomic"
 	"time"
-
-	"github.com/re-factor/resources/store"
 )
 
 // progressInterval is how often a progress line is redrawn.
@@ -138,18 +135,4 @@ func inputSize(r io.Reader) int64 {
 		return 0
 	}
 	return fi.Size()
-}
-
-// countRows passes rs through, counting each resource into p.
-func countRows(rs iter.Seq2[store.Resource, error], p *progress) iter.Seq2[store.Resource, error] {
-	return func(yield func(store.Resource, error) bool) {
-		for r, err := range rs {
-			if err == nil {
-				p.add(1)
-			}
-			if !yield(r, err) {
-				return
-			}
-		}
-	}
 }

@@ -61,7 +61,7 @@ func TestProgressQuietWhenNotATerminal(t *testing.T) {
 		t.Errorf("wrote %q to a file", b)
 	}
 	c := newCLI(t, "sqlite")
-	if _, errOut, err := c.run(string(demoData), "import", "--file", "-"); err != nil || strings.Contains(errOut, "rows/s") {
+	if _, errOut, err := c.run(demoInput(t), "import", "--file", "-"); err != nil || strings.Contains(errOut, "rows/s") {
 		t.Errorf("import to a buffer: %v, stderr %q", err, errOut)
 	}
 }

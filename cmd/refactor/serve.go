@@ -14,22 +14,19 @@ import (
 	"time"
 
 	"github.com/re-factor/resources/auth"
-	"github.com/re-factor/resources/blobstore"
-	"github.com/re-factor/resources/resources"
 	"github.com/re-factor/resources/server"
-	"github.com/re-factor/resources/store"
-	"github.com/re-factor/resources/urlfetch"
+	"github.com/re-factor/resources/store/poolmetrics"
 )
 
 // The garbage collector's defaults for serve, unless GOGC or GOMEMLIMIT
 // say otherwise. A list request leaves nothing behind, so the live heap is
-// a few MB and GOGC 100 collected every ~100 requests: ~36 µs of CPU a
-// request, a third of the server's own budget. At 400 it collects four
-// times less often for a heap goal of ~30 MB; the soft limit makes it
+// small and at GOGC 100 collecting is a large share of a request's CPU;
+// at 400 it collects four times less often. The soft limit makes it
 // collect sooner again should the live heap ever grow towards it (many
-// large requests at once), so the trade never costs unbounded memory. At
-// 96 MiB the benchmark's peak RSS on SQLite reached 150 MB (the binary's
-// code is ~44 MB of it, SQLite's caches ~20 MB), the target's edge.
+// large requests at once), so the trade never costs unbounded memory; it
+// is as low as it is because the binary's code and SQLite's caches sit
+// beside the heap in the RSS the benchmark's target bounds (bench/notes.md
+// has the figures).
 const (
 	serveGCPercent   = 400
 	serveMemoryLimit = 64 << 20
@@ -43,9 +40,6 @@ func tuneGC() {
 		debug.SetMemoryLimit(serveMemoryLimit)
 	}
 }
-
-// shutdownGrace is how long in-flight requests get to finish after SIGTERM.
-const shutdownGrace = 15 * time.Second
 
 func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -68,6 +62,9 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	if *eph {
 		cfg = ephemeral(cfg)
 	}
+	if *dev || *eph {
+		cfg.ShutdownGrace = 0 // no load balancer watches these
+	}
 	if *dev && cfg.JWTSecret == "" && cfg.JWTJWKSURL == "" {
 		secret, err := devSecret(devSecretPath)
 		if err != nil {
@@ -75,32 +72,25 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		}
 		cfg.JWTSecret = secret
 	}
-	db, err := openDB(ctx, cfg)
+	b, err := openBackend(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	blobs, err := openBlobs(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer blobs.Close()
-	svc, err := resources.New(resources.Config{
-		DB: db, Blobs: blobs, Logger: logger, MaxContentBytes: cfg.MaxContentBytes,
-		Fetcher: urlfetch.New(urlfetch.Config{AllowPrivate: cfg.FetchPrivate}),
-	})
-	if err != nil {
-		return err
-	}
+	defer b.Close()
 	var seeded int64
+	seedFrom := *seedFile
 	if *seedFile != "" {
-		if seeded, err = seed(ctx, svc, *seedFile); err != nil {
+		if seeded, err = seed(ctx, b.catalog, *seedFile); err != nil {
 			return err
 		}
 	}
 	if *dev {
-		if err := loadDemoIfEmpty(ctx, db, svc, logger); err != nil {
+		demo, err := loadDemoIfEmpty(ctx, b.catalog, logger)
+		if err != nil {
 			return err
+		}
+		if demo > 0 {
+			seeded, seedFrom = demo, "the demo data"
 		}
 	}
 	verifier, err := auth.New(ctx, authConfig(cfg))
@@ -108,10 +98,13 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer verifier.Close()
-	metrics := server.NewMetrics(db, buildInfo())
+	metrics := server.NewMetrics(buildInfo(), poolmetrics.Collector(b.db))
+	drain := server.NewDrain()
 	handler, err := server.New(server.Config{
-		DB: db, Resources: svc, Verifier: verifier, Logger: logger,
+		Catalog: b.catalog, Verifier: verifier, Logger: logger, Drain: drain, Webhooks: b.webhooks,
 		RateLimit: server.RateLimit{RPS: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst},
+		PublicURL: cfg.PublicURL, LinkRedirect: cfg.LinkRedirect,
+		LinkMissLimit: server.RateLimit{RPS: cfg.LinkMissRPS, Burst: cfg.LinkMissBurst},
 
 		Metrics:            metrics,
 		ServeMetrics:       cfg.MetricsAddr == "",
@@ -120,6 +113,12 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	// Starting (the spec's documents, validators, drivers) leaves megabytes
+	// of garbage beside what serving keeps, and a collection during it sets
+	// the heap's goal from both, at GOGC 400 five times their size: collect
+	// once now, so the first goal is set from what serving keeps, and give
+	// the pages back.
+	debug.FreeOSMemory()
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
@@ -141,14 +140,64 @@ func serve(ctx context.Context, cfg config, args []string, stdout, stderr io.Wri
 		}
 		defer stop()
 	}
-	logger.Info("serving", "addr", ln.Addr().String(), "database", db.Engine(), "version", buildInfo().Version)
+	logger.Info("serving", "addr", ln.Addr().String(), "database", b.db.Engine(), "version", buildInfo().Version)
 	if *dev || *eph {
-		banner := devBanner{addr: ln.Addr().String(), account: *account, ephemeral: *eph, seeded: seeded, seedFile: *seedFile}
+		banner := devBanner{addr: ln.Addr().String(), account: *account, ephemeral: *eph, seeded: seeded, seedFrom: seedFrom}
 		if err := banner.print(stdout, cfg.JWTSecret); err != nil {
 			return err
 		}
 	}
-	return serveUntilDone(ctx, newHTTPServer(handler, cfg), ln, logger)
+	stopEvents := runEvents(ctx, b, cfg, logger)
+	defer stopEvents()
+	return serveUntilDone(ctx, newHTTPServer(handler, cfg), ln, drain, cfg, logger)
+}
+
+// pruneEvery is how often serve prunes events past EVENTS_RETENTION.
+const pruneEvery = time.Hour
+
+// runEvents starts what the change feed needs beside requests: the one
+// LISTEN connection that wakes this server's streams on other servers'
+// commits (PostgreSQL), the hourly pruning and the webhook deliveries.
+// stop ends them, letting deliveries in flight finish for a few seconds.
+func runEvents(ctx context.Context, b *backend, cfg config, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{}, 2)
+	if err := b.webhooks.Start(context.WithoutCancel(ctx)); err != nil {
+		logger.Error("webhook deliveries not running", "error", err.Error())
+	}
+	go func() {
+		defer func() { done <- struct{}{} }()
+		if err := b.catalog.ListenEvents(ctx); err != nil {
+			logger.Error("event streams wake only on this server's writes", "error", err.Error())
+		}
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		t := time.NewTicker(pruneEvery)
+		defer t.Stop()
+		for {
+			if n, err := b.catalog.PruneEvents(ctx, cfg.EventsRetention); err != nil && ctx.Err() == nil {
+				logger.Warn("pruning events", "error", err.Error())
+			} else if n > 0 {
+				logger.Info("pruned events", "count", n, "retention", cfg.EventsRetention.String())
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		<-done
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		if err := b.webhooks.Stop(sctx); err != nil {
+			logger.Warn("webhook deliveries stopped before the attempts in flight ended", "error", err.Error())
+		}
+	}
 }
 
 // serveMetrics serves /metrics on its own listener, so that scrapes need
@@ -177,8 +226,9 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 120 * time.Second
 	// handlerAllowance is what a request may take besides moving its body:
-	// a uri create's fetch (60 s at most) and the storage and database
-	// work around it.
+	// the storage and database work around it. A uri create lifts the
+	// deadlines for its fetch, which may be as large as an upload and ends
+	// when the origin stalls (server.liftDeadlines).
 	handlerAllowance = 60 * time.Second
 )
 
@@ -194,9 +244,14 @@ func newHTTPServer(h http.Handler, cfg config) *http.Server {
 	}
 }
 
-// serveUntilDone serves until ctx ends (SIGINT/SIGTERM), then lets in-flight
-// requests finish within shutdownGrace.
-func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger) error {
+// serveUntilDone serves until ctx ends (SIGTERM or SIGINT), then shuts down
+// without failing a request: /readyz answers 503 at once and the server goes
+// on serving for SHUTDOWN_GRACE, long enough for load balancers to notice
+// and send new requests elsewhere; then it stops accepting connections,
+// closes the idle ones, tells streaming responses to end (drain.Stopped),
+// and waits for the requests in flight. It returns within SHUTDOWN_TIMEOUT
+// of the signal, with an error when requests were still running then.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, drain *server.Drain, cfg config, logger *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -204,58 +259,26 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logg
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	drain.Begin()
+	logger.Info("draining: not ready, serving on", "grace", cfg.ShutdownGrace.String(), "timeout", cfg.ShutdownTimeout.String())
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(cfg.ShutdownGrace):
+	}
+	logger.Info("shutting down: no new connections, finishing requests in flight")
+	drain.Stop()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		srv.Close()
+		return fmt.Errorf("shutdown: requests still in flight after SHUTDOWN_TIMEOUT (%v), cut: %w", cfg.ShutdownTimeout, err)
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	logger.Info("stopped")
 	return nil
-}
-
-// batchStatementTimeout bounds one statement of a batch command (import,
-// export, gc). DB_STATEMENT_TIMEOUT protects requests; a 20,000-row import
-// batch into a busy SQLite file may rightly take longer than a request.
-const batchStatementTimeout = 10 * time.Minute
-
-// forBatch is cfg for a batch command run by an operator.
-func forBatch(cfg config) config {
-	cfg.StatementTimeout = max(cfg.StatementTimeout, batchStatementTimeout)
-	return cfg
-}
-
-// openDB opens DATABASE_URL and brings its schema up to date.
-func openDB(ctx context.Context, cfg config) (*store.DB, error) {
-	opts := []store.Option{store.WithStatementTimeout(cfg.StatementTimeout),
-		store.WithPoolSize(cfg.PoolSize), store.WithReadURL(cfg.DatabaseReadURL)}
-	if cfg.CursorSecret != "" {
-		opts = append(opts, store.WithCursorKey([]byte(cfg.CursorSecret)))
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL, opts...)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-// openBlobs opens BLOB_URL, each operation bounded by BLOB_TIMEOUT.
-func openBlobs(ctx context.Context, cfg config) (*blobstore.Store, error) {
-	return blobstore.Open(ctx, cfg.BlobURL, blobstore.WithTimeout(cfg.BlobTimeout))
-}
-
-func migrate(ctx context.Context, cfg config) error {
-	db, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	return db.Close()
 }
 
 func authConfig(cfg config) auth.Config {

@@ -3,25 +3,25 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"runtime/debug"
 	"strings"
 	"time"
 
-	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources/catalog"
 )
 
-// maxLineBytes bounds one JSON Lines record: metadata may be 64 KiB, and
-// escaping can double it.
-const maxLineBytes = 1 << 20
-
-// importGCPercent is the garbage collector's GOGC during an import.
-const importGCPercent = 400
+// importGCPercent is the garbage collector's GOGC during an import, and
+// importMemoryLimit the soft limit that caps the heap it lets grow: at
+// GOGC 400 alone, two batches in flight grew the heap to 200 MB and the
+// import's resident set past its 200 MB target.
+const (
+	importGCPercent   = 400
+	importMemoryLimit = 80 << 20
+)
 
 func importCmd(ctx context.Context, cfg config, args []string, stdin io.Reader, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
@@ -35,21 +35,25 @@ func importCmd(ctx context.Context, cfg config, args []string, stdin io.Reader, 
 		return err
 	}
 	defer closeIn()
-	db, err := openDB(ctx, forBatch(cfg))
+	b, err := openBackend(ctx, forBatch(cfg), nil)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer b.Close()
 	// An import allocates fast and keeps little: two batches. Collecting
 	// four times less often saves a tenth of its CPU for ~100 MB more heap.
 	defer debug.SetGCPercent(debug.SetGCPercent(importGCPercent))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(importMemoryLimit))
 	counted := &countingReader{r: in}
 	p := startProgress(stderr, "read", inputSize(in), counted.n.Load)
 	var steps []step
-	n, err := db.ImportResources(ctx, countRows(decodeLines(counted), p), store.WithImportSteps(func(name string) {
-		p.beginStep(name)
-		steps = append(steps, *p.step.Load())
-	}))
+	n, err := b.catalog.Import(ctx, counted, catalog.ImportOptions{
+		Read: func() { p.add(1) },
+		Step: func(name string) {
+			p.beginStep(name)
+			steps = append(steps, *p.step.Load())
+		},
+	})
 	p.finish()
 	switch {
 	case err != nil && n > 0:
@@ -88,51 +92,21 @@ func openInput(name string, stdin io.Reader) (io.Reader, func(), error) {
 	return f, func() { f.Close() }, nil
 }
 
-// decodeLines yields one resource per non-blank line; an error names the
-// line it came from and stops the sequence.
-func decodeLines(r io.Reader) iter.Seq2[store.Resource, error] {
-	return func(yield func(store.Resource, error) bool) {
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 64<<10), maxLineBytes)
-		for line := 1; sc.Scan(); line++ {
-			if len(sc.Bytes()) == 0 {
-				continue
-			}
-			res, err := store.DecodeResourceLine(sc.Bytes())
-			if err != nil {
-				yield(store.Resource{}, fmt.Errorf("line %d: %w", line, err))
-				return
-			}
-			if !yield(res, nil) {
-				return
-			}
-		}
-		if err := sc.Err(); err != nil {
-			yield(store.Resource{}, fmt.Errorf("reading input: %w", err))
-		}
-	}
-}
-
 func exportCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	account := fs.String("account", "", "only this account's resources (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	db, err := openDB(ctx, forBatch(cfg))
+	b, err := openBackend(ctx, forBatch(cfg), nil)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer b.Close()
 	w := bufio.NewWriterSize(stdout, 256<<10)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
 	p := startProgress(stderr, "exported", 0, nil)
 	defer p.finish()
-	if err := db.ExportResources(ctx, *account, func(r store.Resource) error {
-		p.add(1)
-		return enc.Encode(r)
-	}); err != nil {
+	if err := b.catalog.Export(ctx, *account, w, func() { p.add(1) }); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	return w.Flush()
