@@ -10,6 +10,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/re-factor/resources"
 )
 
 // The dataset's shape. Accounts and tags follow Zipf-like weights 1/rank^s:
@@ -93,24 +95,6 @@ func (s sampler) draw(r *rand.Rand) int {
 	return lo
 }
 
-// record is one line of the import file, in the API representation.
-type record struct {
-	ID            string          `json:"id"`
-	AccountID     string          `json:"account_id"`
-	Name          string          `json:"name"`
-	DirectoryPath string          `json:"directory_path"`
-	MimeType      string          `json:"mime_type"`
-	SHA256        string          `json:"sha256"`
-	StorageBucket string          `json:"storage_bucket"`
-	StorageKey    string          `json:"storage_key"`
-	SizeBytes     int64           `json:"size_bytes"`
-	Tags          []string        `json:"tags"`
-	Metadata      json.RawMessage `json:"metadata,omitempty"`
-	CreatedBy     string          `json:"created_by"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
-}
-
 var mimeTypes = []string{"application/pdf", "text/plain", "image/png", "application/json", "text/csv"}
 
 // writeDataset writes rows deterministic resources as JSON Lines: the same
@@ -119,12 +103,12 @@ func writeDataset(w io.Writer, rows int) error {
 	r := rand.New(rand.NewPCG(datasetSeed, uint64(rows)))
 	tags := newSampler(zipfWeights(numTags, tagSkew))
 	bw := bufio.NewWriterSize(w, 1<<20)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
 	n := 0
 	for a, size := range accountSizes(rows) {
 		for range size {
-			if err := enc.Encode(newRecord(r, tags, accountName(a), n)); err != nil {
+			// The codec import and export use, so the file is what an
+			// export of the same rows would be.
+			if err := resources.EncodeLine(bw, newRecord(r, tags, accountName(a), n)); err != nil {
 				return err
 			}
 			n++
@@ -133,14 +117,14 @@ func writeDataset(w io.Writer, rows int) error {
 	return bw.Flush()
 }
 
-func newRecord(r *rand.Rand, tags sampler, account string, n int) record {
+func newRecord(r *rand.Rand, tags sampler, account string, n int) resources.Resource {
 	var id, sum [16]byte
 	fillRandom(r, id[:])
 	fillRandom(r, sum[:])
 	id[6] = id[6]&0x0f | 0x40 // a version 4 UUID
 	id[8] = id[8]&0x3f | 0x80
 	created := createdAt(r)
-	rec := record{
+	rec := resources.Resource{
 		ID:            formatUUID(id),
 		AccountID:     account,
 		Name:          fmt.Sprintf("file-%07d.dat", n),
@@ -151,10 +135,12 @@ func newRecord(r *rand.Rand, tags sampler, account string, n int) record {
 		StorageKey:    account + "/" + formatUUID(id),
 		SizeBytes:     r.Int64N(10 << 20),
 		Tags:          resourceTags(r, tags),
-		CreatedBy:     fmt.Sprintf("user-%d", r.IntN(20)),
 		CreatedAt:     created,
 		UpdatedAt:     created,
 	}
+	// Drawn after the tags, so the same seed keeps giving the same rows.
+	createdBy := fmt.Sprintf("user-%d", r.IntN(20))
+	rec.CreatedBy = &createdBy
 	if r.IntN(4) == 0 {
 		rec.Metadata = json.RawMessage(fmt.Sprintf(`{"source":"bench","batch":%d}`, r.IntN(1000)))
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -29,31 +30,43 @@ type queryResult struct {
 	explain  string
 }
 
+// queryResults are a run's rows, found by query name.
+type queryResults []queryResult
+
+// find returns the row of the query named name, or the zero row.
+func (qs queryResults) find(name string) queryResult {
+	for _, q := range qs {
+		if q.q.name == name {
+			return q
+		}
+	}
+	return queryResult{}
+}
+
 // datasetResult is everything measured on one dataset size of one setup.
 type datasetResult struct {
 	rows, largest   int
 	migrateTime     time.Duration
 	importTime      time.Duration
+	importRSS       int64    // the import command's peak resident set, bytes
 	importSaid      []string // import's own lines about its analyse step
-	queries         []queryResult
+	queries         queryResults
 	peakRSS         int64
 	profile, topCPU string
 	compression     []compressionRow
+	sweep           sweepResult
 }
 
-// setupResult is one setup's measurements: the main dataset and, for the
-// first PostgreSQL setup, the opt-in scale datasets.
+// setupResult is one setup's measurements of the main dataset.
 type setupResult struct {
 	setup    setup
 	database string
 	main     datasetResult
-	scale    []datasetResult
 }
 
 // benchSetup starts the setup's database and measures the main dataset on
-// it; extras adds the compression comparison and the CPU profile, scale the
-// -scale datasets.
-func benchSetup(ctx context.Context, o options, s setup, extras, scale bool) (setupResult, error) {
+// it; extras adds the compression comparison and the CPU profile.
+func benchSetup(ctx context.Context, o options, s setup, extras bool) (setupResult, error) {
 	res := setupResult{setup: s}
 	var pg *postgres
 	var err error
@@ -69,16 +82,6 @@ func benchSetup(ctx context.Context, o options, s setup, extras, scale bool) (se
 	}
 	if s.sqlite {
 		res.database = sqliteVersion(ctx, sqlitePath(o.work, s, o.rows))
-	}
-	for _, n := range o.scale {
-		if !scale || n == o.rows {
-			continue
-		}
-		r, err := benchDataset(ctx, o, s, pg, n, []string{"Q1", "Q2"}, false)
-		if err != nil {
-			return res, err
-		}
-		res.scale = append(res.scale, r)
 	}
 	return res, nil
 }
@@ -103,15 +106,18 @@ func benchDataset(ctx context.Context, o options, s setup, pg *postgres, rows in
 		return res, err
 	}
 	logf("%s: migrating and importing %d rows", s.name, rows)
-	if res.migrateTime, _, err = runRefactor(ctx, o.bin, dbURL, "migrate"); err != nil {
+	migrate, err := runRefactor(ctx, o.bin, dbURL, "migrate")
+	if err != nil {
 		return res, err
 	}
-	var said string
-	if res.importTime, said, err = runRefactor(ctx, o.bin, dbURL, "import", "--file", file); err != nil {
+	res.migrateTime = migrate.took
+	imp, err := runRefactor(ctx, o.bin, dbURL, "import", "--file", file)
+	if err != nil {
 		return res, err
 	}
-	res.importSaid = analyseLines(said)
-	logf("%s: imported in %v (%.0f rows/s)", s.name, res.importTime, float64(rows)/res.importTime.Seconds())
+	res.importTime, res.importRSS, res.importSaid = imp.took, imp.peakRSS, analyseLines(imp.out)
+	logf("%s: imported in %v (%.0f rows/s, peak RSS %d MB)", s.name, res.importTime,
+		float64(rows)/res.importTime.Seconds(), res.importRSS>>20)
 	var side *sqlSide
 	if pg != nil {
 		if side, err = openSQLSide(ctx, pg, dbURL); err != nil {
@@ -126,6 +132,15 @@ func benchDataset(ctx context.Context, o options, s setup, pg *postgres, rows in
 	}
 	defer srv.stop()
 	var targets []vegeta.Target
+	if only == nil && o.sweepDuration > 0 {
+		if res.sweep, err = benchSweep(ctx, o, srv, side, rows); err != nil {
+			return res, fmt.Errorf("sweep: %w", err)
+		}
+		if o.only == "sweep" {
+			res.peakRSS = srv.peakRSS()
+			return res, nil
+		}
+	}
 	for _, q := range mix(rows) {
 		if only != nil && !slices.Contains(only, q.name) {
 			continue
@@ -210,13 +225,29 @@ func benchQuery(ctx context.Context, o options, srv *serverProc, side *sqlSide, 
 	if side == nil {
 		return r, nil
 	}
-	lq, err := side.db.ListQuery(q.filter())
+	lq, err := side.db.ListQuery(ctx, q.filter())
 	if err != nil {
 		return r, err
 	}
 	r.sql, r.prepared = lq.SQL, lq.Prepared
 	if r.explain, err = explain(ctx, side.raw, lq); err != nil {
 		return r, err
+	}
+	if lq.Walk != "" {
+		// The server walks first (store.ListQuery.Walk) and runs SQL only
+		// when the walk's page does not stand; pgbench runs the walk.
+		walk := lq
+		walk.SQL, walk.Args, walk.Prepared = lq.Walk, lq.WalkArgs, false
+		w, err := explain(ctx, side.raw, walk)
+		if err != nil {
+			return r, err
+		}
+		r.sql = lq.Walk + "\n\n-- then, unless the walk's page stands:\n" + lq.SQL
+		r.explain = "-- the walk:\n" + w + "\n-- the statement after it, when its page does not stand:\n" + r.explain
+		if lq.WalkStands {
+			r.sql, r.explain = lq.Walk, "-- the prefix's range, whose page always stands:\n"+w
+		}
+		lq = walk
 	}
 	if o.pgbench {
 		// As the server runs it once it has counted a total that no
@@ -236,7 +267,8 @@ func benchQuery(ctx context.Context, o options, srv *serverProc, side *sqlSide, 
 }
 
 // profileMix runs all targets in turn while taking a CPU profile of the
-// server, and returns the profile's top functions.
+// server, and returns, in Markdown, where its CPU went (cpuSplit) and the
+// profile's top functions.
 func profileMix(ctx context.Context, o options, srv *serverProc, targets []vegeta.Target, path string) (string, error) {
 	logf("profiling the server under the mixed load")
 	errc := make(chan error, 1)
@@ -249,7 +281,14 @@ func profileMix(ctx context.Context, o options, srv *serverProc, targets []veget
 	if err != nil {
 		return "", fmt.Errorf("go tool pprof: %w\n%s", err, out)
 	}
-	return string(out), nil
+	traces, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-traces", o.bin, path).Output()
+	if err != nil {
+		return "", fmt.Errorf("go tool pprof -traces: %w", err)
+	}
+	var b strings.Builder
+	parts, total := cpuSplit(string(traces))
+	writeCPUSplit(&b, parts, total)
+	return b.String() + "\n```\n" + string(out) + "```\n", nil
 }
 
 // datasetFile returns the JSON Lines file of rows resources, writing it
@@ -275,17 +314,27 @@ func datasetFile(work string, rows int) (string, error) {
 	return path, os.Rename(tmp, path)
 }
 
-// runRefactor runs bin with args on databaseURL and returns how long it
-// took and what it wrote.
-func runRefactor(ctx context.Context, bin, databaseURL string, args ...string) (time.Duration, string, error) {
+// commandRun is what runRefactor saw of a command.
+type commandRun struct {
+	took    time.Duration
+	out     string // stdout and stderr
+	peakRSS int64  // bytes
+}
+
+// runRefactor runs bin with args on databaseURL.
+func runRefactor(ctx context.Context, bin, databaseURL string, args ...string) (commandRun, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+databaseURL, "DB_STATEMENT_TIMEOUT=1h")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, "", fmt.Errorf("refactor %s: %w\n%s", args[0], err, out)
+		return commandRun{}, fmt.Errorf("refactor %s: %w\n%s", args[0], err, out)
 	}
-	return time.Since(start), string(out), nil
+	run := commandRun{took: time.Since(start), out: string(out)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		run.peakRSS = ru.Maxrss << 10 // KiB on Linux
+	}
+	return run, nil
 }
 
 // analyseLines returns the lines of import's output that tell of its

@@ -4,7 +4,8 @@
 // and at once drives the server at a fixed concurrency over the list
 // queries Q1–Q11, running the same SQL with pgbench for the database's own
 // ceiling. Then it runs the request path's Go benchmarks, measures large
-// uploads (uploads.go), and writes BENCHMARKS.md.
+// uploads (uploads.go) and downloads through links (links.go), and writes
+// BENCHMARKS.md.
 //
 // It is a benchmark, not a test: run it on an otherwise idle machine.
 // Everything it starts listens on loopback and stops when it ends.
@@ -23,30 +24,38 @@ import (
 )
 
 type options struct {
-	rows        int
-	scale       []int
-	duration    time.Duration
-	warmup      time.Duration
-	concurrency int
-	poolSize    int
-	bin         string
-	work        string
-	pgURL       string
-	setups      []setup
-	pgbench     bool
-	goBenchTime string
-	out         string
-	notes       string
-	profile     time.Duration
-	only        string
-	uploadMiB   int
+	rows          int
+	scale         []int
+	duration      time.Duration
+	warmup        time.Duration
+	concurrency   int
+	poolSize      int
+	bin           string
+	work          string
+	pgURL         string
+	setups        []setup
+	pgbench       bool
+	goBenchTime   string
+	out           string
+	notes         string
+	profile       time.Duration
+	only          string
+	uploadMiB     int
+	tusMiB        int
+	tusStores     string
+	tusRows       string
+	linkDownloads int
+	sweepDuration time.Duration
+	// pgBouncerConfig is the pgbouncer.ini the PgBouncer section starts
+	// PgBouncer from: the reference deployment's.
+	pgBouncerConfig string
 }
 
 func main() {
 	var o options
 	var scale, setups string
 	flag.IntVar(&o.rows, "rows", 1_000_000, "resources in the main dataset")
-	flag.StringVar(&scale, "scale", "", "more dataset sizes for Q1 and Q2 on the first PostgreSQL setup, comma-separated (100000,5000000 adds about 10 minutes)")
+	flag.StringVar(&scale, "scale", "100000,1000000,10000000", "dataset sizes of -only scale, comma-separated")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "load and pgbench time per query")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each query")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "concurrent requests (and pgbench clients)")
@@ -60,8 +69,14 @@ func main() {
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	flag.StringVar(&o.notes, "notes", "bench/notes.md", "hand-written notes to include in the report")
 	flag.DurationVar(&o.profile, "profile", 10*time.Second, "CPU profile of the server under the mixed load, on the first setup (0: none)")
-	flag.StringVar(&o.only, "only", "", "run one section: list (Q1–Q11, import) or uploads; empty: both")
+	flag.StringVar(&o.only, "only", "", "run one section: list (Q1–Q11, import, the sweep), uploads, links, tus, events, pgbouncer; or sweep or scale, which replace their own section of -out; empty: all")
 	flag.IntVar(&o.uploadMiB, "upload-mib", 24, "content of each upload in the uploads section, MiB")
+	flag.IntVar(&o.tusMiB, "tus-mib", 2048, "the one upload of the resumable uploads section, MiB (the parallel ones are a quarter each)")
+	flag.StringVar(&o.tusStores, "tus-stores", "file,s3", "stores of the resumable uploads section, comma-separated: file, s3")
+	flag.StringVar(&o.tusRows, "tus-rows", "one,parallel", "rows of the resumable uploads section, comma-separated: one (the one upload), parallel (the uploads at once)")
+	flag.IntVar(&o.linkDownloads, "link-downloads", 20, "downloads of 1 MiB each worker makes per round and way in the links section")
+	flag.DurationVar(&o.sweepDuration, "sweep-duration", 2*time.Second, "load per combination of the filter sweep on each setup's main dataset (0: no sweep)")
+	flag.StringVar(&o.pgBouncerConfig, "pgbouncer-config", "deploy/pgbouncer.ini", "the pgbouncer.ini of the PgBouncer section (its databases, addresses and authentication are replaced)")
 	flag.Parse()
 	for f := range strings.SplitSeq(scale, ",") {
 		if f = strings.TrimSpace(f); f != "" {
@@ -92,6 +107,17 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
+// sections are the -only values that run one section of their own; the
+// others (list, sweep, empty) run the setups first.
+var sections = map[string]func(context.Context, options) error{
+	"uploads":   benchUploads,
+	"links":     benchLinks,
+	"pgbouncer": benchPgBouncer,
+	"scale":     benchScale,
+	"tus":       benchTus,
+	"events":    benchEvents,
+}
+
 func run(ctx context.Context, o options) error {
 	if err := os.MkdirAll(o.work, 0o755); err != nil {
 		return err
@@ -101,19 +127,19 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	o.bin = bin
-	if o.only == "uploads" {
-		return benchUploads(ctx, o)
+	if section, ok := sections[o.only]; ok {
+		return section(ctx, o)
 	}
 	rep := &report{opts: o, machine: machine(), loadBefore: loadAverage(), started: time.Now()}
-	scaled := false
 	for i, s := range o.setups {
-		scale := !s.sqlite && !scaled
-		scaled = scaled || scale
-		r, err := benchSetup(ctx, o, s, i == 0, scale)
+		r, err := benchSetup(ctx, o, s, i == 0 && o.only != "sweep")
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		rep.setups = append(rep.setups, r)
+	}
+	if o.only == "sweep" {
+		return rep.replaceSweeps(o.out)
 	}
 	if o.goBenchTime != "" {
 		logf("the request path's Go benchmarks")
@@ -123,11 +149,33 @@ func run(ctx context.Context, o options) error {
 	if err := rep.write(o.out); err != nil || o.only == "list" {
 		return err
 	}
-	return benchUploads(ctx, o)
+	if err := benchUploads(ctx, o); err != nil {
+		return err
+	}
+	if err := benchLinks(ctx, o); err != nil {
+		return err
+	}
+	if err := benchTus(ctx, o); err != nil {
+		return err
+	}
+	if err := benchEvents(ctx, o); err != nil {
+		return err
+	}
+	return benchPgBouncer(ctx, o)
 }
 
 // loadAverage returns the one-minute load average: other work on the
 // machine while the benchmark runs shows here, and skews every figure.
+// freshDir empties (or makes) o.work's folder name for a section and
+// returns its path.
+func freshDir(o options, name string) (string, error) {
+	dir := filepath.Join(o.work, name)
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
 func loadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {

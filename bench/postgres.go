@@ -97,3 +97,10 @@ func (p *postgres) describe(ctx context.Context) string {
 	return fmt.Sprintf("PostgreSQL %s (%s; shared_buffers %s, random_page_cost %s, effective_cache_size %s, "+
 		"work_mem %s, jit %s)", v, where, sb, rpc, ecs, wm, jit)
 }
+
+// dropDatabase drops database name, if it is there.
+func (p *postgres) dropDatabase(ctx context.Context, name string) {
+	if _, err := p.admin.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+	}
+}

@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/re-factor/resources/store"
+	"github.com/re-factor/resources"
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 // query is one entry of the benchmark's mix: a list request of one account.
@@ -20,6 +19,7 @@ type query struct {
 	before      *time.Time
 	page        int64
 	pageSize    int64
+	ascending   bool
 	cursor      string // Q11: filled in from a live response
 }
 
@@ -53,24 +53,15 @@ func mix(rows int) []query {
 
 // path returns the request's path and query string.
 func (q query) path() string {
-	v := url.Values{}
-	if len(q.tags) > 0 {
-		v.Set("tags", strings.Join(q.tags, ","))
-	}
-	if q.prefix != "" {
-		v.Set("directory_prefix", q.prefix)
-	}
-	if q.after != nil {
-		v.Set("created_after", q.after.Format(time.RFC3339))
-	}
-	if q.before != nil {
-		v.Set("created_before", q.before.Format(time.RFC3339))
-	}
+	v := testkit.Query(q.filter())
 	if q.page > 1 {
 		v.Set("page", strconv.FormatInt(q.page, 10))
 	}
 	if q.pageSize != 0 {
 		v.Set("page_size", strconv.FormatInt(q.pageSize, 10))
+	}
+	if q.ascending {
+		v.Set("sort", "asc")
 	}
 	if q.cursor != "" {
 		v.Set("cursor", q.cursor)
@@ -79,10 +70,10 @@ func (q query) path() string {
 }
 
 // filter is the store filter the server builds from path.
-func (q query) filter() store.ResourceFilter {
-	f := store.ResourceFilter{AccountID: q.account, Tags: q.tags, DirectoryPrefix: q.prefix,
+func (q query) filter() resources.Filter {
+	f := resources.Filter{AccountID: q.account, Tags: q.tags, DirectoryPrefix: q.prefix,
 		CreatedAfter: q.after, CreatedBefore: q.before, Page: max(q.page, 1), PageSize: q.pageSize,
-		Cursor: q.cursor}
+		Cursor: q.cursor, Ascending: q.ascending}
 	if f.PageSize == 0 {
 		f.PageSize = 20
 	}

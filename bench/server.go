@@ -27,15 +27,20 @@ type serverProc struct {
 	pprofAddr string
 }
 
-// startServer runs bin serve on databaseURL and waits until /readyz answers.
-func startServer(ctx context.Context, bin, databaseURL, logPath string, poolSize int) (*serverProc, error) {
+// startServer runs bin serve on databaseURL, with env added to the
+// benchmark's settings, and waits until /readyz answers.
+func startServer(ctx context.Context, bin, databaseURL, logPath string, poolSize int, env ...string) (*serverProc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	pprofAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
+	// Each address was free a moment ago, but the second may be the first
+	// again (its listener is closed): ask until they differ.
+	pprofAddr := addr
+	for pprofAddr == addr {
+		if pprofAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
 	}
 	log, err := os.Create(logPath)
 	if err != nil {
@@ -46,6 +51,7 @@ func startServer(ctx context.Context, bin, databaseURL, logPath string, poolSize
 		"PPROF_ADDR="+pprofAddr, "JWT_SECRET="+benchJWTSecret, "CURSOR_SECRET="+benchCursorSecret,
 		"DB_POOL_SIZE="+strconv.Itoa(poolSize), "DATABASE_READ_URL=", "RATE_LIMIT_RPS=0",
 		"BLOB_URL=file://"+filepath.Join(filepath.Dir(logPath), "blobs"))
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -77,15 +83,19 @@ func (s *serverProc) waitReady(ctx context.Context, within time.Duration) error 
 }
 
 // peakRSS returns the server's peak resident set size in bytes (VmHWM).
-func (s *serverProc) peakRSS() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+func (s *serverProc) peakRSS() int64 { return s.procField("status", "VmHWM:") << 10 }
+
+// procField returns the number after key in /proc/PID/file of the server
+// (a unit such as " kB" dropped), or 0 when it cannot be read.
+func (s *serverProc) procField(file, key string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", s.cmd.Process.Pid, file))
 	if err != nil {
 		return 0
 	}
 	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
 		}
 	}
 	return 0

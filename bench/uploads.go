@@ -24,6 +24,10 @@ const (
 	uploadConcurrency    = 16
 	uploadTotal          = 32
 	anonymousConcurrency = 64
+	// anonymousPatchMiB is the body each anonymous tus PATCH announces
+	// (issue 18: "anonymous PATCH of 100 MiB: 401, no body read, no memory
+	// growth").
+	anonymousPatchMiB = 100
 
 	maxUploadRSS      = 200 << 20
 	minUploadRate     = 45 // MiB of content a second
@@ -48,18 +52,19 @@ type uploadsResult struct {
 	anonBodyRead int64 // the most body bytes read before a 401, from the server's log
 	anonRise     int64 // VmHWM over the anonymous requests above VmRSS before them
 	anonSlowest  time.Duration
-	serverBefore int64 // VmRSS of the idle server
+	// The same of the anonymous tus PATCHes.
+	patches                             map[int]int
+	patchRead, patchBodyRead, patchRise int64
+	patchSlowest                        time.Duration
+	serverBefore                        int64 // VmRSS of the idle server
 }
 
 // benchUploads runs the uploads section against a server of its own (SQLite
 // and file:// storage, the defaults) and writes it into o.out: first the
 // anonymous POSTs, then the creates, the server's peak RSS reset before each.
 func benchUploads(ctx context.Context, o options) error {
-	dir := filepath.Join(o.work, "uploads")
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := freshDir(o, "uploads")
+	if err != nil {
 		return err
 	}
 	logPath := filepath.Join(dir, "server.log")
@@ -82,10 +87,22 @@ func benchUploads(ctx context.Context, o options) error {
 	res.anonymous, res.anonSlowest = sendCreates(ctx, srv.url, "", size, anonymousConcurrency, anonymousConcurrency)
 	res.anonRead = srv.bytesRead() - read
 	res.anonRise = srv.status("VmHWM") - rss
-	if res.anonBodyRead, err = mostBodyRead(logPath, http.StatusUnauthorized); err != nil {
+	if res.anonBodyRead, err = mostBodyRead(logPath, "/v1/resources", http.MethodPost, http.StatusUnauthorized); err != nil {
 		return err
 	}
 	logf("uploads: anonymous answers %v in %v", res.anonymous, time.Since(start).Round(time.Millisecond))
+
+	logf("uploads: %d concurrent anonymous tus PATCHes of %d MiB", anonymousConcurrency, anonymousPatchMiB)
+	srv.resetPeakRSS()
+	rss, read = srv.status("VmRSS"), srv.bytesRead()
+	start = time.Now()
+	res.patches, res.patchSlowest = sendPatches(ctx, srv.url, anonymousPatchMiB<<20, anonymousConcurrency)
+	res.patchRead = srv.bytesRead() - read
+	res.patchRise = srv.status("VmHWM") - rss
+	if res.patchBodyRead, err = mostBodyRead(logPath, "/v1/uploads/:id", http.MethodPatch, http.StatusUnauthorized); err != nil {
+		return err
+	}
+	logf("uploads: anonymous PATCHes answered %v in %v", res.patches, time.Since(start).Round(time.Millisecond))
 
 	logf("uploads: %d creates of %d MiB, %d at a time", uploadTotal, o.uploadMiB, uploadConcurrency)
 	srv.resetPeakRSS()
@@ -98,7 +115,7 @@ func benchUploads(ctx context.Context, o options) error {
 	logf("uploads: creates answered %v in %v", res.creates, res.createTime.Round(time.Millisecond))
 
 	res.loadAfter = loadAverage()
-	return spliceSection(o.out, res.markdown())
+	return spliceSection(o.out, uploadsHeading, uploadsNextBefore, res.markdown())
 }
 
 // sendCreates sends n creates of size bytes of content, concurrency at a
@@ -131,6 +148,48 @@ func sendCreates(ctx context.Context, base, token string, size int64, n, concurr
 		next <- i
 	}
 	close(next)
+	wg.Wait()
+	return statuses, slowest
+}
+
+// sendPatches sends n anonymous tus PATCHes at once, each announcing size
+// bytes of an upload that does not exist, its body generated as it is
+// sent. It returns the count of each status (0 for a transport error) and
+// the slowest answer.
+func sendPatches(ctx context.Context, base string, size int64, n int) (map[int]int, time.Duration) {
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var slowest time.Duration
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			client := &http.Client{Transport: &http.Transport{}, Timeout: time.Minute}
+			defer client.CloseIdleConnections()
+			start := time.Now()
+			status := 0
+			url := fmt.Sprintf("%s/v1/uploads/%08x-0000-4000-8000-%012x", base, i, i)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPatch, url, io.LimitReader(contentBytes{}, size))
+			if err == nil {
+				req.ContentLength = size
+				req.Header.Set("Tus-Resumable", "1.0.0")
+				req.Header.Set("Upload-Offset", "0")
+				req.Header.Set("Content-Type", "application/offset+octet-stream")
+				var resp *http.Response
+				if resp, err = client.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					status = resp.StatusCode
+				}
+			}
+			if err != nil {
+				logf("uploads: PATCH %d: %v", i, err)
+			}
+			mu.Lock()
+			statuses[status]++
+			slowest = max(slowest, time.Since(start))
+			mu.Unlock()
+		})
+	}
 	wg.Wait()
 	return statuses, slowest
 }
@@ -232,19 +291,7 @@ func (s *serverProc) resetPeakRSS() {
 
 // bytesRead returns what the server process has read through read(2) and
 // its kin, sockets included (rchar of /proc/PID/io).
-func (s *serverProc) bytesRead() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", s.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(b)) {
-		if rest, ok := strings.CutPrefix(line, "rchar:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
+func (s *serverProc) bytesRead() int64 { return s.procField("io", "rchar:") }
 
 // cpuTime returns the CPU time the server has used.
 func (s *serverProc) cpuTime() time.Duration {
@@ -291,11 +338,18 @@ func (r uploadsResult) markdown() string {
 		maxUploadRSS>>20, met(r.createPeak <= maxUploadRSS), minUploadRate, met(rate >= minUploadRate))
 	fmt.Fprintf(&b, "| %d concurrent anonymous POSTs of %d MiB bodies | %s, the slowest after %v "+
 		"| body bytes read before the answer: **%d** at most; all reads, lingering included: %.2f MiB a request; "+
-		"peak RSS rise **%.1f MB** | all 401: %s; < 1 MiB read: %s; rise ≤ %d MB: %s |\n\n",
+		"peak RSS rise **%.1f MB** | all 401: %s; < 1 MiB read: %s; rise ≤ %d MB: %s |\n",
 		anonymousConcurrency, r.size>>20, answers(r.anonymous), r.anonSlowest.Round(time.Millisecond),
 		r.anonBodyRead, mib(r.anonRead/anonymousConcurrency), mib(r.anonRise),
 		met(r.anonymous[http.StatusUnauthorized] == anonymousConcurrency), met(r.anonBodyRead < maxAnonymousRead),
 		maxAnonymousRise>>20, met(r.anonRise <= maxAnonymousRise))
+	fmt.Fprintf(&b, "| %d concurrent anonymous tus PATCHes of %d MiB bodies (`/v1/uploads/{id}`) | %s, the slowest after %v "+
+		"| body bytes read before the answer: **%d** at most; all reads, lingering included: %.2f MiB a request; "+
+		"peak RSS rise **%.1f MB** | all 401: %s; < 1 MiB read: %s; rise ≤ %d MB: %s |\n\n",
+		anonymousConcurrency, anonymousPatchMiB, answers(r.patches), r.patchSlowest.Round(time.Millisecond),
+		r.patchBodyRead, mib(r.patchRead/anonymousConcurrency), mib(r.patchRise),
+		met(r.patches[http.StatusUnauthorized] == anonymousConcurrency), met(r.patchBodyRead < maxAnonymousRead),
+		maxAnonymousRise>>20, met(r.patchRise <= maxAnonymousRise))
 	if rate < minUploadRate {
 		fmt.Fprintf(&b, "The content rate depends on the CPU the server and the load generator get: with a load "+
 			"average of %s–%s, other work had most of the two cores. The CPU time they spent is the steadier "+
@@ -317,7 +371,7 @@ func (r uploadsResult) markdown() string {
 // mostBodyRead returns the most body bytes the server read before
 // answering a request to POST /v1/resources with status, from the JSON lines
 // of its log at path.
-func mostBodyRead(path string, status int) (int64, error) {
+func mostBodyRead(path, route, method string, status int) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
@@ -337,12 +391,12 @@ func mostBodyRead(path string, status int) (int64, error) {
 		} else if err != nil {
 			return 0, fmt.Errorf("read the server's log %s: %w", path, err)
 		}
-		if line.Route == "/v1/resources" && line.Method == http.MethodPost && line.Status == status && line.BodyRead != nil {
+		if line.Route == route && line.Method == method && line.Status == status && line.BodyRead != nil {
 			most = max(most, *line.BodyRead)
 		}
 	}
 	if most < 0 {
-		return 0, fmt.Errorf("the server's log %s has no body_read for POST /v1/resources answered %d", path, status)
+		return 0, fmt.Errorf("the server's log %s has no body_read for %s %s answered %d", path, method, route, status)
 	}
 	return most, nil
 }
@@ -350,7 +404,7 @@ func mostBodyRead(path string, status int) (int64, error) {
 // answers renders status counts as "32 × 200".
 func answers(statuses map[int]int) string {
 	var parts []string
-	for _, s := range []int{200, 400, 401, 409, 413, 429, 500, 503, 0} {
+	for _, s := range []int{200, 206, 302, 304, 400, 401, 404, 409, 413, 429, 500, 503, 0} {
 		if n := statuses[s]; n > 0 {
 			name := strconv.Itoa(s)
 			if s == 0 {
@@ -362,10 +416,10 @@ func answers(statuses map[int]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// spliceSection puts section into the report at path in place of its
-// uploads section, or before its notes when it has none, leaving the rest
-// as it is.
-func spliceSection(path, section string) error {
+// spliceSection puts section into the report at path in place of the
+// section under heading, or before the one under nextBefore when it has
+// none, leaving the rest as it is.
+func spliceSection(path, heading, nextBefore, section string) error {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		b, err = []byte("# Benchmarks\n\n"), nil
@@ -374,13 +428,13 @@ func spliceSection(path, section string) error {
 		return err
 	}
 	doc := string(b)
-	if start := strings.Index(doc, uploadsHeading+"\n"); start >= 0 {
+	if start := strings.Index(doc, heading+"\n"); start >= 0 {
 		end := len(doc)
-		if i := strings.Index(doc[start+len(uploadsHeading):], "\n## "); i >= 0 {
-			end = start + len(uploadsHeading) + i + 1
+		if i := strings.Index(doc[start+len(heading):], "\n## "); i >= 0 {
+			end = start + len(heading) + i + 1
 		}
 		doc = doc[:start] + section + doc[end:]
-	} else if i := strings.Index(doc, uploadsNextBefore+"\n"); i >= 0 {
+	} else if i := strings.Index(doc, nextBefore+"\n"); i >= 0 {
 		doc = doc[:i] + section + doc[i:]
 	} else {
 		doc += "\n" + section
