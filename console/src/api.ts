@@ -48,3 +48,10 @@ export function maxContentBytes(): number {
   const n = Number(meta?.content);
   return Number.isSafeInteger(n) && n > 0 ? n : 25 << 20;
 }
+
+/** The largest resumable upload the server takes (0 when the page does not say). */
+export function maxUploadBytes(): number {
+  const meta = document.querySelector<HTMLMetaElement>('meta[name="max-upload-bytes"]');
+  const n = Number(meta?.content);
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}

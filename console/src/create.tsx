@@ -1,10 +1,14 @@
 // Create: drop a file or pick one; its bytes go as a data URL in `content`,
 // checked against the server's size limit before anything is sent, with the
-// upload's progress shown.
+// upload's progress shown. A file over that limit goes as a resumable upload
+// (tus, through the SDK's uploadFile) in 8 MiB pieces, which can be paused
+// and resumed, and which resumes after a reload when the same file is
+// chosen again (tus-js-client keeps its URL in localStorage).
 import { useRef, useState } from "preact/hooks";
-import { apiClient, maxContentBytes, messageOf } from "./api.js";
+import { uploadFile, type UploadTask } from "../../sdk/typescript/src/index.js";
+import { apiClient, maxContentBytes, maxUploadBytes, messageOf } from "./api.js";
 import { progressFetch } from "./progress-fetch.js";
-import { formatBytes, splitTags } from "./query.js";
+import { formatBytes, parseMetadata, splitTags } from "./query.js";
 import { navigate } from "./router.js";
 import { ErrorNote } from "./widgets.js";
 
@@ -19,31 +23,60 @@ export function CreatePanel({ token, directory }: { token: string; directory: st
   const [errors, setErrors] = useState<Errors>({});
   const [progress, setProgress] = useState<{ phase: string; value: number } | null>(null);
   const [dragging, setDragging] = useState(false);
+  const [task, setTask] = useState<UploadTask | null>(null);
+  const [paused, setPaused] = useState(false);
   const input = useRef<HTMLInputElement>(null);
-  const limit = maxContentBytes();
+  const inline = maxContentBytes();
+  // Over the inline limit, a file goes in pieces when the server takes them.
+  const limit = Math.max(inline, maxUploadBytes());
+  const tooLarge = (f: File) => `${f.name} is ${formatBytes(f.size)}; the server accepts at most ${formatBytes(limit)}.`;
 
   function pick(f: File | undefined) {
     if (!f) return;
     setFile(f);
     setName(f.name);
-    setErrors(f.size > limit ? { file: `${f.name} is ${formatBytes(f.size)}; the server accepts at most ${formatBytes(limit)}.` } : {});
+    setErrors(f.size > limit ? { file: tooLarge(f) } : {});
+  }
+
+  /** Sends file in pieces; the page moves to the resource when it exists. */
+  function resumable(file: File, meta: Record<string, unknown> | undefined) {
+    setProgress({ phase: "Uploading", value: 0 });
+    const t = uploadFile(file, { name, directory_path: dir, tags: splitTags(tags), metadata: meta, mime_type: file.type || undefined }, {
+      baseUrl: location.origin,
+      token,
+      onProgress: (sent, total) => setProgress({ phase: "Uploading", value: total > 0 ? sent / total : 0 }),
+    });
+    setTask(t);
+    t.done.then(
+      (id) => navigate("?id=" + encodeURIComponent(id)),
+      (err: Error & { status?: number }) => {
+        setProgress(null);
+        setTask(null);
+        const message = err.message.replace(/^upload: \d+ /, "");
+        setErrors(err.status === 409 ? { where: message } : err.status === 413 ? { file: message } : { form: `The upload failed: ${message}` });
+      },
+    );
+  }
+
+  async function togglePause() {
+    if (!task) return;
+    if (paused) {
+      task.resume();
+      setPaused(false);
+    } else {
+      await task.pause();
+      setPaused(true);
+    }
   }
 
   async function submit(e: Event) {
     e.preventDefault();
     if (!file) return setErrors({ file: "Choose a file to upload." });
-    if (file.size > limit) return setErrors({ file: `${file.name} is ${formatBytes(file.size)}; the server accepts at most ${formatBytes(limit)}.` });
-    let meta: Record<string, unknown> | undefined;
-    if (metadata.trim() !== "") {
-      try {
-        const parsed: unknown = JSON.parse(metadata);
-        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
-        meta = parsed as Record<string, unknown>;
-      } catch {
-        return setErrors({ metadata: "Metadata must be a JSON object, such as {\"owner\": \"ana\"}." });
-      }
-    }
+    if (file.size > limit) return setErrors({ file: tooLarge(file) });
+    const meta = parseMetadata(metadata);
+    if (meta === null) return setErrors({ metadata: "Metadata must be a JSON object, such as {\"owner\": \"ana\"}." });
     setErrors({});
+    if (file.size > inline) return resumable(file, meta);
     try {
       setProgress({ phase: "Reading", value: 0 });
       const content = await readAsDataURL(file, (v) => setProgress({ phase: "Reading", value: v }));
@@ -81,6 +114,7 @@ export function CreatePanel({ token, directory }: { token: string; directory: st
             onChange={(e) => pick(e.currentTarget.files?.[0])} />
           <p id="c-file-status" class="muted">
             {file ? `${file.name}, ${formatBytes(file.size)}, ${file.type || "type unknown"}` : `No file chosen (at most ${formatBytes(limit)}).`}
+            {file && file.size > inline && file.size <= limit && " Sent in pieces: it can be paused, and resumes after a reload when you choose it again."}
           </p>
           <ErrorNote id="c-file-error" message={errors.file ?? null} />
         </div>
@@ -112,6 +146,7 @@ export function CreatePanel({ token, directory }: { token: string; directory: st
         )}
         <ErrorNote message={errors.form ?? null} />
         <button type="submit" disabled={progress !== null || (file !== null && file.size > limit)}>Upload</button>
+        {task && <button type="button" class="secondary" onClick={togglePause}>{paused ? "Resume" : "Pause"}</button>}
       </form>
     </section>
   );

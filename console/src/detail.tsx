@@ -3,8 +3,9 @@
 // no script, SVG included) or as text, never as a document of this origin.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { apiClient, messageOf, type Resource } from "./api.js";
-import { formatBytes, formatTime, listSearch } from "./query.js";
+import { formatBytes, formatTime, listSearch, parseMetadata } from "./query.js";
 import { linkTo, navigate } from "./router.js";
+import { SharePanel } from "./share.js";
 import { Chip, ErrorNote } from "./widgets.js";
 
 const fields: (keyof Resource)[] = ["id", "account_id", "name", "directory_path", "mime_type", "size_bytes", "sha256",
@@ -62,6 +63,7 @@ export function Detail({ id, token }: { id: string; token: string }) {
           <Preview r={r} token={token} />
         </section>
       </div>
+      <SharePanel r={r} token={token} />
       <Edit r={r} token={token} onSaved={(saved) => setLoad({ resource: saved })} />
       <Delete r={r} token={token} />
     </main>
@@ -154,16 +156,8 @@ function Edit({ r, token, onSaved }: { r: Resource; token: string; onSaved: (r: 
   async function submit(e: Event) {
     e.preventDefault();
     setStatus(null);
-    let meta: Record<string, unknown> | undefined;
-    if (metadata.trim() !== "") {
-      try {
-        const parsed: unknown = JSON.parse(metadata);
-        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
-        meta = parsed as Record<string, unknown>;
-      } catch {
-        return setError({ metadata: "Metadata must be a JSON object." });
-      }
-    }
+    const meta = parseMetadata(metadata);
+    if (meta === null) return setError({ metadata: "Metadata must be a JSON object." });
     setError({});
     const { data, error: err, response } = await apiClient(token).PUT("/v1/resource/{id}", {
       params: { path: { id: r.id } },

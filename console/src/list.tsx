@@ -1,11 +1,12 @@
 // The list: every filter of GET /v1/resources, kept in the address, with
 // the exact total and pages.
-import { useEffect, useState } from "preact/hooks";
-import type { paths } from "../../sdk/typescript/src/index.js";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { watch, type Event as ChangeEvent, type paths } from "../../sdk/typescript/src/index.js";
 import { apiClient, messageOf, type ListQuery } from "./api.js";
 import { CreatePanel } from "./create.js";
 import { formatBytes, formatTime, fromLocalInput, listSearch, pageSizes, parseListQuery, splitTags, toLocalInput } from "./query.js";
 import { linkTo, navigate } from "./router.js";
+import { UploadLinkPanel } from "./share.js";
 import { Chip, ErrorNote, PathLinks } from "./widgets.js";
 
 type ListPage = paths["/v1/resources"]["get"]["responses"][200]["content"]["application/json"];
@@ -16,10 +17,15 @@ export function ListView({ search, token }: { search: string; token: string }) {
   const query = parseListQuery(search);
   const key = listSearch(query);
   const [state, setState] = useState<State>({ loading: true });
+  const { changes, news } = useLiveChanges(token, query);
+  const shownKey = useRef("");
 
   useEffect(() => {
     let live = true;
-    setState({ loading: true });
+    // A change elsewhere refetches the page in place; only a new query
+    // shows the loading state.
+    if (shownKey.current !== key) setState({ loading: true });
+    shownKey.current = key;
     apiClient(token)
       .GET("/v1/resources", { params: { query } })
       .then(({ data, error, response }) => {
@@ -29,7 +35,7 @@ export function ListView({ search, token }: { search: string; token: string }) {
     return () => {
       live = false;
     };
-  }, [key, token]);
+  }, [key, token, changes]);
 
   // Any change of filter starts again from page 1.
   const apply = (change: Partial<ListQuery>) => navigate(listSearch({ ...query, page: undefined, ...change }));
@@ -40,11 +46,56 @@ export function ListView({ search, token }: { search: string; token: string }) {
     <main id="main">
       <h1>Resources</h1>
       <Filters query={query} apply={apply} error={"error" in state ? state.error : null} />
+      <p role="status" class="muted live" data-live-changes={changes}>{news}</p>
       {"page" in state && <Results page={state.page} query={query} onTag={addTag} onPrefix={(p) => apply({ directory_prefix: p })} />}
       {state.loading && <p role="status" class="muted">Loading…</p>}
       <CreatePanel token={token} directory={query.directory_prefix ?? "/"} />
+      <UploadLinkPanel token={token} directory={query.directory_prefix ?? "/"} />
     </main>
   );
+}
+
+/**
+ * Follows the account's changes that the list's tags and prefix let
+ * through (the change feed's stream, resumed by the SDK after a drop) and
+ * counts them, so the list refetches its page without a reload; news
+ * says what changed last, for the status line.
+ */
+function useLiveChanges(token: string, query: ListQuery): { changes: number; news: string } {
+  const [live, setLive] = useState({ changes: 0, news: "" });
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const w = watch(
+      { baseUrl: location.origin, token, tags: splitTags(query.tags ?? ""), directoryPrefix: query.directory_prefix },
+      (e) => {
+        const news = describe(e);
+        // Several changes at once refetch once.
+        clearTimeout(timer);
+        timer = setTimeout(() => setLive((l) => ({ changes: l.changes + 1, news })), 150);
+      },
+    );
+    w.done.catch(() => {}); // a 401 reaches the list's own request too
+    return () => {
+      clearTimeout(timer);
+      w.stop();
+    };
+  }, [token, query.tags, query.directory_prefix]);
+  return live;
+}
+
+function describe(e: ChangeEvent): string {
+  const r = e.data.resource;
+  const name = r ? r.name : "";
+  switch (e.type) {
+    case "resource.created":
+      return `Added ${name}`;
+    case "resource.updated":
+      return `Changed ${name}`;
+    case "resource.deleted":
+      return `Deleted ${name}`;
+    default:
+      return `Imported ${e.data.imported ?? 0} resources`;
+  }
 }
 
 function Filters({ query, apply, error }: { query: ListQuery; apply: (c: Partial<ListQuery>) => void; error: string | null }) {

@@ -42,6 +42,21 @@ export function splitTags(value: string): string[] {
   return [...new Set(value.split(",").map((t) => t.trim()).filter((t) => t !== ""))];
 }
 
+/**
+ * Reads a metadata field as the API's metadata: undefined when the field is
+ * blank (no metadata sent), null when it holds anything but a JSON object.
+ */
+export function parseMetadata(value: string): Record<string, unknown> | null | undefined {
+  if (value.trim() === "") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON at all: refused like any other non-object.
+  }
+  return null;
+}
+
 function positive(v: string | null): number | undefined {
   if (v === null || !/^[0-9]+$/.test(v)) return undefined;
   const n = Number(v);

@@ -5,6 +5,8 @@ import createClient, { type Client, type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema.js";
 
 export type { components, paths };
+export * from "./links.js";
+export * from "./events.js";
 export type Resource = components["schemas"]["Resource"];
 export type ResourcesClient = Client<paths>;
 /** The query parameters of GET /v1/resources. */
@@ -13,7 +15,10 @@ export type ListQuery = NonNullable<paths["/v1/resources"]["get"]["parameters"][
 export interface ClientOptions {
   /** Where the API is served, such as https://api.example.com. */
   baseUrl: string;
-  /** A bearer JWT; every /v1 route needs one. */
+  /**
+   * A bearer JWT (every /v1 route but a download link's URL needs one), or
+   * an upload link's token for uploadThroughLink.
+   */
   token?: string;
   /** A fetch to use instead of the global one (tests, proxies). */
   fetch?: typeof globalThis.fetch;
@@ -62,3 +67,4 @@ export async function* allResources(
     }
   }
 }
+export * from "./uploads.js";

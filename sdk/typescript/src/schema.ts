@@ -28,10 +28,19 @@ export interface paths {
          * @description Stores the bytes given as a data URL in `content`, or fetched by the
          *     server from `uri` (exactly one of the two), and catalogues them. The
          *     server sets `id`, `mime_type`, `sha256`, `size_bytes`, the storage
-         *     fields, `created_by` (the token's `sub`) and the timestamps. Content is
-         *     limited to the server's `MAX_CONTENT_BYTES` (413 beyond). A resource
+         *     fields, `created_by` (the token's `sub`) and the timestamps. Content
+         *     given in `content` is limited to the server's `MAX_CONTENT_BYTES`;
+         *     content fetched from `uri` streams into storage up to
+         *     `MAX_UPLOAD_BYTES` (10 GiB by default), as a resumable upload may hold,
+         *     and the fetch may take as long as the origin keeps sending (it fails
+         *     when the origin stalls for 60 s); 413 beyond either. A resource
          *     already at the same `directory_path` and `name` in the account is a
          *     409.
+         *
+         *     The bearer may be an upload link's token (see `createUploadLink`):
+         *     the resource is then created within the link's rules, each checked
+         *     before a byte of content is taken, and `directory_path` must come
+         *     before `content` in the body.
          */
         post: operations["createResource"];
         delete?: never;
@@ -102,6 +111,468 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/resource/{id}/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
+                id: components["parameters"]["ResourceId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a resource's live download links
+         * @description The resource's links that can still serve bytes (not expired, not
+         *     used up, not revoked), newest first, without their URLs.
+         */
+        get: operations["listDownloadLinks"];
+        put?: never;
+        /**
+         * Share a resource by a link that needs no token
+         * @description Makes a download link to the resource: an absolute `url` whose `GET`
+         *     needs no `Authorization` (see `getLinkContent`), for a model provider
+         *     that takes a file by URL, a browser's `<img>`, a colleague or a
+         *     partner's pipeline. The link lives `expires_in` seconds (default
+         *     3,600, at most 7 days) and, with `max_downloads`, serves that many
+         *     responses carrying bytes. The `url` is in this answer only: the
+         *     server keeps a hash of its token, never the token, and no list shows
+         *     it again. Revoke it with `revokeDownloadLink`; deleting the resource
+         *     revokes its links.
+         */
+        post: operations["createDownloadLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/resource/{id}/links/{link_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
+                id: components["parameters"]["ResourceId"];
+                /** @description The link's id (a UUID, as `id` in its answers) */
+                link_id: components["parameters"]["LinkId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a download link
+         * @description From the moment this answers, the link's URL answers 404 on every
+         *     replica of the server: each use of a link is checked in the
+         *     database.
+         */
+        delete: operations["revokeDownloadLink"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/links/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The download link's token, as in its `url`: `rfd_` and 43 base64url
+                 *     characters (256 random bits).
+                 */
+                token: components["parameters"]["LinkToken"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download through a link, without a token
+         * @description The `url` of a download link. Needs no `Authorization`. Serves the
+         *     bytes exactly as `getResourceContent` does (`Content-Type`,
+         *     `Content-Length`, the `ETag`, the link's `Content-Disposition`,
+         *     `Content-Security-Policy: sandbox`, `Range`, `If-None-Match` and
+         *     `HEAD`), and `Referrer-Policy: no-referrer`. Every response carrying
+         *     bytes (200, 206) spends one of the link's `max_downloads`: a client
+         *     fetching a file in ranges spends one per request; `HEAD` (answered
+         *     here, never redirected) and 304 spend none.
+         *     A link that expired, is used up, was revoked or never existed answers
+         *     the same 404. Requests that find no link are limited per client
+         *     address (429 beyond).
+         *
+         *     When the server runs with `LINK_REDIRECT=storage`, a download instead
+         *     answers 302 to a storage URL signed for at most 60 seconds, after
+         *     the same checks and spending one use; conditional requests are still
+         *     answered here.
+         */
+        get: operations["getLinkContent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/upload-links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the account's live upload links
+         * @description The account's upload links that can still take an upload (not
+         *     expired, not used up, not revoked), newest first, at most the 1,000
+         *     newest, without their tokens.
+         */
+        get: operations["listUploadLinks"];
+        put?: never;
+        /**
+         * Let someone without an account upload into a folder
+         * @description Makes an upload link: its `token`, sent as `Authorization: Bearer
+         *     <token>`, lets its holder create resources with `createResource`
+         *     (a data URL or a `uri`) and with the resumable upload routes under
+         *     `/v1/uploads`, and nothing else (every other route answers 401). The
+         *     resources belong to this account, carry the link's `tags` (and any
+         *     the holder adds) and `created_by` `upload-link:<id>`. Every rule is
+         *     checked before a byte is taken: `directory_path` (exactly, or beneath
+         *     it with `allow_subdirectories`), `mime_types` (`image/*` matches any
+         *     image type), `max_bytes` per file, and a use left of `max_uploads`. A
+         *     create with an upload link must give `directory_path` before
+         *     `content` in its body. A refused or failed upload gives its use back.
+         *     The `token` is in this answer only.
+         */
+        post: operations["createUploadLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/upload-links/{link_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's id (a UUID, as `id` in its answers) */
+                link_id: components["parameters"]["LinkId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an upload link
+         * @description From the moment this answers, the link's token is refused (401) on
+         *     every replica of the server. An upload already past its checks may
+         *     still finish.
+         */
+        delete: operations["revokeUploadLink"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a resumable upload (tus)
+         * @description Starts a resumable upload by the [tus 1.0 protocol](https://tus.io/protocols/resumable-upload)
+         *     (core, creation, creation-with-upload, termination, expiration, and
+         *     `Upload-Defer-Length`), for content of any size up to the server's
+         *     `MAX_UPLOAD_BYTES` (10 GiB by default). Any tus client works
+         *     (tus-js-client, Uppy, tus-py-client, TUSKit).
+         *
+         *     The resource's fields come as `Upload-Metadata` (comma-separated
+         *     `key base64(value)` pairs): `name` and `directory_path` (required),
+         *     `tags` (comma-separated), `metadata` (a JSON object as text),
+         *     `mime_type` (else the bytes are sniffed) and `sha256` (hex; the upload
+         *     fails and creates nothing if the bytes' SHA-256 differs). `filename`
+         *     and `filetype`, which tus-js-client and Uppy send, stand for `name`
+         *     and `mime_type`. Every field is checked by the rules of
+         *     `createResource` before any byte is taken: 400 naming the field, 409
+         *     when the account already has a resource at that path and name, 413
+         *     when `Upload-Length` is over the limit, 429 when the account has
+         *     `MAX_OPEN_UPLOADS` unfinished uploads (100 by default).
+         *
+         *     The answer's `Location` is `/v1/uploads/{id}`, and `{id}` is the id of
+         *     the resource the upload becomes: once the last byte is stored (and
+         *     hashed as it arrived), the resource exists at `/v1/resource/{id}`,
+         *     created as `createResource` creates one. An unfinished upload expires
+         *     at `Upload-Expires`: `UPLOAD_EXPIRY` (24 hours by default) after its
+         *     creation, moved on by every `PATCH` that stores bytes, so an upload
+         *     that keeps moving does not expire however long it takes. Past it, the
+         *     upload's routes answer 410 and `refactor gc` removes its bytes.
+         *
+         *     The bearer may be an upload link's token: the upload is then checked
+         *     against the link's rules at creation and takes one of its uses, given
+         *     back if the upload fails, is terminated or expires; the resource gets
+         *     the link's tags.
+         */
+        post: operations["createUpload"];
+        delete?: never;
+        /** Discover the tus protocol's version, extensions and limit */
+        options: operations["uploadOptions"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The upload's id, which is the id of the resource it becomes. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Where an upload stands (HEAD, for tus clients)
+         * @description `HEAD` is the tus offset request: `Upload-Offset` says how many bytes
+         *     are stored, so a client that was interrupted (or whose server
+         *     restarted) resumes from there with `PATCH`; `Upload-Length`,
+         *     `Upload-Metadata` and `Upload-Expires` come too. Once the upload is
+         *     complete, `Upload-Offset` equals `Upload-Length` and the resource
+         *     exists. `GET` says the same as JSON. Another account's upload and a
+         *     terminated one are 404; an unfinished one past its `Upload-Expires`
+         *     is 410 (tus expiration).
+         */
+        get: operations["getUpload"];
+        put?: never;
+        post?: never;
+        /**
+         * Abandon a resumable upload
+         * @description Removes an unfinished upload and its bytes (tus termination); an
+         *     upload link's use comes back. A finished upload is 409: delete its
+         *     resource instead.
+         */
+        delete: operations["terminateUpload"];
+        options?: never;
+        head?: never;
+        /**
+         * Send bytes of a resumable upload
+         * @description Appends the body at `Upload-Offset`, which must be the offset stored
+         *     (409 otherwise: `HEAD` and resume from it). Bytes that arrive before a
+         *     connection drops are kept. Consecutive requests may reach different
+         *     replicas; one request at a time writes an upload (a lease held in the
+         *     database), and a request waiting for it asks the holder to let go.
+         *     The request that stores the last byte creates the resource: 409 if
+         *     another resource took its path meanwhile, 400 if its SHA-256 is not
+         *     the `sha256` given; in both cases the bytes are removed.
+         */
+        patch: operations["uploadChunk"];
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Page through the account's changes
+         * @description The account's events after `after`, oldest first: one for every
+         *     committed create (including uploads through links), update and
+         *     delete, and one `resources.imported` per import. Each event is
+         *     written in the same database transaction as its change, so an event
+         *     exists if and only if its change committed. `sequence` counts the
+         *     account's events from 1 without gaps; pass the last one seen as
+         *     `after` to go on. With filters, `next_after` may be past the last
+         *     event returned (events that did not match were skipped); pass it as
+         *     `after`. Events are kept for `EVENTS_RETENTION` (7 days by default):
+         *     asking for events after one that has been pruned answers 410 with
+         *     the oldest sequence still held, so a consumer knows to re-list.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream the account's changes as server-sent events
+         * @description Server-sent events (`text/event-stream`): each change as an `event:`
+         *     of its type, `id:` its sequence and `data:` the `Event` as JSON, as
+         *     soon as it commits on any replica of the server. Without `after` or
+         *     `Last-Event-ID` the stream starts with the next change; with either,
+         *     it first replays what came after that sequence, with no gap and no
+         *     repeat (an EventSource reconnects with `Last-Event-ID` by itself).
+         *     A comment line (`: heartbeat`) comes at least every 15 seconds, so
+         *     proxies keep the connection open. When the server shuts down it
+         *     sends `retry: 1000` and ends the stream, so the client reconnects
+         *     to another replica. 410 as `listEvents` when the sequence asked for
+         *     has been pruned.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the account's webhook endpoints */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register a webhook endpoint
+         * @description Registers a URL to receive the account's events that match its
+         *     filters, as `POST`s whose body is the `Event` and whose headers
+         *     `webhook-id`, `webhook-timestamp` and `webhook-signature` follow the
+         *     Standard Webhooks specification (see the `resourceEvent` webhook).
+         *     The URL must be `https` and may not point at a loopback, private or
+         *     link-local address, now or when a delivery dials it (unless the
+         *     server runs with `URI_FETCH_ALLOW_PRIVATE`). The signing key,
+         *     `secret`, is in this answer only.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /** Get a webhook endpoint */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** Delete a webhook endpoint and its deliveries */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change, re-enable or rotate the key of a webhook endpoint
+         * @description Changes the given fields. `enabled: true` re-enables an endpoint
+         *     that was disabled after its deliveries kept failing (queued
+         *     deliveries resume; retry failed ones by hand). `rotate_secret: true`
+         *     makes a new key, returned as `secret` in this answer only; the old
+         *     key signs too (a second `v1,` signature) for 24 hours.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send the endpoint a signed test message now
+         * @description Posts `{"id", "type": "webhook.test", "timestamp", "data":
+         *     {"webhook_id"}}`, signed as every delivery, and answers how it went
+         *     (once, no retry), whether or not the endpoint is enabled.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The endpoint's latest deliveries and their attempts
+         * @description The 100 latest deliveries, newest first, each with every attempt (status, latency, error).
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id */
+                webhook_id: components["parameters"]["WebhookId"];
+                /** @description The delivery's id */
+                delivery_id: components["parameters"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Queue a delivery again
+         * @description Queues the delivery for a new round of attempts, after it failed or to send it once more.
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -131,7 +602,7 @@ export interface paths {
         };
         /**
          * Readiness probe
-         * @description 200 when the database answers, 503 otherwise.
+         * @description 200 when the database and the storage answer; 503 otherwise, and from the moment the server begins to shut down, with an error naming which, so that a load balancer sends its requests elsewhere.
          */
         get: operations["readyz"];
         put?: never;
@@ -204,7 +675,64 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    resourceEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An event, delivered to a registered endpoint
+         * @description Each event matching an endpoint's filters is posted to its URL, at
+         *     least once (use `webhook-id` to drop repeats), retried with
+         *     exponential backoff and jitter for about 34 hours while the
+         *     endpoint fails (any answer but 2xx, or none within 10 seconds);
+         *     then the endpoint is disabled with the reason. Events of one
+         *     resource reach an endpoint in `sequence` order. Verify the
+         *     signature with any Standard Webhooks library: HMAC-SHA256, keyed by
+         *     the base64-decoded part of the `whsec_` secret, over
+         *     `webhook-id.webhook-timestamp.body`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description The event's id, the same on every attempt */
+                    "webhook-id": string;
+                    /** @description Unix seconds when this attempt was signed */
+                    "webhook-timestamp": string;
+                    /** @description `v1,` and the base64 signature; during a key rotation, two of them separated by a space */
+                    "webhook-signature": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            responses: {
+                /** @description Any 2xx acknowledges the delivery */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         Resource: {
@@ -428,6 +956,195 @@ export interface components {
          * @enum {string}
          */
         ExternalStorageType: "s3" | "gcs" | "azure_blob";
+        /**
+         * @description `resource.created`, `resource.updated` and `resource.deleted` carry
+         *     the resource in `data.resource`; `resources.imported` is the one
+         *     event of an import into the account, with `data.imported`, the
+         *     number of resources it loaded (re-list to see them).
+         * @enum {string}
+         */
+        EventType: "resource.created" | "resource.updated" | "resource.deleted" | "resources.imported";
+        /**
+         * @description One committed change of the account's resources, in the Standard
+         *     Webhooks form: the same JSON in `listEvents`, `streamEvents` and
+         *     webhook deliveries.
+         */
+        Event: {
+            /**
+             * Format: uuid
+             * @description The event's id; a webhook delivery's `webhook-id`
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description The account's events counted from 1, without gaps, in commit order
+             */
+            sequence: number;
+            type: components["schemas"]["EventType"];
+            /**
+             * Format: date-time
+             * @description When the change happened
+             */
+            timestamp: string;
+            data: components["schemas"]["EventData"];
+        };
+        EventData: {
+            /**
+             * @description The resource as it is after the change; for `resource.deleted`,
+             *     its `id`, `name`, `directory_path` and `tags`.
+             */
+            resource?: components["schemas"]["Resource"] | components["schemas"]["DeletedResource"];
+            /** @description For `resource.updated`, the fields whose values changed */
+            changed?: ("name" | "directory_path" | "metadata")[];
+            /**
+             * Format: int64
+             * @description For `resources.imported`, how many resources the import loaded into the account
+             */
+            imported?: number;
+        };
+        DeletedResource: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            directory_path: string;
+            tags: string[];
+        };
+        EventList: {
+            items: components["schemas"]["Event"][];
+            /**
+             * Format: int64
+             * @description The `after` of the next page
+             */
+            next_after: number;
+        };
+        EventsGone: {
+            error: string;
+            /**
+             * Format: int64
+             * @description The oldest sequence still held (one past the last when none is)
+             */
+            oldest_sequence: number;
+        };
+        /**
+         * Format: uri
+         * @description Where deliveries are posted; `https` (any scheme of http and https with `URI_FETCH_ALLOW_PRIVATE`)
+         */
+        WebhookURL: string;
+        WebhookCreate: {
+            url: components["schemas"]["WebhookURL"];
+            description?: string;
+            /** @description The event types to deliver; empty or absent, every type */
+            types?: components["schemas"]["EventType"][];
+            /** @description Only events whose resource carries all these tags (`resources.imported` passes) */
+            tags?: components["schemas"]["TagInput"][];
+            /** @description Only events whose resource's `directory_path` starts with this (`resources.imported` passes) */
+            directory_prefix?: string;
+        };
+        WebhookUpdate: {
+            url?: components["schemas"]["WebhookURL"];
+            description?: string;
+            types?: components["schemas"]["EventType"][];
+            tags?: components["schemas"]["TagInput"][];
+            directory_prefix?: string;
+            /** @description true re-enables a disabled endpoint; false disables it */
+            enabled?: boolean;
+            /** @description true makes a new signing key (the old one signs too for 24 hours) */
+            rotate_secret?: boolean;
+        };
+        WebhookEndpoint: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            description: string;
+            types: components["schemas"]["EventType"][];
+            tags: string[];
+            directory_prefix: string;
+            /** @description The signing key (`whsec_` and base64), in the answer that made it only (registration, rotation) */
+            secret?: string;
+            enabled: boolean;
+            /** @description Why deliveries stopped (omitted while enabled) */
+            disabled_reason?: string;
+            /**
+             * Format: date-time
+             * @description After a rotation, until when the previous key also signs
+             */
+            previous_secret_expires_at?: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookEndpointList: {
+            items: components["schemas"]["WebhookEndpoint"][];
+        };
+        WebhookAttempt: {
+            attempt: number;
+            /** @description The receiver's HTTP status (omitted when none came) */
+            status?: number;
+            /** Format: int64 */
+            latency_ms: number;
+            /** @description Why the attempt failed (omitted when it succeeded) */
+            error?: string;
+            /** Format: date-time */
+            at: string;
+        };
+        WebhookDelivery: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @description The event's sequence
+             */
+            sequence: number;
+            /** Format: uuid */
+            resource_id?: string;
+            /** @enum {string} */
+            state: "pending" | "delivered" | "failed";
+            attempts: components["schemas"]["WebhookAttempt"][];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookDeliveryList: {
+            items: components["schemas"]["WebhookDelivery"][];
+        };
+        WebhookTestResult: {
+            /** @description The test message's `webhook-id` */
+            id: string;
+            /** @description The receiver's HTTP status (omitted when none came) */
+            status?: number;
+            /** Format: int64 */
+            latency_ms: number;
+            /** @description Why it failed (omitted when the receiver answered 2xx) */
+            error?: string;
+        };
+        /** @description A resumable upload, as `GET /v1/uploads/{id}` tells it. */
+        Upload: {
+            /**
+             * Format: uuid
+             * @description The upload's id, and the id of the resource it becomes.
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description Bytes stored.
+             */
+            offset: number;
+            /**
+             * Format: int64
+             * @description The upload's size; absent while deferred.
+             */
+            length?: number;
+            /**
+             * Format: date-time
+             * @description When the unfinished upload expires: `UPLOAD_EXPIRY` after its
+             *     creation or its last stored bytes, whichever is later.
+             */
+            expires_at: string;
+            /** @description Whether the upload became its resource, at `/v1/resource/{id}`. */
+            done: boolean;
+        };
         Error: {
             /** @description What went wrong, in words a person can act on */
             error: string;
@@ -436,8 +1153,131 @@ export interface components {
             /** @example ok */
             status: string;
         };
+        /**
+         * @description How a browser is told to treat downloaded bytes: `attachment` saves
+         *     them, `inline` shows them (still under `Content-Security-Policy:
+         *     sandbox`).
+         * @enum {string}
+         */
+        Disposition: "attachment" | "inline";
+        /**
+         * Format: int64
+         * @description Seconds the link lives, from 1 to 604,800 (7 days); default 3,600
+         * @default 3600
+         */
+        LinkLifetime: number;
+        /** Format: int64 */
+        LinkUses: number;
+        DownloadLinkCreate: {
+            expires_in?: components["schemas"]["LinkLifetime"];
+            /** @description Responses carrying bytes (200 or 206) the link serves; unlimited when omitted */
+            max_downloads?: components["schemas"]["LinkUses"];
+            /** @description How the link serves the bytes; `attachment` when omitted */
+            disposition?: components["schemas"]["Disposition"];
+        };
+        DownloadLink: {
+            /**
+             * Format: uuid
+             * @description The link's id, to revoke it by
+             */
+            id: string;
+            /** Format: uuid */
+            resource_id: string;
+            /**
+             * Format: uri
+             * @description Where to download without a token: `PUBLIC_URL` (else this
+             *     request's scheme and host) and `/v1/links/<token>`. Only in the
+             *     answer to `createDownloadLink`.
+             */
+            url?: string;
+            disposition: components["schemas"]["Disposition"];
+            /** @description Omitted when unlimited */
+            max_downloads?: components["schemas"]["LinkUses"];
+            /**
+             * Format: int64
+             * @description Responses that carried bytes so far
+             */
+            downloads: number;
+            /** @description The `sub` of the token that made it (omitted when none) */
+            created_by?: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string;
+        };
+        DownloadLinkList: {
+            items: components["schemas"]["DownloadLink"][];
+        };
+        UploadLinkCreate: {
+            /** @description The folder the holder creates resources in */
+            directory_path: components["schemas"]["DirectoryPath"];
+            /** @description Also anywhere beneath `directory_path`; `false` when omitted */
+            allow_subdirectories?: boolean;
+            /**
+             * Format: int64
+             * @description Largest file, in bytes; default and at most the server's
+             *     `MAX_CONTENT_BYTES` (a larger value is a 400)
+             */
+            max_bytes?: number;
+            /**
+             * @description Media types accepted (`image/*` accepts every image type),
+             *     compared without parameters and case; any when omitted or empty.
+             *     A file must declare its type (a data URL always does; a fetched
+             *     `uri` by its `Content-Type`).
+             */
+            mime_types?: string[];
+            /** @description Resources the link creates; unlimited when omitted */
+            max_uploads?: components["schemas"]["LinkUses"];
+            expires_in?: components["schemas"]["LinkLifetime"];
+            /** @description Tags every resource created through the link carries */
+            tags?: components["schemas"]["TagInput"][];
+        };
+        UploadLink: {
+            /**
+             * Format: uuid
+             * @description The link's id, to revoke it by; `created_by` of what it creates is `upload-link:<id>`
+             */
+            id: string;
+            /**
+             * @description The bearer token for the link's holder. Only in the answer to
+             *     `createUploadLink`.
+             */
+            token?: string;
+            directory_path: components["schemas"]["DirectoryPath"];
+            allow_subdirectories: boolean;
+            /** Format: int64 */
+            max_bytes: number;
+            /** @description Lower case, sorted; empty for any */
+            mime_types: string[];
+            /** @description Omitted when unlimited */
+            max_uploads?: components["schemas"]["LinkUses"];
+            /**
+             * Format: int64
+             * @description Uses taken, by uploads done or under way
+             */
+            uploads: number;
+            tags: components["schemas"]["Tag"][];
+            /** @description The `sub` of the token that made it (omitted when none) */
+            created_by?: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string;
+        };
+        UploadLinkList: {
+            items: components["schemas"]["UploadLink"][];
+        };
     };
     responses: {
+        /** @description Precondition Failed: `Tus-Resumable` is missing or not `1.0.0`. */
+        TusVersionError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /**
          * @description Bad Request: a parameter or body field breaks a rule of this
          *     document; the message names it and the rule.
@@ -461,7 +1301,7 @@ export interface components {
                 };
             };
         };
-        /** @description Forbidden (a valid token without the needed scope or account) */
+        /** @description Forbidden (a valid token without the needed scope or account, or an upload link used outside its folder or media types) */
         ForbiddenError: {
             headers: {
                 [name: string]: unknown;
@@ -533,6 +1373,32 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description Gone: the upload is past its `Upload-Expires` (`UPLOAD_EXPIRY` after
+         *     its last stored byte) and its bytes are, or soon will be, removed by
+         *     `refactor gc`. Start a new upload.
+         */
+        UploadGoneError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /**
+         * @description Gone: events after the sequence asked for have been pruned
+         *     (`EVENTS_RETENTION`). Re-list the resources, then go on from
+         *     `oldest_sequence` - 1.
+         */
+        EventsGoneError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["EventsGone"];
+            };
+        };
         /** @description Service Unavailable (the database or storage is unreachable or too slow) */
         ServiceUnavailableError: {
             headers: {
@@ -561,9 +1427,57 @@ export interface components {
          *     accepted).
          */
         ResourceId: string;
+        /** @description The link's id (a UUID, as `id` in its answers) */
+        LinkId: string;
+        /**
+         * @description The sequence after which to start (the last one seen). `0` is
+         *     before the account's first event. `listEvents` without it starts at
+         *     the oldest event held.
+         */
+        EventsAfter: number;
+        /**
+         * @description Only events of these types (comma-separated; spaces around each and
+         *     empty pieces ignored). Without it, every type.
+         * @example resource.created,resource.deleted
+         */
+        EventTypes: string;
+        /**
+         * @description Only events whose resource carries all these tags, split as the
+         *     list's `tags`. A `resources.imported` event passes: it may concern
+         *     any resource.
+         */
+        EventTags: string;
+        /**
+         * @description Only events whose resource's `directory_path` starts with this, as
+         *     the list's `directory_prefix`. A `resources.imported` event passes.
+         */
+        EventDirectoryPrefix: string;
+        /** @description The webhook endpoint's id */
+        WebhookId: string;
+        /** @description The delivery's id */
+        DeliveryId: string;
+        /**
+         * @description The download link's token, as in its `url`: `rfd_` and 43 base64url
+         *     characters (256 random bits).
+         */
+        LinkToken: string;
+        /** @description The tus version, `1.0.0` (412 otherwise). */
+        TusResumable: string;
     };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The upload's URL, `/v1/uploads/{id}`, whose id is the id of the resource it becomes. */
+        UploadLocation: string;
+        /** @description How many bytes of the upload are stored. */
+        UploadOffset: number;
+        /**
+         * @description When the unfinished upload expires (an RFC 9110 date): `UPLOAD_EXPIRY`
+         *     after its creation or its last stored byte, whichever is later.
+         */
+        UploadExpires: string;
+        /** @description The tus version the server speaks, `1.0.0`. */
+        TusResumable: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -831,7 +1745,7 @@ export interface operations {
                  *     `Content-Security-Policy: sandbox`, so stored HTML or SVG can never
                  *     run script with this server's origin. Default `attachment`.
                  */
-                disposition?: "attachment" | "inline";
+                disposition?: components["schemas"]["Disposition"];
             };
             header?: {
                 /** @description A byte range, such as `bytes=0-1023` (RFC 9110) */
@@ -889,6 +1803,821 @@ export interface operations {
                 };
                 content?: never;
             };
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    listDownloadLinks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
+                id: components["parameters"]["ResourceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownloadLinkList"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    createDownloadLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
+                id: components["parameters"]["ResourceId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DownloadLinkCreate"];
+            };
+        };
+        responses: {
+            /** @description Created; `url` is shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DownloadLink"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            413: components["responses"]["PayloadTooLargeError"];
+            415: components["responses"]["UnsupportedMediaTypeError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    revokeDownloadLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The resource's id: a UUID in its 36-character form (hexadecimal digits
+                 *     in either case; `urn:uuid:`, braces and the 32-digit form are not
+                 *     accepted).
+                 */
+                id: components["parameters"]["ResourceId"];
+                /** @description The link's id (a UUID, as `id` in its answers) */
+                link_id: components["parameters"]["LinkId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    getLinkContent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A byte range, such as `bytes=0-1023` (RFC 9110) */
+                Range?: string;
+                /** @description An ETag from an earlier download; a match answers 304 */
+                "If-None-Match"?: string;
+            };
+            path: {
+                /**
+                 * @description The download link's token, as in its `url`: `rfd_` and 43 base64url
+                 *     characters (256 random bits).
+                 */
+                token: components["parameters"]["LinkToken"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes */
+            200: {
+                headers: {
+                    /** @description The quoted sha256 of the bytes */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested range of the bytes */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description With `LINK_REDIRECT=storage`, the bytes are at `Location`, a storage URL valid for at most 60 seconds */
+            302: {
+                headers: {
+                    /** @description The signed storage URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (the ETag matches If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestError"];
+            404: components["responses"]["NotFoundError"];
+            /** @description Range not satisfiable */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    listUploadLinks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadLinkList"];
+                };
+            };
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    createUploadLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UploadLinkCreate"];
+            };
+        };
+        responses: {
+            /** @description Created; `token` is shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadLink"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            413: components["responses"]["PayloadTooLargeError"];
+            415: components["responses"]["UnsupportedMediaTypeError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    revokeUploadLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The link's id (a UUID, as `id` in its answers) */
+                link_id: components["parameters"]["LinkId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    createUpload: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tus version, `1.0.0` (412 otherwise). */
+                "Tus-Resumable"?: components["parameters"]["TusResumable"];
+                /** @description The upload's size in bytes; or send `Upload-Defer-Length` instead. */
+                "Upload-Length"?: string;
+                /** @description `1` when the size is declared later, by a PATCH's `Upload-Length`. */
+                "Upload-Defer-Length"?: string;
+                /** @description The resource's fields, each value base64-encoded (see above). */
+                "Upload-Metadata"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The first bytes of the upload (creation-with-upload), optional. */
+        requestBody?: {
+            content: {
+                "application/offset+octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Created; the upload's URL is in `Location`. */
+            201: {
+                headers: {
+                    Location: components["headers"]["UploadLocation"];
+                    "Upload-Offset": components["headers"]["UploadOffset"];
+                    "Upload-Expires": components["headers"]["UploadExpires"];
+                    "Tus-Resumable": components["headers"]["TusResumable"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            409: components["responses"]["ConflictError"];
+            412: components["responses"]["TusVersionError"];
+            413: components["responses"]["PayloadTooLargeError"];
+            415: components["responses"]["UnsupportedMediaTypeError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    uploadOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The server's tus support. */
+            200: {
+                headers: {
+                    "Tus-Resumable": components["headers"]["TusResumable"];
+                    /** @description The tus versions served. */
+                    "Tus-Version"?: string;
+                    /** @description The tus extensions served. */
+                    "Tus-Extension"?: string;
+                    /** @description `MAX_UPLOAD_BYTES`: the largest upload, in bytes. */
+                    "Tus-Max-Size"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    getUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The upload's id, which is the id of the resource it becomes. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "Upload-Offset": components["headers"]["UploadOffset"];
+                    /** @description The upload's size, unless it is deferred. */
+                    "Upload-Length"?: number;
+                    "Upload-Expires": components["headers"]["UploadExpires"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Upload"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            410: components["responses"]["UploadGoneError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    terminateUpload: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The tus version, `1.0.0` (412 otherwise). */
+                "Tus-Resumable"?: components["parameters"]["TusResumable"];
+            };
+            path: {
+                /** @description The upload's id, which is the id of the resource it becomes. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            409: components["responses"]["ConflictError"];
+            410: components["responses"]["UploadGoneError"];
+            412: components["responses"]["TusVersionError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    uploadChunk: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The tus version, `1.0.0` (412 otherwise). */
+                "Tus-Resumable"?: components["parameters"]["TusResumable"];
+                /** @description Where the body starts; the offset a `HEAD` reports. */
+                "Upload-Offset": string;
+                /** @description The size, once, for an upload created with `Upload-Defer-Length`. */
+                "Upload-Length"?: string;
+            };
+            path: {
+                /** @description The upload's id, which is the id of the resource it becomes. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/offset+octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Stored; `Upload-Offset` is the new offset. */
+            204: {
+                headers: {
+                    "Upload-Offset": components["headers"]["UploadOffset"];
+                    "Upload-Expires": components["headers"]["UploadExpires"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            409: components["responses"]["ConflictError"];
+            410: components["responses"]["UploadGoneError"];
+            412: components["responses"]["TusVersionError"];
+            413: components["responses"]["PayloadTooLargeError"];
+            415: components["responses"]["UnsupportedMediaTypeError"];
+            /** @description Another request holds the upload and did not let go in time; retry. */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The sequence after which to start (the last one seen). `0` is
+                 *     before the account's first event. `listEvents` without it starts at
+                 *     the oldest event held.
+                 */
+                after?: components["parameters"]["EventsAfter"];
+                /** @description Most events to return. */
+                limit?: number;
+                /**
+                 * @description Only events of these types (comma-separated; spaces around each and
+                 *     empty pieces ignored). Without it, every type.
+                 * @example resource.created,resource.deleted
+                 */
+                types?: components["parameters"]["EventTypes"];
+                /**
+                 * @description Only events whose resource carries all these tags, split as the
+                 *     list's `tags`. A `resources.imported` event passes: it may concern
+                 *     any resource.
+                 */
+                tags?: components["parameters"]["EventTags"];
+                /**
+                 * @description Only events whose resource's `directory_path` starts with this, as
+                 *     the list's `directory_prefix`. A `resources.imported` event passes.
+                 */
+                directory_prefix?: components["parameters"]["EventDirectoryPrefix"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventList"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            410: components["responses"]["EventsGoneError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The sequence after which to start (the last one seen). `0` is
+                 *     before the account's first event. `listEvents` without it starts at
+                 *     the oldest event held.
+                 */
+                after?: components["parameters"]["EventsAfter"];
+                /**
+                 * @description Only events of these types (comma-separated; spaces around each and
+                 *     empty pieces ignored). Without it, every type.
+                 * @example resource.created,resource.deleted
+                 */
+                types?: components["parameters"]["EventTypes"];
+                /**
+                 * @description Only events whose resource carries all these tags, split as the
+                 *     list's `tags`. A `resources.imported` event passes: it may concern
+                 *     any resource.
+                 */
+                tags?: components["parameters"]["EventTags"];
+                /**
+                 * @description Only events whose resource's `directory_path` starts with this, as
+                 *     the list's `directory_prefix`. A `resources.imported` event passes.
+                 */
+                directory_prefix?: components["parameters"]["EventDirectoryPrefix"];
+            };
+            header?: {
+                /** @description The last sequence received; wins over `after`. */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream; it ends when the client leaves or the server shuts down */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example : stream of account acme
+                     *
+                     *     event: resource.created
+                     *     id: 42
+                     *     data: {"id":"…","sequence":42,"type":"resource.created","timestamp":"…","data":{"resource":{…}}}
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            410: components["responses"]["EventsGoneError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description Registered; `secret` is shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            413: components["responses"]["PayloadTooLargeError"];
+            415: components["responses"]["UnsupportedMediaTypeError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description Changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            413: components["responses"]["PayloadTooLargeError"];
+            415: components["responses"]["UnsupportedMediaTypeError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Sent (whatever the endpoint answered) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookTestResult"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id */
+                webhook_id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
+            429: components["responses"]["TooManyRequestsError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailableError"];
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint's id */
+                webhook_id: components["parameters"]["WebhookId"];
+                /** @description The delivery's id */
+                delivery_id: components["parameters"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            400: components["responses"]["BadRequestError"];
+            401: components["responses"]["UnauthorizedError"];
+            403: components["responses"]["ForbiddenError"];
+            404: components["responses"]["NotFoundError"];
             429: components["responses"]["TooManyRequestsError"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailableError"];
