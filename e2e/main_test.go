@@ -33,6 +33,7 @@ var target struct {
 	metricsURL string // set when TestMain started the server
 	secret     []byte
 	prism      bool
+	directURL  string // the server itself behind Prism (E2E_DIRECT_URL): for what a proxy would hold (a stream)
 }
 
 func TestMain(m *testing.M) {
@@ -43,6 +44,7 @@ func runMain(m *testing.M) int {
 	target.baseURL = os.Getenv("E2E_BASE_URL")
 	target.secret = []byte(os.Getenv("E2E_JWT_SECRET"))
 	target.prism = os.Getenv("E2E_PRISM") == "true"
+	target.directURL = os.Getenv("E2E_DIRECT_URL")
 	specPath := cmp.Or(os.Getenv("E2E_SPEC"), "../openapi.yaml")
 	if err := loadSpec(specPath); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)

@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"encoding/json"
 	"flag"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -27,8 +26,8 @@ func TestSpecAgreesWithPrism(t *testing.T) {
 		t.Skip("needs Prism's proxy in front of the server (make contract)")
 	}
 	requireDeclared(t, http.MethodPut, "/v1/resource/{id}", http.StatusBadRequest)
-	seed := rand.Uint64()
-	t.Logf("seed %d, %d cases", seed, *prismCases)
+	seed := testkit.Seed(t)
+	t.Logf("%d cases", *prismCases)
 	tok := mustToken(t, "e2e-spec", "resources:read resources:write")
 	base := spectest.Case{Method: http.MethodPost, Path: listPath,
 		Body: []byte(`{"name":"base.txt","directory_path":"/property","content":"data:text/plain;base64,YmFzZQ=="}`)}

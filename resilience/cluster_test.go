@@ -24,10 +24,36 @@ var clusters struct {
 	list []*cluster
 }
 
+// databases gives, by engine, the URL of a new database for the server: a
+// throwaway PostgreSQL cluster's, or an SQLite file's.
+var databases = map[string]func(t *testing.T) string{
+	"postgres": func(t *testing.T) string { return newCluster(t).url() },
+	"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "refactor.db") },
+}
+
 // newCluster initialises and starts a cluster on a free port; it is stopped
 // and removed when the test ends. Without the PostgreSQL binaries the test
 // skips, or fails under CI=true.
 func newCluster(t testing.TB) *cluster {
+	t.Helper()
+	return keepCluster(t, func(dir string) (*storetest.Cluster, error) {
+		return storetest.StartCluster(dir, clusterSettings...)
+	})
+}
+
+// newReplica makes a streaming replica of primary (pg_basebackup -R) and
+// starts it on a port of its own; like newCluster's, it is stopped and
+// removed when the test ends.
+func newReplica(t testing.TB, primary *cluster) *cluster {
+	t.Helper()
+	return keepCluster(t, func(dir string) (*storetest.Cluster, error) {
+		return storetest.StartReplica(primary.Cluster, dir, clusterSettings...)
+	})
+}
+
+// keepCluster starts a cluster with start in a new folder and registers it
+// for removal at the test's end.
+func keepCluster(t testing.TB, start func(dir string) (*storetest.Cluster, error)) *cluster {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(storetest.PGBin(), "initdb")); err != nil {
 		testkit.Unavailable(t, "no PostgreSQL binaries: %v", err)
@@ -36,7 +62,7 @@ func newCluster(t testing.TB) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := storetest.StartCluster(dir, clusterSettings...)
+	sc, err := start(dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		t.Fatal(err)

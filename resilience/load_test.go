@@ -69,7 +69,7 @@ func (l *loader) run(ctx context.Context, n int) {
 	var wg sync.WaitGroup
 	for w := range n {
 		wg.Go(func() {
-			rng := mrand.New(mrand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			rng := mrand.New(mrand.NewPCG(uint64(w), 20261206))
 			for ctx.Err() == nil && l.sent.Add(1) <= l.maxReqs {
 				l.one(ctx, rng, w)
 			}
@@ -100,15 +100,23 @@ func (l *loader) one(ctx context.Context, rng *mrand.Rand, worker int) {
 	}
 }
 
-func (l *loader) create(ctx context.Context, rng *mrand.Rand, account string, worker int) {
-	content := make([]byte, 64+rng.IntN(4096))
+// randomCreate returns the body of a create of 64 to 64+spread random
+// bytes, named prefix-N.bin in dir and tagged "load" and one of a, b, c;
+// and the bytes.
+func randomCreate(rng *mrand.Rand, spread int, prefix, dir string) (body, content []byte) {
+	content = make([]byte, 64+rng.IntN(spread))
 	rand.Read(content)
-	body, _ := json.Marshal(map[string]any{
-		"name":           fmt.Sprintf("f-%d-%d.bin", worker, rng.Uint64()),
-		"directory_path": fmt.Sprintf("/load/w%d", worker%4),
+	body, _ = json.Marshal(map[string]any{
+		"name":           fmt.Sprintf("%s-%d.bin", prefix, rng.Uint64()),
+		"directory_path": dir,
 		"content":        "data:application/octet-stream;base64," + base64.StdEncoding.EncodeToString(content),
 		"tags":           slices.Compact([]string{"load", []string{"a", "b", "c"}[rng.IntN(3)]}),
 	})
+	return body, content
+}
+
+func (l *loader) create(ctx context.Context, rng *mrand.Rand, account string, worker int) {
+	body, content := randomCreate(rng, 4096, fmt.Sprintf("f-%d", worker), fmt.Sprintf("/load/w%d", worker%4))
 	r := do(ctx, http.MethodPost, l.base+"/v1/resources", l.tokens[account], body)
 	l.record(ctx, "create", r)
 	if r.status != http.StatusOK {

@@ -68,39 +68,50 @@ func startServer(t testing.TB, env ...string) *proc {
 	return &proc{srv}
 }
 
-// rssKB is the server's resident set size in KiB.
-func (p *proc) rssKB() int { return p.status("VmRSS") }
+// usage is what TestSoak watches of a server.
+type usage struct {
+	rssKB, threads, goroutines int
+}
 
-// threads is the number of the server's OS threads.
-func (p *proc) threads() int { return p.status("Threads") }
+// measure reads the server's resident set size and OS threads from its
+// /proc status file and its go_goroutines gauge from /metrics.
+func (p *proc) measure() (usage, error) {
+	var u usage
+	var err error
+	if u.rssKB, err = p.status("VmRSS"); err != nil {
+		return u, err
+	}
+	if u.threads, err = p.status("Threads"); err != nil {
+		return u, err
+	}
+	u.goroutines, err = p.goroutines()
+	return u, err
+}
 
-// goroutines is the server's go_goroutines gauge from /metrics, -1 when
-// it cannot be read.
-func (p *proc) goroutines() int {
+// goroutines is the server's go_goroutines gauge from /metrics.
+func (p *proc) goroutines() (int, error) {
 	r := do(context.Background(), http.MethodGet, p.URL+"/metrics", "", nil)
 	for line := range strings.SplitSeq(string(r.body), "\n") {
 		if rest, ok := strings.CutPrefix(line, "go_goroutines "); ok {
-			if n, err := strconv.Atoi(strings.TrimSpace(rest)); err == nil {
-				return n
-			}
+			return strconv.Atoi(strings.TrimSpace(rest))
 		}
 	}
-	return -1
+	return 0, fmt.Errorf("no go_goroutines in GET /metrics (status %d, error %v)", r.status, r.err)
 }
 
-// status reads a number from the server's /proc status file, -1 if absent.
-func (p *proc) status(field string) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+// status reads a number from the server's /proc status file.
+func (p *proc) status(field string) (int, error) {
+	path := fmt.Sprintf("/proc/%d/status", p.Pid())
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return -1
+		return 0, err
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			return n
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
 		}
 	}
-	return -1
+	return 0, fmt.Errorf("%s has no %s line", path, field)
 }
 
 func tail(s string, n int) string {
@@ -119,7 +130,13 @@ type result struct {
 	err    error
 }
 
-var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+// client closes a connection it has left idle for 5 s, before HAProxy
+// closes it after its 10 s (deploy/haproxy.cfg: timeout http-keep-alive):
+// a POST sent on a connection the proxy is closing at that instant fails
+// with EOF, and a client cannot know whether it was applied, so it cannot
+// send it again.
+var client = &http.Client{Timeout: 30 * time.Second,
+	Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 5 * time.Second}}
 
 func do(ctx context.Context, method, url, tok string, body []byte) result {
 	var rd io.Reader

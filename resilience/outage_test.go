@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var outages = flag.Int("outages", 2, "PostgreSQL stops in TestDatabaseOutage")
@@ -76,10 +78,12 @@ func TestBlobStoreOutage(t *testing.T) {
 	if before[http.StatusServiceUnavailable] == 0 {
 		t.Errorf("no 503 while storage was broken: %v", before)
 	}
-	os.Remove(blobs)
-	if err := os.Rename(blobs+".away", blobs); err != nil {
+	// Swap the folder back in one step: between a remove and a rename, a
+	// create's MkdirAll would make a fresh blobs folder in its place.
+	if err := unix.Renameat2(unix.AT_FDCWD, blobs+".away", unix.AT_FDCWD, blobs, unix.RENAME_EXCHANGE); err != nil {
 		t.Fatal(err)
 	}
+	os.Remove(blobs + ".away")
 	waitOK(t, l, before, 15*time.Second)
 	cancel()
 	wg.Wait()

@@ -4,9 +4,12 @@ import (
 	"context"
 	"flag"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/re-factor/resources/internal/testkit"
 )
 
 var (
@@ -18,6 +21,10 @@ var (
 // PostgreSQL for -soak: no 5xx at all; resident memory, goroutines and
 // threads flat; the p99 of the last third not much worse than the first's.
 func TestSoak(t *testing.T) {
+	// Without /proc the memory and thread checks would compare nothing.
+	if _, err := os.ReadFile("/proc/self/status"); err != nil {
+		testkit.Unavailable(t, "TestSoak reads the server's memory and threads from /proc: %v", err)
+	}
 	c := newCluster(t)
 	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL=file://"+t.TempDir())
 	l := newLoader(t, srv.URL, []string{"a", "b", "c", "d"}, 30, *soakReqs)
@@ -27,7 +34,10 @@ func TestSoak(t *testing.T) {
 	warm, cancelWarm := context.WithTimeout(context.Background(), min(*soakFor/10, 10*time.Second))
 	l.run(warm, 4)
 	cancelWarm()
-	startRSS, startThreads, startG := srv.rssKB(), srv.threads(), srv.goroutines()
+	before, err := srv.measure()
+	if err != nil {
+		t.Fatalf("measure the server after the warm-up: %v", err)
+	}
 	start := time.Now()
 
 	ctx, cancel := context.WithTimeout(context.Background(), *soakFor)
@@ -38,7 +48,10 @@ func TestSoak(t *testing.T) {
 	end := time.Now()
 	// Requests still finishing hold goroutines; give them a moment.
 	time.Sleep(500 * time.Millisecond)
-	endRSS, endThreads, endG := srv.rssKB(), srv.threads(), srv.goroutines()
+	after, err := srv.measure()
+	if err != nil {
+		t.Fatalf("measure the server after the load: %v", err)
+	}
 
 	counts, n := l.snapshot()
 	fivexx := 0
@@ -53,7 +66,7 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak %v: %d requests answered (%.0f/s), statuses %v, 5xx or transport errors %d",
 		end.Sub(start).Round(time.Second), n, float64(n)/end.Sub(start).Seconds(), counts, fivexx)
 	t.Logf("RSS %d KiB -> %d KiB; goroutines %d -> %d; OS threads %d -> %d; p99 first third %v, last third %v",
-		startRSS, endRSS, startG, endG, startThreads, endThreads, p99first, p99last)
+		before.rssKB, after.rssKB, before.goroutines, after.goroutines, before.threads, after.threads, p99first, p99last)
 
 	if fivexx > 0 {
 		t.Errorf("%d answers were 5xx or transport errors", fivexx)
@@ -65,14 +78,14 @@ func TestSoak(t *testing.T) {
 		t.Errorf("%d answers were 400/401: the loader or the server is wrong", bad)
 	}
 	// Growth beyond a fixed allowance plus half again is a leak, not noise.
-	if endRSS > startRSS*3/2+64<<10 {
-		t.Errorf("RSS grew from %d KiB to %d KiB", startRSS, endRSS)
+	if after.rssKB > before.rssKB*3/2+64<<10 {
+		t.Errorf("RSS grew from %d KiB to %d KiB", before.rssKB, after.rssKB)
 	}
-	if startG < 0 || endG > startG+50 {
-		t.Errorf("goroutines went from %d to %d", startG, endG)
+	if after.goroutines > before.goroutines+50 {
+		t.Errorf("goroutines went from %d to %d", before.goroutines, after.goroutines)
 	}
-	if endThreads > startThreads*2+8 {
-		t.Errorf("OS threads grew from %d to %d", startThreads, endThreads)
+	if after.threads > before.threads*2+8 {
+		t.Errorf("OS threads grew from %d to %d", before.threads, after.threads)
 	}
 	// A few seconds' p99 on a shared two-core machine is mostly its
 	// neighbours; drift means something only over minutes.

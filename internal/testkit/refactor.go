@@ -27,23 +27,26 @@ type Server struct {
 	cmd  *exec.Cmd
 	logs SyncBuffer
 	done chan struct{}
+	exit error // how the process ended, once done is closed
 }
 
 // startLimit is how long a server may take to listen and be ready.
 const startLimit = 30 * time.Second
 
-// StartServer runs `bin serve` on a free loopback port, with env added to
-// this process's environment (env wins), and returns once /readyz answers
-// 200. It fails, stopping the process, when the server exits first or is not
+// StartServer runs `bin serve` on a free loopback port, without a shutdown
+// grace (SHUTDOWN_GRACE=0s), with env added to this process's environment
+// (env wins), and returns once /readyz answers 200. It fails, stopping the process, when the server exits first or is not
 // ready within 30 s; the error carries the server's log.
 func StartServer(bin string, env ...string) (*Server, error) {
 	s := &Server{cmd: exec.Command(bin, "serve"), done: make(chan struct{})}
-	s.cmd.Env = append(append(os.Environ(), "LISTEN_ADDR=127.0.0.1:0"), env...)
+	// No shutdown grace unless a test asks for one: Stop need not wait for
+	// a load balancer that is not there.
+	s.cmd.Env = append(append(os.Environ(), "LISTEN_ADDR=127.0.0.1:0", "SHUTDOWN_GRACE=0s"), env...)
 	s.cmd.Stdout, s.cmd.Stderr = &s.logs, &s.logs
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s serve: %w", bin, err)
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
+	go func() { s.exit = s.cmd.Wait(); close(s.done) }()
 	deadline := time.Now().Add(startLimit)
 	for s.URL == "" {
 		select {
@@ -91,4 +94,21 @@ func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
 func (s *Server) signal(sig os.Signal) {
 	s.cmd.Process.Signal(sig)
 	<-s.done
+}
+
+// Terminate sends SIGTERM, as an orchestrator stopping a replica does, and
+// returns at once: Wait tells how the server ended.
+func (s *Server) Terminate() error { return s.cmd.Process.Signal(syscall.SIGTERM) }
+
+// Wait waits up to limit for the server to exit and returns how it ended:
+// nil for status 0, else the *exec.ExitError. A server still running at
+// limit is killed, and Wait says so.
+func (s *Server) Wait(limit time.Duration) error {
+	select {
+	case <-s.done:
+		return s.exit
+	case <-time.After(limit):
+		s.Kill()
+		return fmt.Errorf("server still running %v later: killed", limit)
+	}
 }

@@ -6,8 +6,10 @@ package testkit
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -116,11 +118,15 @@ func (s *SyncBuffer) String() string {
 	return s.b.String()
 }
 
-// Send sends req with the default client and returns the answer's status,
-// header and whole body; it fails the test when there is no answer.
+// noRedirects is the default client but for redirects, which it returns.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// Send sends req and returns the answer's status, header and whole body,
+// a redirect's included (it is not followed); it fails the test when there
+// is no answer.
 func Send(tb testing.TB, req *http.Request) (status int, header http.Header, body []byte) {
 	tb.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -130,4 +136,20 @@ func Send(tb testing.TB, req *http.Request) (status int, header http.Header, bod
 		tb.Fatalf("%s %s: read the body: %v", req.Method, req.URL, err)
 	}
 	return resp.StatusCode, resp.Header, body
+}
+
+// seed is the property tests' seed: fixed, so that make test is the same
+// run every time, unless -seed asks for another (0: a new one each run).
+var seed = flag.Uint64("seed", 20261206, "seed of the property tests' random cases (0: a new one each run, logged)")
+
+// Seed returns the seed a property test draws its cases from, and logs it
+// so a failing run can be repeated with -seed.
+func Seed(tb testing.TB) uint64 {
+	tb.Helper()
+	s := *seed
+	if s == 0 {
+		s = rand.Uint64()
+	}
+	tb.Logf("seed %d (-seed=%[1]d repeats this run)", s)
+	return s
 }
