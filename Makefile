@@ -5,7 +5,7 @@ BENCH   := bin/refactor-bench
 PKGS    := ./...
 
 .PHONY: all build run test tools generate check-generate lint vet fmt-check staticcheck tidy-check check clean \
-	node-deps lint-spec contract fuzz soak resilience-long bench bench-smoke bench-build console check-console console-test
+	node-deps lint-spec contract fuzz soak resilience-long cluster-test bench bench-scale bench-smoke bench-build console check-console console-test
 
 all: build
 
@@ -21,19 +21,23 @@ build:
 run: build
 	./$(BIN) serve --dev
 
-## test: the whole test suite (SQLite and PostgreSQL, file:// and S3 storage; see README),
-## the resilience suites in their short form, then every fuzz target briefly
+## test: the whole test suite (SQLite and PostgreSQL, file:// and S3 storage; see README)
+## and the resilience suites in their short form. Deterministic: each fuzz target runs
+## only its seeds and its corpus in testdata/fuzz, as plain `go test` does; no new inputs.
+## gotestsum runs the root module's tests last, so that the last lines name every test
+## skipped and why (what it needs: make node-deps, Chromium, make contract, ...)
 test: tools
-	$(GO) test -race -count=1 $(PKGS)
 	$(GO) -C bench test -count=1 ./...
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+	$(GO) build -o bin/gotestsum gotest.tools/gotestsum
+	bin/gotestsum --format standard-quiet -- -race -count=1 $(PKGS)
 
-## fuzz: run each fuzz target for FUZZTIME (default 1m); a failing input is
-## saved under the package's testdata/fuzz and fails `make test` until fixed
+## fuzz: explore: run each fuzz target on random inputs for FUZZTIME (default 1m), so
+## it can find what nobody wrote yet. A failing input is saved under the package's
+## testdata/fuzz; commit it with the fix and `make test` runs it from then on
 FUZZTIME ?= 1m
 FUZZ_TARGETS := server:FuzzListQuery server:FuzzItemPath server:FuzzDataURLPattern upload:FuzzDecode \
-	store:FuzzValidateDirectoryPath store:FuzzValidateName store:FuzzNormalizeTags \
-	resources:FuzzParseTagFilter store:FuzzDecodeResourceLine
+	.:FuzzValidateDirectoryPath .:FuzzValidateName .:FuzzNormalizeTags \
+	.:FuzzParseTagFilter .:FuzzDecodeLine
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
 		out=$$($(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) 2>&1) || \
@@ -50,19 +54,38 @@ resilience-long:
 	$(GO) test ./resilience -count=1 -v -timeout=60m -run 'Outage|Kill|RoundTrip' -outages=5 -kills=25 -roundtrip.rows=1000000
 	$(GO) test ./server -count=1 -run 'TestTenantIsolation' -isolation.rounds=2000
 
+## cluster-test: the reference deployment of deploy/ on this machine, from its own HAProxy and
+## PgBouncer files: a PostgreSQL primary and streaming replica, PgBouncer in transaction mode,
+## three servers, HAProxy, SeaweedFS; mixed load through rolling SIGTERM restarts of every
+## server, then a SIGKILL of one (about 2 minutes; needs haproxy and pgbouncer: apt-get install)
+cluster-test: tools
+	$(GO) test ./resilience -run 'TestDeployment$$' -count=1 -v -timeout=10m -deployment
+
 ## bench: the list benchmark as users run it (1M rows loaded by migrate + import, then Q1-Q11 through
 ## the server and with pgbench) on a stock PostgreSQL cluster, a tuned one and SQLite; the request
-## path's Go benchmarks; the uploads section (24 MiB creates, refused anonymous uploads); writes
-## BENCHMARKS.md. About 20 minutes on an idle machine; BENCH_FLAGS adds flags (-only uploads: that
-## alone; -scale 100000,5000000: Q1/Q2 at those sizes too, about 10 minutes more)
+## path's Go benchmarks; the uploads section (24 MiB creates, refused anonymous uploads); the links
+## section (1 MiB downloads through links against /content, a flood of random link tokens); the sweep
+## of every filter combination (280, 2 s each, on each setup); the PgBouncer section (Q1, Q9 and a get
+## through PgBouncer in transaction mode against direct, with deploy/pgbouncer.ini); writes
+## BENCHMARKS.md. About 50 minutes on an idle machine; BENCH_FLAGS adds flags (-only uploads, -only
+## links, -only pgbouncer: that alone; -only sweep: the sweep alone, replacing its section of BENCHMARKS.md)
 bench: build bench-build
 	./$(BENCH) -refactor $(BIN) $(BENCH_FLAGS)
+
+## bench-scale: the cost curve (opt-in, long: hours at 10M rows on 2 cores): every query of the mix
+## at 100,000, 1,000,000 and 10,000,000 rows on stock PostgreSQL and SQLite, loaded by migrate +
+## import; replaces its section of BENCHMARKS.md and writes bench/scale-*.svg, which it embeds.
+## BENCH_SCALE sets the sizes
+BENCH_SCALE ?= 100000,1000000,10000000
+bench-scale: build bench-build
+	./$(BENCH) -refactor $(BIN) -only scale -scale $(BENCH_SCALE) -setups stock,sqlite -duration 5s -warmup 1s \
+		-pgbench=false $(BENCH_FLAGS)
 
 ## bench-smoke: the same benchmark, tiny and short, to check that it runs (under a minute; the
 ## tuned setup is the stock one's code with other settings, so it is left out)
 bench-smoke: build bench-build
 	./$(BENCH) -refactor $(BIN) -rows 20000 -setups stock,sqlite -duration 500ms -warmup 0 -gobench-time 1x \
-		-profile 0 -upload-mib 1 -work "$${TMPDIR:-/tmp}/refactor-bench-smoke" -out "$${TMPDIR:-/tmp}/BENCHMARKS.smoke.md"
+		-sweep-duration 20ms -profile 0 -upload-mib 1 -tus-mib 16 -link-downloads 2 -work "$${TMPDIR:-/tmp}/refactor-bench-smoke" -out "$${TMPDIR:-/tmp}/BENCHMARKS.smoke.md"
 
 ## bench-build: the benchmark program, a module of its own (bench/) so that its load
 ## generator is no requirement of the server's
@@ -70,7 +93,8 @@ bench-build:
 	$(GO) -C bench build -o ../$(BENCH) .
 
 ## tools: build the S3 server the storage tests run against (SeaweedFS from the Go
-## module proxy, cached outside the repo; about 6 minutes the first time, then instant)
+## module proxy, cached outside the repo; about 10 minutes on 2 cores the first time,
+## with a progress line every 30 s, then instant)
 tools:
 	$(GO) run ./blobstore/blobtest/cmd/buildweed
 
@@ -119,14 +143,14 @@ node-deps:
 	npm ci --prefix sdk/typescript --no-audit --no-fund --loglevel=error
 	npm ci --prefix console --no-audit --no-fund --loglevel=error
 
-## console: rebuild the web console (console/ → server/console/, committed) after make node-deps
+## console: rebuild the web console's bundle (console/src → console/dist/, committed) after make node-deps
 console:
 	npm run --prefix console --silent build
 
 ## check-console: fail when the committed console bundle is not what the sources and lockfiles build
 check-console: console
-	@git diff --exit-code --stat -- server/console || (echo "server/console is stale: run make console and commit it" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- server/console)" || (git status --porcelain -- server/console; echo "server/console has uncommitted files" >&2; exit 1)
+	@git diff --exit-code --stat -- console/dist || (echo "console/dist is stale: run make console and commit it" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- console/dist)" || (git status --porcelain -- console/dist; echo "console/dist has uncommitted files" >&2; exit 1)
 
 ## console-test: the browser suite: the real binary, Debian's Chromium through playwright-core, axe-core
 console-test: build
