@@ -459,7 +459,13 @@ func (db *DB) countPrefix(ctx context.Context, f resources.Filter, tags []string
 	for i := range counts {
 		dest[i] = &counts[i]
 	}
-	if err := db.read.QueryRowContext(ctx, query, w.args...).Scan(dest...); err != nil {
+	err := db.read.QueryRowContext(ctx, query, w.args...).Scan(dest...)
+	if isRecoveryConflict(err) && db.current != db.read {
+		// As for the page itself (ListResources): the primary answers
+		// what the replica canceled to replay its changes.
+		err = db.current.QueryRowContext(ctx, query, w.args...).Scan(dest...)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("counting prefix %q and tags %q: %w", f.DirectoryPrefix, tags, err)
 	}
 	return counts, nil
