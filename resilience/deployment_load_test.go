@@ -25,14 +25,15 @@ import (
 type phase int32
 
 const (
-	phaseBefore    phase = iota // every replica up: the reference latencies
+	phaseWarmup    phase = iota // every replica up, the account filled to its steady size
+	phaseBefore                 // every replica up: the reference latencies
 	phaseRestarts               // each replica restarted in turn with SIGTERM
 	phaseSteady                 // between the restarts and the kill
 	phaseKill                   // one replica killed, until HAProxy marked it down and a second more
 	phaseRecovered              // the killed replica started again, and after
 )
 
-var phaseNames = []string{"before", "SIGTERM restarts", "steady", "SIGKILL", "recovered"}
+var phaseNames = []string{"warm-up", "before", "SIGTERM restarts", "steady", "SIGKILL", "recovered"}
 
 func (p phase) String() string { return phaseNames[p] }
 
@@ -41,6 +42,13 @@ func (p phase) String() string { return phaseNames[p] }
 // moment (DATABASE_READ_URL says so), and this test is about restarts, not
 // about replication lag.
 const settle = time.Second
+
+// ownedCap is how many resources a worker keeps once the warm-up has
+// filled the account: from then on a worker at its cap deletes where it
+// would create, so lists read as much data during the restarts as before
+// them. (With the account growing all along, the lists' p99, which grows
+// with the data, made a later phase slower whatever happened in it.)
+const ownedCap = 150
 
 // maxAttempts is how many times a client sends a request that is safe to
 // repeat (GET, PUT, DELETE) before it gives up on a failure: a transport
@@ -113,7 +121,9 @@ func (l *clusterLoad) one(ctx context.Context, rng *mrand.Rand, w int) {
 	}
 	o := l.settled(rng, w)
 	switch {
-	case o == nil || n < 45:
+	case o != nil && n < 45 && l.full(w):
+		l.delete(ctx, w, o)
+	case o == nil || n < 45 || phase(l.phase.Load()) == phaseWarmup && !l.full(w):
 		l.create(ctx, rng, w)
 	case n < 60:
 		l.send(ctx, "get", http.MethodGet, "/v1/resource/"+o.id, nil)
@@ -127,6 +137,28 @@ func (l *clusterLoad) one(ctx context.Context, rng *mrand.Rand, w int) {
 	default:
 		l.delete(ctx, w, o)
 	}
+}
+
+// full tells whether worker w owns ownedCap resources.
+func (l *clusterLoad) full(w int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.owned[w]) >= ownedCap
+}
+
+// filled waits until every worker owns ownedCap resources, or for at
+// most d, and tells which.
+func (l *clusterLoad) filled(d time.Duration) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		all := true
+		for w := range l.owned {
+			all = all && l.full(w)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // settled picks one of worker w's resources acknowledged at least settle
@@ -340,6 +372,7 @@ func (l *clusterLoad) clientView(t *testing.T) {
 	if len(bad) > 0 {
 		t.Errorf("%d requests went wrong; the first ones:\n%s", len(bad), strings.Join(bad[:min(len(bad), 20)], "\n"))
 	}
+	l.logLatencies(t)
 	before, during := l.p99(phaseBefore), l.p99(phaseRestarts)
 	t.Logf("p99 latency before the restarts %v, during the SIGTERM restarts %v (%.1f×; target ≤ 3×)",
 		before, during, float64(during)/float64(max(before, time.Microsecond)))
@@ -347,6 +380,28 @@ func (l *clusterLoad) clientView(t *testing.T) {
 	// timing assertion would make the test flaky. Only a stall fails it.
 	if limit := 10*before + time.Second; during > limit {
 		t.Errorf("p99 during the SIGTERM restarts %v, over %v (10× the p99 before, plus a second)", during, limit)
+	}
+}
+
+// logLatencies logs each operation's median and p99 latency in each
+// phase, which tell whether a slower phase is slower for every operation
+// (a restart) or for one that grows with the data (lists).
+func (l *clusterLoad) logLatencies(t *testing.T) {
+	t.Helper()
+	for p := range phaseNames {
+		byOp := map[string][]time.Duration{}
+		for _, c := range l.calls {
+			if c.phase == phase(p) {
+				byOp[c.op] = append(byOp[c.op], c.first.took)
+			}
+		}
+		var line []string
+		for op, ds := range byOp {
+			slices.Sort(ds)
+			line = append(line, fmt.Sprintf("%s %v/%v", op, ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)*99/100].Round(time.Millisecond)))
+		}
+		slices.Sort(line)
+		t.Logf("%s, p50/p99 by operation: %s", phase(p), strings.Join(line, ", "))
 	}
 }
 
