@@ -229,7 +229,11 @@ type OutboxEntry struct {
 // process's writes put their deliveries there, appendEvent) and returns
 // them, for the caller to queue their jobs in t: the jobs exist if and only
 // if t commits, and then the entries are gone. On PostgreSQL entries
-// another transaction is taking are skipped, not waited for.
+// another transaction is taking are skipped, not waited for, and t commits
+// without waiting for the write-ahead log to reach the disk: a crash of the
+// database that loses the commit loses the jobs and the deletion together,
+// so the entries are taken again, and a job that ran meanwhile was fetched
+// by a later, synchronous commit, which flushed this one first.
 func (t Tx) TakeOutbox(ctx context.Context, limit int) ([]OutboxEntry, error) {
 	var rows []struct {
 		AccountID  string `db:"account_id"`
@@ -239,8 +243,9 @@ func (t Tx) TakeOutbox(ctx context.Context, limit int) ([]OutboxEntry, error) {
 	query := `DELETE FROM webhook_outbox WHERE rowid IN (SELECT rowid FROM webhook_outbox LIMIT ?)
 		RETURNING account_id, delivery_id, endpoint_id`
 	if t.db.d.name() == Postgres {
-		query = `DELETE FROM webhook_outbox WHERE (account_id, delivery_id) IN (
-				SELECT account_id, delivery_id FROM webhook_outbox LIMIT $1 FOR UPDATE SKIP LOCKED)
+		query = `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true))
+			DELETE FROM webhook_outbox WHERE (account_id, delivery_id) IN (
+				SELECT account_id, delivery_id FROM webhook_outbox, lazy LIMIT $1 FOR UPDATE SKIP LOCKED)
 			RETURNING account_id, delivery_id, endpoint_id`
 	}
 	if err := t.tx.SelectContext(ctx, &rows, query, limit); err != nil {
@@ -361,6 +366,15 @@ func (db *DB) Delivery(ctx context.Context, accountID, endpointID, id string) (r
 
 // RecordAttempt stores an attempt at the delivery and sets its state. The
 // attempt's number is the delivery's count of attempts, which it bumps.
+//
+// On PostgreSQL it commits without waiting for the write-ahead log to
+// reach the disk (synchronous_commit off, for this transaction only): the
+// caller, a delivery's job, ends it with its job queue's own commit, a
+// synchronous one, which flushes the log up to there, this record
+// included. A crash of the database before that loses both, and the job,
+// still marked running, is run again: the same at-least-once as a crash
+// before the record. Waiting for the disk here would put one more flush
+// per delivery in the queue that every write's commit waits in.
 func (db *DB) RecordAttempt(ctx context.Context, d resources.WebhookDelivery, a resources.WebhookAttempt, state string) error {
 	status := sql.NullInt64{Int64: int64(a.Status), Valid: a.Status != 0}
 	errText := sql.NullString{String: a.Error, Valid: a.Error != ""}
@@ -368,14 +382,16 @@ func (db *DB) RecordAttempt(ctx context.Context, d resources.WebhookDelivery, a 
 	var err error
 	if db.d.name() == Postgres {
 		// One statement, one round trip: a delivery's job runs it after
-		// every attempt.
+		// every attempt. set_config(…, true) is the statement's own
+		// transaction's SET LOCAL.
 		tctx, cancel := db.withTimeout(ctx)
 		defer cancel()
-		_, err = db.write.ExecContext(tctx, `WITH bumped AS (
+		_, err = db.write.ExecContext(tctx, `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
+			bumped AS (
 				UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, updated_at = $2
 				WHERE account_id = $3 AND id = $4 RETURNING attempts)
 			INSERT INTO webhook_attempts (account_id, delivery_id, attempt, status, latency_ms, error, created_at)
-			SELECT $3, $4, attempts, $5, $6, $7, $2 FROM bumped`,
+			SELECT $3, $4, attempts, $5, $6, $7, $2 FROM bumped, lazy`,
 			state, at, d.AccountID, d.ID, status, a.Latency.Milliseconds(), errText)
 	} else {
 		err = db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
