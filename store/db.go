@@ -34,6 +34,7 @@ type DB struct {
 	cursors         cursorCodec
 	readStmts       *stmtCache     // list and get statements on read, prepared where they may be
 	currentStmts    *stmtCache     // on current
+	writeStmts      *stmtCache     // on write: what a webhook delivery runs on every attempt
 	columns         string         // resourceColumns(d)
 	getSQL          string         // getQuery(d)
 	totals          *totalsCache   // exact totals by the generation they hold at
@@ -133,6 +134,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 		db.current = db.write
 		db.currentStmts = newStmtCache(db.current)
 	}
+	db.writeStmts = db.currentStmts
+	if db.current != db.write {
+		db.writeStmts = newStmtCache(db.write)
+	}
 	// Connecting may take longer than a statement: ctx alone bounds it.
 	if err := db.ping(ctx, ctx); err != nil {
 		db.Close()
@@ -145,6 +150,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 func (db *DB) Close() error {
 	db.readStmts.close()
 	db.currentStmts.close()
+	db.writeStmts.close()
 	err := db.read.Close()
 	if db.write != db.read {
 		if werr := db.write.Close(); err == nil {

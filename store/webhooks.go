@@ -229,7 +229,11 @@ type OutboxEntry struct {
 // process's writes put their deliveries there, appendEvent) and returns
 // them, for the caller to queue their jobs in t: the jobs exist if and only
 // if t commits, and then the entries are gone. On PostgreSQL entries
-// another transaction is taking are skipped, not waited for.
+// another transaction is taking are skipped, not waited for, and t commits
+// without waiting for the write-ahead log to reach the disk: a crash of the
+// database that loses the commit loses the jobs and the deletion together,
+// so the entries are taken again, and a job that ran meanwhile was fetched
+// by a later, synchronous commit, which flushed this one first.
 func (t Tx) TakeOutbox(ctx context.Context, limit int) ([]OutboxEntry, error) {
 	var rows []struct {
 		AccountID  string `db:"account_id"`
@@ -239,8 +243,9 @@ func (t Tx) TakeOutbox(ctx context.Context, limit int) ([]OutboxEntry, error) {
 	query := `DELETE FROM webhook_outbox WHERE rowid IN (SELECT rowid FROM webhook_outbox LIMIT ?)
 		RETURNING account_id, delivery_id, endpoint_id`
 	if t.db.d.name() == Postgres {
-		query = `DELETE FROM webhook_outbox WHERE (account_id, delivery_id) IN (
-				SELECT account_id, delivery_id FROM webhook_outbox LIMIT $1 FOR UPDATE SKIP LOCKED)
+		query = `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true))
+			DELETE FROM webhook_outbox WHERE (account_id, delivery_id) IN (
+				SELECT account_id, delivery_id FROM webhook_outbox, lazy LIMIT $1 FOR UPDATE SKIP LOCKED)
 			RETURNING account_id, delivery_id, endpoint_id`
 	}
 	if err := t.tx.SelectContext(ctx, &rows, query, limit); err != nil {
@@ -361,22 +366,37 @@ func (db *DB) Delivery(ctx context.Context, accountID, endpointID, id string) (r
 
 // RecordAttempt stores an attempt at the delivery and sets its state. The
 // attempt's number is the delivery's count of attempts, which it bumps.
+//
+// On PostgreSQL it commits without waiting for the write-ahead log to
+// reach the disk (synchronous_commit off, for this transaction only): the
+// caller, a delivery's job, ends it with its job queue's own commit, a
+// synchronous one, which flushes the log up to there, this record
+// included. A crash of the database before that loses both, and the job,
+// still marked running, is run again: the same at-least-once as a crash
+// before the record. Waiting for the disk here would put one more flush
+// per delivery in the queue that every write's commit waits in.
 func (db *DB) RecordAttempt(ctx context.Context, d resources.WebhookDelivery, a resources.WebhookAttempt, state string) error {
 	status := sql.NullInt64{Int64: int64(a.Status), Valid: a.Status != 0}
 	errText := sql.NullString{String: a.Error, Valid: a.Error != ""}
 	at := db.d.timeArg(a.At)
 	var err error
 	if db.d.name() == Postgres {
-		// One statement, one round trip: a delivery's job runs it after
-		// every attempt.
+		// One statement, one round trip, planned once per connection: a
+		// delivery's job runs it after every attempt. set_config(…, true)
+		// is the statement's own transaction's SET LOCAL.
 		tctx, cancel := db.withTimeout(ctx)
 		defer cancel()
-		_, err = db.write.ExecContext(tctx, `WITH bumped AS (
+		var rows *sqlx.Rows
+		rows, err = db.writeStmts.queryx(tctx, `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
+			bumped AS (
 				UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, updated_at = $2
 				WHERE account_id = $3 AND id = $4 RETURNING attempts)
 			INSERT INTO webhook_attempts (account_id, delivery_id, attempt, status, latency_ms, error, created_at)
-			SELECT $3, $4, attempts, $5, $6, $7, $2 FROM bumped`,
+			SELECT $3, $4, attempts, $5, $6, $7, $2 FROM bumped, lazy`,
 			state, at, d.AccountID, d.ID, status, a.Latency.Milliseconds(), errText)
+		if err == nil {
+			err = rows.Close()
+		}
 	} else {
 		err = db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
 			var n int
@@ -422,9 +442,10 @@ type deliveryToSendRow struct {
 }
 
 // DeliveryToSend reads the account's delivery id with its endpoint and its
-// event, in one query: a delivery's job runs it before each attempt. It
-// returns an error matching resources.ErrNotFound when there is no such
-// delivery (its endpoint was deleted, and its deliveries with it).
+// event, in one query, planned once per connection: a delivery's job runs
+// it before each attempt. It returns an error matching resources.ErrNotFound
+// when there is no such delivery (its endpoint was deleted, and its
+// deliveries with it).
 func (db *DB) DeliveryToSend(ctx context.Context, accountID, id string) (DeliveryToSend, error) {
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
@@ -433,17 +454,19 @@ func (db *DB) DeliveryToSend(ctx context.Context, accountID, id string) (Deliver
 	}
 	d := db.d
 	var row deliveryToSendRow
-	err := db.write.GetContext(tctx, &row, db.write.Rebind(`SELECT w.id, w.account_id, w.url, w.description, w.types, w.tags,
+	// The pending state is written into the text, not bound: a plan kept
+	// for any state could not use the index of pending deliveries.
+	err := db.writeStmts.get(tctx, &row, db.write.Rebind(`SELECT w.id, w.account_id, w.url, w.description, w.types, w.tags,
 		w.directory_prefix, w.secret, w.previous_secret, `+d.unixMicros("w.previous_expires_at")+` AS previous_expires_at,
 		w.enabled, w.disabled_reason, `+d.unixMicros("w.created_at")+` AS created_at, `+d.unixMicros("w.updated_at")+` AS updated_at,
 		d.sequence AS d_sequence, d.resource_id AS d_resource_id, d.state AS d_state,
 		e.id AS e_id, e.type AS e_type, `+d.unixMicros("e.created_at")+` AS e_created_at, e.data AS e_data,
 		EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.account_id = d.account_id AND p.endpoint_id = d.endpoint_id
-			AND p.resource_id = d.resource_id AND p.sequence < d.sequence AND p.state = ?) AS earlier
+			AND p.resource_id = d.resource_id AND p.sequence < d.sequence AND p.state = '`+resources.DeliveryPending+`') AS earlier
 		FROM webhook_deliveries d
 		JOIN webhook_endpoints w ON w.account_id = d.account_id AND w.id = d.endpoint_id
 		LEFT JOIN events e ON e.account_id = d.account_id AND e.sequence = d.sequence
-		WHERE d.account_id = ? AND d.id = ?`), resources.DeliveryPending, accountID, id)
+		WHERE d.account_id = ? AND d.id = ?`), accountID, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = deliveryNotFound(err)
 	}
