@@ -37,7 +37,7 @@ test: tools
 FUZZTIME ?= 1m
 FUZZ_TARGETS := server:FuzzListQuery server:FuzzItemPath server:FuzzDataURLPattern upload:FuzzDecode \
 	.:FuzzValidateDirectoryPath .:FuzzValidateName .:FuzzNormalizeTags \
-	.:FuzzParseTagFilter .:FuzzDecodeLine
+	.:FuzzParseTagFilter .:FuzzDecodeLine .:FuzzScanLine
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
 		out=$$($(GO) test ./$$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) 2>&1) || \

@@ -43,13 +43,16 @@ type resourceLine struct {
 // normalized as NormalizeTags does, metadata compacted.
 func DecodeLine(line []byte) (Resource, error) {
 	var l resourceLine
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
-		return Resource{}, decodeError(err)
-	}
-	if rest := bytes.TrimSpace(line[dec.InputOffset():]); len(rest) > 0 {
-		return Resource{}, &Error{Kind: ErrInvalid, Reason: "unexpected data after the JSON object"}
+	if !scanLine(line, &l) {
+		l = resourceLine{}
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			return Resource{}, decodeError(err)
+		}
+		if rest := bytes.TrimSpace(line[dec.InputOffset():]); len(rest) > 0 {
+			return Resource{}, &Error{Kind: ErrInvalid, Reason: "unexpected data after the JSON object"}
+		}
 	}
 	r, err := l.resource()
 	if err == nil {

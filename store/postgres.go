@@ -159,7 +159,8 @@ func (postgresDialect) beginImport(context.Context, *sqlx.Conn) (func(context.Co
 }
 
 func (postgresDialect) importBatch(ctx context.Context, tx *sqlx.Tx, batch []resources.Resource, bulk *bulkLoad) (int, error) {
-	return copyBatch(ctx, tx, batch, bulk == nil || !bulk.unordered)
+	fresh := bulk != nil && bulk.unordered
+	return copyBatch(ctx, tx, batch, !fresh, fresh)
 }
 
 // keysChunk is how many storage keys a cursor fetches at a time.
