@@ -29,12 +29,12 @@ func scanLine(line []byte, l *resourceLine) bool {
 		if !ok || !s.skip(':') {
 			return false
 		}
-		f := lineFields[string(key)]
-		if f == 0 || seen&f != 0 {
+		i, known := lineFields[string(key)]
+		if !known || seen&(1<<i) != 0 {
 			return false
 		}
-		seen |= f
-		if !s.value(f, l) {
+		seen |= 1 << i
+		if !s.value(lineFieldNames[i], l) {
 			return false
 		}
 		if s.skip('}') {
@@ -46,24 +46,25 @@ func scanLine(line []byte, l *resourceLine) bool {
 	}
 }
 
-// lineFields numbers the fields of resourceLine, one bit each.
-var lineFields = map[string]uint32{}
-
-// lineFieldNames are resourceLine's JSON names, in the order of their bits.
-var lineFieldNames = []string{"id", "account_id", "name", "directory_path", "mime_type", "sha256",
-	"original_uri", "external_id", "external_storage_type", "storage_bucket", "storage_key",
-	"size_bytes", "tags", "metadata", "created_by", "created_at", "updated_at"}
+// lineFieldNames are resourceLine's JSON names; lineFields gives each
+// one's index, its bit in scanLine's record of the keys seen.
+var (
+	lineFieldNames = []string{"id", "account_id", "name", "directory_path", "mime_type", "sha256",
+		"original_uri", "external_id", "external_storage_type", "storage_bucket", "storage_key",
+		"size_bytes", "tags", "metadata", "created_by", "created_at", "updated_at"}
+	lineFields = map[string]int{}
+)
 
 func init() {
 	for i, name := range lineFieldNames {
-		lineFields[name] = 1 << i
+		lineFields[name] = i
 	}
 }
 
-// stringField returns the field of l that holds the string field named by
-// bit f, or nil if f is not a string field.
-func (l *resourceLine) stringField(f uint32) **string {
-	switch lineFieldNames[bitIndex(f)] {
+// stringField returns the field of l that holds the string field name,
+// or nil if name is not a string field.
+func (l *resourceLine) stringField(name string) **string {
+	switch name {
 	case "id":
 		return &l.ID
 	case "account_id":
@@ -94,15 +95,6 @@ func (l *resourceLine) stringField(f uint32) **string {
 		return &l.UpdatedAt
 	}
 	return nil
-}
-
-func bitIndex(f uint32) int {
-	i := 0
-	for f > 1 {
-		f >>= 1
-		i++
-	}
-	return i
 }
 
 // lineScanner walks a line; every method skips the JSON whitespace before
@@ -161,9 +153,9 @@ func (s *lineScanner) str() ([]byte, bool) {
 	return nil, false
 }
 
-// value reads the value of the field f into l.
-func (s *lineScanner) value(f uint32, l *resourceLine) bool {
-	switch lineFieldNames[bitIndex(f)] {
+// value reads the value of the field name into l.
+func (s *lineScanner) value(name string, l *resourceLine) bool {
+	switch name {
 	case "size_bytes":
 		n, ok := s.integer()
 		l.SizeBytes = &n
@@ -175,7 +167,7 @@ func (s *lineScanner) value(f uint32, l *resourceLine) bool {
 	}
 	v, ok := s.str()
 	str := string(v)
-	*l.stringField(f) = &str
+	*l.stringField(name) = &str
 	return ok
 }
 

@@ -392,10 +392,11 @@ const (
 )
 
 // insertBatch inserts batch with multi-row INSERTs, in primary key order:
-// SQLite's fastest way in. On failure it returns the index of the failing
-// resource (failedRow), or -1 when a tag row failed: tags fail only if
-// their resource did.
-func insertBatch(ctx context.Context, tx *sqlx.Tx, d dialect, batch []resources.Resource) (int, error) {
+// SQLite's fastest way in, its times as SQLite stores them (Unix
+// microseconds, as sqliteDialect.timeArg gives them). On failure it
+// returns the index of the failing resource (failedRow), or -1 when a tag
+// row failed: tags fail only if their resource did.
+func insertBatch(ctx context.Context, tx *sqlx.Tx, batch []resources.Resource) (int, error) {
 	order := keyOrder(batch)
 	rows := newMultiInsert(`INSERT INTO resources (`+strings.Join(resourceInsertColumns, ", ")+`) VALUES `,
 		len(resourceInsertColumns), resourcesPerInsert)
@@ -407,7 +408,7 @@ func insertBatch(ctx context.Context, tx *sqlx.Tx, d dialect, batch []resources.
 			rows.args = appendInsertArgs(rows.args, r, r.CreatedAt.UnixMicro(), r.UpdatedAt.UnixMicro())
 		}
 		if err := rows.exec(ctx, tx); err != nil {
-			return failedRow(ctx, tx, d, batch, chunk, err)
+			return failedRow(ctx, tx, batch, chunk, err)
 		}
 	}
 	// A tag that cannot be stored is no reason to keep SQLite's statement
@@ -449,14 +450,14 @@ func keyOrder(batch []resources.Resource) []int {
 // undid the failed statement whole. It returns the resource's index and
 // its error, or -1 and err. Of two resources of batch that share a key,
 // the later one collides, as in the order of the import.
-func failedRow(ctx context.Context, tx *sqlx.Tx, d dialect, batch []resources.Resource, chunk []int, err error) (int, error) {
+func failedRow(ctx context.Context, tx *sqlx.Tx, batch []resources.Resource, chunk []int, err error) (int, error) {
 	stmt, perr := tx.PrepareNamedContext(ctx, insertResource)
 	if perr != nil {
 		return -1, err
 	}
 	defer stmt.Close()
 	for _, i := range chunk {
-		if _, err := stmt.ExecContext(ctx, newRow(d, batch[i])); err != nil {
+		if _, err := stmt.ExecContext(ctx, newRow(sqliteDialect{}, batch[i])); err != nil {
 			r := batch[i]
 			byID := sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 			if byID || sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE {

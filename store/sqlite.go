@@ -208,7 +208,7 @@ func (sqliteDialect) beginImport(ctx context.Context, conn *sqlx.Conn) (func(con
 }
 
 func (sqliteDialect) importBatch(ctx context.Context, tx *sqlx.Tx, batch []resources.Resource, _ *bulkLoad) (int, error) {
-	return insertBatch(ctx, tx, sqliteDialect{}, batch)
+	return insertBatch(ctx, tx, batch)
 }
 
 // storageKeys reads the keys in one query (binary collation), under the
