@@ -25,7 +25,7 @@ import (
 type phase int32
 
 const (
-	phaseWarmup    phase = iota // every replica up, the account filled to its steady size
+	phaseWarmup    phase = iota // every replica up, the account being filled to its steady size
 	phaseBefore                 // every replica up: the reference latencies
 	phaseRestarts               // each replica restarted in turn with SIGTERM
 	phaseSteady                 // between the restarts and the kill
@@ -119,11 +119,11 @@ func (l *clusterLoad) one(ctx context.Context, rng *mrand.Rand, w int) {
 		l.list(ctx, rng, w)
 		return
 	}
-	o := l.settled(rng, w)
+	o, full := l.settled(rng, w), l.full(w)
 	switch {
-	case o != nil && n < 45 && l.full(w):
+	case o != nil && n < 45 && full:
 		l.delete(ctx, w, o)
-	case o == nil || n < 45 || phase(l.phase.Load()) == phaseWarmup && !l.full(w):
+	case o == nil || n < 45 || phase(l.phase.Load()) == phaseWarmup && !full:
 		l.create(ctx, rng, w)
 	case n < 60:
 		l.send(ctx, "get", http.MethodGet, "/v1/resource/"+o.id, nil)

@@ -460,7 +460,7 @@ func (db *DB) countPrefix(ctx context.Context, f resources.Filter, tags []string
 		dest[i] = &counts[i]
 	}
 	err := db.read.QueryRowContext(ctx, query, w.args...).Scan(dest...)
-	if isRecoveryConflict(err) && db.current != db.read {
+	if isRecoveryConflict(err) && db.currentStmts != db.readStmts {
 		// As for the page itself (ListResources): the primary answers
 		// what the replica canceled to replay its changes.
 		err = db.current.QueryRowContext(ctx, query, w.args...).Scan(dest...)
