@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/re-factor/resources/internal/testkit"
 	"github.com/re-factor/resources/server"
 	"github.com/re-factor/resources/urlfetch"
 )
@@ -49,6 +51,19 @@ func TestClientErrorBodies(t *testing.T) {
 			checkClientError(t, e.doBody(tt.method, tt.path, tt.token, tt.header, []byte(tt.body)), tt.status, tt.says)
 		})
 	}
+	t.Run("undeclared body past the limit", func(t *testing.T) {
+		// No Content-Length: the limit is found while the validator reads.
+		body := `{"metadata":{"a":"` + strings.Repeat("x", 1<<20) + `"}}`
+		req, err := http.NewRequest(http.MethodPut, e.url+"/v1/resource/"+id, io.MultiReader(strings.NewReader(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		var r response
+		r.status, r.header, r.body = testkit.Send(t, req)
+		checkClientError(t, r, 413, "request body is larger than 1048576 bytes")
+	})
 	t.Run("rate", func(t *testing.T) {
 		e := newEnvWith(t, "sqlite", func(c config) { c.RateLimit = server.RateLimit{RPS: 0.001, Burst: 1} })
 		e.get("/v1/resources", tok)

@@ -1,9 +1,12 @@
 package validation
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -32,6 +35,46 @@ func (v *Validator) passesFast(c echo.Context, op *Operation) bool {
 	return openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
 		Request: c.Request(), PathParams: params, Route: op.fast, Options: &opts,
 	}) == nil
+}
+
+// passesFastWithBody reports whether c's request, body included, passes
+// the fast path. It reads the body and puts back what it read, with the
+// reader's error if there was one, for the validator after it.
+func (v *Validator) passesFastWithBody(c echo.Context, op *Operation) bool {
+	r := c.Request()
+	if r.Body == nil {
+		return false
+	}
+	doc, err := io.ReadAll(r.Body)
+	if err != nil {
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(doc), failedReader{err}))
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(doc))
+	return v.passesFast(c, op) && v.bodyPassesFast(r.Context(), r, op, doc)
+}
+
+// failedReader fails every read with its error.
+type failedReader struct{ err error }
+
+func (r failedReader) Read([]byte) (int, error) { return 0, r.err }
+
+// bodyPassesFast reports whether doc, a body of op's, passes the OpenAPI
+// 3.0 schema validator; what it refuses goes to Body's 2020-12 validator.
+func (v *Validator) bodyPassesFast(ctx context.Context, req *http.Request, op *Operation, doc []byte) bool {
+	in := &openapi3filter.RequestValidationInput{Request: withBody(req, doc), Route: op.fast, Options: &v.opts}
+	return openapi3filter.ValidateRequestBody(ctx, in, op.fast.Operation.RequestBody.Value) == nil
+}
+
+// bodyFastPathable reports whether every schema of a request body takes
+// the fast path: none uses a JSON Schema 2020-12 keyword.
+func bodyFastPathable(body *openapi3.RequestBody) bool {
+	for _, mt := range body.Content {
+		if mt.Schema != nil && jsonSchema2020Keyword(mt.Schema) != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // fastPathable refuses a document with a parameter whose schema uses a JSON

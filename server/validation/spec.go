@@ -43,6 +43,7 @@ func operations(doc *openapi3.T, streamed []string) (map[string]*Operation, erro
 			if o.RequestBody != nil {
 				op.BodyTypes = slices.Sorted(maps.Keys(o.RequestBody.Value.Content))
 				op.BodyRequired = o.RequestBody.Value.Required
+				op.fastBody = bodyFastPathable(o.RequestBody.Value)
 			}
 			if op.Streamed && o.RequestBody == nil {
 				return nil, fmt.Errorf("operation %s is streamed but has no request body", o.OperationID)
