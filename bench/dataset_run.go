@@ -62,6 +62,40 @@ type setupResult struct {
 	setup    setup
 	database string
 	main     datasetResult
+	seed     seedResult // SQLite's alone
+}
+
+// seedRows is the size of the seed of `serve --ephemeral --seed`, and
+// maxSeedTime the time it may take to be ready with it (issue 21).
+const (
+	seedRows    = 100_000
+	maxSeedTime = 5 * time.Second
+)
+
+// seedResult is what starting `refactor serve --ephemeral --seed` cost:
+// the start of a consumer's CI job or a front-end team's mock.
+type seedResult struct {
+	took    time.Duration // from the command's start to its first 200 on /readyz
+	peakRSS int64
+}
+
+// benchSeed starts an ephemeral server seeded with seedRows rows of the
+// benchmark's dataset, and times it until it is ready.
+func benchSeed(ctx context.Context, o options) (seedResult, error) {
+	file, err := datasetFile(o.work, seedRows)
+	if err != nil {
+		return seedResult{}, err
+	}
+	start := time.Now()
+	srv, err := startCommand(ctx, o.bin, []string{"serve", "--ephemeral", "--seed", file}, "",
+		filepath.Join(o.work, "server-seed.log"), o.poolSize)
+	if err != nil {
+		return seedResult{}, fmt.Errorf("serve --ephemeral --seed: %w", err)
+	}
+	res := seedResult{took: time.Since(start), peakRSS: srv.peakRSS()}
+	srv.stop()
+	logf("serve --ephemeral --seed of %d rows: ready in %v, peak RSS %d MB", seedRows, res.took, res.peakRSS>>20)
+	return res, nil
 }
 
 // benchSetup starts the setup's database and measures the main dataset on
@@ -82,6 +116,9 @@ func benchSetup(ctx context.Context, o options, s setup, extras bool) (setupResu
 	}
 	if s.sqlite {
 		res.database = sqliteVersion(ctx, sqlitePath(o.work, s, o.rows))
+		if res.seed, err = benchSeed(ctx, o); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }

@@ -38,7 +38,7 @@ const (
 	maxIdleRSS        = 200 << 20
 	createConcurrency = 16
 	createTime        = 5 * time.Second
-	createRounds      = 2 // each way, alternating
+	createRounds      = 3 // each way, alternating
 	minCreateRatio    = 0.85
 	minDeliveries     = 500.0
 )

@@ -173,6 +173,11 @@ func writeSetup(b *strings.Builder, s setupResult) {
 	if len(m.importSaid) > 0 {
 		fmt.Fprintf(b, "- Import's own account of its analyse step: `%s`\n", strings.Join(m.importSaid, "`; `"))
 	}
+	if s.setup.sqlite {
+		fmt.Fprintf(b, "- `refactor serve --ephemeral --seed` of %d rows of the same shape (in memory): ready in **%.1f s** "+
+			"from the command's start (target %.0f s: %s), peak RSS %.0f MB\n", seedRows, s.seed.took.Seconds(),
+			maxSeedTime.Seconds(), met(s.seed.took <= maxSeedTime), float64(s.seed.peakRSS)/(1<<20))
+	}
 	fmt.Fprintf(b, "- Server peak RSS (VmHWM) over this setup's run: **%.0f MB** (target %d MB: %s)\n\n",
 		float64(m.peakRSS)/(1<<20), maxRSS>>20, met(m.peakRSS <= maxRSS))
 	if s.setup.sqlite {

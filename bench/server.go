@@ -30,6 +30,11 @@ type serverProc struct {
 // startServer runs bin serve on databaseURL, with env added to the
 // benchmark's settings, and waits until /readyz answers.
 func startServer(ctx context.Context, bin, databaseURL, logPath string, poolSize int, env ...string) (*serverProc, error) {
+	return startCommand(ctx, bin, []string{"serve"}, databaseURL, logPath, poolSize, env...)
+}
+
+// startCommand is startServer with the command's arguments given.
+func startCommand(ctx context.Context, bin string, args []string, databaseURL, logPath string, poolSize int, env ...string) (*serverProc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -46,7 +51,7 @@ func startServer(ctx context.Context, bin, databaseURL, logPath string, poolSize
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve")
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+databaseURL, "LISTEN_ADDR="+addr,
 		"PPROF_ADDR="+pprofAddr, "JWT_SECRET="+benchJWTSecret, "CURSOR_SECRET="+benchCursorSecret,
 		"DB_POOL_SIZE="+strconv.Itoa(poolSize), "DATABASE_READ_URL=", "RATE_LIMIT_RPS=0",
