@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/re-factor/resources/auth"
 )
 
 // The links section's shape and targets (issue 19).
@@ -61,7 +59,7 @@ func benchLinks(ctx context.Context, o options) error {
 		return err
 	}
 	defer srv.stop()
-	tok, err := auth.Sign([]byte(benchJWTSecret), auth.Token{Account: "links", Scope: "resources:read resources:write", TTL: time.Hour})
+	tok, err := writeToken("links")
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore/blobtest"
 )
 
@@ -94,7 +93,7 @@ func benchTusStore(ctx context.Context, o options, store string) ([]tusRow, erro
 	}
 	defer srv.stop()
 	defer os.RemoveAll(filepath.Join(dir, "blobs"))
-	tok, err := auth.Sign([]byte(benchJWTSecret), auth.Token{Account: "tus", Scope: "resources:read resources:write", TTL: 2 * time.Hour})
+	tok, err := writeToken("tus")
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/re-factor/resources/auth"
 )
 
 // The uploads section's shape and targets (issue 9).
@@ -73,7 +71,7 @@ func benchUploads(ctx context.Context, o options) error {
 		return err
 	}
 	defer srv.stop()
-	tok, err := auth.Sign([]byte(benchJWTSecret), auth.Token{Account: "uploads", Scope: "resources:read resources:write", TTL: time.Hour})
+	tok, err := writeToken("uploads")
 	if err != nil {
 		return err
 	}
