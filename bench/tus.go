@@ -72,11 +72,8 @@ func benchTus(ctx context.Context, o options) error {
 }
 
 func benchTusStore(ctx context.Context, o options, store string) ([]tusRow, error) {
-	dir := filepath.Join(o.work, "tus-"+store)
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := freshDir(o, "tus-"+store)
+	if err != nil {
 		return nil, err
 	}
 	env := []string{"MAX_OPEN_UPLOADS=100"}
