@@ -110,10 +110,7 @@ func TestListResourcesFilters(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				f := tt.filter
 				f.AccountID, f.Page, f.PageSize = "acme", 1, resources.MaxPageSize
-				page, err := db.ListResources(context.Background(), f)
-				if err != nil {
-					t.Fatal(err)
-				}
+				page := mustList(t, db, f)
 				want := make([]string, len(tt.want))
 				for i, n := range tt.want {
 					want[i] = ids[n]
@@ -164,11 +161,7 @@ func TestListResourcesTenants(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(fmt.Sprint(tt.account, tt.tags), func(t *testing.T) {
-				page, err := db.ListResources(context.Background(), resources.Filter{
-					AccountID: tt.account, Tags: tt.tags, Page: 1, PageSize: 100})
-				if err != nil {
-					t.Fatal(err)
-				}
+				page := mustList(t, db, resources.Filter{AccountID: tt.account, Tags: tt.tags, Page: 1, PageSize: 100})
 				if page.Total != tt.wantTotal || int64(len(page.Items)) != tt.wantTotal {
 					t.Errorf("total %d, %d items; want %d", page.Total, len(page.Items), tt.wantTotal)
 				}
