@@ -38,12 +38,7 @@ func sha(b []byte) string {
 func (e *env) mustCreate(token string, body map[string]any) map[string]any {
 	e.t.Helper()
 	r := e.send(http.MethodPost, "/v1/resources", token, body)
-	if r.status != http.StatusOK {
-		e.t.Fatalf("create %v = %d %s", body, r.status, r.body)
-	}
-	var out map[string]any
-	r.json(e.t, &out)
-	return out
+	return decodeAs[map[string]any](e.t, r, http.StatusOK, fmt.Sprintf("create %v", body))
 }
 
 func TestCreateGetDownload(t *testing.T) {
