@@ -49,15 +49,11 @@ type linksResult struct {
 // /content with a bearer token and through download links, alternating, and
 // a flood of random link tokens. It writes the section into o.out.
 func benchLinks(ctx context.Context, o options) error {
-	dir, err := freshDir(o, "links")
+	srv, dir, err := sectionServer(ctx, o, "links", linkMissDisabled)
 	if err != nil {
 		return err
 	}
-	dbPath := filepath.Join(dir, "links.db")
-	srv, err := startServer(ctx, o.bin, "sqlite:"+dbPath, filepath.Join(dir, "server.log"), o.poolSize, linkMissDisabled)
-	if err != nil {
-		return err
-	}
+	dbPath := filepath.Join(dir, "server.db")
 	defer srv.stop()
 	tok, err := writeToken("links")
 	if err != nil {

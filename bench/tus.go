@@ -72,10 +72,6 @@ func benchTus(ctx context.Context, o options) error {
 }
 
 func benchTusStore(ctx context.Context, o options, store string) ([]tusRow, error) {
-	dir, err := freshDir(o, "tus-"+store)
-	if err != nil {
-		return nil, err
-	}
 	env := []string{"MAX_OPEN_UPLOADS=100"}
 	if store == "s3" {
 		u, err := blobtest.Bucket(ctx)
@@ -84,7 +80,7 @@ func benchTusStore(ctx context.Context, o options, store string) ([]tusRow, erro
 		}
 		env = append(env, "BLOB_URL="+u, "AWS_ACCESS_KEY_ID="+blobtest.AccessKey, "AWS_SECRET_ACCESS_KEY="+blobtest.SecretKey)
 	}
-	srv, err := startServer(ctx, o.bin, "sqlite:"+filepath.Join(dir, "tus.db"), filepath.Join(dir, "server.log"), o.poolSize, env...)
+	srv, dir, err := sectionServer(ctx, o, "tus-"+store, env...)
 	if err != nil {
 		return nil, err
 	}
