@@ -320,16 +320,7 @@ func TestNewRejectsConfig(t *testing.T) {
 		{"JWKS URL without scheme", Config{JWKSURL: "keys.example.com/jwks.json"}, "must be https"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			v, err := New(context.Background(), tt.cfg)
-			if err == nil {
-				_ = v.Close()
-				t.Fatal("New succeeded")
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %q does not contain %q", err, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkNewRefuses(t, context.Background(), tt.cfg, tt.want) })
 	}
 }
 

@@ -140,6 +140,20 @@ func newHMACVerifier(t *testing.T, cfg Config) *Verifier {
 	return v
 }
 
+// checkNewRefuses checks that New refuses cfg with an error containing
+// want, closing the Verifier should it be made.
+func checkNewRefuses(t *testing.T, ctx context.Context, cfg Config, want string) {
+	t.Helper()
+	v, err := New(ctx, cfg)
+	if err == nil {
+		_ = v.Close()
+		t.Fatal("New succeeded")
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not contain %q", err, want)
+	}
+}
+
 // Keys are generated once: RSA generation is slow under the race detector.
 var (
 	rsaKey1 = sync.OnceValue(func() *rsa.PrivateKey { return mustRSA() })

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/re-factor/resources/auth"
 )
 
 // The events section's shape and targets (issue 20).
@@ -105,10 +103,6 @@ func benchEvents(ctx context.Context, o options) error {
 	}
 	res.loadAfter = loadAverage()
 	return spliceSection(o.out, eventsHeading, uploadsNextBefore, res.markdown(o))
-}
-
-func writeToken(account string) (string, error) {
-	return auth.Sign([]byte(benchJWTSecret), auth.Token{Account: account, Scope: "resources:read resources:write", TTL: 2 * time.Hour})
 }
 
 // createOne sends one create of 1 KiB and returns the new id ("" on

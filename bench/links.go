@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/re-factor/resources/auth"
 )
 
 // The links section's shape and targets (issue 19).
@@ -51,17 +49,13 @@ type linksResult struct {
 // /content with a bearer token and through download links, alternating, and
 // a flood of random link tokens. It writes the section into o.out.
 func benchLinks(ctx context.Context, o options) error {
-	dir, err := freshDir(o, "links")
+	srv, dir, err := sectionServer(ctx, o, "links", linkMissDisabled)
 	if err != nil {
 		return err
 	}
-	dbPath := filepath.Join(dir, "links.db")
-	srv, err := startServer(ctx, o.bin, "sqlite:"+dbPath, filepath.Join(dir, "server.log"), o.poolSize, linkMissDisabled)
-	if err != nil {
-		return err
-	}
+	dbPath := filepath.Join(dir, "server.db")
 	defer srv.stop()
-	tok, err := auth.Sign([]byte(benchJWTSecret), auth.Token{Account: "links", Scope: "resources:read resources:write", TTL: time.Hour})
+	tok, err := writeToken("links")
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,12 @@ func token(account string) (string, error) {
 	return auth.Sign([]byte(benchJWTSecret), auth.Token{Account: account, Scope: "resources:read", TTL: 2 * time.Hour})
 }
 
+// writeToken returns a read and write token for the account: every section
+// that creates resources signs its own with this.
+func writeToken(account string) (string, error) {
+	return auth.Sign([]byte(benchJWTSecret), auth.Token{Account: account, Scope: "resources:read resources:write", TTL: 2 * time.Hour})
+}
+
 // target is a GET of url with the token.
 func target(url, tok string) vegeta.Target {
 	return vegeta.Target{Method: http.MethodGet, URL: url, Header: http.Header{"Authorization": {"Bearer " + tok}}}

@@ -164,8 +164,6 @@ func run(ctx context.Context, o options) error {
 	return benchPgBouncer(ctx, o)
 }
 
-// loadAverage returns the one-minute load average: other work on the
-// machine while the benchmark runs shows here, and skews every figure.
 // freshDir empties (or makes) o.work's folder name for a section and
 // returns its path.
 func freshDir(o options, name string) (string, error) {
@@ -176,6 +174,8 @@ func freshDir(o options, name string) (string, error) {
 	return dir, os.MkdirAll(dir, 0o755)
 }
 
+// loadAverage returns the one-minute load average: other work on the
+// machine while the benchmark runs shows here, and skews every figure.
 func loadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {

@@ -27,6 +27,19 @@ type serverProc struct {
 	pprofAddr string
 }
 
+// sectionServer starts a server of a section's own in o.work's fresh folder
+// name: its SQLite database and its log are server.db and server.log there,
+// and its bytes go to file:// storage unless env says otherwise. It returns
+// the server and the folder.
+func sectionServer(ctx context.Context, o options, name string, env ...string) (*serverProc, string, error) {
+	dir, err := freshDir(o, name)
+	if err != nil {
+		return nil, "", err
+	}
+	srv, err := startServer(ctx, o.bin, "sqlite:"+filepath.Join(dir, "server.db"), filepath.Join(dir, "server.log"), o.poolSize, env...)
+	return srv, dir, err
+}
+
 // startServer runs bin serve on databaseURL, with env added to the
 // benchmark's settings, and waits until /readyz answers.
 func startServer(ctx context.Context, bin, databaseURL, logPath string, poolSize int, env ...string) (*serverProc, error) {

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/re-factor/resources/auth"
 	"github.com/re-factor/resources/blobstore/blobtest"
 )
 
@@ -73,13 +72,6 @@ func benchTus(ctx context.Context, o options) error {
 }
 
 func benchTusStore(ctx context.Context, o options, store string) ([]tusRow, error) {
-	dir := filepath.Join(o.work, "tus-"+store)
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	env := []string{"MAX_OPEN_UPLOADS=100"}
 	if store == "s3" {
 		u, err := blobtest.Bucket(ctx)
@@ -88,13 +80,13 @@ func benchTusStore(ctx context.Context, o options, store string) ([]tusRow, erro
 		}
 		env = append(env, "BLOB_URL="+u, "AWS_ACCESS_KEY_ID="+blobtest.AccessKey, "AWS_SECRET_ACCESS_KEY="+blobtest.SecretKey)
 	}
-	srv, err := startServer(ctx, o.bin, "sqlite:"+filepath.Join(dir, "tus.db"), filepath.Join(dir, "server.log"), o.poolSize, env...)
+	srv, dir, err := sectionServer(ctx, o, "tus-"+store, env...)
 	if err != nil {
 		return nil, err
 	}
 	defer srv.stop()
 	defer os.RemoveAll(filepath.Join(dir, "blobs"))
-	tok, err := auth.Sign([]byte(benchJWTSecret), auth.Token{Account: "tus", Scope: "resources:read resources:write", TTL: 2 * time.Hour})
+	tok, err := writeToken("tus")
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/re-factor/resources/auth"
 )
 
 // The uploads section's shape and targets (issue 9).
@@ -63,17 +61,13 @@ type uploadsResult struct {
 // and file:// storage, the defaults) and writes it into o.out: first the
 // anonymous POSTs, then the creates, the server's peak RSS reset before each.
 func benchUploads(ctx context.Context, o options) error {
-	dir, err := freshDir(o, "uploads")
+	srv, dir, err := sectionServer(ctx, o, "uploads")
 	if err != nil {
 		return err
 	}
 	logPath := filepath.Join(dir, "server.log")
-	srv, err := startServer(ctx, o.bin, "sqlite:"+filepath.Join(dir, "uploads.db"), logPath, o.poolSize)
-	if err != nil {
-		return err
-	}
 	defer srv.stop()
-	tok, err := auth.Sign([]byte(benchJWTSecret), auth.Token{Account: "uploads", Scope: "resources:read resources:write", TTL: time.Hour})
+	tok, err := writeToken("uploads")
 	if err != nil {
 		return err
 	}

@@ -293,12 +293,7 @@ func (s *Store) eachUpload(ctx context.Context, prefix string, f func(*s3.Client
 	}
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(s.name), Prefix: aws.String(prefix)}
 	for {
-		lctx, cancel := s.withTimeout(ctx)
-		out, err := client.ListMultipartUploads(lctx, in)
-		if err != nil {
-			err = s.unavailable(lctx, "list uploads", prefix, err)
-		}
-		cancel()
+		out, err := s3Call(ctx, s, "list uploads", prefix, client.ListMultipartUploads, in)
 		if err != nil {
 			return err
 		}
@@ -318,15 +313,10 @@ func (s *Store) eachUpload(ctx context.Context, prefix string, f func(*s3.Client
 // abortUpload aborts the unfinished multipart upload o, within the timeout.
 // It returns an error wrapping ErrUnavailable when S3 fails.
 func (s *Store) abortUpload(ctx context.Context, client *s3.Client, o Orphan) error {
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
-	_, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+	_, err := s3Call(ctx, s, "abort upload "+o.Upload+" of", o.Key, client.AbortMultipartUpload, &s3.AbortMultipartUploadInput{
 		Bucket:   aws.String(s.name),
 		Key:      aws.String(o.Key),
 		UploadId: aws.String(o.Upload),
 	})
-	if err != nil {
-		return s.unavailable(ctx, "abort upload "+o.Upload+" of", o.Key, err)
-	}
-	return nil
+	return err
 }

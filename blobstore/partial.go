@@ -112,15 +112,13 @@ func (s *Store) StartPartial(ctx context.Context, key, id, contentType string) (
 	if err != nil {
 		return PartialState{}, err
 	}
-	ctx, cancel := s.withTimeout(ctx)
-	defer cancel()
 	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(s.name), Key: aws.String(key)}
 	if contentType != "" {
 		in.ContentType = aws.String(contentType)
 	}
-	out, err := client.CreateMultipartUpload(ctx, in)
+	out, err := s3Call(ctx, s, "start partial", key, client.CreateMultipartUpload, in)
 	if err != nil {
-		return PartialState{}, s.unavailable(ctx, "start partial", key, err)
+		return PartialState{}, err
 	}
 	st.Upload = aws.ToString(out.UploadId)
 	return st, nil
@@ -494,12 +492,7 @@ func (s *Store) listParts(ctx context.Context, client *s3.Client, key string, st
 	latest := make(map[int32]s3types.Part, st.Parts)
 	in := &s3.ListPartsInput{Bucket: aws.String(s.name), Key: aws.String(key), UploadId: aws.String(st.Upload)}
 	for {
-		lctx, cancel := s.withTimeout(ctx)
-		out, err := client.ListParts(lctx, in)
-		if err != nil {
-			err = s.unavailable(lctx, "list parts of", key, err)
-		}
-		cancel()
+		out, err := s3Call(ctx, s, "list parts of", key, client.ListParts, in)
 		if err != nil {
 			return nil, err
 		}
@@ -567,4 +560,19 @@ func (s *Store) s3Client() (*s3.Client, error) {
 		return nil, fmt.Errorf("blobstore: bucket %q is not S3's", s.name)
 	}
 	return client, nil
+}
+
+// s3Call makes one S3 request of s, a method of its client such as
+// client.ListParts, within the timeout: a request, or a page of a listing,
+// should be quick whatever the size of the content. A failure is reported
+// as unavailable reports op on key.
+func s3Call[In, Out any](ctx context.Context, s *Store, op, key string,
+	call func(context.Context, In, ...func(*s3.Options)) (Out, error), in In) (Out, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	out, err := call(ctx, in)
+	if err != nil {
+		return out, s.unavailable(ctx, op, key, err)
+	}
+	return out, nil
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 )
@@ -32,13 +31,10 @@ func TestKillDuringCreates(t *testing.T) {
 			for i := range *kills {
 				srv := startServer(t, env...)
 				l.base = srv.URL
-				ctx, cancel := context.WithCancel(context.Background())
-				var wg sync.WaitGroup
-				wg.Go(func() { l.run(ctx, 6) })
+				stopLoad := l.start(6)
 				time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
 				srv.Kill()
-				cancel()
-				wg.Wait()
+				stopLoad()
 				t.Logf("kill %d: %d creates acknowledged so far", i+1, len(l.acked))
 			}
 			srv := startServer(t, env...)

@@ -64,6 +64,16 @@ func newLoader(t testing.TB, base string, accounts []string, writes int, maxReqs
 	return l
 }
 
+// start runs the load from n workers in the background, until the stop it
+// returns is called or maxReqs are sent; stop waits for their last requests
+// to end, and may be called again.
+func (l *loader) start(n int) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { l.run(ctx, n) })
+	return func() { cancel(); wg.Wait() }
+}
+
 // run sends requests from n workers until ctx ends or maxReqs are sent.
 func (l *loader) run(ctx context.Context, n int) {
 	var wg sync.WaitGroup

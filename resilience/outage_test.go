@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,10 +30,8 @@ func TestDatabaseOutage(t *testing.T) {
 	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL=file://"+t.TempDir(),
 		"DB_STATEMENT_TIMEOUT="+stmtTimeout.String())
 	l := newLoader(t, srv.URL, []string{"a", "b", "c"}, 30, 1<<40)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { l.run(ctx, 4) })
-	defer func() { cancel(); wg.Wait() }()
+	stopLoad := l.start(4)
+	defer stopLoad()
 
 	time.Sleep(time.Second)
 	for i := range *outages {
@@ -47,8 +44,7 @@ func TestDatabaseOutage(t *testing.T) {
 		waitOK(t, l, before, 15*time.Second)
 		t.Logf("outage %d: survived; answers so far by status: %v", i+1, before)
 	}
-	cancel()
-	wg.Wait()
+	stopLoad()
 	checkFaultAnswers(t, l, slowest)
 }
 
@@ -61,10 +57,8 @@ func TestBlobStoreOutage(t *testing.T) {
 	srv := startServer(t, "DATABASE_URL="+c.url(), "BLOB_URL=file://"+blobs,
 		"DB_STATEMENT_TIMEOUT="+stmtTimeout.String())
 	l := newLoader(t, srv.URL, []string{"a", "b"}, 50, 1<<40)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { l.run(ctx, 4) })
-	defer func() { cancel(); wg.Wait() }()
+	stopLoad := l.start(4)
+	defer stopLoad()
 
 	time.Sleep(time.Second)
 	if err := os.Rename(blobs, blobs+".away"); err != nil {
@@ -85,8 +79,7 @@ func TestBlobStoreOutage(t *testing.T) {
 	}
 	os.Remove(blobs + ".away")
 	waitOK(t, l, before, 15*time.Second)
-	cancel()
-	wg.Wait()
+	stopLoad()
 	checkFaultAnswers(t, l, slowest)
 	t.Logf("storage outage survived; answers by status: %v", before)
 }

@@ -1,7 +1,6 @@
 package resilience
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -49,10 +48,8 @@ func TestS3Outage(t *testing.T) {
 		"DB_STATEMENT_TIMEOUT="+stmtTimeout.String())
 	l := newLoader(t, srv.URL, []string{"a", "b"}, 50, 1<<40)
 	l.truncatedOK = true
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { l.run(ctx, 4) })
-	defer func() { cancel(); wg.Wait() }()
+	stopLoad := l.start(4)
+	defer stopLoad()
 
 	time.Sleep(time.Second)
 	link.cut()
@@ -68,8 +65,7 @@ func TestS3Outage(t *testing.T) {
 	before, _ := l.snapshot()
 	link.restore(t)
 	waitOK(t, l, before, 20*time.Second)
-	cancel()
-	wg.Wait()
+	stopLoad()
 	checkFaultAnswers(t, l, s3Slowest)
 }
 

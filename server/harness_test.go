@@ -167,6 +167,18 @@ func (r response) json(t testing.TB, v any) {
 	}
 }
 
+// decodeAs returns r's body as a T, failing the test unless r's status is
+// want; what names the request in the failure.
+func decodeAs[T any](t testing.TB, r response, want int, what string) T {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("%s = %d %s, want %d", what, r.status, r.body, want)
+	}
+	var v T
+	r.json(t, &v)
+	return v
+}
+
 // errorMessage returns the {"error"} message, failing unless the body is
 // exactly that shape.
 func (r response) errorMessage(t testing.TB) string {

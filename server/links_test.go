@@ -39,12 +39,7 @@ type downloadLink struct {
 func (e *env) share(token, id string, body map[string]any) downloadLink {
 	e.t.Helper()
 	r := e.send(http.MethodPost, "/v1/resource/"+id+"/links", token, body)
-	if r.status != http.StatusCreated {
-		e.t.Fatalf("share %s: %d %s", id, r.status, r.body)
-	}
-	var l downloadLink
-	r.json(e.t, &l)
-	return l
+	return decodeAs[downloadLink](e.t, r, http.StatusCreated, "share "+id)
 }
 
 // path is the link's URL without the server's origin.
@@ -401,12 +396,7 @@ type uploadLink struct {
 func (e *env) createUploadLink(token string, body map[string]any) uploadLink {
 	e.t.Helper()
 	r := e.send(http.MethodPost, "/v1/upload-links", token, body)
-	if r.status != http.StatusCreated {
-		e.t.Fatalf("create upload link %v: %d %s", body, r.status, r.body)
-	}
-	var l uploadLink
-	r.json(e.t, &l)
-	return l
+	return decodeAs[uploadLink](e.t, r, http.StatusCreated, fmt.Sprintf("create upload link %v", body))
 }
 
 // uploadVia creates dir/name with content of mediaType through the

@@ -56,13 +56,7 @@ type listBody struct {
 
 func (e *env) list(query, token string) listBody {
 	e.t.Helper()
-	r := e.get("/v1/resources?"+query, token)
-	if r.status != http.StatusOK {
-		e.t.Fatalf("GET /v1/resources?%s = %d %s, want 200", query, r.status, r.body)
-	}
-	var b listBody
-	r.json(e.t, &b)
-	return b
+	return decodeAs[listBody](e.t, e.get("/v1/resources?"+query, token), http.StatusOK, "GET /v1/resources?"+query)
 }
 
 func names(b listBody) []string {

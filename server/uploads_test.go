@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -310,19 +309,9 @@ func TestUploadLimitRacingCreates(t *testing.T) {
 			e := newEnvWith(t, engine, func(c config) { c.Catalog.MaxOpenUploads = 3 })
 			tok := rwToken(t, "acct")
 			const racers = 20
-			statuses := make(chan int, racers)
-			var wg sync.WaitGroup
-			for i := range racers {
-				wg.Go(func() {
-					statuses <- e.createUpload(tok, 10, tusMeta("name", "f"+strconv.Itoa(i), "directory_path", "/d"), nil).status
-				})
-			}
-			wg.Wait()
-			close(statuses)
-			count := map[int]int{}
-			for s := range statuses {
-				count[s]++
-			}
+			count := raceStatuses(racers, func(i int) int {
+				return e.createUpload(tok, 10, tusMeta("name", "f"+strconv.Itoa(i), "directory_path", "/d"), nil).status
+			})
 			if count[http.StatusCreated] != 3 || count[http.StatusTooManyRequests] != racers-3 {
 				t.Errorf("statuses %v, want 3 × 201 and %d × 429", count, racers-3)
 			}

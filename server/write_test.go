@@ -38,12 +38,7 @@ func sha(b []byte) string {
 func (e *env) mustCreate(token string, body map[string]any) map[string]any {
 	e.t.Helper()
 	r := e.send(http.MethodPost, "/v1/resources", token, body)
-	if r.status != http.StatusOK {
-		e.t.Fatalf("create %v = %d %s", body, r.status, r.body)
-	}
-	var out map[string]any
-	r.json(e.t, &out)
-	return out
+	return decodeAs[map[string]any](e.t, r, http.StatusOK, fmt.Sprintf("create %v", body))
 }
 
 func TestCreateGetDownload(t *testing.T) {
@@ -372,21 +367,28 @@ func orphanKeys(e *env, referenced blobstore.Referenced) ([]string, error) {
 	return keys, err
 }
 
+// raceStatuses makes n requests at once, send(i) making the i-th and
+// returning its status, and counts the statuses they got.
+func raceStatuses(n int, send func(i int) int) map[int]int {
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { statuses <- send(i) })
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	return count
+}
+
 func TestConcurrentCreatesOfOnePath(t *testing.T) {
 	forBackends(t, func(t *testing.T, e *env) {
 		tok := rwToken(t, "acct")
 		body := map[string]any{"name": "race.txt", "directory_path": "/r", "content": dataURL("text/plain", []byte("same"))}
-		statuses := make(chan int, 50)
-		var wg sync.WaitGroup
-		for range 50 {
-			wg.Go(func() { statuses <- e.send(http.MethodPost, "/v1/resources", tok, body).status })
-		}
-		wg.Wait()
-		close(statuses)
-		count := map[int]int{}
-		for s := range statuses {
-			count[s]++
-		}
+		count := raceStatuses(50, func(int) int { return e.send(http.MethodPost, "/v1/resources", tok, body).status })
 		if count[http.StatusOK] != 1 || count[http.StatusConflict] != 49 {
 			t.Errorf("statuses = %v, want one 200 and 49 409", count)
 		}

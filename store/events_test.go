@@ -45,9 +45,7 @@ func TestEventsFollowCommittedWrites(t *testing.T) {
 	ctx := context.Background()
 	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
 		a := storetest.NewResource("acme", 1, storetest.Tagged("x"))
-		if err := db.CreateResource(ctx, a); err != nil {
-			t.Fatal(err)
-		}
+		storetest.MustCreate(t, db, a)
 		// Refused writes: a taken path, a missing resource.
 		taken := storetest.NewResource("acme", 2)
 		taken.Name, taken.DirectoryPath = a.Name, a.DirectoryPath
@@ -73,9 +71,7 @@ func TestEventsFollowCommittedWrites(t *testing.T) {
 		// Another account's writes are not this one's, and count on
 		// their own.
 		other := storetest.NewResource("other", 1)
-		if err := db.CreateResource(ctx, other); err != nil {
-			t.Fatal(err)
-		}
+		storetest.MustCreate(t, db, other)
 		storetest.MustImport(t, db, storetest.NewResource("acme", 5), storetest.NewResource("acme", 6),
 			storetest.NewResource("other", 2))
 
@@ -177,9 +173,7 @@ func TestEventsFilterAndPrune(t *testing.T) {
 				dir = "/out"
 			}
 			rs = append(rs, storetest.NewResource("acme", i+1, storetest.In(dir), storetest.Tagged("t"+fmt.Sprint(i%3))))
-			if err := db.CreateResource(ctx, rs[i]); err != nil {
-				t.Fatal(err)
-			}
+			storetest.MustCreate(t, db, rs[i])
 		}
 		if _, err := db.DeleteResource(ctx, "acme", rs[0].ID, time.Now()); err != nil {
 			t.Fatal(err)

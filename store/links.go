@@ -125,13 +125,10 @@ func (db *DB) OpenDownloadLink(ctx context.Context, tokenHash []byte, now time.T
 		downloadLinkRow
 		TokenHash []byte `db:"link_token_hash"`
 	}
-	err := db.findLink(ctx, &row, `SELECT `+db.columns+`, `+downloadLinkColumns(db.d)+`, l.token_hash AS link_token_hash
+	err := db.findLink(ctx, &row, &row.TokenHash, `SELECT `+db.columns+`, `+downloadLinkColumns(db.d)+`, l.token_hash AS link_token_hash
 		FROM download_links l JOIN resources r ON r.account_id = l.account_id AND r.id = l.resource_id
 		WHERE l.token_hash = `+db.d.placeholder(1)+` AND `+fmt.Sprintf(liveDownload, db.d.placeholder(2)),
 		tokenHash, now)
-	if err == nil && subtle.ConstantTimeCompare(row.TokenHash, tokenHash) != 1 {
-		err = errNoLink
-	}
 	if err != nil {
 		return resources.DownloadLink{}, resources.Resource{}, fmt.Errorf("store: open download link: %w", translate(ctx, err))
 	}
@@ -242,19 +239,7 @@ func (db *DB) DeleteUploadLink(ctx context.Context, accountID, id string) error 
 // if it is live at now, with a use left; every other case is an error
 // matching resources.ErrNotFound.
 func (db *DB) FindUploadLink(ctx context.Context, tokenHash []byte, now time.Time) (resources.UploadLink, error) {
-	var row struct {
-		uploadLinkRow
-		TokenHash []byte `db:"token_hash"`
-	}
-	err := db.findLink(ctx, &row, `SELECT `+uploadLinkColumns(db.d)+`, l.token_hash FROM upload_links l
-		WHERE l.token_hash = `+db.d.placeholder(1)+` AND `+fmt.Sprintf(liveUpload, db.d.placeholder(2)), tokenHash, now)
-	if err == nil && subtle.ConstantTimeCompare(row.TokenHash, tokenHash) != 1 {
-		err = errNoLink
-	}
-	if err != nil {
-		return resources.UploadLink{}, fmt.Errorf("store: find upload link: %w", translate(ctx, err))
-	}
-	return row.link(), nil
+	return db.findUploadLink(ctx, "find upload link", fmt.Sprintf(liveUpload, db.d.placeholder(2)), tokenHash, now)
 }
 
 // FindUploadLinkInUse returns the upload link whose token hashes to
@@ -262,17 +247,21 @@ func (db *DB) FindUploadLink(ctx context.Context, tokenHash []byte, now time.Tim
 // the link of an upload that took its use and goes on. Every other case
 // is an error matching resources.ErrNotFound.
 func (db *DB) FindUploadLinkInUse(ctx context.Context, tokenHash []byte, now time.Time) (resources.UploadLink, error) {
+	return db.findUploadLink(ctx, "find upload link in use", `l.expires_at > `+db.d.placeholder(2), tokenHash, now)
+}
+
+// findUploadLink returns the upload link whose token hashes to tokenHash
+// and that meets cond, a condition on l in which placeholder 2 is now; op
+// names the search in its error.
+func (db *DB) findUploadLink(ctx context.Context, op, cond string, tokenHash []byte, now time.Time) (resources.UploadLink, error) {
 	var row struct {
 		uploadLinkRow
 		TokenHash []byte `db:"token_hash"`
 	}
-	err := db.findLink(ctx, &row, `SELECT `+uploadLinkColumns(db.d)+`, l.token_hash FROM upload_links l
-		WHERE l.token_hash = `+db.d.placeholder(1)+` AND l.expires_at > `+db.d.placeholder(2), tokenHash, now)
-	if err == nil && subtle.ConstantTimeCompare(row.TokenHash, tokenHash) != 1 {
-		err = errNoLink
-	}
+	err := db.findLink(ctx, &row, &row.TokenHash, `SELECT `+uploadLinkColumns(db.d)+`, l.token_hash FROM upload_links l
+		WHERE l.token_hash = `+db.d.placeholder(1)+` AND `+cond, tokenHash, now)
 	if err != nil {
-		return resources.UploadLink{}, fmt.Errorf("store: find upload link in use: %w", translate(ctx, err))
+		return resources.UploadLink{}, fmt.Errorf("store: %s: %w", op, translate(ctx, err))
 	}
 	return row.link(), nil
 }
@@ -341,12 +330,14 @@ func (db *DB) deleteLinks(ctx context.Context, downloads, uploads string, args .
 }
 
 // findLink scans the one row query finds into dest, binding tokenHash and
-// now, through the pool that sees every commit; no row is errNoLink.
-func (db *DB) findLink(ctx context.Context, dest any, query string, tokenHash []byte, now time.Time) error {
+// now, through the pool that sees every commit; stored is dest's field of
+// the row's token hash, which must then equal tokenHash, compared in
+// constant time. No row, or another hash, is errNoLink.
+func (db *DB) findLink(ctx context.Context, dest any, stored *[]byte, query string, tokenHash []byte, now time.Time) error {
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
 	err := db.currentStmts.get(tctx, dest, query, tokenHash, db.d.timeArg(now))
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare(*stored, tokenHash) != 1) {
 		return errNoLink
 	}
 	return err

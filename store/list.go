@@ -224,17 +224,11 @@ func (q ListQuery) CachedAt(g int64) ListQuery {
 // only the page's own rows are then fetched, with their tags.
 func (db *DB) pageQuery(w *where, f resources.Filter, after *position, offset int64) (string, []any) {
 	w = w.clone()
-	dir, cmp := "DESC", "<"
-	if f.Ascending {
-		dir, cmp = "ASC", ">"
-	}
+	dir, cmp := direction(f)
 	total := db.totalColumns(w, f)
 	keys := w.String()
 	if after != nil {
-		// A row comparison the order index serves as a range start: O(page)
-		// at any depth.
-		keys += " AND (" + w.created + ", " + w.id + ") " + cmp + " (" +
-			w.arg(db.d.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
+		keys += " AND " + db.beyond(w, w.created, w.id, cmp, after)
 		offset = 0
 	}
 	limit, skip := w.arg(f.PageSize), w.arg(offset)
@@ -249,6 +243,24 @@ func (db *DB) pageQuery(w *where, f resources.Filter, after *position, offset in
 		) k
 		JOIN resources r ON r.account_id = k.account_id AND r.id = k.id
 		ORDER BY ` + order, w.args
+}
+
+// direction returns the SQL direction of f's list order, and the comparison
+// that moves forward in it: what a keyset cursor continues with.
+func direction(f resources.Filter) (dir, cmp string) {
+	if f.Ascending {
+		return "ASC", ">"
+	}
+	return "DESC", "<"
+}
+
+// beyond returns the row comparison of the keys (created, id) with the
+// cursor after, in the direction cmp: a range start that an index in that
+// order serves, so a page costs O(page) at any depth. It adds the cursor's
+// two arguments to w.
+func (db *DB) beyond(w *where, created, id, cmp string, after *position) string {
+	return "(" + created + ", " + id + ") " + cmp + " (" +
+		w.arg(db.d.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
 }
 
 // walkCap is the most tag entries a Walk reads, and walkShare the least
@@ -270,23 +282,14 @@ const (
 // of the tags has none.
 func (db *DB) walkQuery(w *where, f resources.Filter, after *position, offset int64) (string, []any) {
 	w = w.clone()
-	dir, cmp := "DESC", "<"
-	if f.Ascending {
-		dir, cmp = "ASC", ">"
-	}
+	dir, cmp := direction(f)
 	total := db.totalColumns(w, f)
 	counts := `FROM account_tag_counts c WHERE c.account_id = ` + w.account + ` AND c.tag IN (` +
 		strings.Join(w.tagArgs, ", ") + `)`
 	keys := `g0.account_id = ` + w.account + ` AND g0.tag = (SELECT c.tag ` + counts + ` ORDER BY c.resources, c.tag LIMIT 1)`
-	if w.after != "" {
-		keys += " AND g0.created_at > " + w.after
-	}
-	if w.before != "" {
-		keys += " AND g0.created_at < " + w.before
-	}
+	keys += w.window("g0.created_at")
 	if after != nil {
-		keys += " AND (g0.created_at, g0.resource_id) " + cmp + " (" +
-			w.arg(db.d.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
+		keys += " AND " + db.beyond(w, "g0.created_at", "g0.resource_id", cmp, after)
 		offset = 0
 	}
 	test := w.prefix
@@ -480,17 +483,8 @@ func (db *DB) countPrefix(ctx context.Context, f resources.Filter, tags []string
 // match, it counts them too: the exact total costs nothing more.
 func (db *DB) prefixQuery(w *where, f resources.Filter, after *position, offset int64, probes []int) (string, []any) {
 	w = w.clone()
-	dir, cmp := "DESC", "<"
-	if f.Ascending {
-		dir, cmp = "ASC", ">"
-	}
-	keys := `r.account_id = ` + w.account + ` AND ` + w.prefix
-	if w.after != "" {
-		keys += " AND r.created_at > " + w.after
-	}
-	if w.before != "" {
-		keys += " AND r.created_at < " + w.before
-	}
+	dir, cmp := direction(f)
+	keys := `r.account_id = ` + w.account + ` AND ` + w.prefix + w.window("r.created_at")
 	for _, i := range probes {
 		keys += ` AND (SELECT true FROM resource_tags g WHERE g.account_id = r.account_id AND g.resource_id = r.id AND g.tag = ` +
 			w.tagArgs[i] + `)`
@@ -499,7 +493,7 @@ func (db *DB) prefixQuery(w *where, f resources.Filter, after *position, offset 
 	if after != nil {
 		// After the total is counted: it counts the matches before the
 		// cursor too.
-		cursor = "WHERE (m.created_at, m.id) " + cmp + " (" + w.arg(db.d.timeArg(after.createdAt)) + ", " + w.arg(after.id) + ")"
+		cursor = "WHERE " + db.beyond(w, "m.created_at", "m.id", cmp, after)
 		offset = 0
 	}
 	limit, skip := w.arg(f.PageSize), w.arg(offset)
@@ -692,6 +686,19 @@ func (w *where) arg(v any) string {
 }
 
 func (w *where) and(cond string) { w.conds = append(w.conds, cond) }
+
+// window returns the conditions of the filter's created_at window on col,
+// each after " AND ", or "" when the filter has no window.
+func (w *where) window(col string) string {
+	var s string
+	if w.after != "" {
+		s += " AND " + col + " > " + w.after
+	}
+	if w.before != "" {
+		s += " AND " + col + " < " + w.before
+	}
+	return s
+}
 
 func (w *where) String() string { return strings.Join(w.conds, " AND ") }
 

@@ -104,32 +104,26 @@ func TestListResourcesFilters(t *testing.T) {
 			CreatedAfter: at(13), CreatedBefore: at(15)}, []int{14}},
 		{"tags and a prefix they miss", resources.Filter{Tags: []string{"alpha", "beta"}, DirectoryPrefix: "/docs/"}, nil},
 	}
-	for _, engine := range storetest.Setups {
-		t.Run(engine, func(t *testing.T) {
-			db := storetest.Open(t, engine)
-			ids := seedList(t, db)
-			for _, tt := range tests {
-				t.Run(tt.name, func(t *testing.T) {
-					f := tt.filter
-					f.AccountID, f.Page, f.PageSize = "acme", 1, resources.MaxPageSize
-					page, err := db.ListResources(context.Background(), f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					want := make([]string, len(tt.want))
-					for i, n := range tt.want {
-						want[i] = ids[n]
-					}
-					if got := itemIDs(page); !slices.Equal(got, want) {
-						t.Errorf("items = %v, want %v", names(page), tt.want)
-					}
-					if page.Total != int64(len(tt.want)) {
-						t.Errorf("total = %d, want %d", page.Total, len(tt.want))
-					}
-				})
-			}
-		})
-	}
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		ids := seedList(t, db)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f := tt.filter
+				f.AccountID, f.Page, f.PageSize = "acme", 1, resources.MaxPageSize
+				page := mustList(t, db, f)
+				want := make([]string, len(tt.want))
+				for i, n := range tt.want {
+					want[i] = ids[n]
+				}
+				if got := itemIDs(page); !slices.Equal(got, want) {
+					t.Errorf("items = %v, want %v", names(page), tt.want)
+				}
+				if page.Total != int64(len(tt.want)) {
+					t.Errorf("total = %d, want %d", page.Total, len(tt.want))
+				}
+			})
+		}
+	})
 }
 
 func itemIDs(p resources.Page) []string {
@@ -150,100 +144,90 @@ func names(p resources.Page) []string {
 }
 
 func TestListResourcesTenants(t *testing.T) {
-	for _, engine := range storetest.Setups {
-		t.Run(engine, func(t *testing.T) {
-			db := storetest.Open(t, engine)
-			seedList(t, db)
-			storetest.MustImport(t, db, storetest.NewResource("other", 99, storetest.Tagged("alpha")))
-			tests := []struct {
-				account   string
-				tags      []string
-				wantTotal int64
-			}{
-				{"acme", nil, 14},
-				{"other", nil, 15},
-				{"acme", []string{"alpha"}, 2},
-				{"other", []string{"alpha"}, 3},
-				{"nobody", nil, 0},
-				{"ACME", nil, 0},
-			}
-			for _, tt := range tests {
-				t.Run(fmt.Sprint(tt.account, tt.tags), func(t *testing.T) {
-					page, err := db.ListResources(context.Background(), resources.Filter{
-						AccountID: tt.account, Tags: tt.tags, Page: 1, PageSize: 100})
-					if err != nil {
-						t.Fatal(err)
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		seedList(t, db)
+		storetest.MustImport(t, db, storetest.NewResource("other", 99, storetest.Tagged("alpha")))
+		tests := []struct {
+			account   string
+			tags      []string
+			wantTotal int64
+		}{
+			{"acme", nil, 14},
+			{"other", nil, 15},
+			{"acme", []string{"alpha"}, 2},
+			{"other", []string{"alpha"}, 3},
+			{"nobody", nil, 0},
+			{"ACME", nil, 0},
+		}
+		for _, tt := range tests {
+			t.Run(fmt.Sprint(tt.account, tt.tags), func(t *testing.T) {
+				page := mustList(t, db, resources.Filter{AccountID: tt.account, Tags: tt.tags, Page: 1, PageSize: 100})
+				if page.Total != tt.wantTotal || int64(len(page.Items)) != tt.wantTotal {
+					t.Errorf("total %d, %d items; want %d", page.Total, len(page.Items), tt.wantTotal)
+				}
+				if page.Items == nil {
+					t.Error("items are nil, want an empty slice")
+				}
+				for _, r := range page.Items {
+					if r.AccountID != tt.account {
+						t.Errorf("item %s belongs to %q", r.ID, r.AccountID)
 					}
-					if page.Total != tt.wantTotal || int64(len(page.Items)) != tt.wantTotal {
-						t.Errorf("total %d, %d items; want %d", page.Total, len(page.Items), tt.wantTotal)
-					}
-					if page.Items == nil {
-						t.Error("items are nil, want an empty slice")
-					}
-					for _, r := range page.Items {
-						if r.AccountID != tt.account {
-							t.Errorf("item %s belongs to %q", r.ID, r.AccountID)
-						}
-					}
-				})
-			}
-		})
-	}
+				}
+			})
+		}
+	})
 }
 
 func TestListResourcesPagination(t *testing.T) {
 	const count = 23
-	for _, engine := range storetest.Setups {
-		t.Run(engine, func(t *testing.T) {
-			db := storetest.Open(t, engine)
-			rs := mustSeedTies(t, db, count)
-			asc := make([]string, count)
-			for i, r := range rs {
-				asc[i] = r.ID
-			}
-			desc := slices.Clone(asc)
-			slices.Reverse(desc)
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		rs := mustSeedTies(t, db, count)
+		asc := make([]string, count)
+		for i, r := range rs {
+			asc[i] = r.ID
+		}
+		desc := slices.Clone(asc)
+		slices.Reverse(desc)
 
-			for _, ascending := range []bool{true, false} {
-				want := desc
-				if ascending {
-					want = asc
-				}
-				for _, size := range []int64{1, 4, 7, 23, 100} {
-					t.Run(fmt.Sprintf("ascending=%v/size=%d", ascending, size), func(t *testing.T) {
-						f := resources.Filter{AccountID: "acme", Ascending: ascending, PageSize: size}
-						var got []string
-						pages := (int64(count) + size - 1) / size
-						for f.Page = 1; f.Page <= pages+1; f.Page++ {
-							page := mustList(t, db, f)
-							if page.Total != count {
-								t.Errorf("page %d: total = %d, want %d", f.Page, page.Total, count)
-							}
-							got = append(got, itemIDs(page)...)
-						}
-						if !slices.Equal(got, want) {
-							t.Errorf("pages joined = %v\nwant %v", got, want)
-						}
-					})
-				}
+		for _, ascending := range []bool{true, false} {
+			want := desc
+			if ascending {
+				want = asc
 			}
-			for _, f := range []resources.Filter{
-				{Page: 4, PageSize: 10},
-				{Page: math.MaxInt64, PageSize: 1},
-				{Page: math.MaxInt64, PageSize: 100},
-				{Page: math.MaxInt64 / 100, PageSize: 100},
-			} {
-				t.Run(fmt.Sprintf("past the end/page=%d/size=%d", f.Page, f.PageSize), func(t *testing.T) {
-					f.AccountID = "acme"
-					page := mustList(t, db, f)
-					if page.Items == nil || len(page.Items) != 0 || page.Total != count {
-						t.Errorf("got %d items (nil: %v), total %d; want [] and %d",
-							len(page.Items), page.Items == nil, page.Total, count)
+			for _, size := range []int64{1, 4, 7, 23, 100} {
+				t.Run(fmt.Sprintf("ascending=%v/size=%d", ascending, size), func(t *testing.T) {
+					f := resources.Filter{AccountID: "acme", Ascending: ascending, PageSize: size}
+					var got []string
+					pages := (int64(count) + size - 1) / size
+					for f.Page = 1; f.Page <= pages+1; f.Page++ {
+						page := mustList(t, db, f)
+						if page.Total != count {
+							t.Errorf("page %d: total = %d, want %d", f.Page, page.Total, count)
+						}
+						got = append(got, itemIDs(page)...)
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("pages joined = %v\nwant %v", got, want)
 					}
 				})
 			}
-		})
-	}
+		}
+		for _, f := range []resources.Filter{
+			{Page: 4, PageSize: 10},
+			{Page: math.MaxInt64, PageSize: 1},
+			{Page: math.MaxInt64, PageSize: 100},
+			{Page: math.MaxInt64 / 100, PageSize: 100},
+		} {
+			t.Run(fmt.Sprintf("past the end/page=%d/size=%d", f.Page, f.PageSize), func(t *testing.T) {
+				f.AccountID = "acme"
+				page := mustList(t, db, f)
+				if page.Items == nil || len(page.Items) != 0 || page.Total != count {
+					t.Errorf("got %d items (nil: %v), total %d; want [] and %d",
+						len(page.Items), page.Items == nil, page.Total, count)
+				}
+			})
+		}
+	})
 }
 
 // mustSeedTies stores n resources of account acme, three per created_at so
@@ -287,23 +271,20 @@ func TestListResourcesItems(t *testing.T) {
 		r.UpdatedAt = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
 	})
 	bare := storetest.NewResource("acme", 2, storetest.CreatedAt(time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC)))
-	for _, engine := range storetest.Setups {
-		t.Run(engine, func(t *testing.T) {
-			db := storetest.Open(t, engine)
-			storetest.MustImport(t, db, full, bare)
-			page := mustList(t, db, resources.Filter{AccountID: "acme", Ascending: true, Page: 1, PageSize: 10})
-			wantFull := full
-			wantFull.Tags = []string{"Beta", "alpha", "zeta", "ä"}      // byte order
-			for i, want := range []resources.Resource{bare, wantFull} { // bare is older
-				if i >= len(page.Items) {
-					t.Fatalf("got %d items, want 2", len(page.Items))
-				}
-				if got := page.Items[i]; !reflect.DeepEqual(got, want) {
-					t.Errorf("item %d:\n got %+v\nwant %+v", i, got, want)
-				}
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		storetest.MustImport(t, db, full, bare)
+		page := mustList(t, db, resources.Filter{AccountID: "acme", Ascending: true, Page: 1, PageSize: 10})
+		wantFull := full
+		wantFull.Tags = []string{"Beta", "alpha", "zeta", "ä"}      // byte order
+		for i, want := range []resources.Resource{bare, wantFull} { // bare is older
+			if i >= len(page.Items) {
+				t.Fatalf("got %d items, want 2", len(page.Items))
 			}
-		})
-	}
+			if got := page.Items[i]; !reflect.DeepEqual(got, want) {
+				t.Errorf("item %d:\n got %+v\nwant %+v", i, got, want)
+			}
+		}
+	})
 }
 
 func TestListResourcesInvalidFilter(t *testing.T) {

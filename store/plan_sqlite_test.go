@@ -101,10 +101,7 @@ func TestSQLiteListPlans(t *testing.T) {
 			}
 			// The order is the walk's alone: the page is the same as the
 			// tags' byte order gave.
-			page, err := db.ListResources(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			page := mustList(t, db, f)
 			if got, want := ids(page.Items), firstPage(rs, f); !slices.Equal(got, want) {
 				t.Errorf("tags %q, prefix %q: page %v, want %v", c.tags, prefix, got, want)
 			}

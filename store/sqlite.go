@@ -137,16 +137,6 @@ func (sqliteDialect) plansJoins() bool { return false }
 // resource_id) order, are merged (INTERSECT with that ORDER BY), reading
 // each entry once.
 func (sqliteDialect) countTags(w *where) string {
-	window := func(col string) string {
-		var s string
-		if w.after != "" {
-			s += " AND " + col + " > " + w.after
-		}
-		if w.before != "" {
-			s += " AND " + col + " < " + w.before
-		}
-		return s
-	}
 	if w.prefix != "" {
 		q := `SELECT count(*) FROM resources r INDEXED BY resources_path_created_idx`
 		for i, t := range w.tagArgs {
@@ -154,7 +144,7 @@ func (sqliteDialect) countTags(w *where) string {
 			q += ` CROSS JOIN resource_tags ` + g + ` INDEXED BY resource_tags_tag_idx ON ` + g + `.account_id = r.account_id AND ` +
 				g + `.tag = ` + t + ` AND ` + g + `.created_at = r.created_at AND ` + g + `.resource_id = r.id`
 		}
-		return q + ` WHERE r.account_id = ` + w.account + ` AND ` + w.prefix + window("r.created_at")
+		return q + ` WHERE r.account_id = ` + w.account + ` AND ` + w.prefix + w.window("r.created_at")
 	}
 	if len(w.tagArgs) < 2 {
 		return ""
@@ -162,7 +152,7 @@ func (sqliteDialect) countTags(w *where) string {
 	arms := make([]string, len(w.tagArgs))
 	for i, t := range w.tagArgs {
 		arms[i] = `SELECT created_at, resource_id FROM resource_tags WHERE account_id = ` + w.account +
-			` AND tag = ` + t + window("created_at")
+			` AND tag = ` + t + w.window("created_at")
 	}
 	return `SELECT count(*) FROM (` + strings.Join(arms, " INTERSECT ") + ` ORDER BY 1, 2)`
 }

@@ -98,9 +98,7 @@ func TestListTotalsFollowWrites(t *testing.T) {
 		checkTotals(t, db, m, "import into empty tables")
 
 		r := totalsResource(36)
-		if err := db.CreateResource(ctx, r); err != nil {
-			t.Fatal(err)
-		}
+		storetest.MustCreate(t, db, r)
 		m[r.ID] = r
 		checkTotals(t, db, m, "create")
 

@@ -48,16 +48,10 @@ func TestOutboxMatchesFilters(t *testing.T) {
 		// A write of another account, whose endpoint hears nothing
 		// of acme's.
 		other := storetest.NewResource("other", 1)
-		if err := db.CreateResource(ctx, other); err != nil {
-			t.Fatal(err)
-		}
+		storetest.MustCreate(t, db, other)
 		tagged := storetest.NewResource("acme", 1, storetest.In("/docs/x/y"), storetest.Tagged("a", "b"))
 		plain := storetest.NewResource("acme", 2, storetest.In("/elsewhere"), storetest.Tagged("a"))
-		for _, r := range []resources.Resource{tagged, plain} {
-			if err := db.CreateResource(ctx, r); err != nil {
-				t.Fatal(err)
-			}
-		}
+		storetest.MustCreate(t, db, tagged, plain)
 		name := "renamed.txt"
 		for _, r := range []resources.Resource{tagged, plain} {
 			if _, err := db.UpdateResource(ctx, "acme", r.ID, resources.Update{Name: &name}, time.Now()); err != nil {

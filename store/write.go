@@ -26,17 +26,11 @@ func (db *DB) CreateResource(ctx context.Context, r resources.Resource) error {
 	}
 	e := resources.Event{AccountID: r.AccountID, Type: resources.EventCreated, Timestamp: r.CreatedAt,
 		ResourceID: r.ID, Data: data}
-	var queued int // deliveries of e
-	err = db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
+	err = db.writeWithEvent(ctx, &e, func(tctx context.Context, tx *sqlx.Tx) error {
 		if _, err := tx.NamedExecContext(tctx, insertResource, newRow(db.d, r)); err != nil {
 			return err
 		}
-		if err := insertTags(tctx, tx, db.d, r); err != nil {
-			return err
-		}
-		var err error
-		queued, err = db.appendEvent(tctx, tx, &e)
-		return err
+		return insertTags(tctx, tx, db.d, r)
 	})
 	if cerr := conflict(err, r, fmt.Sprintf("%q already exists", path.Join(r.DirectoryPath, r.Name))); cerr != nil {
 		return fmt.Errorf("store: create resource: %w", cerr)
@@ -44,8 +38,26 @@ func (db *DB) CreateResource(ctx context.Context, r resources.Resource) error {
 	if err != nil {
 		return fmt.Errorf("store: create resource %s: %w", r.ID, translate(ctx, err))
 	}
-	db.committed([]resources.Event{e}, queued)
 	return nil
+}
+
+// writeWithEvent runs change in a write transaction and appends e, whose
+// Data change may set, in the same one: the change and its event commit
+// together or not at all. Once they have, the event is announced.
+func (db *DB) writeWithEvent(ctx context.Context, e *resources.Event, change func(context.Context, *sqlx.Tx) error) error {
+	var queued int // deliveries of e
+	err := db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
+		if err := change(tctx, tx); err != nil {
+			return err
+		}
+		var err error
+		queued, err = db.appendEvent(tctx, tx, e)
+		return err
+	})
+	if err == nil {
+		db.committed([]resources.Event{*e}, queued)
+	}
+	return err
 }
 
 func insertTags(ctx context.Context, tx *sqlx.Tx, d dialect, r resources.Resource) error {
@@ -118,9 +130,8 @@ func (db *DB) getResource(ctx context.Context, tx *sqlx.Tx, accountID, id string
 // changed, is written in the same transaction.
 func (db *DB) UpdateResource(ctx context.Context, accountID, id string, u resources.Update, now time.Time) (resources.Resource, error) {
 	var r resources.Resource
-	var e resources.Event
-	var queued int // deliveries of e
-	err := db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
+	e := resources.Event{AccountID: accountID, Type: resources.EventUpdated, Timestamp: now, ResourceID: id}
+	err := db.writeWithEvent(ctx, &e, func(tctx context.Context, tx *sqlx.Tx) error {
 		before, err := db.getResource(tctx, tx, accountID, id)
 		if err != nil {
 			return err
@@ -132,12 +143,7 @@ func (db *DB) UpdateResource(ctx context.Context, accountID, id string, u resour
 			WHERE account_id = :account_id AND id = :id`, newRow(db.d, r)); err != nil {
 			return err
 		}
-		data, err := resources.UpdatedData(before, r)
-		if err != nil {
-			return err
-		}
-		e = resources.Event{AccountID: accountID, Type: resources.EventUpdated, Timestamp: now, ResourceID: id, Data: data}
-		queued, err = db.appendEvent(tctx, tx, &e)
+		e.Data, err = resources.UpdatedData(before, r)
 		return err
 	})
 	if cerr := conflict(err, r, "another resource of the account has this directory_path and name"); cerr != nil {
@@ -146,7 +152,6 @@ func (db *DB) UpdateResource(ctx context.Context, accountID, id string, u resour
 	if err != nil {
 		return resources.Resource{}, fmt.Errorf("store: update resource %s: %w", id, translate(ctx, err))
 	}
-	db.committed([]resources.Event{e}, queued)
 	return r, nil
 }
 
@@ -157,9 +162,8 @@ func (db *DB) UpdateResource(ctx context.Context, accountID, id string, u resour
 // transaction.
 func (db *DB) DeleteResource(ctx context.Context, accountID, id string, now time.Time) (resources.Resource, error) {
 	var r resources.Resource
-	var e resources.Event
-	var queued int // deliveries of e
-	err := db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
+	e := resources.Event{AccountID: accountID, Type: resources.EventDeleted, Timestamp: now, ResourceID: id}
+	err := db.writeWithEvent(ctx, &e, func(tctx context.Context, tx *sqlx.Tx) error {
 		var err error
 		if r, err = db.getResource(tctx, tx, accountID, id); err != nil {
 			return err
@@ -168,18 +172,12 @@ func (db *DB) DeleteResource(ctx context.Context, accountID, id string, now time
 		if _, err = tx.ExecContext(tctx, tx.Rebind(`DELETE FROM resources WHERE account_id = ? AND id = ?`), accountID, id); err != nil {
 			return err
 		}
-		data, err := resources.DeletedData(r)
-		if err != nil {
-			return err
-		}
-		e = resources.Event{AccountID: accountID, Type: resources.EventDeleted, Timestamp: now, ResourceID: id, Data: data}
-		queued, err = db.appendEvent(tctx, tx, &e)
+		e.Data, err = resources.DeletedData(r)
 		return err
 	})
 	if err != nil {
 		return resources.Resource{}, fmt.Errorf("store: delete resource %s: %w", id, translate(ctx, err))
 	}
-	db.committed([]resources.Event{e}, queued)
 	return r, nil
 }
 

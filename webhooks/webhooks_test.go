@@ -142,11 +142,7 @@ func TestDeliveries(t *testing.T) {
 		// Two resources, each created, updated, deleted: per resource,
 		// the order must hold through the failures.
 		a, b := storetest.NewResource("acme", 1), storetest.NewResource("acme", 2)
-		for _, r := range []resources.Resource{a, b} {
-			if err := db.CreateResource(ctx, r); err != nil {
-				t.Fatal(err)
-			}
-		}
+		storetest.MustCreate(t, db, a, b)
 		for _, r := range []resources.Resource{a, b} {
 			name := "renamed-" + r.Name
 			if _, err := db.UpdateResource(ctx, "acme", r.ID, resources.Update{Name: &name}, time.Now()); err != nil {
@@ -236,9 +232,7 @@ func TestOutboxOfAStoppedProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := storetest.NewResource("acme", 1)
-		if err := db.CreateResource(ctx, r); err != nil {
-			t.Fatal(err)
-		}
+		storetest.MustCreate(t, db, r)
 		time.Sleep(100 * time.Millisecond)
 		if n := len(rcv.waitFor(t, 0)); n != 0 {
 			t.Fatalf("%d delivered before any process ran the queue", n)

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -218,15 +217,9 @@ func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"
 // runAsPostgres makes cmd run as the postgres user when we are root:
 // PgBouncer, like the server, refuses to run as root.
 func runAsPostgres(cmd *exec.Cmd) error {
-	if os.Geteuid() != 0 {
-		return nil
+	c, err := postgresUser()
+	if c != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c}
 	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return err
-	}
-	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
-	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	return nil
+	return err
 }

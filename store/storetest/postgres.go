@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -235,16 +236,27 @@ func runPostgresTool(name string, args ...string) error {
 }
 
 func chownToPostgres(dir string) error {
+	c, err := postgresUser()
+	if c == nil {
+		return err
+	}
+	return os.Chown(dir, int(c.Uid), int(c.Gid))
+}
+
+// postgresUser returns the postgres user's ids when we are root, whose
+// files and programs PostgreSQL's and PgBouncer's refuse, and nil otherwise:
+// then what we make is already theirs to use.
+func postgresUser() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
-		return nil
+		return nil, nil
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return os.Chown(dir, uid, gid)
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 // redact hides a password in a URL before it is printed.

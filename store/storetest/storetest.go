@@ -130,6 +130,18 @@ func URL(tb testing.TB, engine string) string {
 	return ""
 }
 
+// MustCreate creates each of rs in turn as the API's create does (its
+// event and its webhook deliveries written with it), failing the test on
+// error.
+func MustCreate(tb testing.TB, db *store.DB, rs ...resources.Resource) {
+	tb.Helper()
+	for _, r := range rs {
+		if err := db.CreateResource(context.Background(), r); err != nil {
+			tb.Fatalf("create %s: %v", r.ID, err)
+		}
+	}
+}
+
 // MustImport stores rs, failing the test on error.
 func MustImport(tb testing.TB, db *store.DB, rs ...resources.Resource) {
 	tb.Helper()
