@@ -110,6 +110,14 @@ func dropPattern(doc *openapi3.T, name string) (string, error) {
 	}
 	rule, _ := ref.Value.Extensions["x-pattern-rule"].(string)
 	ref.Value.Pattern = ""
+	// The loader gives a reference to the component a copy of it, not the
+	// component itself: the copies drop the pattern too.
+	target := "#/components/schemas/" + name
+	eachRequestSchema(doc, func(r *openapi3.SchemaRef, _ bool) {
+		if r.Ref == target {
+			r.Value.Pattern = ""
+		}
+	})
 	return rule, nil
 }
 
@@ -203,20 +211,31 @@ func patternsAsFormats(doc *openapi3.T) (map[string]openapi3.StringFormatValidat
 // against, the parameters' and the request bodies' with what they hold,
 // and makes the references to them inline.
 func requestSchemas(doc *openapi3.T) []*openapi3.Schema {
-	seen := map[*openapi3.Schema]bool{}
 	var out []*openapi3.Schema
+	eachRequestSchema(doc, func(ref *openapi3.SchemaRef, first bool) {
+		ref.Ref = "" // inline: kin-openapi copies each referenced schema per request
+		if first {
+			out = append(out, ref.Value)
+		}
+	})
+	return out
+}
+
+// eachRequestSchema calls fn with every reference to a schema a request is
+// validated against; first is whether its schema was not met before.
+func eachRequestSchema(doc *openapi3.T, fn func(ref *openapi3.SchemaRef, first bool)) {
+	seen := map[*openapi3.Schema]bool{}
 	var walk func(*openapi3.SchemaRef)
 	walk = func(ref *openapi3.SchemaRef) {
 		if ref == nil || ref.Value == nil {
 			return
 		}
-		ref.Ref = "" // inline: kin-openapi copies each referenced schema per request
-		if seen[ref.Value] {
+		s := ref.Value
+		fn(ref, !seen[s])
+		if seen[s] {
 			return
 		}
-		s := ref.Value
 		seen[s] = true
-		out = append(out, s)
 		for _, p := range s.Properties {
 			walk(p)
 		}
@@ -237,5 +256,4 @@ func requestSchemas(doc *openapi3.T) []*openapi3.Schema {
 			}
 		}
 	}
-	return out
 }
