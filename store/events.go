@@ -77,6 +77,33 @@ func (db *DB) committed(events []resources.Event, queued int) {
 	}
 }
 
+// appendEventPostgres writes an event and its deliveries on PostgreSQL in
+// one statement (appendEvent). It is prepared: planning its four parts
+// afresh for every write cost more than running them (pgbench, 16 clients:
+// 962 creates a second with it unprepared, 1,358 prepared).
+const appendEventPostgres = `WITH next AS (
+				INSERT INTO event_counters AS c (account_id, last_sequence) VALUES ($1, 1)
+				ON CONFLICT (account_id) DO UPDATE SET last_sequence = c.last_sequence + 1
+				RETURNING last_sequence),
+			written AS (
+				INSERT INTO events (account_id, sequence, id, type, resource_id, created_at, data)
+				SELECT $1, last_sequence, $2, $3, $4, $5, $6 FROM next
+				RETURNING sequence),
+			delivered AS (
+				INSERT INTO webhook_deliveries (account_id, id, endpoint_id, sequence, resource_id, state, attempts, created_at, updated_at)
+				SELECT $1, gen_random_uuid(), w.id, n.last_sequence, $4, '` + resources.DeliveryPending + `', 0, $5, $5
+				FROM next n, webhook_endpoints w
+				WHERE w.account_id = $1 AND w.enabled
+					AND (jsonb_array_length(w.types) = 0 OR w.types ? $3)
+					AND ($3 = '` + resources.EventImported + `' OR (jsonb_array_length(w.tags) = 0 AND w.directory_prefix = '') OR (
+						starts_with(coalesce($6::jsonb #>> '{resource,directory_path}', ''), w.directory_prefix)
+						AND (jsonb_array_length(w.tags) = 0 OR w.tags <@ ($6::jsonb #> '{resource,tags}'))))
+				RETURNING id, endpoint_id),
+			outbox AS (
+				INSERT INTO webhook_outbox (account_id, delivery_id, endpoint_id) SELECT $1, id, endpoint_id FROM delivered)
+			SELECT sequence, (SELECT count(*) FROM delivered) AS queued
+			FROM written, pg_notify('` + EventsChannel + `', $1 || ' ' || sequence)`
+
 // appendEvent writes e in tx with its account's next sequence, which it
 // sets in e with a new id, and a pending delivery of it to each enabled
 // webhook endpoint of the account whose filter it matches, each with its
@@ -100,28 +127,7 @@ func (db *DB) appendEvent(ctx context.Context, tx *sqlx.Tx, e *resources.Event) 
 			Sequence int64 `db:"sequence"`
 			Queued   int   `db:"queued"`
 		}
-		err := tx.GetContext(ctx, &row, `WITH next AS (
-				INSERT INTO event_counters AS c (account_id, last_sequence) VALUES ($1, 1)
-				ON CONFLICT (account_id) DO UPDATE SET last_sequence = c.last_sequence + 1
-				RETURNING last_sequence),
-			written AS (
-				INSERT INTO events (account_id, sequence, id, type, resource_id, created_at, data)
-				SELECT $1, last_sequence, $2, $3, $4, $5, $6 FROM next
-				RETURNING sequence),
-			delivered AS (
-				INSERT INTO webhook_deliveries (account_id, id, endpoint_id, sequence, resource_id, state, attempts, created_at, updated_at)
-				SELECT $1, gen_random_uuid(), w.id, n.last_sequence, $4, '`+resources.DeliveryPending+`', 0, $5, $5
-				FROM next n, webhook_endpoints w
-				WHERE w.account_id = $1 AND w.enabled
-					AND (jsonb_array_length(w.types) = 0 OR w.types ? $3)
-					AND ($3 = '`+resources.EventImported+`' OR (jsonb_array_length(w.tags) = 0 AND w.directory_prefix = '') OR (
-						starts_with(coalesce($6::jsonb #>> '{resource,directory_path}', ''), w.directory_prefix)
-						AND (jsonb_array_length(w.tags) = 0 OR w.tags <@ ($6::jsonb #> '{resource,tags}'))))
-				RETURNING id, endpoint_id),
-			outbox AS (
-				INSERT INTO webhook_outbox (account_id, delivery_id, endpoint_id) SELECT $1, id, endpoint_id FROM delivered)
-			SELECT sequence, (SELECT count(*) FROM delivered) AS queued
-			FROM written, pg_notify('`+EventsChannel+`', $1 || ' ' || sequence)`, args...)
+		err := db.writeStmts.inTx(ctx, tx, appendEventPostgres).GetContext(ctx, &row, args...)
 		if err != nil {
 			return 0, fmt.Errorf("insert event: %w", err)
 		}

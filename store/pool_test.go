@@ -2,11 +2,14 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/re-factor/resources"
 	"github.com/re-factor/resources/store"
@@ -148,4 +151,48 @@ func TestPooledStatementsKeepPlans(t *testing.T) {
 	if statements != 1 || runs < gets {
 		t.Errorf("the server connection holds %d statements run %d times, want 1 run at least %d times", statements, runs, gets)
 	}
+}
+
+// TestConcurrentFirstWrites creates resources of an account with a webhook
+// endpoint, and reads deliveries, from more goroutines than the pool has
+// connections, on a fresh store: the write statements are prepared on the
+// pool and used inside transactions (stmtCache.inTx) while transactions
+// hold the connections, and every create and read must succeed within the
+// statement timeout. (The stall this guards against, a cache that prepared
+// under its lock while transactions waited on that lock, showed under a
+// server's load, 80 creates a second; this test did not catch it on the old
+// code, so it checks the path, not the timing.)
+func TestConcurrentFirstWrites(t *testing.T) {
+	const goroutines, each = 16, 5
+	storetest.EachSetup(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		ep := resources.WebhookEndpoint{ID: "5f5af0e8-dd3b-4d86-a451-05d0b1ce99e9", AccountID: "acme", URL: "https://example.com/hook",
+			Types: []string{}, Tags: []string{}, Secret: "whsec_x", Enabled: true, CreatedAt: now, UpdatedAt: now}
+		if err := db.CreateWebhook(ctx, ep); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, goroutines*each*2)
+		for g := range goroutines {
+			wg.Go(func() {
+				for i := range each {
+					// What a delivery's job reads, prepared on the pool
+					// outside any transaction, between the creates.
+					if _, err := db.DeliveryToSend(ctx, "acme", uuid.NewString()); !errors.Is(err, resources.ErrNotFound) {
+						errs <- fmt.Errorf("goroutine %d, delivery %d: %v, want not found", g, i, err)
+					}
+					r := storetest.NewResource("acme", g*each+i, storetest.Tagged("a", "b"))
+					if err := db.CreateResource(ctx, r); err != nil {
+						errs <- fmt.Errorf("goroutine %d, create %d: %w", g, i, err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	}, store.WithPoolSize(2), store.WithStatementTimeout(3*time.Second))
 }

@@ -80,18 +80,31 @@ func (c *stmtCache) get(ctx context.Context, dest any, query string, args ...any
 }
 
 // prepared returns query prepared on the pool; database/sql prepares it
-// again on each connection that runs it for the first time.
+// again on each connection that runs it for the first time. Preparing and
+// closing wait for connections, so neither happens under the cache's lock:
+// a transaction that holds a connection and asks for a statement (inTx)
+// must never wait behind them, or they behind it.
 func (c *stmtCache) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s, ok := c.stmts[query]; ok {
+	s, ok := c.stmts[query]
+	c.mu.Unlock()
+	if ok {
 		return s, nil
 	}
 	s, err := c.pool.PreparexContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	c.stmts[query] = s
+	c.mu.Lock()
+	first, ok := c.stmts[query]
+	if !ok {
+		c.stmts[query] = s
+	}
+	c.mu.Unlock()
+	if ok { // another caller prepared it meanwhile
+		s.Close()
+		return first, nil
+	}
 	return s, nil
 }
 
@@ -168,6 +181,53 @@ func literals(args []any) (string, bool) {
 		}
 	}
 	return "(" + strings.Join(lits, ", ") + ")", true
+}
+
+// prepare readies query for inTx: prepared on the pool now, outside any
+// transaction, since preparing takes a connection of the pool, which a
+// transaction holding one must not wait for. Behind a pooler in transaction
+// mode it does nothing: a statement prepared in the protocol does not
+// outlive the server connection's transaction there. A failure leaves the
+// query to run unprepared, where it fails again if it must.
+func (c *stmtCache) prepare(ctx context.Context, query string) {
+	if !c.pool.perTransaction {
+		_, _ = c.prepared(ctx, query)
+	}
+}
+
+// inTx returns query to run in tx: as the statement prepare made, on tx's
+// connection (database/sql prepares it there once), or as it is.
+func (c *stmtCache) inTx(ctx context.Context, tx *sqlx.Tx, query string) txQuery {
+	c.mu.Lock()
+	s := c.stmts[query]
+	c.mu.Unlock()
+	if s == nil {
+		return txQuery{tx: tx, query: query}
+	}
+	return txQuery{tx: tx, query: query, stmt: tx.StmtxContext(ctx, s)}
+}
+
+// txQuery is one query of a transaction, prepared or not.
+type txQuery struct {
+	tx    *sqlx.Tx
+	query string
+	stmt  *sqlx.Stmt // nil: unprepared
+}
+
+// GetContext runs the query and scans its first row into dest.
+func (q txQuery) GetContext(ctx context.Context, dest any, args ...any) error {
+	if q.stmt != nil {
+		return q.stmt.GetContext(ctx, dest, args...)
+	}
+	return q.tx.GetContext(ctx, dest, q.query, args...)
+}
+
+// ExecContext runs the query.
+func (q txQuery) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	if q.stmt != nil {
+		return q.stmt.ExecContext(ctx, args...)
+	}
+	return q.tx.ExecContext(ctx, q.query, args...)
 }
 
 func (c *stmtCache) close() {

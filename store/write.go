@@ -30,7 +30,7 @@ func (db *DB) CreateResource(ctx context.Context, r resources.Resource) error {
 		if _, err := tx.NamedExecContext(tctx, insertResource, newRow(db.d, r)); err != nil {
 			return err
 		}
-		return insertTags(tctx, tx, db.d, r)
+		return db.insertTags(tctx, tx, r)
 	})
 	if cerr := conflict(err, r, fmt.Sprintf("%q already exists", path.Join(r.DirectoryPath, r.Name))); cerr != nil {
 		return fmt.Errorf("store: create resource: %w", cerr)
@@ -45,6 +45,7 @@ func (db *DB) CreateResource(ctx context.Context, r resources.Resource) error {
 // Data change may set, in the same one: the change and its event commit
 // together or not at all. Once they have, the event is announced.
 func (db *DB) writeWithEvent(ctx context.Context, e *resources.Event, change func(context.Context, *sqlx.Tx) error) error {
+	db.prepareWrites(ctx)
 	var queued int // deliveries of e
 	err := db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
 		if err := change(tctx, tx); err != nil {
@@ -60,14 +61,30 @@ func (db *DB) writeWithEvent(ctx context.Context, e *resources.Event, change fun
 	return err
 }
 
-func insertTags(ctx context.Context, tx *sqlx.Tx, d dialect, r resources.Resource) error {
+// prepareWrites prepares the statements every write of a resource runs on
+// PostgreSQL (stmtCache.prepare), before its transaction takes a connection.
+func (db *DB) prepareWrites(ctx context.Context) {
+	if db.d.name() == Postgres {
+		db.writeStmts.prepare(ctx, appendEventPostgres)
+		db.writeStmts.prepare(ctx, insertTagPostgres)
+	}
+}
+
+func (db *DB) insertTags(ctx context.Context, tx *sqlx.Tx, r resources.Resource) error {
+	if len(r.Tags) == 0 {
+		return nil
+	}
+	insert := db.writeStmts.inTx(ctx, tx, tx.Rebind(insertTag))
 	for _, t := range r.Tags {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(insertTag), r.AccountID, r.ID, t, d.timeArg(r.CreatedAt)); err != nil {
+		if _, err := insert.ExecContext(ctx, r.AccountID, r.ID, t, db.d.timeArg(r.CreatedAt)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// insertTagPostgres is insertTag as PostgreSQL's transactions run it.
+var insertTagPostgres = sqlx.Rebind(sqlx.DOLLAR, insertTag)
 
 // GetResource returns the account's resource with id. It returns an error
 // matching resources.ErrNotFound when the account has none: a resource of
