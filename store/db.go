@@ -34,7 +34,7 @@ type DB struct {
 	cursors         cursorCodec
 	readStmts       *stmtCache     // list and get statements on read, prepared where they may be
 	currentStmts    *stmtCache     // on current
-	writeStmts      *stmtCache     // on write: what a webhook delivery runs on every attempt
+	writeStmts      *stmtCache     // on write: what every write and every delivery attempt runs
 	columns         string         // resourceColumns(d)
 	getSQL          string         // getQuery(d)
 	totals          *totalsCache   // exact totals by the generation they hold at

@@ -687,15 +687,25 @@ func (w *where) arg(v any) string {
 
 func (w *where) and(cond string) { w.conds = append(w.conds, cond) }
 
-// window returns the conditions of the filter's created_at window on col,
-// each after " AND ", or "" when the filter has no window.
-func (w *where) window(col string) string {
-	var s string
+// windowConds returns the conditions of the filter's created_at window on
+// col: none, one or two.
+func (w *where) windowConds(col string) []string {
+	var conds []string
 	if w.after != "" {
-		s += " AND " + col + " > " + w.after
+		conds = append(conds, col+" > "+w.after)
 	}
 	if w.before != "" {
-		s += " AND " + col + " < " + w.before
+		conds = append(conds, col+" < "+w.before)
+	}
+	return conds
+}
+
+// window returns windowConds(col), each after " AND ", for a condition
+// built as text.
+func (w *where) window(col string) string {
+	var s string
+	for _, c := range w.windowConds(col) {
+		s += " AND " + c
 	}
 	return s
 }
@@ -761,12 +771,7 @@ func (db *DB) listWhere(f resources.Filter, tags []string) *where {
 		created = append(created, "g"+strconv.Itoa(i)+".created_at")
 	}
 	for _, c := range created {
-		if w.after != "" {
-			w.and(c + " > " + w.after)
-		}
-		if w.before != "" {
-			w.and(c + " < " + w.before)
-		}
+		w.conds = append(w.conds, w.windowConds(c)...)
 	}
 	return w
 }

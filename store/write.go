@@ -66,7 +66,7 @@ func (db *DB) writeWithEvent(ctx context.Context, e *resources.Event, change fun
 func (db *DB) prepareWrites(ctx context.Context) {
 	if db.d.name() == Postgres {
 		db.writeStmts.prepare(ctx, appendEventPostgres)
-		db.writeStmts.prepare(ctx, insertTagPostgres)
+		db.writeStmts.prepare(ctx, db.write.Rebind(insertTag))
 	}
 }
 
@@ -82,9 +82,6 @@ func (db *DB) insertTags(ctx context.Context, tx *sqlx.Tx, r resources.Resource)
 	}
 	return nil
 }
-
-// insertTagPostgres is insertTag as PostgreSQL's transactions run it.
-var insertTagPostgres = sqlx.Rebind(sqlx.DOLLAR, insertTag)
 
 // GetResource returns the account's resource with id. It returns an error
 // matching resources.ErrNotFound when the account has none: a resource of

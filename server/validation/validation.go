@@ -7,13 +7,11 @@
 // what each operation asks for. Describe puts a failure in a client's words.
 //
 // Bodies and parameters go to kin-openapi through oapi-codegen's echo
-// middleware. Parameters of bodiless requests first try a fast path
-// (fastpath.go), which applies the same document with kin-openapi's OpenAPI
-// 3.0 validator: on a 3.1 document kin-openapi v0.153.0 serialises and
-// compiles each parameter's schema again for every value
-// (getkin/kin-openapi#1186). Streamed bodies (Body) take the same fast
-// path, since the same compilation costs a create about a quarter of its
-// CPU. When upstream fixes that, fastpath.go goes and
+// middleware. Parameters and bodies first try a fast path (fastpath.go),
+// in the middleware and in Body, which applies the same document with
+// kin-openapi's OpenAPI 3.0 validator: on a 3.1 document kin-openapi
+// v0.153.0 serialises and compiles each schema again for every value
+// (getkin/kin-openapi#1186). When upstream fixes that, fastpath.go goes and
 // nothing else changes.
 package validation
 
@@ -64,7 +62,7 @@ type Operation struct {
 	route *routers.Route // on the validator's document (3.1)
 	fast  *routers.Route // the same operation read as OpenAPI 3.0
 	// fastBody is whether its body schemas use no 2020-12 keyword, so
-	// that Body may try the fast path first.
+	// that its bodies may try the fast path first.
 	fastBody bool
 	query    map[string]bool
 }
