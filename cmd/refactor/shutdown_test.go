@@ -175,12 +175,15 @@ func getFresh(t *testing.T, url string) (int, string) {
 }
 
 // waitRefused dials addr until a connection is refused, and returns when.
+// A dial that races the listener's close is reset instead of refused: the
+// kernel drops a handshake queued on the closing socket. That is the same
+// moment, so it counts as refused.
 func waitRefused(t *testing.T, addr string, limit time.Duration) time.Time {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if errors.Is(err, syscall.ECONNREFUSED) {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
 			return time.Now()
 		}
 		if err == nil {
