@@ -42,9 +42,12 @@ type dialect interface {
 	// plansJoins reports whether the engine's planner orders a list's joins
 	// itself (joinTags is a plain JOIN): then each tag's range needs the
 	// window, since any tag may be walked, and a page of tags with a prefix
-	// tries ListQuery.Walk first, since that planner would rather read
-	// whole ranges than probe.
+	// tries the capped walk of walkQuery first, since that planner would
+	// rather read whole ranges than probe.
 	plansJoins() bool
+	// hasTag returns the condition that the resource aliased r carries
+	// the tag whose placeholder is tag, probed by key.
+	hasTag(tag string) string
 	// countTags returns a query for the number of resources matching w, a
 	// filter with tags whose total no maintained count holds, or "" for
 	// the count of w's own rows.

@@ -55,27 +55,36 @@ func TestSQLiteListPlans(t *testing.T) {
 	after := storetest.BaseTime.Add(4000 * time.Hour)
 	before := after.Add(2000 * time.Hour)
 	const (
-		sorted  = "USE TEMP B-TREE FOR ORDER BY"
-		merge   = "MERGE (INTERSECT)"
-		path    = "SEARCH r USING COVERING INDEX resources_path_created_idx"
-		order   = "resources_created_idx"
-		tagsIdx = "SEARCH g0 USING COVERING INDEX resource_tags_tag_idx"
+		sorted   = "USE TEMP B-TREE FOR ORDER BY"
+		merge    = "MERGE (INTERSECT)"
+		path     = "SEARCH r USING COVERING INDEX resources_path_created_idx"
+		order    = "resources_created_idx"
+		tagsIdx  = "SEARCH g0 USING COVERING INDEX resource_tags_tag_idx"
+		tagProbe = "SEARCH g USING COVERING INDEX resource_tags_tag_idx (account_id=? AND tag=? AND created_at=? AND resource_id=?)"
 	)
 	shapes := []struct {
 		name      string
 		f         resources.Filter
 		want, not []string // lines the plan must have, text it must not
+		walk      bool     // the plan is of the Walk, which then stands alone
 	}{
 		{"two common tags", resources.Filter{Tags: []string{"t000", "t001"}},
-			[]string{tagsIdx, merge}, []string{sorted}},
+			[]string{tagsIdx, merge}, []string{sorted}, false},
 		{"common and rare tag", resources.Filter{Tags: []string{"t000", "t199"}},
-			[]string{tagsIdx, merge}, []string{sorted}},
+			[]string{tagsIdx, merge}, []string{sorted}, false},
 		{"two tags in a window", resources.Filter{Tags: []string{"t000", "t001"}, CreatedAfter: &after, CreatedBefore: &before},
-			[]string{tagsIdx, merge}, []string{sorted}},
+			[]string{tagsIdx, merge}, []string{sorted}, false},
 		{"tag, prefix and window", resources.Filter{Tags: []string{"t000"}, DirectoryPrefix: "/d1",
-			CreatedAfter: &after, CreatedBefore: &before}, []string{tagsIdx, path}, []string{sorted, order}},
+			CreatedAfter: &after, CreatedBefore: &before}, []string{tagsIdx, path}, []string{sorted, order}, false},
 		{"two tags and a prefix", resources.Filter{Tags: []string{"t000", "t001"}, DirectoryPrefix: "/d1"},
-			[]string{tagsIdx, path}, []string{sorted, order}},
+			[]string{tagsIdx, path}, []string{sorted, order}, false},
+		// A prefix of 78 resources: its range is read whole and each entry
+		// probed for the tags by key (prefixFirst), where the walk of t001
+		// would read all its 1,500 entries for a page of 20.
+		{"two tags and a short prefix", resources.Filter{Tags: []string{"t000", "t001"}, DirectoryPrefix: "/d1/e1"},
+			[]string{path, tagProbe}, []string{tagsIdx, order}, true},
+		{"a tag, a short prefix and a window", resources.Filter{Tags: []string{"t000"}, DirectoryPrefix: "/d1/e1",
+			CreatedAfter: &after, CreatedBefore: &before}, []string{path, tagProbe}, []string{tagsIdx, order}, true},
 	}
 	// SQLite walks the first tag of the join and probes the rest, so that
 	// must be the rarest whatever the byte order: t001 (a quarter) before
@@ -90,7 +99,7 @@ func TestSQLiteListPlans(t *testing.T) {
 		{[]string{"t000", "t001", "t199"}, "t199"},
 		{[]string{"t199", "t000", "zz-none"}, "zz-none"},
 	} {
-		for _, prefix := range []string{"", "/d1"} {
+		for _, prefix := range []string{"", "/d1", "/d1/e1"} {
 			f := resources.Filter{AccountID: "big", Page: 1, PageSize: 20, Tags: c.tags, DirectoryPrefix: prefix}
 			q, err := db.ListQuery(ctx, f)
 			if err != nil {
@@ -122,7 +131,20 @@ func TestSQLiteListPlans(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				plan := explainSQLite(t, raw, q)
+				query, args := q.SQL, q.Args
+				if sh.walk {
+					if q.Walk == "" || !q.WalkStands {
+						t.Fatalf("no Walk that stands alone (%t):\n%s", q.WalkStands, q.Walk)
+					}
+					query, args = q.Walk, q.WalkArgs
+				}
+				plan := explainSQLite(t, raw, query, args)
+				if sh.walk {
+					// The statement that stands: its page must be right too.
+					if got, want := ids(mustList(t, db, f).Items), firstPage(rs, f); !slices.Equal(got, want) {
+						t.Errorf("page %v, want %v", got, want)
+					}
+				}
 				for _, w := range sh.want {
 					if !strings.Contains(plan, w) {
 						t.Errorf("plan lacks %q:\n%s", w, plan)
@@ -144,6 +166,8 @@ func firstPage(rs []resources.Resource, f resources.Filter) []string {
 	var match []resources.Resource
 	for _, r := range rs {
 		if r.AccountID == f.AccountID && strings.HasPrefix(r.DirectoryPath, f.DirectoryPrefix) &&
+			(f.CreatedAfter == nil || r.CreatedAt.After(*f.CreatedAfter)) &&
+			(f.CreatedBefore == nil || r.CreatedAt.Before(*f.CreatedBefore)) &&
 			!slices.ContainsFunc(f.Tags, func(t string) bool { return !slices.Contains(r.Tags, t) }) {
 			match = append(match, r)
 		}
@@ -174,10 +198,10 @@ func walkedTag(t *testing.T, q store.ListQuery) any {
 	return q.Args[n-1]
 }
 
-// explainSQLite returns the lines of EXPLAIN QUERY PLAN of q, one a node.
-func explainSQLite(t *testing.T, raw *sql.DB, q store.ListQuery) string {
+// explainSQLite returns the lines of EXPLAIN QUERY PLAN of query, one a node.
+func explainSQLite(t *testing.T, raw *sql.DB, query string, args []any) string {
 	t.Helper()
-	rows, err := raw.Query("EXPLAIN QUERY PLAN "+q.SQL, q.Args...)
+	rows, err := raw.Query("EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

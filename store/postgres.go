@@ -144,6 +144,11 @@ func (postgresDialect) joinTags() string { return "JOIN" }
 
 func (postgresDialect) plansJoins() bool { return true }
 
+// hasTag probes the primary key, index-only.
+func (postgresDialect) hasTag(tag string) string {
+	return `(SELECT true FROM resource_tags g WHERE g.account_id = r.account_id AND g.resource_id = r.id AND g.tag = ` + tag + `)`
+}
+
 // countTags leaves the choice to the planner, which weighs each tag's
 // statistics (see ListQuery.Prepared).
 func (postgresDialect) countTags(*where) string { return "" }

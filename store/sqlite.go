@@ -125,6 +125,17 @@ func (sqliteDialect) joinTags() string { return "CROSS JOIN" }
 // tags made SQLite sort the first's range instead).
 func (sqliteDialect) plansJoins() bool { return false }
 
+// hasTag probes the tag index at the resource's created_at rather than the
+// primary key: a prefix's range is read in created_at order within each
+// directory, so successive probes fall on neighbouring pages of the tag's
+// range, where the primary key's random ids spread them over the account's
+// every page (a common tag under /d1/d2 at 1M rows, the page's 1,645
+// probes: 10 ms a page through this package against 12 ms by the key).
+func (sqliteDialect) hasTag(tag string) string {
+	return `(SELECT true FROM resource_tags g INDEXED BY resource_tags_tag_idx WHERE g.account_id = r.account_id AND g.tag = ` +
+		tag + ` AND g.created_at = r.created_at AND g.resource_id = r.id)`
+}
+
 // countTags counts without a probe per row of a common tag, which SQLite
 // pays in full (2-3 µs each: 66,231 probes, 60 ms of CPU, for Q3). With a
 // prefix, the path index's range holds created_at, so the window is tested
