@@ -203,6 +203,17 @@ func (db *DB) ListQuery(ctx context.Context, f resources.Filter) (ListQuery, err
 			q.countedAt = &plan.counted
 		}
 	}
+	if w.prefix != "" && len(w.tagArgs) == 0 && !db.d.plansJoins() {
+		walk, counted, err := db.orderFirst(ctx, f, after == nil, q.offset)
+		if err != nil {
+			return ListQuery{}, err
+		}
+		if walk {
+			w.index = "resources_created_idx"
+			q.SQL, q.Args = db.pageQuery(w, f, after, q.offset)
+		}
+		q.countedAt = &counted
+	}
 	return q, nil
 }
 
@@ -238,10 +249,14 @@ func (db *DB) pageQuery(w *where, f resources.Filter, after *position, offset in
 	}
 	limit, skip := w.arg(f.PageSize), w.arg(offset)
 	order := "k.created_at " + dir + ", k.id " + dir
+	from := w.from
+	if w.index != "" {
+		from += " INDEXED BY " + w.index
+	}
 	return `SELECT ` + total + `, ` + db.columns + `
 		FROM (
 			SELECT ` + w.accountCol + ` AS account_id, ` + w.id + ` AS id, ` + w.created + ` AS created_at
-			FROM ` + w.from + `
+			FROM ` + from + `
 			WHERE ` + keys + `
 			ORDER BY ` + w.created + ` ` + dir + `, ` + w.id + ` ` + dir + `
 			LIMIT ` + limit + ` OFFSET ` + skip + `
@@ -424,10 +439,11 @@ func (db *DB) prefixFirst(ctx context.Context, f resources.Filter, tags []string
 	return prefixPlan{probes: order, counted: generation}, nil
 }
 
-// countPrefix returns what prefixFirst weighs: the account's generation
-// and count, the prefix's entries up to one past prefixCap, the rarest
-// tag's entries in the window up to one past walkCap (-1 when there is no
-// window or they were not counted), and each tag's count.
+// countPrefix returns what prefixFirst and orderFirst weigh: the
+// account's generation and count, the prefix's entries up to one past
+// prefixCap, the rarest tag's entries in the window up to one past walkCap
+// (-1 when there is no tag or no window, or they were not counted), and
+// each tag's count.
 func (db *DB) countPrefix(ctx context.Context, f resources.Filter, tags []string) ([]int64, error) {
 	w := &where{d: db.d}
 	account := w.arg(f.AccountID)
@@ -439,7 +455,7 @@ func (db *DB) countPrefix(ctx context.Context, f resources.Filter, tags []string
 	for i, t := range tags {
 		marks[i] = w.arg(t)
 	}
-	if f.CreatedAfter != nil || f.CreatedBefore != nil {
+	if len(tags) > 0 && (f.CreatedAfter != nil || f.CreatedBefore != nil) {
 		// The tag walkQuery walks: the rarest, ties in byte order.
 		window := `g.account_id = ` + account + ` AND g.tag = (SELECT c.tag FROM account_tag_counts c WHERE c.account_id = ` +
 			account + ` AND c.tag IN (` + strings.Join(marks, ", ") + `) ORDER BY c.resources, c.tag LIMIT 1)`
@@ -478,6 +494,35 @@ func (db *DB) countPrefix(ctx context.Context, f resources.Filter, tags []string
 		return nil, fmt.Errorf("counting prefix %q and tags %q: %w", f.DirectoryPrefix, tags, err)
 	}
 	return counts, nil
+}
+
+// orderFirst decides how SQLite reads a page of f, a prefix without
+// tags: by walking the order index in list order, testing each entry's
+// path, which the index carries (migration 0008), or by reading the
+// prefix's range of the path index and sorting it. SQLite's planner, given
+// ANALYZE's samples, sorts the range even where it holds an eighth of the
+// account (/d1 at 1M rows: 16,691 entries, 8 ms a page, where the walk
+// reads some 160 entries in 0.15 ms). The walk reads about
+// (offset+size)·resources/prefixed entries, the range prefixed, so the
+// walk is chosen when prefixed² is the larger; the count of the prefix
+// stops past prefixCap, which then stands for a wider prefix. A cursor's
+// page starts at its position, so its walk reads a page's worth. It also
+// returns the account's generation the counts were read at.
+func (db *DB) orderFirst(ctx context.Context, f resources.Filter, fromStart bool, offset int64) (bool, int64, error) {
+	key := totalKey(f)
+	counts, cached := db.listCounts.get(key)
+	if !cached {
+		var err error
+		if counts, err = db.countPrefix(ctx, f, nil); err != nil {
+			return false, 0, err
+		}
+		db.listCounts.put(key, counts)
+	}
+	if !fromStart {
+		offset = 0
+	}
+	resourcesN, prefixed := counts[1], counts[2]
+	return prefixed*prefixed > (offset+f.PageSize)*resourcesN, counts[0], nil
 }
 
 // prefixQuery returns ListQuery.Walk for w, a filter of tags under a prefix
@@ -672,6 +717,9 @@ type where struct {
 	// from is the FROM clause the conditions apply to; accountCol, created
 	// and id are its expressions of a resource's key and order.
 	from, accountCol, created, id string
+	// index, when set, is the index a page reads its keys through, where
+	// the engine's planner must be told (orderFirst).
+	index string
 }
 
 // clone returns a copy that can take more arguments without changing w.

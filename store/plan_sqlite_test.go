@@ -78,6 +78,13 @@ func TestSQLiteListPlans(t *testing.T) {
 			CreatedAfter: &after, CreatedBefore: &before}, []string{tagsIdx, path}, []string{sorted, order}, false},
 		{"two tags and a prefix", resources.Filter{Tags: []string{"t000", "t001"}, DirectoryPrefix: "/d1"},
 			[]string{tagsIdx, path}, []string{sorted, order}, false},
+		// A prefix of an account's seventh walks the order index, whose
+		// entries carry the path, rather than sort its 857 entries; one
+		// of 78 is read through the path index and sorted (orderFirst).
+		{"a wide prefix", resources.Filter{DirectoryPrefix: "/d1"},
+			[]string{"SEARCH r USING COVERING INDEX " + order}, []string{sorted}, false},
+		{"a short prefix", resources.Filter{DirectoryPrefix: "/d1/e1"},
+			[]string{path}, []string{order}, false},
 		// A prefix of 78 resources: its range is read whole and each entry
 		// probed for the tags by key (prefixFirst), where the walk of t001
 		// would read all its 1,500 entries for a page of 20.
@@ -114,6 +121,19 @@ func TestSQLiteListPlans(t *testing.T) {
 			if got, want := ids(page.Items), firstPage(rs, f); !slices.Equal(got, want) {
 				t.Errorf("tags %q, prefix %q: page %v, want %v", c.tags, prefix, got, want)
 			}
+		}
+	}
+
+	// At 1M rows SQLite's planner sorted a wide prefix's range where the
+	// walk of the order index reads a page's worth (orderFirst): the walk
+	// is named where it reads less, and only there.
+	for prefix, walks := range map[string]bool{"/d1": true, "/d1/e1": false} {
+		q, err := db.ListQuery(ctx, resources.Filter{AccountID: "big", Page: 1, PageSize: 20, DirectoryPrefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(q.SQL, "INDEXED BY "+order); got != walks {
+			t.Errorf("prefix %q: walks the order index %t, want %t:\n%s", prefix, got, walks, q.SQL)
 		}
 	}
 
