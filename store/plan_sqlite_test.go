@@ -125,15 +125,28 @@ func TestSQLiteListPlans(t *testing.T) {
 	}
 
 	// At 1M rows SQLite's planner sorted a wide prefix's range where the
-	// walk of the order index reads a page's worth (orderFirst): the walk
-	// is named where it reads less, and only there.
-	for prefix, walks := range map[string]bool{"/d1": true, "/d1/e1": false} {
-		q, err := db.ListQuery(ctx, resources.Filter{AccountID: "big", Page: 1, PageSize: 20, DirectoryPrefix: prefix})
+	// walk of the order index reads a page's worth, and walked a window
+	// of the order index for a short prefix (orderFirst): the index that
+	// reads less is named, with a window or without.
+	for _, c := range []struct {
+		prefix string
+		window bool
+		index  string
+	}{{"/d1", false, order}, {"/d1", true, order}, {"/d1/e1", false, "resources_path_created_idx"},
+		{"/d1/e1", true, "resources_path_created_idx"}} {
+		f := resources.Filter{AccountID: "big", Page: 1, PageSize: 20, DirectoryPrefix: c.prefix}
+		if c.window {
+			f.CreatedAfter, f.CreatedBefore = &after, &before
+		}
+		q, err := db.ListQuery(ctx, f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := strings.Contains(q.SQL, "INDEXED BY "+order); got != walks {
-			t.Errorf("prefix %q: walks the order index %t, want %t:\n%s", prefix, got, walks, q.SQL)
+		if !strings.Contains(q.SQL, "INDEXED BY "+c.index) {
+			t.Errorf("prefix %q, window %t: not read through %s:\n%s", c.prefix, c.window, c.index, q.SQL)
+		}
+		if got, want := ids(mustList(t, db, f).Items), firstPage(rs, f); !slices.Equal(got, want) {
+			t.Errorf("prefix %q, window %t: page %v, want %v", c.prefix, c.window, got, want)
 		}
 	}
 
