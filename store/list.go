@@ -182,6 +182,17 @@ func (db *DB) ListQuery(ctx context.Context, f resources.Filter) (ListQuery, err
 		return q, nil
 	}
 	q.countSQL, q.countArgs = `SELECT `+db.totalColumns(w, f), len(w.args)
+	if w.prefix != "" && len(w.tagArgs) == 0 && !db.d.plansJoins() {
+		walk, counted, err := db.orderFirst(ctx, f, after == nil, q.offset)
+		if err != nil {
+			return ListQuery{}, err
+		}
+		w.index = "resources_path_created_idx"
+		if walk {
+			w.index = "resources_created_idx"
+		}
+		q.countedAt = &counted
+	}
 	q.SQL, q.Args = db.pageQuery(w, f, after, q.offset)
 	q.Prepared = len(w.tagArgs) <= 1 && f.DirectoryPrefix == ""
 	if w.prefix != "" && len(w.tagArgs) > 0 {
@@ -202,18 +213,6 @@ func (db *DB) ListQuery(ctx context.Context, f resources.Filter) (ListQuery, err
 		if plan.counted != 0 {
 			q.countedAt = &plan.counted
 		}
-	}
-	if w.prefix != "" && len(w.tagArgs) == 0 && !db.d.plansJoins() {
-		walk, counted, err := db.orderFirst(ctx, f, after == nil, q.offset)
-		if err != nil {
-			return ListQuery{}, err
-		}
-		w.index = "resources_path_created_idx"
-		if walk {
-			w.index = "resources_created_idx"
-		}
-		q.SQL, q.Args = db.pageQuery(w, f, after, q.offset)
-		q.countedAt = &counted
 	}
 	return q, nil
 }
@@ -368,10 +367,10 @@ type prefixPlan struct {
 // statement, the account's count, each tag's (account_tag_counts), the
 // prefix's entries of the path index up to one past prefixCap, and, with
 // a window, the rarest tag's entries in it up to one past walkCap, all from
-// indexes alone. The walk is expected to read
-// the page's rows over the share of the walked tag's entries that match,
-// taking the prefix and the other tags as independent, or its whole window
-// when shorter, and probes each entry's path; the range reads its entries
+// indexes alone. The walk is expected to read the page's rows over the
+// share of the walked tag's entries that match, taking the prefix and the
+// other tags as independent, or its whole window when shorter, and probes
+// each entry's path; the range reads its entries
 // and probes those in the window (two common tags under /d1/d2 in a
 // month, at 1M rows: the walk read some 1,100 entries and probed each, where
 // the range holds 1,646, some 60 of them in the window). A walk that runs out of
@@ -382,16 +381,9 @@ type prefixPlan struct {
 // window holds well under its cap sees every match, so its page stands even
 // when short or empty.
 func (db *DB) prefixFirst(ctx context.Context, f resources.Filter, tags []string, offset int64) (prefixPlan, error) {
-	key := totalKey(f)
-	counts, cached := db.listCounts.get(key)
-	fresh := false
-	if !cached {
-		var err error
-		if counts, err = db.countPrefix(ctx, f, tags); err != nil {
-			return prefixPlan{}, err
-		}
-		db.listCounts.put(key, counts)
-		fresh = true
+	counts, fresh, err := db.prefixCounts(ctx, f, tags)
+	if err != nil {
+		return prefixPlan{}, err
 	}
 	generation, resourcesN, prefixed, windowed, tagged := counts[0], max(counts[1], 1), counts[2], counts[3], counts[4:]
 	order := make([]int, len(tags))
@@ -438,6 +430,20 @@ func (db *DB) prefixFirst(ctx context.Context, f resources.Filter, tags []string
 		return plan, nil
 	}
 	return prefixPlan{probes: order, counted: generation}, nil
+}
+
+// prefixCounts returns countPrefix's counts for f and tags from the cache
+// of the filter's counts, or, when fresh, read anew and cached.
+func (db *DB) prefixCounts(ctx context.Context, f resources.Filter, tags []string) (counts []int64, fresh bool, err error) {
+	key := totalKey(f)
+	if counts, cached := db.listCounts.get(key); cached {
+		return counts, false, nil
+	}
+	if counts, err = db.countPrefix(ctx, f, tags); err != nil {
+		return nil, false, err
+	}
+	db.listCounts.put(key, counts)
+	return counts, true, nil
 }
 
 // countPrefix returns what prefixFirst and orderFirst weigh: the
@@ -505,21 +511,15 @@ func (db *DB) countPrefix(ctx context.Context, f resources.Filter, tags []string
 // account (/d1 at 1M rows: 16,691 entries, 8 ms a page, where the walk
 // reads some 160 entries in 0.15 ms), and walks a year's window of the
 // order index for a prefix of 154 entries (4.8 ms, where its range took
-// 0.15). The walk reads about
-// (offset+size)·resources/prefixed entries, the range prefixed, so the
-// walk is chosen when prefixed² is the larger; the count of the prefix
+// 0.15). The walk reads about (offset+size)·resources/prefixed entries,
+// the range prefixed, so the walk is chosen when prefixed² is the larger; the count of the prefix
 // stops past prefixCap, which then stands for a wider prefix. A cursor's
 // page starts at its position, so its walk reads a page's worth. It also
 // returns the account's generation the counts were read at.
 func (db *DB) orderFirst(ctx context.Context, f resources.Filter, fromStart bool, offset int64) (bool, int64, error) {
-	key := totalKey(f)
-	counts, cached := db.listCounts.get(key)
-	if !cached {
-		var err error
-		if counts, err = db.countPrefix(ctx, f, nil); err != nil {
-			return false, 0, err
-		}
-		db.listCounts.put(key, counts)
+	counts, _, err := db.prefixCounts(ctx, f, nil)
+	if err != nil {
+		return false, 0, err
 	}
 	if !fromStart {
 		offset = 0
