@@ -282,7 +282,7 @@ func benchQuery(ctx context.Context, o options, srv *serverProc, side *sqlSide, 
 		r.sql = lq.Walk + "\n\n-- then, unless the walk's page stands:\n" + lq.SQL
 		r.explain = "-- the walk:\n" + w + "\n-- the statement after it, when its page does not stand:\n" + r.explain
 		if lq.WalkStands {
-			r.sql, r.explain = lq.Walk, "-- the prefix's range, whose page always stands:\n"+w
+			r.sql, r.explain = lq.Walk, "-- the rarest tag's range under the prefix, whose page always stands:\n"+w
 		}
 		lq = walk
 	}

@@ -34,8 +34,16 @@ type dialect interface {
 	// resource aliased r, as integer Unix microseconds.
 	unixMicros(column string) string
 	// hasPrefix returns the condition that r.directory_path starts with p,
-	// adding its arguments to w.
-	hasPrefix(w *where, p string) string
+	// adding its arguments to w, and, when p is no longer than a path key
+	// (pathKeyChars), the placeholders of the arguments keyPrefix takes.
+	hasPrefix(w *where, p string) (cond string, keyMarks []string)
+	// prefixArgs adds to w the arguments of the prefix p and returns their
+	// placeholders, which keyPrefix takes.
+	prefixArgs(w *where, p string) []string
+	// keyPrefix returns the condition that col, a path key (pathKey),
+	// starts with the prefix of marks (prefixArgs), through a range of an
+	// index on col.
+	keyPrefix(col string, marks []string) string
 	// joinTags is the join that brings a list's further tags, and the
 	// resources a prefix tests, to its first tag's rows (g0).
 	joinTags() string
@@ -45,8 +53,8 @@ type dialect interface {
 	// tries the capped walk of walkQuery first, since that planner would
 	// rather read whole ranges than probe.
 	plansJoins() bool
-	// hasTag returns the condition that the resource aliased r carries
-	// the tag whose placeholder is tag, probed by key.
+	// hasTag returns the condition that the resource of the tag row
+	// aliased g0 carries the tag whose placeholder is tag, probed by key.
 	hasTag(tag string) string
 	// countTags returns a query for the number of resources matching w, a
 	// filter with tags whose total no maintained count holds, or "" for

@@ -43,9 +43,10 @@ var insertResource = `INSERT INTO resources (` + strings.Join(resourceInsertColu
 	VALUES (:` + strings.Join(resourceInsertColumns, ", :") + `)`
 
 // insertTag adds one tag of a resource. The row carries the resource's
-// created_at, which the tag index is ordered by (migration 0006); given
-// here, the migration's trigger has no lookup to do.
-const insertTag = `INSERT INTO resource_tags (account_id, resource_id, tag, created_at) VALUES (?, ?, ?, ?)`
+// created_at and path key, which the tag indexes are ordered by
+// (migrations 0006 and 0013); given here, the migrations' trigger has no
+// lookup to do.
+const insertTag = `INSERT INTO resource_tags (account_id, resource_id, tag, created_at, path_key) VALUES (?, ?, ?, ?, ?)`
 
 // ImportResources inserts the resources of rs, every field as given, in one
 // transaction: either all are stored or none. It returns how many it stored.
@@ -289,18 +290,19 @@ func copyBatch(ctx context.Context, tx *sqlx.Tx, batch []resources.Resource, key
 		return conflictRow(err, batch), err
 	}
 	tags := func(yield func([]any) bool) {
-		args := make([]any, 4)
+		args := make([]any, 5)
 		for _, i := range order {
 			r := &batch[i]
+			key := pathKey(r.DirectoryPath)
 			for _, t := range r.Tags {
-				args[0], args[1], args[2], args[3] = r.AccountID, r.ID, t, created[i]
+				args[0], args[1], args[2], args[3], args[4] = r.AccountID, r.ID, t, created[i], key
 				if !yield(args) {
 					return
 				}
 			}
 		}
 	}
-	return -1, copyIn(ctx, tx, `COPY resource_tags (account_id, resource_id, tag, created_at) FROM STDIN`+with, tags)
+	return -1, copyIn(ctx, tx, `COPY resource_tags (account_id, resource_id, tag, created_at, path_key) FROM STDIN`+with, tags)
 }
 
 // copyTime is a timestamptz column's COPY value: t in UTC to the
@@ -414,13 +416,14 @@ func insertBatch(ctx context.Context, tx *sqlx.Tx, batch []resources.Resource) (
 	// A tag that cannot be stored is no reason to keep SQLite's statement
 	// journal, which would let a failed statement be undone alone: the
 	// import fails, and its transaction is rolled back whole.
-	tags := newMultiInsert(`INSERT OR FAIL INTO resource_tags (account_id, resource_id, tag, created_at) VALUES `, 4, tagsPerInsert)
+	tags := newMultiInsert(`INSERT OR FAIL INTO resource_tags (account_id, resource_id, tag, created_at, path_key) VALUES `, 5,
+		tagsPerInsert)
 	defer tags.close()
 	for _, i := range order {
 		r := &batch[i]
-		created := r.CreatedAt.UnixMicro()
+		created, key := r.CreatedAt.UnixMicro(), pathKey(r.DirectoryPath)
 		for _, t := range r.Tags {
-			tags.args = append(tags.args, r.AccountID, r.ID, t, created)
+			tags.args = append(tags.args, r.AccountID, r.ID, t, created, key)
 			if tags.full() {
 				if err := tags.exec(ctx, tx); err != nil {
 					return -1, err

@@ -103,17 +103,16 @@ type ListQuery struct {
 	// and sorting their matches costs by the entry (issue 21: 13,336 and
 	// 5,709 entries for a page of 20, 9 ms warm, where the walk reads a few
 	// hundred). The cap bounds what the walk costs a rare prefix. When the
-	// prefix's range is short, Walk reads it whole instead (WalkStands), on
-	// SQLite too, whose SQL walks the rarest tag without a cap (joinTags):
-	// two common tags under /d1/d2/d3 at 1M rows, 154 entries read where
-	// the walk read all of t001's 37,845 (2 ms instead of 250 by the
-	// sqlite3 shell).
+	// rarest tag has few resources under the prefix, Walk reads them whole
+	// instead (WalkStands), on SQLite too, whose SQL walks the rarest tag
+	// without a cap (joinTags): two common tags under /d1/d2/d3 at 1M rows,
+	// a few dozen entries read where the walk read all of t001's 37,845.
 	Walk     string
 	WalkArgs []any
 	// WalkStands tells that Walk reads every match, so its page stands
-	// whatever it finds and SQL never runs: the prefix's range read whole
-	// (prefixQuery), or a walk of a tag's window that holds well under
-	// walkCap entries (prefixFirst).
+	// whatever it finds and SQL never runs: the rarest tag's range under
+	// the prefix read whole (prefixQuery), or a walk of a tag's window that
+	// holds well under walkCap entries (prefixFirst).
 	WalkStands bool
 
 	page      int64 // the page number the result is
@@ -340,17 +339,18 @@ func (db *DB) walkQuery(w *where, f resources.Filter, after *position, offset in
 		ORDER BY ` + order, w.args
 }
 
-// prefixCap is the most entries of a prefix's range of
-// resources_path_created_idx that a page reads whole (prefixQuery): with
-// their probes, about what a walk of walkCap entries costs. Every page of
-// tags under a wider prefix counts this many entries first (prefixFirst):
-// 4,000 took 0.95 ms a request for /d1 at 1M rows, 1,646 (/d1/d2) 0.6 ms.
+// prefixCap is the most entries of a range that a page of tags under a
+// prefix reads whole (prefixQuery): the rarest tag's resources under the
+// prefix, in resource_tags_path_idx (migration 0013). With their probes,
+// about what a walk of walkCap entries costs. Every page of tags under a
+// wider prefix counts this many entries first (prefixFirst); a prefix
+// without tags counts its own range as far (orderFirst).
 const prefixCap = 2500
 
 // prefixPlan is how a page of tags under a prefix is read (prefixFirst):
-// the prefix's range whole, its entries probed for the tags in probes'
-// order, when probes is set; otherwise the rarest tag's walk, which reads
-// its whole window when walkAll is set.
+// the rarest tag's range under the prefix whole, its entries probed for the
+// other tags in probes' order, when probes is set; otherwise the rarest
+// tag's walk, which reads its whole window when walkAll is set.
 type prefixPlan struct {
 	probes  []int // indexes into the filter's tags, rarest first
 	walkAll bool
@@ -362,30 +362,27 @@ type prefixPlan struct {
 }
 
 // prefixFirst decides how f, a page of tags under a prefix, is read: the
-// prefix's whole range (prefixQuery) or the rarest tag's range in list
-// order (walkQuery; on SQLite, the statement itself). It reads, in one
+// rarest tag's range under the prefix whole (prefixQuery) or its range in
+// list order (walkQuery; on SQLite, the statement itself). It reads, in one
 // statement, the account's count, each tag's (account_tag_counts), the
-// prefix's entries of the path index up to one past prefixCap, and, with
-// a window, the rarest tag's entries in it up to one past walkCap, all from
+// rarest tag's entries under the prefix up to one past prefixCap, and, with
+// a window, its entries in the window up to one past walkCap, all from
 // indexes alone. The walk is expected to read the page's rows over the
-// share of the walked tag's entries that match, taking the prefix and the
-// other tags as independent, or its whole window when shorter, and probes
-// each entry's path; the range reads its entries
-// and probes those in the window (two common tags under /d1/d2 in a
-// month, at 1M rows: the walk read some 1,100 entries and probed each, where
-// the range holds 1,646, some 60 of them in the window). A walk that runs out of
-// its cap falls back to the planner's statement, which reads the filter's
-// whole ranges (issue 21: two common tags under /d1/d2 read 70,000 entries
-// of the tag index at 1M rows, 21 req/s, where the prefix's range holds
-// 2,087), so the range is read whenever the walk risks that. A walk whose
-// window holds well under its cap sees every match, so its page stands even
-// when short or empty.
+// share of the walked tag's entries that match, taking the other tags as
+// independent, or its whole window when shorter, and probes each entry's
+// path; the range reads its entries and probes those in the window for
+// the other tags. A walk that runs out of its cap falls back to the
+// planner's statement, which reads the filter's whole ranges (issue 21:
+// two common tags under /d1/d2 read 70,000 entries of the tag index at 1M
+// rows, 21 req/s), so the range is read whenever the walk risks that. A
+// walk whose window holds well under its cap sees every match, so its page
+// stands even when short or empty.
 func (db *DB) prefixFirst(ctx context.Context, f resources.Filter, tags []string, offset int64) (prefixPlan, error) {
 	counts, fresh, err := db.prefixCounts(ctx, f, tags)
 	if err != nil {
 		return prefixPlan{}, err
 	}
-	generation, resourcesN, prefixed, windowed, tagged := counts[0], max(counts[1], 1), counts[2], counts[3], counts[4:]
+	generation, resourcesN, ranged, windowed, tagged := counts[0], max(counts[1], 1), counts[2], counts[3], counts[4:]
 	order := make([]int, len(tags))
 	for i := range order {
 		order[i] = i
@@ -403,12 +400,13 @@ func (db *DB) prefixFirst(ctx context.Context, f resources.Filter, tags []string
 	if plan.walkAll && !fresh {
 		plan.walkAllAt = generation
 	}
-	if prefixed > prefixCap || rarest == 0 {
-		// Too long a range to read whole; or a tag without resources,
-		// where the walk ends at once.
+	if ranged > prefixCap || rarest == 0 || utf8.RuneCountInString(f.DirectoryPrefix) > pathKeyChars {
+		// Too long a range to read whole; a tag without resources, where
+		// the walk ends at once; or a prefix longer than the keys the
+		// range is of.
 		return plan, nil
 	}
-	share := float64(prefixed) / float64(resourcesN)
+	share := min(float64(ranged)/float64(rarest), 1)
 	for _, i := range order[1:] {
 		share *= float64(tagged[i]) / float64(resourcesN)
 	}
@@ -426,7 +424,7 @@ func (db *DB) prefixFirst(ctx context.Context, f resources.Filter, tags []string
 	// Without a walk (a page too deep) or when the walk may run out its
 	// cap, reading the range is the cheaper by far.
 	risky := offset+f.PageSize > walkCap/walkShare || windowed > walkCap && walked > walkCap/2
-	if !risky && float64(prefixed)*(1+inWindow) > 2*walked {
+	if !risky && float64(ranged)*(1+inWindow*float64(len(tags)-1)) > 2*walked {
 		return plan, nil
 	}
 	return prefixPlan{probes: order, counted: generation}, nil
@@ -447,25 +445,37 @@ func (db *DB) prefixCounts(ctx context.Context, f resources.Filter, tags []strin
 }
 
 // countPrefix returns what prefixFirst and orderFirst weigh: the
-// account's generation and count, the prefix's entries up to one past
-// prefixCap, the rarest tag's entries in the window up to one past walkCap
-// (-1 when there is no tag or no window, or they were not counted), and
-// each tag's count.
+// account's generation and count, the entries of the range a page reads
+// whole up to one past prefixCap (with tags, the rarest tag's under the
+// prefix; without, the prefix's), the rarest tag's entries in the window up
+// to one past walkCap (-1 when there is no tag or no window, or they were
+// not counted), and each tag's count.
 func (db *DB) countPrefix(ctx context.Context, f resources.Filter, tags []string) ([]int64, error) {
 	w := &where{d: db.d}
 	account := w.arg(f.AccountID)
-	from := ` FROM (SELECT count(*) AS n FROM (SELECT 1 FROM resources r WHERE r.account_id = ` + account + ` AND ` +
-		db.d.hasPrefix(w, f.DirectoryPrefix) + ` LIMIT ` + w.arg(prefixCap+1) + `) p) p`
-	query := `SELECT coalesce((SELECT c.generation FROM account_counts c WHERE c.account_id = ` + account + `), -1),
-		coalesce((SELECT c.resources FROM account_counts c WHERE c.account_id = ` + account + `), 0), p.n`
 	marks := make([]string, len(tags))
 	for i, t := range tags {
 		marks[i] = w.arg(t)
 	}
+	// The tag walkQuery walks and prefixQuery ranges over: the rarest, ties
+	// in byte order.
+	rarest := `(SELECT c.tag FROM account_tag_counts c WHERE c.account_id = ` + account + ` AND c.tag IN (` +
+		strings.Join(marks, ", ") + `) ORDER BY c.resources, c.tag LIMIT 1)`
+	var ranged string
+	if len(tags) > 0 {
+		// A prefix longer than the key counts the key's range: an estimate
+		// from above.
+		ranged = `SELECT 1 FROM resource_tags g WHERE g.account_id = ` + account + ` AND g.tag = ` + rarest + ` AND ` +
+			db.d.keyPrefix("g.path_key", db.d.prefixArgs(w, pathKey(f.DirectoryPrefix)))
+	} else {
+		prefix, _ := db.d.hasPrefix(w, f.DirectoryPrefix)
+		ranged = `SELECT 1 FROM resources r WHERE r.account_id = ` + account + ` AND ` + prefix
+	}
+	from := ` FROM (SELECT count(*) AS n FROM (` + ranged + ` LIMIT ` + w.arg(prefixCap+1) + `) p) p`
+	query := `SELECT coalesce((SELECT c.generation FROM account_counts c WHERE c.account_id = ` + account + `), -1),
+		coalesce((SELECT c.resources FROM account_counts c WHERE c.account_id = ` + account + `), 0), p.n`
 	if len(tags) > 0 && (f.CreatedAfter != nil || f.CreatedBefore != nil) {
-		// The tag walkQuery walks: the rarest, ties in byte order.
-		window := `g.account_id = ` + account + ` AND g.tag = (SELECT c.tag FROM account_tag_counts c WHERE c.account_id = ` +
-			account + ` AND c.tag IN (` + strings.Join(marks, ", ") + `) ORDER BY c.resources, c.tag LIMIT 1)`
+		window := `g.account_id = ` + account + ` AND g.tag = ` + rarest
 		if t := f.CreatedAfter; t != nil {
 			window += ` AND g.created_at > ` + w.arg(db.d.timeArg(*t))
 		}
@@ -529,17 +539,24 @@ func (db *DB) orderFirst(ctx context.Context, f resources.Filter, fromStart bool
 }
 
 // prefixQuery returns ListQuery.Walk for w, a filter of tags under a prefix
-// whose range of resources_path_created_idx is short (prefixFirst): that
-// range whole, index-only, each entry tested for the window on the
-// created_at the index carries, then probed for each tag by key in probes'
-// order (a scalar subquery, which the planner cannot turn into a join that
-// reads the tags' whole ranges), and the matches sorted. Having read every
-// match, it counts them too: the exact total costs nothing more.
+// no longer than a path key, under which the rarest tag (probes[0]) has
+// few resources (prefixFirst):
+// that tag's range of resource_tags_path_idx under the prefix whole
+// (migration 0013), index-only, each entry tested for the window on the
+// created_at the index carries, then probed for each other tag by key in
+// probes' order (a scalar subquery, which the planner cannot turn into a
+// join that reads the tags' whole ranges), and the matches sorted. Having
+// read every match, it counts them too: the exact total costs nothing more.
 func (db *DB) prefixQuery(w *where, f resources.Filter, after *position, offset int64, probes []int) (string, []any) {
 	w = w.clone()
 	dir, cmp := direction(f)
-	keys := `r.account_id = ` + w.account + ` AND ` + w.prefix + w.window("r.created_at")
-	for _, i := range probes {
+	tags := "resource_tags g0"
+	if !db.d.plansJoins() {
+		tags += " INDEXED BY resource_tags_path_idx"
+	}
+	keys := `g0.account_id = ` + w.account + ` AND g0.tag = ` + w.tagArgs[probes[0]] + ` AND ` +
+		db.d.keyPrefix("g0.path_key", w.keyMarks) + w.window("g0.created_at")
+	for _, i := range probes[1:] {
 		keys += ` AND ` + db.d.hasTag(w.tagArgs[i])
 	}
 	var cursor string
@@ -556,8 +573,8 @@ func (db *DB) prefixQuery(w *where, f resources.Filter, after *position, offset 
 		FROM (
 			SELECT m.account_id, m.id, m.created_at, m.total
 			FROM (
-				SELECT r.account_id, r.id, r.created_at, count(*) OVER () AS total
-				FROM resources r
+				SELECT g0.account_id, g0.resource_id AS id, g0.created_at, count(*) OVER () AS total
+				FROM ` + tags + `
 				WHERE ` + keys + `
 			) m ` + cursor + `
 			ORDER BY m.created_at ` + dir + `, m.id ` + dir + `
@@ -717,6 +734,9 @@ type where struct {
 	// prefix is the directory_prefix condition on r; after and before are
 	// the placeholders of the window's ends. Empty when not filtered.
 	prefix, after, before string
+	// keyMarks are the placeholders of the prefix for keyPrefix, nil when
+	// there is no prefix or it is longer than a path key.
+	keyMarks []string
 	// from is the FROM clause the conditions apply to; accountCol, created
 	// and id are its expressions of a resource's key and order.
 	from, accountCol, created, id string
@@ -806,7 +826,7 @@ func (db *DB) listWhere(f resources.Filter, tags []string) *where {
 		w.and("g0.tag = " + w.tagArgs[0])
 	}
 	if p := f.DirectoryPrefix; p != "" {
-		w.prefix = db.d.hasPrefix(w, p)
+		w.prefix, w.keyMarks = db.d.hasPrefix(w, p)
 		w.and(w.prefix)
 	}
 	// Stored times are whole microseconds, so created_at > t is created_at >
@@ -900,6 +920,14 @@ func pageOffset(page, size int64) (int64, bool) {
 	}
 	return (page - 1) * size, true
 }
+
+// pathKeyChars is how many leading characters of a directory path its key
+// holds: resources.path_key on PostgreSQL (migration 0005), and
+// resource_tags.path_key on both engines (migration 0013).
+const pathKeyChars = 256
+
+// pathKey returns the key of directory path p.
+func pathKey(p string) string { return firstChars(p, pathKeyChars) }
 
 // firstChars returns the first n characters of s.
 func firstChars(s string, n int) string {

@@ -60,6 +60,7 @@ func TestSQLiteListPlans(t *testing.T) {
 		path     = "SEARCH r USING COVERING INDEX resources_path_created_idx"
 		order    = "resources_created_idx"
 		tagsIdx  = "SEARCH g0 USING COVERING INDEX resource_tags_tag_idx"
+		tagPath  = "SEARCH g0 USING COVERING INDEX resource_tags_path_idx (account_id=? AND tag=? AND path_key>? AND path_key<?)"
 		tagProbe = "SEARCH g USING COVERING INDEX resource_tags_tag_idx (account_id=? AND tag=? AND created_at=? AND resource_id=?)"
 	)
 	shapes := []struct {
@@ -75,9 +76,10 @@ func TestSQLiteListPlans(t *testing.T) {
 		{"two tags in a window", resources.Filter{Tags: []string{"t000", "t001"}, CreatedAfter: &after, CreatedBefore: &before},
 			[]string{tagsIdx, merge}, []string{sorted}, false},
 		{"tag, prefix and window", resources.Filter{Tags: []string{"t000"}, DirectoryPrefix: "/d1",
-			CreatedAfter: &after, CreatedBefore: &before}, []string{tagsIdx, path}, []string{sorted, order}, false},
+			CreatedAfter: &after, CreatedBefore: &before}, []string{tagsIdx, tagPath}, []string{sorted, order, path}, false},
+		// The total counts the rarest tag's range under the prefix.
 		{"two tags and a prefix", resources.Filter{Tags: []string{"t000", "t001"}, DirectoryPrefix: "/d1"},
-			[]string{tagsIdx, path}, []string{sorted, order}, false},
+			[]string{tagsIdx, tagPath}, []string{sorted, order, path}, false},
 		// A prefix of an account's seventh walks the order index, whose
 		// entries carry the path, rather than sort its 857 entries; one
 		// of 78 is read through the path index and sorted (orderFirst).
@@ -85,13 +87,14 @@ func TestSQLiteListPlans(t *testing.T) {
 			[]string{"SEARCH r USING COVERING INDEX " + order}, []string{sorted}, false},
 		{"a short prefix", resources.Filter{DirectoryPrefix: "/d1/e1"},
 			[]string{path}, []string{order}, false},
-		// A prefix of 78 resources: its range is read whole and each entry
-		// probed for the tags by key (prefixFirst), where the walk of t001
-		// would read all its 1,500 entries for a page of 20.
+		// A prefix of 78 resources: the rarest tag's range under it is read
+		// whole and each entry probed for the other tag by key
+		// (prefixFirst), where the walk of t001 would read all its 1,500
+		// entries for a page of 20.
 		{"two tags and a short prefix", resources.Filter{Tags: []string{"t000", "t001"}, DirectoryPrefix: "/d1/e1"},
-			[]string{path, tagProbe}, []string{tagsIdx, order}, true},
+			[]string{tagPath, tagProbe}, []string{tagsIdx, path, order}, true},
 		{"a tag, a short prefix and a window", resources.Filter{Tags: []string{"t000"}, DirectoryPrefix: "/d1/e1",
-			CreatedAfter: &after, CreatedBefore: &before}, []string{path, tagProbe}, []string{tagsIdx, order}, true},
+			CreatedAfter: &after, CreatedBefore: &before}, []string{tagPath}, []string{tagsIdx, path, order, tagProbe}, true},
 	}
 	// SQLite walks the first tag of the join and probes the rest, so that
 	// must be the rarest whatever the byte order: t001 (a quarter) before

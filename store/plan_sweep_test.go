@@ -36,7 +36,8 @@ func planSweep() []sweepFilter {
 // window of the order index, or one tag's window of the tag index) until the
 // page is full, which takes the range times the page over the matches when
 // matches are spread evenly, and all of it when fewer than a page match; or
-// reading the prefix's whole range of the path index.
+// reading the prefix's whole range of the path index, or a tag's whole
+// range under the prefix.
 //
 // It also checks that ListResources gives f's first page and total as a
 // plain query of the matches does (checkSweepPage).
@@ -92,6 +93,12 @@ func sweepBound(t *testing.T, conn *sql.Conn, db *store.DB, f resources.Filter) 
 		n := count(`SELECT count(*) FROM resources r WHERE r.account_id = $1 AND starts_with(r.directory_path, $2)`,
 			f.AccountID, f.DirectoryPrefix)
 		c.best = min(c.best, n)
+		// A tag's range under the prefix (resource_tags_path_idx), whole.
+		for _, tag := range f.Tags {
+			n := count(`SELECT count(*) FROM resource_tags g WHERE g.account_id = $1 AND g.tag = $2 AND starts_with(g.path_key, $3)`,
+				f.AccountID, tag, f.DirectoryPrefix)
+			c.best = min(c.best, n)
+		}
 	}
 	return c
 }

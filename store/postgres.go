@@ -124,20 +124,23 @@ func (postgresDialect) unixMicros(column string) string {
 	return `(extract(epoch FROM ` + column + `) * 1000000)::int8`
 }
 
-// pathKeyChars is how many leading characters of directory_path the
-// column path_key holds (migration 0005).
-const pathKeyChars = 256
-
-func (postgresDialect) hasPrefix(w *where, p string) string {
-	// Under COLLATE "C" the planner turns starts_with into a range scan of
-	// resources_path_created_idx, and no character is special. Its key
-	// holds a path's first pathKeyChars characters (migration 0005), so a
-	// longer prefix is rechecked in full.
-	if utf8.RuneCountInString(p) <= pathKeyChars {
-		return "starts_with(r.path_key, " + w.arg(p) + ")"
+// hasPrefix ranges over path_key, which holds a path's first pathKeyChars
+// characters (migration 0005), so a longer prefix is rechecked in full.
+func (d postgresDialect) hasPrefix(w *where, p string) (string, []string) {
+	marks := d.prefixArgs(w, pathKey(p))
+	cond := d.keyPrefix("r.path_key", marks)
+	if utf8.RuneCountInString(p) > pathKeyChars {
+		return cond + " AND starts_with(r.directory_path, " + w.arg(p) + ")", nil
 	}
-	return "starts_with(r.path_key, " + w.arg(firstChars(p, pathKeyChars)) +
-		") AND starts_with(r.directory_path, " + w.arg(p) + ")"
+	return cond, marks
+}
+
+func (postgresDialect) prefixArgs(w *where, p string) []string { return []string{w.arg(p)} }
+
+// keyPrefix: under COLLATE "C" the planner turns starts_with into a range
+// scan, and no character is special.
+func (postgresDialect) keyPrefix(col string, marks []string) string {
+	return "starts_with(" + col + ", " + marks[0] + ")"
 }
 
 func (postgresDialect) joinTags() string { return "JOIN" }
@@ -146,7 +149,8 @@ func (postgresDialect) plansJoins() bool { return true }
 
 // hasTag probes the primary key, index-only.
 func (postgresDialect) hasTag(tag string) string {
-	return `(SELECT true FROM resource_tags g WHERE g.account_id = r.account_id AND g.resource_id = r.id AND g.tag = ` + tag + `)`
+	return `(SELECT true FROM resource_tags g WHERE g.account_id = g0.account_id AND g.resource_id = g0.resource_id AND g.tag = ` +
+		tag + `)`
 }
 
 // countTags leaves the choice to the planner, which weighs each tag's

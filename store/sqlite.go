@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // registers "sqlite"
@@ -106,11 +107,25 @@ func (sqliteDialect) tagsColumn() string {
 // unixMicros has nothing to convert: SQLite stores the microseconds.
 func (sqliteDialect) unixMicros(column string) string { return column }
 
-func (sqliteDialect) hasPrefix(w *where, p string) string {
-	// SQLite has no starts_with (its LIKE ignores ASCII case, GLOB has
-	// wildcards), so give the byte range of strings starting with p, which
-	// the path index serves.
-	return "r.directory_path >= " + w.arg(p) + " AND r.directory_path < " + w.arg(prefixEnd(p))
+// hasPrefix ranges over the whole path, which SQLite's path index holds.
+func (d sqliteDialect) hasPrefix(w *where, p string) (string, []string) {
+	marks := d.prefixArgs(w, p)
+	cond := d.keyPrefix("r.directory_path", marks)
+	if utf8.RuneCountInString(p) > pathKeyChars {
+		return cond, nil
+	}
+	return cond, marks
+}
+
+// prefixArgs: SQLite has no starts_with (its LIKE ignores ASCII case, GLOB
+// has wildcards), so a prefix is the byte range of the strings starting
+// with it, which an index serves.
+func (sqliteDialect) prefixArgs(w *where, p string) []string {
+	return []string{w.arg(p), w.arg(prefixEnd(p))}
+}
+
+func (sqliteDialect) keyPrefix(col string, marks []string) string {
+	return col + " >= " + marks[0] + " AND " + col + " < " + marks[1]
 }
 
 // joinTags fixes the join order: g0 outer, walked in list order through the
@@ -126,28 +141,39 @@ func (sqliteDialect) joinTags() string { return "CROSS JOIN" }
 func (sqliteDialect) plansJoins() bool { return false }
 
 // hasTag probes the tag index at the resource's created_at rather than the
-// primary key: a prefix's range is read in created_at order within each
-// directory, so successive probes fall on neighbouring pages of the tag's
+// primary key: a tag's range under a prefix is read in created_at order
+// within each directory, so successive probes fall on neighbouring pages of the tag's
 // range, where the primary key's random ids spread them over the account's
 // every page (a common tag under /d1/d2 at 1M rows, the page's 1,645
 // probes: 10 ms a page through this package against 12 ms by the key).
 func (sqliteDialect) hasTag(tag string) string {
-	return `(SELECT true FROM resource_tags g INDEXED BY resource_tags_tag_idx WHERE g.account_id = r.account_id AND g.tag = ` +
-		tag + ` AND g.created_at = r.created_at AND g.resource_id = r.id)`
+	return `(SELECT true FROM resource_tags g INDEXED BY resource_tags_tag_idx WHERE g.account_id = g0.account_id AND g.tag = ` +
+		tag + ` AND g.created_at = g0.created_at AND g.resource_id = g0.resource_id)`
 }
 
 // countTags counts without a probe per row of a common tag, which SQLite
 // pays in full (2-3 µs each: 66,231 probes, 60 ms of CPU, for Q3). With a
-// prefix, the path index's range holds created_at, so the window is tested
-// there and only its matches probe the tags (Q6: 16,691 entries and 1,374
-// probes instead of 5,397 probes of resources and their rows), through the
-// tag index by created_at: the probes of one window then fall on a few
+// prefix, the rarest tag's range under it (resource_tags_path_idx, the
+// first of w's tags: rarestFirst) holds created_at, so the window is tested
+// there and only its matches probe the other tags, through the tag index
+// by created_at: the probes of one directory then fall on a few
 // neighbouring pages, where the primary key's random ids spread them over
-// the account's every page (3 ms instead of 5-6 ms for Q6's count). With
-// several tags, their ranges of the tag index, both in (created_at,
+// the account's every page. A prefix longer than a path key reads its range
+// of the path index instead, and probes every tag. With several tags and
+// no prefix, their ranges of the tag index, both in (created_at,
 // resource_id) order, are merged (INTERSECT with that ORDER BY), reading
 // each entry once.
-func (sqliteDialect) countTags(w *where) string {
+func (d sqliteDialect) countTags(w *where) string {
+	if w.keyMarks != nil {
+		q := `SELECT count(*) FROM resource_tags g0 INDEXED BY resource_tags_path_idx`
+		for i, t := range w.tagArgs[1:] {
+			g := "g" + strconv.Itoa(i+1)
+			q += ` CROSS JOIN resource_tags ` + g + ` INDEXED BY resource_tags_tag_idx ON ` + g + `.account_id = g0.account_id AND ` +
+				g + `.tag = ` + t + ` AND ` + g + `.created_at = g0.created_at AND ` + g + `.resource_id = g0.resource_id`
+		}
+		return q + ` WHERE g0.account_id = ` + w.account + ` AND g0.tag = ` + w.tagArgs[0] + ` AND ` +
+			d.keyPrefix("g0.path_key", w.keyMarks) + w.window("g0.created_at")
+	}
 	if w.prefix != "" {
 		q := `SELECT count(*) FROM resources r INDEXED BY resources_path_created_idx`
 		for i, t := range w.tagArgs {

@@ -39,6 +39,7 @@ var totalsFilters = []resources.Filter{
 	{CreatedAfter: at(10), CreatedBefore: at(40)},
 	{Tags: []string{"a"}, CreatedAfter: at(10)},
 	{Tags: []string{"b", "a"}, DirectoryPrefix: "/in", CreatedBefore: at(40)},
+	{Tags: []string{"b"}, DirectoryPrefix: "/in"},
 	{Tags: []string{"a"}},
 }
 
@@ -115,6 +116,12 @@ func TestListTotalsFollowWrites(t *testing.T) {
 		}
 		m[moved.ID] = moved
 		checkTotals(t, db, m, "update moving out of a prefix")
+		in := "/in/deeper"
+		if moved, err = db.UpdateResource(ctx, "acme", rs[8].ID, resources.Update{DirectoryPath: &in}, rs[8].UpdatedAt); err != nil {
+			t.Fatal(err) // n = 9: /out, b
+		}
+		m[moved.ID] = moved
+		checkTotals(t, db, m, "update moving into a prefix")
 
 		more := []resources.Resource{totalsResource(42), totalsResource(48), totalsResource(50)}
 		storetest.MustImport(t, db, more...)

@@ -75,8 +75,9 @@ func (db *DB) insertTags(ctx context.Context, tx *sqlx.Tx, r resources.Resource)
 		return nil
 	}
 	insert := db.writeStmts.inTx(ctx, tx, tx.Rebind(insertTag))
+	created, key := db.d.timeArg(r.CreatedAt), pathKey(r.DirectoryPath)
 	for _, t := range r.Tags {
-		if _, err := insert.ExecContext(ctx, r.AccountID, r.ID, t, db.d.timeArg(r.CreatedAt)); err != nil {
+		if _, err := insert.ExecContext(ctx, r.AccountID, r.ID, t, created, key); err != nil {
 			return err
 		}
 	}
