@@ -190,6 +190,13 @@ func benchDataset(ctx context.Context, o options, s setup, pg *postgres, rows in
 		tok, _ := token(qr.q.account)
 		targets = append(targets, target(srv.url+qr.q.path(), tok))
 	}
+	if o.only == "scale" {
+		qr, err := benchGet(ctx, o, srv)
+		if err != nil {
+			return res, fmt.Errorf("get: %w", err)
+		}
+		res.queries = append(res.queries, qr)
+	}
 	if extras {
 		if res.compression, err = benchCompression(ctx, o, srv, rows); err != nil {
 			return res, fmt.Errorf("compression: %w", err)

@@ -55,32 +55,53 @@ func attack(targets []vegeta.Target, workers int, d time.Duration) loadResult {
 		requests: m.Requests, errors: m.Requests - ok}
 }
 
-// fetchCursor returns next_cursor from one response to path.
-func fetchCursor(ctx context.Context, base, path, tok string) (string, error) {
+// listPage is what the benchmark reads of a list's answer.
+type listPage struct {
+	NextCursor string `json:"next_cursor"`
+	Items      []struct {
+		ID string `json:"id"`
+	} `json:"items"`
+}
+
+// fetchPage GETs the list at path as tok's account.
+func fetchPage(ctx context.Context, base, path, tok string) (listPage, error) {
+	var page listPage
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
-		return "", err
+		return page, err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", err
+		return page, err
 	}
 	defer resp.Body.Close()
-	var body struct {
-		NextCursor string `json:"next_cursor"`
-	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
-		return "", fmt.Errorf("GET %s: %s %s", path, resp.Status, b)
+		return page, fmt.Errorf("GET %s: %s %s", path, resp.Status, b)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+	return page, json.NewDecoder(resp.Body).Decode(&page)
+}
+
+// fetchCursor returns the next_cursor of the list at path.
+func fetchCursor(ctx context.Context, base, path, tok string) (string, error) {
+	page, err := fetchPage(ctx, base, path, tok)
+	if err == nil && page.NextCursor == "" {
+		err = fmt.Errorf("GET %s: no next_cursor", path)
+	}
+	return page.NextCursor, err
+}
+
+// firstID returns the id of the first resource of the list at path.
+func firstID(ctx context.Context, base, path, tok string) (string, error) {
+	page, err := fetchPage(ctx, base, path, tok)
+	if err == nil && len(page.Items) == 0 {
+		err = fmt.Errorf("GET %s: no items", path)
+	}
+	if err != nil {
 		return "", err
 	}
-	if body.NextCursor == "" {
-		return "", fmt.Errorf("GET %s: no next_cursor", path)
-	}
-	return body.NextCursor, nil
+	return page.Items[0].ID, nil
 }
 
 // profile saves a CPU profile of the server taken over d, while load runs.

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,22 +155,12 @@ func pgBouncerTargets(ctx context.Context, base string, rows int) ([]pgBouncerTa
 		out = append(out, pgBouncerTarget{name: q.name, about: q.about, path: q.path(), tok: tok})
 	}
 	first := out[0]
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+first.path, nil)
+	id, err := firstID(ctx, base, first.path, first.tok)
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+first.tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var page struct{ Items []struct{ ID string } }
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || len(page.Items) == 0 {
-		return nil, fmt.Errorf("Q1 for a resource to get: %s, %v", resp.Status, err)
+		return nil, fmt.Errorf("Q1 for a resource to get: %w", err)
 	}
 	return append(out, pgBouncerTarget{name: "get", about: "one resource by id (largest account)",
-		path: "/v1/resource/" + page.Items[0].ID, tok: first.tok}), nil
+		path: "/v1/resource/" + id, tok: first.tok}), nil
 }
 
 // processCPU is the user and system time of process pid so far.

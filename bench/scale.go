@@ -9,11 +9,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
 // scaleQueries must stay within scaleRatio of their 1M-row req/s at 10M
-// rows (issue 21): first pages, filtered first pages and cursor pages.
-var scaleQueries = []string{"Q1", "Q5", "Q9", "Q10", "Q11"}
+// rows (issue 21): first pages, filtered first pages, cursor pages and a
+// get by id.
+var scaleQueries = []string{"Q1", "Q5", "Q9", "Q10", "Q11", "get"}
 
 const scaleRatio = 1.5
 
@@ -119,7 +122,29 @@ func (r scaleResult) names() []string {
 	for _, q := range mix(1) {
 		names = append(names, q.name)
 	}
-	return names
+	return append(names, "get")
+}
+
+// benchGet measures a get by id of the first resource Q1 lists, as the
+// scale's queries are measured.
+func benchGet(ctx context.Context, o options, srv *serverProc) (queryResult, error) {
+	q1 := mix(1)[0]
+	tok, err := token(q1.account)
+	if err != nil {
+		return queryResult{}, err
+	}
+	id, err := firstID(ctx, srv.url, q1.path(), tok)
+	if err != nil {
+		return queryResult{}, err
+	}
+	t := []vegeta.Target{target(srv.url+"/v1/resource/"+id, tok)}
+	if o.warmup > 0 {
+		attack(t, o.concurrency, o.warmup)
+	}
+	r := queryResult{q: query{name: "get", about: "one resource by id (largest account)", account: q1.account},
+		load: attack(t, o.concurrency, o.duration)}
+	logf("get: %.0f req/s p50 %v p99 %v errors %d", r.load.rps, r.load.p50, r.load.p99, r.load.errors)
+	return r, nil
 }
 
 func (r scaleResult) size(rows int) *datasetResult {
@@ -133,7 +158,7 @@ func (r scaleResult) size(rows int) *datasetResult {
 
 // chartColors tell the queries apart (a qualitative palette).
 var chartColors = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-	"#7f7f7f", "#bcbd22", "#17becf", "#000000"}
+	"#7f7f7f", "#bcbd22", "#17becf", "#000000", "#aec7e8"}
 
 // chart draws each query's req/s against rows (a logarithmic axis) as an
 // SVG of its own, with nothing but the standard library.
