@@ -93,7 +93,10 @@ func postgresBulk(ctx context.Context, tx *sqlx.Tx) (*bulkLoad, error) {
 	// statement. The stock 64 MB of sort memory would spill a million
 	// rows' index entries to disk; this is spent once, for the load.
 	b := &bulkLoad{step: StepCheckKeys, unordered: fresh,
-		restore: []string{`SET LOCAL statement_timeout = 0`, `SET LOCAL maintenance_work_mem = '256MB'`}}
+		restore: []string{`SET LOCAL statement_timeout = 0`, `SET LOCAL maintenance_work_mem = '256MB'`,
+			// PostgreSQL's default, which sessionSettings turns off: the
+			// checks of the keys read whole tables.
+			`SET LOCAL max_parallel_workers_per_gather = 2`}}
 	if fresh {
 		// Lets firstDuplicate look at the rows after a key failed.
 		b.restore = append(b.restore, `SAVEPOINT bulk_restore`)

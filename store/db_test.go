@@ -131,6 +131,31 @@ func assertVersions(t *testing.T, db *store.DB, want []int) {
 	}
 }
 
+// TestSessionSettings checks that the server's PostgreSQL connections start
+// without JIT and parallel workers (sessionSettings), unless the URL says
+// otherwise.
+func TestSessionSettings(t *testing.T) {
+	url := storetest.URL(t, store.Postgres)
+	for _, tt := range []struct {
+		params       string
+		jit, workers string
+	}{
+		{"", "off", "0"},
+		{"jit=on&max_parallel_workers_per_gather=1", "on", "1"},
+	} {
+		u := url
+		if tt.params != "" {
+			u += "&" + tt.params
+		}
+		db := storetest.OpenURL(t, u)
+		for name, want := range map[string]string{"jit": tt.jit, "max_parallel_workers_per_gather": tt.workers} {
+			if got, err := db.Setting(t.Context(), name); err != nil || got != want {
+				t.Errorf("URL parameters %q: %s = %q, %v; want %q", tt.params, name, got, err, want)
+			}
+		}
+	}
+}
+
 // TestStatementTimeout checks that a statement running past the timeout is
 // ended on the server and reported as ErrUnavailable (a 503), through its
 // context's deadline (lib/pq sends a cancel request, which PgBouncer passes

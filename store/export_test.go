@@ -49,6 +49,14 @@ func (db *DB) SlowQuery(ctx context.Context, clientDeadline bool) error {
 	return translate(ctx, err)
 }
 
+// Setting returns the run-time setting name of a connection of the read
+// pool.
+func (db *DB) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := db.read.GetContext(ctx, &v, db.read.Rebind(`SELECT current_setting(?)`), name)
+	return v, err
+}
+
 // SetImportBatchSize makes ImportResources send batches of n resources, so
 // tests can cross batch boundaries with few resources.
 func (db *DB) SetImportBatchSize(n int) { db.importBatchSize = n }
