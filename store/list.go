@@ -410,7 +410,7 @@ func (db *DB) prefixFirst(ctx context.Context, f resources.Filter, tags []string
 	if plan.walkAll && !fresh {
 		plan.walkAllAt = generation
 	}
-	if ranged > prefixCap || rarest == 0 || utf8.RuneCountInString(f.DirectoryPrefix) > pathKeyChars {
+	if ranged > prefixCap || rarest == 0 || !keyed(f.DirectoryPrefix) {
 		// Too long a range to read whole; a tag without resources, where
 		// the walk ends at once; or a prefix longer than the keys the
 		// range is of.
@@ -455,11 +455,11 @@ func (db *DB) prefixCounts(ctx context.Context, f resources.Filter, tags []strin
 }
 
 // countPrefix returns what prefixFirst and orderFirst weigh: the
-// account's generation and count, the entries of the range a page reads
-// whole, up to one past prefixCap with tags (the rarest tag's under the
-// prefix), or the prefix's up to one past orderCap without, the rarest tag's entries in the window up
-// to one past walkCap (-1 when there is no tag or no window, or they were
-// not counted), and each tag's count.
+// account's generation and count; the entries of the range a page reads
+// whole, with tags the rarest tag's under the prefix up to one past
+// prefixCap, without the prefix's up to one past orderCap; the rarest
+// tag's entries in the window up to one past walkCap (-1 when there is no
+// tag or no window, or they were not counted); and each tag's count.
 func (db *DB) countPrefix(ctx context.Context, f resources.Filter, tags []string) ([]int64, error) {
 	w := &where{d: db.d}
 	account := w.arg(f.AccountID)
@@ -467,23 +467,20 @@ func (db *DB) countPrefix(ctx context.Context, f resources.Filter, tags []string
 	for i, t := range tags {
 		marks[i] = w.arg(t)
 	}
-	// The tag walkQuery walks and prefixQuery ranges over: the rarest, ties
-	// in byte order.
-	rarest := `(SELECT c.tag FROM account_tag_counts c WHERE c.account_id = ` + account + ` AND c.tag IN (` +
-		strings.Join(marks, ", ") + `) ORDER BY c.resources, c.tag LIMIT 1)`
-	var ranged string
+	var rarest, ranged string
+	limit := orderCap
 	if len(tags) > 0 {
-		// A prefix longer than the key counts the key's range: an estimate
-		// from above.
+		// The tag walkQuery walks and prefixQuery ranges over: the
+		// rarest, ties in byte order. A prefix longer than the key counts
+		// the key's range: an estimate from above.
+		rarest = `(SELECT c.tag FROM account_tag_counts c WHERE c.account_id = ` + account + ` AND c.tag IN (` +
+			strings.Join(marks, ", ") + `) ORDER BY c.resources, c.tag LIMIT 1)`
 		ranged = `SELECT 1 FROM resource_tags g WHERE g.account_id = ` + account + ` AND g.tag = ` + rarest + ` AND ` +
 			db.d.keyPrefix("g.path_key", db.d.prefixArgs(w, pathKey(f.DirectoryPrefix)))
+		limit = prefixCap
 	} else {
 		prefix, _ := db.d.hasPrefix(w, f.DirectoryPrefix)
 		ranged = `SELECT 1 FROM resources r WHERE r.account_id = ` + account + ` AND ` + prefix
-	}
-	limit := prefixCap
-	if len(tags) == 0 {
-		limit = orderCap
 	}
 	from := ` FROM (SELECT count(*) AS n FROM (` + ranged + ` LIMIT ` + w.arg(limit+1) + `) p) p`
 	query := `SELECT coalesce((SELECT c.generation FROM account_counts c WHERE c.account_id = ` + account + `), -1),
@@ -553,13 +550,13 @@ func (db *DB) orderFirst(ctx context.Context, f resources.Filter, fromStart bool
 
 // prefixQuery returns ListQuery.Walk for w, a filter of tags under a prefix
 // no longer than a path key, under which the rarest tag (probes[0]) has
-// few resources (prefixFirst):
-// that tag's range of resource_tags_path_idx under the prefix whole
-// (migration 0013), index-only, each entry tested for the window on the
-// created_at the index carries, then probed for each other tag by key in
-// probes' order (a scalar subquery, which the planner cannot turn into a
-// join that reads the tags' whole ranges), and the matches sorted. Having
-// read every match, it counts them too: the exact total costs nothing more.
+// few resources (prefixFirst): that tag's range of resource_tags_path_idx
+// under the prefix whole (migration 0013), index-only, each entry tested
+// for the window on the created_at the index carries, then probed for each
+// other tag by key in probes' order (a scalar subquery, which the planner
+// cannot turn into a join that reads the tags' whole ranges), and the
+// matches sorted. Having read every match, it counts them too: the exact
+// total costs nothing more.
 func (db *DB) prefixQuery(w *where, f resources.Filter, after *position, offset int64, probes []int) (string, []any) {
 	w = w.clone()
 	dir, cmp := direction(f)
@@ -941,6 +938,10 @@ const pathKeyChars = 256
 
 // pathKey returns the key of directory path p.
 func pathKey(p string) string { return firstChars(p, pathKeyChars) }
+
+// keyed reports whether prefix p is no longer than a path key, so that a
+// range of keys is exactly the paths that start with p.
+func keyed(p string) bool { return utf8.RuneCountInString(p) <= pathKeyChars }
 
 // firstChars returns the first n characters of s.
 func firstChars(s string, n int) string {

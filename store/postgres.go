@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq" // registers "postgres"
@@ -148,7 +147,7 @@ func (postgresDialect) unixMicros(column string) string {
 func (d postgresDialect) hasPrefix(w *where, p string) (string, []string) {
 	marks := d.prefixArgs(w, pathKey(p))
 	cond := d.keyPrefix("r.path_key", marks)
-	if utf8.RuneCountInString(p) > pathKeyChars {
+	if !keyed(p) {
 		return cond + " AND starts_with(r.directory_path, " + w.arg(p) + ")", nil
 	}
 	return cond, marks

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	_ "modernc.org/sqlite" // registers "sqlite"
@@ -111,7 +110,7 @@ func (sqliteDialect) unixMicros(column string) string { return column }
 func (d sqliteDialect) hasPrefix(w *where, p string) (string, []string) {
 	marks := d.prefixArgs(w, p)
 	cond := d.keyPrefix("r.directory_path", marks)
-	if utf8.RuneCountInString(p) > pathKeyChars {
+	if !keyed(p) {
 		return cond, nil
 	}
 	return cond, marks
