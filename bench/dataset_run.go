@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,12 +228,39 @@ func openSQLSide(ctx context.Context, pg *postgres, dbURL string) (*sqlSide, err
 	if err != nil {
 		return nil, err
 	}
-	raw, err := sql.Open("postgres", dbURL)
-	if err != nil {
-		db.Close()
-		return nil, err
+	planURL, err := withServerSettings(dbURL)
+	if err == nil {
+		var raw *sql.DB
+		if raw, err = sql.Open("postgres", planURL); err == nil {
+			return &sqlSide{pg: pg, url: planURL, db: db, raw: raw}, nil
+		}
 	}
-	return &sqlSide{pg: pg, url: dbURL, db: db, raw: raw}, nil
+	db.Close()
+	return nil, err
+}
+
+// withServerSettings returns dbURL with the server's session settings
+// (store.SessionSettings) as its options: EXPLAIN and pgbench then plan
+// each statement as the server's connections do. At 10M rows the stock
+// settings would compile and parallelise pages that the server runs in
+// one process, uncompiled. Both lib/pq and libpq (pgbench) send options at
+// start-up.
+func withServerSettings(dbURL string) (string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "", err
+	}
+	settings := store.SessionSettings()
+	var opts []string
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		opts = append(opts, "-c "+k+"="+settings[k])
+	}
+	q := u.Query()
+	q.Set("options", strings.Join(opts, " "))
+	// libpq decodes %20 as a space but leaves a + as it is; Encode
+	// escapes a + of the URL's own as %2B.
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	return u.String(), nil
 }
 
 func (s *sqlSide) close() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -102,6 +103,11 @@ func openPostgresPool(dsn string, o options) (pool, error) {
 // workers only take cores from other requests. Behind a pooler in
 // transaction mode the role's settings must say the same (README).
 var sessionSettings = map[string]string{"jit": "off", "max_parallel_workers_per_gather": "0"}
+
+// SessionSettings returns the run-time settings the server's direct
+// connections start with, for a tool that runs its statements apart (the
+// benchmark's plans and pgbench) and must be planned as the server is.
+func SessionSettings() map[string]string { return maps.Clone(sessionSettings) }
 
 // timeoutMillis is d as a statement_timeout: whole milliseconds, rounded
 // up, since 0 would mean no timeout.
