@@ -125,11 +125,39 @@ func TestListPlans(t *testing.T) {
 				}
 			})
 		}
+		t.Run(s.name+"/total of a tag under a prefix", func(t *testing.T) {
+			f := resources.Filter{AccountID: big, Page: 1, PageSize: 20, Tags: []string{"t000"}, DirectoryPrefix: "/d1/d2"}
+			checkTotalIndex(t, conn, db, f, "resource_tags_path_idx")
+		})
 		for i, c := range sweep {
 			t.Run(s.name+"/sweep/"+c.name, func(t *testing.T) {
 				checkSweep(t, db, conn, c.f, bounds[i])
 			})
 		}
+	}
+}
+
+// checkTotalIndex checks that f's exact total is counted in index alone:
+// every scan of resources or resource_tags in the count reads it.
+func checkTotalIndex(t *testing.T, conn *sql.Conn, db *store.DB, f resources.Filter, index string) {
+	t.Helper()
+	q, err := db.ListQuery(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := explainList(t, conn, "auto", q)
+	counted := false
+	root.walk(func(n *planNode, count bool) {
+		if !count || n.Relation != "resources" && n.Relation != "resource_tags" {
+			return
+		}
+		counted = true
+		if n.Index != index {
+			t.Errorf("the total reads %s through %q, want %s:\n%s", n.Relation, n.Index, index, root)
+		}
+	})
+	if !counted {
+		t.Errorf("no count of the total in\n%s", root)
 	}
 }
 

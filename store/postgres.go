@@ -177,9 +177,21 @@ func (postgresDialect) hasTag(tag string) string {
 		tag + `)`
 }
 
-// countTags leaves the choice to the planner, which weighs each tag's
-// statistics (see ListQuery.Prepared).
-func (postgresDialect) countTags(*where) string { return "" }
+// countTags counts one tag under a prefix that fits a path key in that
+// tag's range of resource_tags_path_idx (migration 0013), index-only: the
+// matches and nothing else. Given the join, the planner hashed the
+// prefix's range of resources and read the tag's whole range against it
+// (t000 under /d1/d2 at 1M rows: 1,645 and 66,231 entries, 11.4 ms, for
+// 801 matches, which this reads in 0.2 ms). Any other filter of tags is
+// left to the planner, which weighs each tag's statistics (see
+// ListQuery.Prepared).
+func (d postgresDialect) countTags(w *where) string {
+	if w.keyMarks == nil || len(w.tagArgs) != 1 {
+		return ""
+	}
+	return `SELECT count(*) FROM resource_tags g0 WHERE g0.account_id = ` + w.account + ` AND g0.tag = ` + w.tagArgs[0] +
+		` AND ` + d.keyPrefix("g0.path_key", w.keyMarks) + w.window("g0.created_at")
+}
 
 func (postgresDialect) snapshot() *sql.TxOptions {
 	return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
