@@ -229,14 +229,16 @@ func openSQLSide(ctx context.Context, pg *postgres, dbURL string) (*sqlSide, err
 		return nil, err
 	}
 	planURL, err := withServerSettings(dbURL)
-	if err == nil {
-		var raw *sql.DB
-		if raw, err = sql.Open("postgres", planURL); err == nil {
-			return &sqlSide{pg: pg, url: planURL, db: db, raw: raw}, nil
-		}
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
-	db.Close()
-	return nil, err
+	raw, err := sql.Open("postgres", planURL)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &sqlSide{pg: pg, url: planURL, db: db, raw: raw}, nil
 }
 
 // withServerSettings returns dbURL with the server's session settings

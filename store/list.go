@@ -564,8 +564,7 @@ func (db *DB) prefixQuery(w *where, f resources.Filter, after *position, offset 
 	if !db.d.plansJoins() {
 		tags += " INDEXED BY resource_tags_path_idx"
 	}
-	keys := `g0.account_id = ` + w.account + ` AND g0.tag = ` + w.tagArgs[probes[0]] + ` AND ` +
-		db.d.keyPrefix("g0.path_key", w.keyMarks) + w.window("g0.created_at")
+	keys := w.tagUnderPrefix(w.tagArgs[probes[0]])
 	for _, i := range probes[1:] {
 		keys += ` AND ` + db.d.hasTag(w.tagArgs[i])
 	}
@@ -784,6 +783,14 @@ func (w *where) windowConds(col string) []string {
 		conds = append(conds, col+" < "+w.before)
 	}
 	return conds
+}
+
+// tagUnderPrefix is the condition on g0, an entry of resource_tags_path_idx
+// (migration 0013), that keeps tag's range under w's prefix, which fits a
+// path key (keyMarks), and in w's window.
+func (w *where) tagUnderPrefix(tag string) string {
+	return `g0.account_id = ` + w.account + ` AND g0.tag = ` + tag + ` AND ` +
+		w.d.keyPrefix("g0.path_key", w.keyMarks) + w.window("g0.created_at")
 }
 
 // window returns windowConds(col), each after " AND ", for a condition

@@ -185,12 +185,11 @@ func (postgresDialect) hasTag(tag string) string {
 // 801 matches, which this reads in 0.2 ms). Any other filter of tags is
 // left to the planner, which weighs each tag's statistics (see
 // ListQuery.Prepared).
-func (d postgresDialect) countTags(w *where) string {
+func (postgresDialect) countTags(w *where) string {
 	if w.keyMarks == nil || len(w.tagArgs) != 1 {
 		return ""
 	}
-	return `SELECT count(*) FROM resource_tags g0 WHERE g0.account_id = ` + w.account + ` AND g0.tag = ` + w.tagArgs[0] +
-		` AND ` + d.keyPrefix("g0.path_key", w.keyMarks) + w.window("g0.created_at")
+	return `SELECT count(*) FROM resource_tags g0 WHERE ` + w.tagUnderPrefix(w.tagArgs[0])
 }
 
 func (postgresDialect) snapshot() *sql.TxOptions {

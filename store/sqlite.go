@@ -163,7 +163,7 @@ func (sqliteDialect) hasTag(tag string) string {
 // no prefix, their ranges of the tag index, both in (created_at,
 // resource_id) order, are merged (INTERSECT with that ORDER BY), reading
 // each entry once.
-func (d sqliteDialect) countTags(w *where) string {
+func (sqliteDialect) countTags(w *where) string {
 	if w.keyMarks != nil {
 		q := `SELECT count(*) FROM resource_tags g0 INDEXED BY resource_tags_path_idx`
 		for i, t := range w.tagArgs[1:] {
@@ -171,8 +171,7 @@ func (d sqliteDialect) countTags(w *where) string {
 			q += ` CROSS JOIN resource_tags ` + g + ` INDEXED BY resource_tags_tag_idx ON ` + g + `.account_id = g0.account_id AND ` +
 				g + `.tag = ` + t + ` AND ` + g + `.created_at = g0.created_at AND ` + g + `.resource_id = g0.resource_id`
 		}
-		return q + ` WHERE g0.account_id = ` + w.account + ` AND g0.tag = ` + w.tagArgs[0] + ` AND ` +
-			d.keyPrefix("g0.path_key", w.keyMarks) + w.window("g0.created_at")
+		return q + ` WHERE ` + w.tagUnderPrefix(w.tagArgs[0])
 	}
 	if w.prefix != "" {
 		q := `SELECT count(*) FROM resources r INDEXED BY resources_path_created_idx`
