@@ -3,11 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/re-factor/resources"
 )
@@ -223,6 +226,9 @@ func webhookNotFound(err error) error {
 // be queued.
 type OutboxEntry struct {
 	AccountID, DeliveryID, EndpointID string
+	// ResourceID is the delivery's resource: "" when its event has none,
+	// or when the delivery was deleted with its endpoint.
+	ResourceID string
 }
 
 // TakeOutbox deletes, in t, at most limit entries of the outbox (every
@@ -236,24 +242,25 @@ type OutboxEntry struct {
 // by a later, synchronous commit, which flushed this one first.
 func (t Tx) TakeOutbox(ctx context.Context, limit int) ([]OutboxEntry, error) {
 	var rows []struct {
-		AccountID  string `db:"account_id"`
-		DeliveryID string `db:"delivery_id"`
-		EndpointID string `db:"endpoint_id"`
+		AccountID  string         `db:"account_id"`
+		DeliveryID string         `db:"delivery_id"`
+		EndpointID string         `db:"endpoint_id"`
+		ResourceID sql.NullString `db:"resource_id"`
 	}
-	query := `DELETE FROM webhook_outbox WHERE rowid IN (SELECT rowid FROM webhook_outbox LIMIT ?)
-		RETURNING account_id, delivery_id, endpoint_id`
+	const returning = `RETURNING account_id, delivery_id, endpoint_id, (SELECT d.resource_id FROM webhook_deliveries d
+		WHERE d.account_id = webhook_outbox.account_id AND d.id = webhook_outbox.delivery_id) AS resource_id`
+	query := `DELETE FROM webhook_outbox WHERE rowid IN (SELECT rowid FROM webhook_outbox LIMIT ?) ` + returning
 	if t.db.d.name() == Postgres {
 		query = `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true))
 			DELETE FROM webhook_outbox WHERE (account_id, delivery_id) IN (
-				SELECT account_id, delivery_id FROM webhook_outbox, lazy LIMIT $1 FOR UPDATE SKIP LOCKED)
-			RETURNING account_id, delivery_id, endpoint_id`
+				SELECT account_id, delivery_id FROM webhook_outbox, lazy LIMIT $1 FOR UPDATE SKIP LOCKED) ` + returning
 	}
 	if err := t.tx.SelectContext(ctx, &rows, query, limit); err != nil {
 		return nil, fmt.Errorf("store: take the webhook outbox: %w", translate(ctx, err))
 	}
 	out := make([]OutboxEntry, len(rows))
 	for i, r := range rows {
-		out[i] = OutboxEntry{AccountID: r.AccountID, DeliveryID: r.DeliveryID, EndpointID: r.EndpointID}
+		out[i] = OutboxEntry{AccountID: r.AccountID, DeliveryID: r.DeliveryID, EndpointID: r.EndpointID, ResourceID: r.ResourceID.String}
 	}
 	return out, nil
 }
@@ -364,56 +371,86 @@ func (db *DB) Delivery(ctx context.Context, accountID, endpointID, id string) (r
 	return ds[0], nil
 }
 
-// RecordAttempt stores an attempt at the delivery and sets its state. The
-// attempt's number is the delivery's count of attempts, which it bumps.
+// Attempt is an attempt at a delivery and the delivery's state after it.
+type Attempt struct {
+	Delivery resources.WebhookDelivery
+	resources.WebhookAttempt
+	State string
+}
+
+// RecordAttempts stores the attempts at the account's deliveries and sets
+// their states, in one transaction. Each attempt's number is its
+// delivery's count of attempts, which it bumps.
 //
-// On PostgreSQL it commits without waiting for the write-ahead log to
-// reach the disk (synchronous_commit off, for this transaction only): the
-// caller, a delivery's job, ends it with its job queue's own commit, a
-// synchronous one, which flushes the log up to there, this record
-// included. A crash of the database before that loses both, and the job,
-// still marked running, is run again: the same at-least-once as a crash
-// before the record. Waiting for the disk here would put one more flush
-// per delivery in the queue that every write's commit waits in.
-func (db *DB) RecordAttempt(ctx context.Context, d resources.WebhookDelivery, a resources.WebhookAttempt, state string) error {
-	status := sql.NullInt64{Int64: int64(a.Status), Valid: a.Status != 0}
-	errText := sql.NullString{String: a.Error, Valid: a.Error != ""}
-	at := db.d.timeArg(a.At)
+// On PostgreSQL it is one statement, planned once per connection, that
+// commits without waiting for the write-ahead log to reach the disk
+// (synchronous_commit off, for this transaction only): the caller, a job,
+// ends it with its job queue's own commit, a synchronous one, which
+// flushes the log up to there, these records included. A crash of the
+// database before that loses both, and the job, still marked running, is
+// run again: the same at-least-once as a crash before the records. Waiting
+// for the disk here would put one more flush per job in the queue that
+// every write's commit waits in.
+func (db *DB) RecordAttempts(ctx context.Context, accountID string, as []Attempt) error {
+	if len(as) == 0 {
+		return nil
+	}
 	var err error
 	if db.d.name() == Postgres {
-		// One statement, one round trip, planned once per connection: a
-		// delivery's job runs it after every attempt. set_config(…, true)
-		// is the statement's own transaction's SET LOCAL.
-		tctx, cancel := db.withTimeout(ctx)
-		defer cancel()
-		var rows *sqlx.Rows
-		rows, err = db.writeStmts.queryx(tctx, `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
-			bumped AS (
-				UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, updated_at = $2
-				WHERE account_id = $3 AND id = $4 RETURNING attempts)
-			INSERT INTO webhook_attempts (account_id, delivery_id, attempt, status, latency_ms, error, created_at)
-			SELECT $3, $4, attempts, $5, $6, $7, $2 FROM bumped, lazy`,
-			state, at, d.AccountID, d.ID, status, a.Latency.Milliseconds(), errText)
-		if err == nil {
-			err = rows.Close()
-		}
+		err = db.recordAttemptsPostgres(ctx, accountID, as)
 	} else {
 		err = db.inTx(ctx, func(tctx context.Context, tx *sqlx.Tx) error {
-			var n int
-			if err := tx.GetContext(tctx, &n, `UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, updated_at = ?
-				WHERE account_id = ? AND id = ? RETURNING attempts`, state, at, d.AccountID, d.ID); err != nil {
-				return err
+			for _, a := range as {
+				var n int
+				if err := tx.GetContext(tctx, &n, `UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, updated_at = ?
+					WHERE account_id = ? AND id = ? RETURNING attempts`, a.State, db.d.timeArg(a.At), accountID, a.Delivery.ID); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(tctx, `INSERT INTO webhook_attempts
+					(account_id, delivery_id, attempt, status, latency_ms, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+					accountID, a.Delivery.ID, n, sql.NullInt64{Int64: int64(a.Status), Valid: a.Status != 0},
+					a.Latency.Milliseconds(), sql.NullString{String: a.Error, Valid: a.Error != ""}, db.d.timeArg(a.At)); err != nil {
+					return err
+				}
 			}
-			_, err := tx.ExecContext(tctx, `INSERT INTO webhook_attempts
-				(account_id, delivery_id, attempt, status, latency_ms, error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				d.AccountID, d.ID, n, status, a.Latency.Milliseconds(), errText, at)
-			return err
+			return nil
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("store: record attempt at delivery %s: %w", d.ID, translate(ctx, err))
+		return fmt.Errorf("store: record %d attempts of account %s: %w", len(as), accountID, translate(ctx, err))
 	}
 	return nil
+}
+
+// recordAttemptsPostgres is RecordAttempts in one statement: the attempts
+// go as arrays, one per column, that unnest turns back into rows. A status
+// of 0 (no answer) and an empty error are stored as NULL.
+func (db *DB) recordAttemptsPostgres(ctx context.Context, accountID string, as []Attempt) error {
+	n := len(as)
+	ids, states, ats, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	statuses, latencies := make([]int64, n), make([]int64, n)
+	for i, a := range as {
+		ids[i], states[i], errs[i] = a.Delivery.ID, a.State, a.Error
+		ats[i] = a.At.UTC().Format(time.RFC3339Nano)
+		statuses[i], latencies[i] = int64(a.Status), a.Latency.Milliseconds()
+	}
+	tctx, cancel := db.withTimeout(ctx)
+	defer cancel()
+	// set_config(…, true) is the statement's own transaction's SET LOCAL.
+	rows, err := db.writeStmts.queryx(tctx, `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
+		input AS (SELECT * FROM unnest($2::uuid[], $3::text[], $4::timestamptz[], $5::int[], $6::bigint[], $7::text[])
+			AS i (id, state, at, status, latency_ms, error)),
+		bumped AS (
+			UPDATE webhook_deliveries d SET state = i.state, attempts = d.attempts + 1, updated_at = i.at
+			FROM input i WHERE d.account_id = $1 AND d.id = i.id RETURNING d.id, d.attempts)
+		INSERT INTO webhook_attempts (account_id, delivery_id, attempt, status, latency_ms, error, created_at)
+		SELECT $1, b.id, b.attempts, NULLIF(i.status, 0), i.latency_ms, NULLIF(i.error, ''), i.at
+		FROM bumped b JOIN input i ON i.id = b.id CROSS JOIN lazy`,
+		accountID, pq.Array(ids), pq.Array(states), pq.Array(ats), pq.Array(statuses), pq.Array(latencies), pq.Array(errs))
+	if err != nil {
+		return err
+	}
+	return rows.Close()
 }
 
 // DeliveryToSend is what an attempt at a delivery needs, read at once.
@@ -431,6 +468,7 @@ type DeliveryToSend struct {
 
 type deliveryToSendRow struct {
 	webhookRow
+	DeliveryID string         `db:"d_id"`
 	Sequence   int64          `db:"d_sequence"`
 	ResourceID sql.NullString `db:"d_resource_id"`
 	State      string         `db:"d_state"`
@@ -441,40 +479,64 @@ type deliveryToSendRow struct {
 	Earlier    bool           `db:"earlier"`
 }
 
-// DeliveryToSend reads the account's delivery id with its endpoint and its
-// event, in one query, planned once per connection: a delivery's job runs
-// it before each attempt. It returns an error matching resources.ErrNotFound
-// when there is no such delivery (its endpoint was deleted, and its
-// deliveries with it).
-func (db *DB) DeliveryToSend(ctx context.Context, accountID, id string) (DeliveryToSend, error) {
+// DeliveriesToSend reads those of the account's deliveries ids that are
+// pending, each with its endpoint and its event, in sequence order, in one
+// query planned once per connection: a delivery job runs it before each
+// attempt at its deliveries. A delivery deleted with its endpoint, or no
+// longer pending, is left out.
+func (db *DB) DeliveriesToSend(ctx context.Context, accountID string, ids []string) ([]DeliveryToSend, error) {
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !resources.ValidID(id) })
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	tctx, cancel := db.withTimeout(ctx)
 	defer cancel()
-	if !resources.ValidID(id) {
-		return DeliveryToSend{}, deliveryNotFound(fmt.Errorf("%q is no id", id))
-	}
 	d := db.d
-	var row deliveryToSendRow
+	in, arg := `d.id IN (SELECT value FROM json_each(?))`, any(nil)
+	if d.name() == Postgres {
+		in, arg = `d.id = ANY(?::uuid[])`, pq.Array(ids)
+	} else {
+		list, err := json.Marshal(ids)
+		if err != nil {
+			return nil, err
+		}
+		arg = string(list)
+	}
 	// The pending state is written into the text, not bound: a plan kept
 	// for any state could not use the index of pending deliveries.
-	err := db.writeStmts.get(tctx, &row, db.write.Rebind(`SELECT w.id, w.account_id, w.url, w.description, w.types, w.tags,
+	rows, err := db.writeStmts.queryx(tctx, db.write.Rebind(`SELECT w.id, w.account_id, w.url, w.description, w.types, w.tags,
 		w.directory_prefix, w.secret, w.previous_secret, `+d.unixMicros("w.previous_expires_at")+` AS previous_expires_at,
 		w.enabled, w.disabled_reason, `+d.unixMicros("w.created_at")+` AS created_at, `+d.unixMicros("w.updated_at")+` AS updated_at,
-		d.sequence AS d_sequence, d.resource_id AS d_resource_id, d.state AS d_state,
+		d.id AS d_id, d.sequence AS d_sequence, d.resource_id AS d_resource_id, d.state AS d_state,
 		e.id AS e_id, e.type AS e_type, `+d.unixMicros("e.created_at")+` AS e_created_at, e.data AS e_data,
 		EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.account_id = d.account_id AND p.endpoint_id = d.endpoint_id
 			AND p.resource_id = d.resource_id AND p.sequence < d.sequence AND p.state = '`+resources.DeliveryPending+`') AS earlier
 		FROM webhook_deliveries d
 		JOIN webhook_endpoints w ON w.account_id = d.account_id AND w.id = d.endpoint_id
 		LEFT JOIN events e ON e.account_id = d.account_id AND e.sequence = d.sequence
-		WHERE d.account_id = ? AND d.id = ?`), accountID, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = deliveryNotFound(err)
-	}
+		WHERE d.account_id = ? AND `+in+` AND d.state = '`+resources.DeliveryPending+`'
+		ORDER BY d.sequence`), accountID, arg)
 	if err != nil {
-		return DeliveryToSend{}, fmt.Errorf("store: delivery %s to send: %w", id, translate(ctx, err))
+		return nil, fmt.Errorf("store: %d deliveries to send: %w", len(ids), translate(ctx, err))
 	}
+	defer rows.Close()
+	var out []DeliveryToSend
+	for rows.Next() {
+		var row deliveryToSendRow
+		if err := rows.StructScan(&row); err != nil {
+			return nil, fmt.Errorf("store: deliveries to send: %w", err)
+		}
+		out = append(out, row.toSend(accountID))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: deliveries to send: %w", translate(ctx, err))
+	}
+	return out, nil
+}
+
+func (row deliveryToSendRow) toSend(accountID string) DeliveryToSend {
 	out := DeliveryToSend{
-		Delivery: resources.WebhookDelivery{ID: id, AccountID: accountID, EndpointID: row.webhookRow.ID,
+		Delivery: resources.WebhookDelivery{ID: row.DeliveryID, AccountID: accountID, EndpointID: row.webhookRow.ID,
 			Sequence: row.Sequence, ResourceID: row.ResourceID.String, State: row.State},
 		Endpoint:  row.endpoint(),
 		EventHeld: row.EventID.Valid,
@@ -487,5 +549,5 @@ func (db *DB) DeliveryToSend(ctx context.Context, accountID, id string) (Deliver
 			out.Event.Timestamp = row.EventAt.t
 		}
 	}
-	return out, nil
+	return out
 }

@@ -118,41 +118,63 @@ func TestOutboxMatchesFilters(t *testing.T) {
 		if len(taken) != total {
 			t.Errorf("outbox held %d entries, want %d", len(taken), total)
 		}
-		// What a delivery's job reads: the sequence, the endpoint,
-		// the event, and that an earlier pending delivery of the same
-		// resource holds it back.
+		// Each entry tells its delivery's resource (none for the import's).
+		withResource := 0
+		for _, e := range taken {
+			if d, err := db.Delivery(ctx, e.AccountID, e.EndpointID, e.DeliveryID); err != nil || d.ResourceID != e.ResourceID {
+				t.Errorf("outbox entry %+v: delivery %+v, %v", e, d, err)
+			}
+			if e.ResourceID != "" {
+				withResource++
+			}
+		}
+		if withResource == 0 {
+			t.Error("no outbox entry tells its delivery's resource")
+		}
+		// What a delivery job reads: the pending ones of its deliveries,
+		// in sequence order, each with its endpoint, its event, and
+		// whether an earlier pending delivery of the same resource holds
+		// it back.
 		ds, err := db.Deliveries(ctx, "acme", eps[0].ID, 100)
 		if err != nil || len(ds) != 6 {
 			t.Fatalf("deliveries: %d, %v", len(ds), err)
 		}
 		last := ds[1] // the delete of tagged; ds[0] is the import
-		send, err := db.DeliveryToSend(ctx, "acme", last.ID)
-		if err != nil {
-			t.Fatal(err)
+		send, err := db.DeliveriesToSend(ctx, "acme", []string{last.ID, ds[0].ID, uuid.NewString(), "not an id"})
+		if err != nil || len(send) != 2 {
+			t.Fatalf("deliveries to send: %+v, %v", send, err)
 		}
-		if send.Delivery.Sequence != 5 || send.Endpoint.ID != eps[0].ID || !send.EventHeld ||
-			send.Event.Type != resources.EventDeleted || send.Event.Sequence != 5 || !send.Earlier {
-			t.Errorf("delivery to send: %+v", send)
+		if d := send[0]; d.Delivery.Sequence != 5 || d.Endpoint.ID != eps[0].ID || !d.EventHeld ||
+			d.Event.Type != resources.EventDeleted || d.Event.Sequence != 5 || !d.Earlier {
+			t.Errorf("delivery to send: %+v", d)
 		}
-		var attempted resources.WebhookDelivery
+		var attempted []store.Attempt
 		for _, d := range ds[2:] {
 			if d.ResourceID == tagged.ID {
-				attempted = d
-				if err := db.RecordAttempt(ctx, d, resources.WebhookAttempt{Status: 200, At: time.Now()},
-					resources.DeliveryDelivered); err != nil {
-					t.Fatal(err)
-				}
+				attempted = append(attempted, store.Attempt{Delivery: d,
+					WebhookAttempt: resources.WebhookAttempt{Status: 200, Latency: time.Millisecond, At: time.Now()},
+					State:          resources.DeliveryDelivered})
 			}
 		}
-		if send, err = db.DeliveryToSend(ctx, "acme", last.ID); err != nil || send.Earlier {
-			t.Errorf("after the earlier ones were delivered: earlier %v, %v", send.Earlier, err)
+		if err := db.RecordAttempts(ctx, "acme", attempted); err != nil {
+			t.Fatal(err)
 		}
-		if send, err = db.DeliveryToSend(ctx, "acme", ds[0].ID); err != nil || send.Earlier || send.Event.Type != resources.EventImported {
-			t.Errorf("the import's delivery: %+v, %v", send, err)
+		if send, err = db.DeliveriesToSend(ctx, "acme", []string{last.ID, ds[0].ID}); err != nil || len(send) != 2 || send[0].Earlier || send[1].Earlier {
+			t.Errorf("after the earlier ones were delivered: %+v, %v", send, err)
 		}
-		d, err := db.Delivery(ctx, "acme", eps[0].ID, attempted.ID)
-		if err != nil || d.State != resources.DeliveryDelivered || len(d.Attempts) != 1 || d.Attempts[0].Attempt != 1 {
-			t.Errorf("attempted: %+v, %v", d, err)
+		if send[1].Event.Type != resources.EventImported {
+			t.Errorf("the import's delivery: %+v", send[1])
+		}
+		// Delivered, a delivery is no longer to send.
+		if send, err = db.DeliveriesToSend(ctx, "acme", []string{attempted[0].Delivery.ID}); err != nil || len(send) != 0 {
+			t.Errorf("a delivered delivery to send: %+v, %v", send, err)
+		}
+		for _, a := range attempted {
+			d, err := db.Delivery(ctx, "acme", eps[0].ID, a.Delivery.ID)
+			if err != nil || d.State != resources.DeliveryDelivered || len(d.Attempts) != 1 || d.Attempts[0].Attempt != 1 ||
+				d.Attempts[0].Status != 200 || d.Attempts[0].Error != "" {
+				t.Errorf("attempted: %+v, %v", d, err)
+			}
 		}
 	})
 }

@@ -7,23 +7,43 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/re-factor/resources"
+	"github.com/re-factor/resources/store"
 )
 
-// deliveryArgs is a delivery's job, queued from the outbox (dispatch). The
-// job reads the rest (the event's sequence, the event, the endpoint) from
-// the delivery's row when it runs.
+// batchSize is the most deliveries one job carries. A job reads its
+// deliveries in one query, sends them at once and records their attempts in
+// one statement, where a job per delivery cost the queue an insert, a fetch
+// and a completion and the database a read and a record for each.
+const batchSize = 10
+
+// deliveryArgs is a job of deliveries to one endpoint, queued from the
+// outbox (dispatch), never two of one resource: their order is kept by the
+// later one waiting for the earlier. The job reads the rest (the events'
+// sequences, the events, the endpoint) from the deliveries' rows when it
+// runs.
 type deliveryArgs struct {
-	Account  string `json:"account"`
-	Delivery string `json:"delivery"`
-	Endpoint string `json:"endpoint"`
+	Account    string   `json:"account"`
+	Endpoint   string   `json:"endpoint"`
+	Deliveries []string `json:"deliveries,omitempty"`
+	// Delivery is the one delivery of a job queued before jobs carried
+	// several, which may still be waiting for a retry.
+	Delivery string `json:"delivery,omitempty"`
 }
 
 func (deliveryArgs) Kind() string { return "webhook_delivery" }
+
+func (a deliveryArgs) ids() []string {
+	if a.Delivery != "" {
+		return append([]string{a.Delivery}, a.Deliveries...)
+	}
+	return a.Deliveries
+}
 
 type deliveryWorker struct {
 	river.WorkerDefaults[deliveryArgs]
@@ -34,63 +54,103 @@ type deliveryWorker struct {
 // resource to the same endpoint before looking again.
 const orderWait = time.Second
 
+// Timeout bounds a job: its attempts run at once, each within the attempt
+// timeout, and reading and recording them is quick.
 func (w *deliveryWorker) Timeout(*river.Job[deliveryArgs]) time.Duration {
 	return w.s.cfg.AttemptTimeout + 5*time.Second
 }
 
-// Work makes one attempt at a delivery. Its error makes River retry (or,
-// on the last attempt, give up, and the endpoint is disabled).
+// Work makes one attempt at each of the job's pending deliveries that is
+// not held back by an earlier one. A failed attempt makes River retry the
+// job (or, on its last attempt, give up, and the endpoint is disabled); a
+// retry sends only what is still pending. A held delivery snoozes the job.
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
-	s, a := w.s, job.Args
-	// One query for the delivery, its endpoint, its event and whether an
-	// earlier one holds it back.
-	got, err := s.db.DeliveryToSend(ctx, a.Account, a.Delivery)
-	if errors.Is(err, resources.ErrNotFound) {
-		return river.JobCancel(err) // its endpoint was deleted, and its deliveries with it
-	}
+	s := w.s
+	due, err := s.db.DeliveriesToSend(ctx, job.Args.Account, job.Args.ids())
 	if err != nil {
 		return err
 	}
-	d, ep, e := got.Delivery, got.Endpoint, got.Event
-	if !ep.Enabled {
-		return river.JobCancel(s.finish(ctx, d, resources.WebhookAttempt{Error: "endpoint disabled"}, resources.DeliveryFailed))
+	var settled []store.Attempt // attempted or given up, to record
+	var send []store.DeliveryToSend
+	held := false
+	for _, d := range due {
+		switch {
+		case !d.Endpoint.Enabled:
+			settled = append(settled, s.giveUp(d, "endpoint disabled"))
+		case d.Earlier:
+			held = true
+		case !d.EventHeld:
+			settled = append(settled, s.giveUp(d, "event pruned before delivery"))
+		default:
+			send = append(send, d)
+		}
 	}
-	if got.Earlier {
-		return river.JobSnooze(orderWait)
+	sent := s.sendAll(ctx, send)
+	var failure *store.Attempt
+	for i := range sent {
+		if sent[i].Error != "" {
+			sent[i].State = resources.DeliveryPending
+			failure = &sent[i]
+		}
 	}
-	if !got.EventHeld {
-		return river.JobCancel(s.finish(ctx, d, resources.WebhookAttempt{Error: "event pruned before delivery"}, resources.DeliveryFailed))
-	}
-	attempt := s.send(ctx, ep, e)
-	if attempt.Error == "" {
-		return s.finish(ctx, d, attempt, resources.DeliveryDelivered)
-	}
-	if job.Attempt < job.MaxAttempts {
-		if err := s.finish(ctx, d, attempt, resources.DeliveryPending); err != nil {
+	last := job.Attempt >= job.MaxAttempts
+	if failure != nil && last {
+		if err := s.disable(ctx, job, *failure); err != nil {
 			return err
 		}
-		return errors.New(attempt.Error)
+		for i := range sent {
+			if sent[i].Error != "" {
+				sent[i].State = resources.DeliveryFailed
+			}
+		}
 	}
-	// Disabled before the delivery shows failed, so that whoever sees the
-	// failure also sees why deliveries stopped.
-	reason := fmt.Sprintf("delivery of event %d failed %d times since %s; last: %s", d.Sequence, job.Attempt,
-		job.CreatedAt.UTC().Format(time.RFC3339), attempt.Error)
-	if err := s.db.DisableWebhook(ctx, a.Account, a.Endpoint, reason, s.cfg.Now()); err != nil {
+	if err := s.db.RecordAttempts(context.WithoutCancel(ctx), job.Args.Account, append(settled, sent...)); err != nil {
 		return err
 	}
-	if err := s.finish(ctx, d, attempt, resources.DeliveryFailed); err != nil {
+	switch {
+	case failure != nil && last:
+		return river.JobCancel(errors.New(failure.Error))
+	case failure != nil:
+		return errors.New(failure.Error)
+	case held:
+		return river.JobSnooze(orderWait)
+	}
+	return nil
+}
+
+// giveUp is the attempt that fails d without sending it.
+func (s *Service) giveUp(d store.DeliveryToSend, why string) store.Attempt {
+	return store.Attempt{Delivery: d.Delivery, WebhookAttempt: resources.WebhookAttempt{Error: why, At: s.cfg.Now()},
+		State: resources.DeliveryFailed}
+}
+
+// disable disables the job's endpoint after the last attempt of the job
+// failed (f is one of its failures), before the deliveries show failed, so
+// that whoever sees a failure also sees why deliveries stopped.
+func (s *Service) disable(ctx context.Context, job *river.Job[deliveryArgs], f store.Attempt) error {
+	a := job.Args
+	reason := fmt.Sprintf("delivery of event %d failed %d times since %s; last: %s", f.Delivery.Sequence, job.Attempt,
+		job.CreatedAt.UTC().Format(time.RFC3339), f.Error)
+	if err := s.db.DisableWebhook(context.WithoutCancel(ctx), a.Account, a.Endpoint, reason, s.cfg.Now()); err != nil {
 		return err
 	}
 	s.log.WarnContext(ctx, "webhook disabled", "account", a.Account, "webhook", a.Endpoint, "reason", reason)
-	return river.JobCancel(errors.New(attempt.Error))
+	return nil
 }
 
-// finish records the attempt and the delivery's new state.
-func (s *Service) finish(ctx context.Context, d resources.WebhookDelivery, a resources.WebhookAttempt, state string) error {
-	if a.At.IsZero() {
-		a.At = s.cfg.Now()
+// sendAll makes an attempt at each delivery, all at once, and returns the
+// attempts, delivered unless they failed.
+func (s *Service) sendAll(ctx context.Context, ds []store.DeliveryToSend) []store.Attempt {
+	out := make([]store.Attempt, len(ds))
+	var wg sync.WaitGroup
+	for i, d := range ds {
+		wg.Go(func() {
+			out[i] = store.Attempt{Delivery: d.Delivery, WebhookAttempt: s.send(ctx, d.Endpoint, d.Event),
+				State: resources.DeliveryDelivered}
+		})
 	}
-	return s.db.RecordAttempt(context.WithoutCancel(ctx), d, a, state)
+	wg.Wait()
+	return out
 }
 
 // send posts e to the endpoint, signed, within the attempt timeout.

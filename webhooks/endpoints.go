@@ -192,7 +192,7 @@ func (s *Service) Retry(ctx context.Context, account, endpointID, deliveryID str
 		if d, err = tx.RetryDelivery(ctx, account, endpointID, deliveryID, s.cfg.Now()); err != nil {
 			return err
 		}
-		_, err = s.river.InsertTx(ctx, tx.SQL(), deliveryArgs{Account: d.AccountID, Delivery: d.ID, Endpoint: d.EndpointID}, nil)
+		_, err = s.river.InsertTx(ctx, tx.SQL(), deliveryArgs{Account: d.AccountID, Endpoint: d.EndpointID, Deliveries: []string{d.ID}}, nil)
 		return err
 	})
 	return d, err

@@ -5,9 +5,10 @@
 // always has its deliveries and a rolled-back one never has; a dispatcher
 // in each process turns outbox entries into durable jobs (River, on the
 // same database) in batches, taking them and queueing the jobs in one
-// transaction. Jobs retry with exponential backoff and jitter for more
-// than a day, each attempt bounded; an endpoint whose delivery exhausts its attempts is
-// disabled with the reason. Deliveries of one resource reach one endpoint
+// transaction; a job carries a few deliveries to one endpoint and sends
+// them at once. Jobs retry what failed with exponential backoff and jitter
+// for more than a day, each attempt bounded; an endpoint whose delivery
+// exhausts its attempts is disabled with the reason. Deliveries of one resource reach one endpoint
 // in sequence order: a later one waits while an earlier one is pending.
 package webhooks
 
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -40,16 +42,18 @@ const (
 	// DefaultMaxAttempts with the default backoff retries for about 34
 	// hours: 30 s doubling to 6 h, then every 6 h.
 	DefaultMaxAttempts = 15
-	// DefaultWorkers is enough deliveries at once for a few hundred a
-	// second to a receiver answering within a few tens of milliseconds;
-	// they share the pool with requests, each holding a connection only
-	// for its queries, never while it posts.
-	DefaultWorkers = 50
+	// DefaultWorkers is enough jobs at once, each of up to batchSize
+	// deliveries, for a few hundred deliveries a second to a receiver
+	// answering within a few hundred milliseconds; they share the pool
+	// with requests, each holding a connection only for its queries, never
+	// while it posts.
+	DefaultWorkers = 20
 )
 
 // fetchCooldown is the least time between two fetches of due jobs while
 // a fetch keeps filling every free worker: a backlog is drained at up to
-// Workers jobs per fetchCooldown (1,000 a second by default), and a queue
+// Workers jobs per fetchCooldown (4,000 deliveries a second by default,
+// the jobs full), and a queue
 // that keeps up makes at most 20 fetches a second, each a few jobs.
 const fetchCooldown = 50 * time.Millisecond
 
@@ -64,7 +68,8 @@ type Config struct {
 	// with up to a fifth of it as jitter either way.
 	RetryBase, RetryMax time.Duration
 	MaxAttempts         int
-	// Workers is how many deliveries run at once in this process.
+	// Workers is how many delivery jobs run at once in this process; each
+	// sends its deliveries, at most batchSize, at once.
 	Workers int
 	// PollInterval is how often idle workers look for due jobs (River in
 	// poll-only mode: lib/pq carries no River listener). Default 1 s.
@@ -240,7 +245,7 @@ func (s *Service) dispatchLoop(ctx context.Context) {
 }
 
 // dispatch takes one batch of the outbox and queues its jobs, in one
-// transaction, and returns how many.
+// transaction, and returns how many entries it took.
 func (s *Service) dispatch(ctx context.Context) (int, error) {
 	var n int
 	err := s.db.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -248,15 +253,38 @@ func (s *Service) dispatch(ctx context.Context) (int, error) {
 		if err != nil || len(entries) == 0 {
 			return err
 		}
-		jobs := make([]river.InsertManyParams, len(entries))
-		for i, e := range entries {
-			jobs[i] = river.InsertManyParams{Args: deliveryArgs{Account: e.AccountID, Delivery: e.DeliveryID, Endpoint: e.EndpointID}}
+		var jobs []river.InsertManyParams
+		for _, args := range batches(entries) {
+			jobs = append(jobs, river.InsertManyParams{Args: args})
 		}
 		if _, err := s.river.InsertManyFastTx(ctx, tx.SQL(), jobs); err != nil {
-			return fmt.Errorf("webhooks: queue %d deliveries: %w", len(jobs), err)
+			return fmt.Errorf("webhooks: queue %d deliveries: %w", len(entries), err)
 		}
 		n = len(entries)
 		return nil
 	})
 	return n, err
+}
+
+// batches groups the deliveries of entries into jobs: each of one endpoint,
+// at most batchSize deliveries, no two of one resource.
+func batches(entries []store.OutboxEntry) []deliveryArgs {
+	type filling struct {
+		job       int
+		resources []string
+	}
+	var jobs []deliveryArgs
+	open := map[[2]string]*filling{} // by account and endpoint
+	for _, e := range entries {
+		key := [2]string{e.AccountID, e.EndpointID}
+		f := open[key]
+		if f == nil || len(f.resources) == batchSize || (e.ResourceID != "" && slices.Contains(f.resources, e.ResourceID)) {
+			f = &filling{job: len(jobs)}
+			open[key] = f
+			jobs = append(jobs, deliveryArgs{Account: e.AccountID, Endpoint: e.EndpointID})
+		}
+		jobs[f.job].Deliveries = append(jobs[f.job].Deliveries, e.DeliveryID)
+		f.resources = append(f.resources, e.ResourceID)
+	}
+	return jobs
 }

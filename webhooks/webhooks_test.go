@@ -109,6 +109,20 @@ func newService(t *testing.T, db *store.DB, allowPrivate bool) *webhooks.Service
 	return s
 }
 
+// idleService returns a service on db that is never started: it registers
+// endpoints, and writes leave their deliveries in the outbox.
+func idleService(t *testing.T, db *store.DB) *webhooks.Service {
+	t.Helper()
+	if err := webhooks.Migrate(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	s, err := webhooks.New(webhooks.Config{DB: db, Fetcher: urlfetch.New(urlfetch.Config{AllowPrivate: true})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // verify checks a delivery's Standard Webhooks signature with secret.
 func verify(t *testing.T, r received, secret string) {
 	t.Helper()
@@ -218,15 +232,9 @@ func TestRefusedDestinations(t *testing.T) {
 func TestOutboxOfAStoppedProcess(t *testing.T) {
 	ctx := context.Background()
 	storetest.EachEngine(t, func(t *testing.T, db *store.DB) {
-		if err := webhooks.Migrate(ctx, db); err != nil {
-			t.Fatal(err)
-		}
 		// Never started: its writes leave their deliveries in the
 		// outbox.
-		stopped, err := webhooks.New(webhooks.Config{DB: db, Fetcher: urlfetch.New(urlfetch.Config{AllowPrivate: true})})
-		if err != nil {
-			t.Fatal(err)
-		}
+		stopped := idleService(t, db)
 		rcv := newReceiver(t, 0)
 		if _, err := stopped.Create(ctx, "acme", webhooks.Registration{URL: rcv.srv.URL + "/hook"}); err != nil {
 			t.Fatal(err)
@@ -245,4 +253,51 @@ func TestOutboxOfAStoppedProcess(t *testing.T) {
 			t.Errorf("delivered %+v, want the creation of %s", got[0].event, r.ID)
 		}
 	})
+}
+
+// TestRetrySendsOnlyWhatFailed checks that the deliveries queued together
+// are sent together and that a failed one is retried alone: the others,
+// delivered, are not sent again.
+func TestRetrySendsOnlyWhatFailed(t *testing.T) {
+	ctx := context.Background()
+	storetest.EachEngine(t, func(t *testing.T, db *store.DB) {
+		// Registered while no process delivers, so that the creates'
+		// deliveries wait in the outbox and are queued at once.
+		rcv := newReceiver(t, 1)
+		ep, err := idleService(t, db).Create(ctx, "acme", webhooks.Registration{URL: rcv.srv.URL + "/hook"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 5
+		for i := range n {
+			storetest.MustCreate(t, db, storetest.NewResource("acme", i))
+		}
+		s := newService(t, db, true)
+		rcv.waitFor(t, n)
+		var ds []resources.WebhookDelivery
+		waitUntil(t, func() bool {
+			ds, err = s.Deliveries(ctx, "acme", ep.ID)
+			return err == nil && !slices.ContainsFunc(ds, func(d resources.WebhookDelivery) bool { return d.State != resources.DeliveryDelivered })
+		})
+		time.Sleep(200 * time.Millisecond) // time for a delivery sent twice to arrive
+		if got := len(rcv.waitFor(t, n)); got != n {
+			t.Errorf("%d deliveries received, want %d: one sent again", got, n)
+		}
+		attempts := map[int]int{} // number of attempts → deliveries
+		for _, d := range ds {
+			attempts[len(d.Attempts)]++
+		}
+		if attempts[1] != n-1 || attempts[2] != 1 {
+			t.Errorf("deliveries by their number of attempts: %v, want %d with one and 1 with two", attempts, n-1)
+		}
+	})
+}
+
+func waitUntil(t *testing.T, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not reached in 30 s")
+		}
+	}
 }
