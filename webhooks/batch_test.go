@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -39,6 +40,23 @@ func TestBatches(t *testing.T) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("%s: jobs %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestDeliveryArgs checks that a job queued before jobs carried several
+// deliveries still names its one.
+func TestDeliveryArgs(t *testing.T) {
+	for _, c := range []struct{ queued, want string }{
+		{`{"account":"a","delivery":"d1","endpoint":"e"}`, "[d1]"},
+		{`{"account":"a","endpoint":"e","deliveries":["d1","d2"]}`, "[d1 d2]"},
+	} {
+		var a deliveryArgs
+		if err := json.Unmarshal([]byte(c.queued), &a); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(a.ids()); got != c.want || a.Account != "a" || a.Endpoint != "e" {
+			t.Errorf("%s: deliveries %s of %s/%s, want %s of a/e", c.queued, got, a.Account, a.Endpoint, c.want)
 		}
 	}
 }
