@@ -90,7 +90,7 @@ func TestMigrate(t *testing.T) {
 			if err := db.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			assertVersions(t, db, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13})
+			assertVersions(t, db, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14})
 			if n, err := db.CountResources(ctx, ""); err != nil || n != 1 {
 				t.Errorf("CountResources = %d, %v; want 1, nil", n, err)
 			}
@@ -115,7 +115,7 @@ func TestMigrate(t *testing.T) {
 			if err := errors.Join(errs...); err != nil {
 				t.Fatal(err)
 			}
-			assertVersions(t, dbs[0], []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13})
+			assertVersions(t, dbs[0], []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14})
 		})
 	}
 }

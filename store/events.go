@@ -79,10 +79,19 @@ func (db *DB) committed(events []resources.Event, queued int) {
 
 // appendEventPostgres writes an event and its deliveries on PostgreSQL in
 // one statement (appendEvent). Writes run it prepared (prepareWrites):
-// planning its four parts afresh for every write cost more than running
-// them.
-const appendEventPostgres = `WITH next AS (
-				INSERT INTO event_counters AS c (account_id, last_sequence) VALUES ($1, 1)
+// planning its parts afresh for every write cost more than running them.
+// It counts the resource of a create that left its count to it
+// (countAtEvent) first: the account's row of account_counts before its
+// event counter, the order in which every writer takes them. The counter's
+// part reads the count's, which makes PostgreSQL run them in that order.
+const appendEventPostgres = `WITH counted AS (
+				INSERT INTO account_counts AS c (account_id, resources)
+				SELECT $1, 1 WHERE current_setting('` + countAtEvent + `', true) = 'on'
+				ON CONFLICT (account_id) DO UPDATE SET resources = c.resources + 1, generation = EXCLUDED.generation
+				RETURNING 1),
+			next AS (
+				INSERT INTO event_counters AS c (account_id, last_sequence)
+				SELECT $1, 1 FROM (SELECT count(*) FROM counted) AS after_count
 				ON CONFLICT (account_id) DO UPDATE SET last_sequence = c.last_sequence + 1
 				RETURNING last_sequence),
 			written AS (
@@ -103,6 +112,11 @@ const appendEventPostgres = `WITH next AS (
 				INSERT INTO webhook_outbox (account_id, delivery_id, endpoint_id) SELECT $1, id, endpoint_id FROM delivered)
 			SELECT sequence, (SELECT count(*) FROM delivered) AS queued
 			FROM written, pg_notify('` + EventsChannel + `', $1 || ' ' || sequence)`
+
+// countAtEvent is the setting by which a create's transaction tells that
+// its resource is counted by its event's statement, not by the insert
+// trigger (migration 0014).
+const countAtEvent = "refactor.count_at_event"
 
 // appendEvent writes e in tx with its account's next sequence, which it
 // sets in e with a new id, and a pending delivery of it to each enabled

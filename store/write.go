@@ -27,6 +27,14 @@ func (db *DB) CreateResource(ctx context.Context, r resources.Resource) error {
 	e := resources.Event{AccountID: r.AccountID, Type: resources.EventCreated, Timestamp: r.CreatedAt,
 		ResourceID: r.ID, Data: data}
 	err = db.writeWithEvent(ctx, &e, func(tctx context.Context, tx *sqlx.Tx) error {
+		// Counted by the event's statement, right before the commit: the
+		// account's other creates wait for its count's lock (migration
+		// 0014). Tags take that lock anyway.
+		if db.d.name() == Postgres && len(r.Tags) == 0 {
+			if _, err := tx.ExecContext(tctx, `SELECT set_config('`+countAtEvent+`', 'on', true)`); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.NamedExecContext(tctx, insertResource, newRow(db.d, r)); err != nil {
 			return err
 		}
