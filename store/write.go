@@ -26,6 +26,15 @@ func (db *DB) CreateResource(ctx context.Context, r resources.Resource) error {
 	}
 	e := resources.Event{AccountID: r.AccountID, Type: resources.EventCreated, Timestamp: r.CreatedAt,
 		ResourceID: r.ID, Data: data}
+	insert, args, err := db.write.BindNamed(insertResource, newRow(db.d, r))
+	if err != nil {
+		return fmt.Errorf("store: create resource %s: %w", r.ID, err)
+	}
+	if db.d.name() == Postgres {
+		// Prepared, it is one round trip and no planning; lib/pq sends a
+		// statement with arguments otherwise in two, parsed and planned.
+		db.writeStmts.prepare(ctx, insert)
+	}
 	err = db.writeWithEvent(ctx, &e, func(tctx context.Context, tx *sqlx.Tx) error {
 		// Counted by the event's statement, right before the commit: the
 		// account's other creates wait for its count's lock (migration
@@ -35,7 +44,7 @@ func (db *DB) CreateResource(ctx context.Context, r resources.Resource) error {
 				return err
 			}
 		}
-		if _, err := tx.NamedExecContext(tctx, insertResource, newRow(db.d, r)); err != nil {
+		if _, err := db.writeStmts.inTx(tctx, tx, insert).ExecContext(tctx, args...); err != nil {
 			return err
 		}
 		return db.insertTags(tctx, tx, r)
