@@ -85,23 +85,24 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs])
 			send = append(send, d)
 		}
 	}
+	// A failed delivery stays pending for the job's retry, unless this is
+	// its last attempt.
+	last := job.Attempt >= job.MaxAttempts
+	failed := resources.DeliveryPending
+	if last {
+		failed = resources.DeliveryFailed
+	}
 	sent := s.sendAll(ctx, send)
 	var failure *store.Attempt
 	for i := range sent {
+		sent[i].State = resources.DeliveryDelivered
 		if sent[i].Error != "" {
-			sent[i].State = resources.DeliveryPending
-			failure = &sent[i]
+			sent[i].State, failure = failed, &sent[i]
 		}
 	}
-	last := job.Attempt >= job.MaxAttempts
 	if failure != nil && last {
 		if err := s.disable(ctx, job, *failure); err != nil {
 			return err
-		}
-		for i := range sent {
-			if sent[i].Error != "" {
-				sent[i].State = resources.DeliveryFailed
-			}
 		}
 	}
 	if err := s.db.RecordAttempts(context.WithoutCancel(ctx), job.Args.Account, append(settled, sent...)); err != nil {
@@ -139,14 +140,13 @@ func (s *Service) disable(ctx context.Context, job *river.Job[deliveryArgs], f s
 }
 
 // sendAll makes an attempt at each delivery, all at once, and returns the
-// attempts, delivered unless they failed.
+// attempts, their states left for the caller to set.
 func (s *Service) sendAll(ctx context.Context, ds []store.DeliveryToSend) []store.Attempt {
 	out := make([]store.Attempt, len(ds))
 	var wg sync.WaitGroup
 	for i, d := range ds {
 		wg.Go(func() {
-			out[i] = store.Attempt{Delivery: d.Delivery, WebhookAttempt: s.send(ctx, d.Endpoint, d.Event),
-				State: resources.DeliveryDelivered}
+			out[i] = store.Attempt{Delivery: d.Delivery, WebhookAttempt: s.send(ctx, d.Endpoint, d.Event)}
 		})
 	}
 	wg.Wait()

@@ -8,8 +8,9 @@
 // transaction; a job carries a few deliveries to one endpoint and sends
 // them at once. Jobs retry what failed with exponential backoff and jitter
 // for more than a day, each attempt bounded; an endpoint whose delivery
-// exhausts its attempts is disabled with the reason. Deliveries of one resource reach one endpoint
-// in sequence order: a later one waits while an earlier one is pending.
+// exhausts its attempts is disabled with the reason. Deliveries of one
+// resource reach one endpoint in sequence order: a later one waits while
+// an earlier one is pending.
 package webhooks
 
 import (
@@ -53,8 +54,8 @@ const (
 // fetchCooldown is the least time between two fetches of due jobs while
 // a fetch keeps filling every free worker: a backlog is drained at up to
 // Workers jobs per fetchCooldown (4,000 deliveries a second by default,
-// the jobs full), and a queue
-// that keeps up makes at most 20 fetches a second, each a few jobs.
+// the jobs full), and a queue that keeps up makes at most 20 fetches a
+// second, each a few jobs.
 const fetchCooldown = 50 * time.Millisecond
 
 // Config holds what a Service depends on and its tuning.
